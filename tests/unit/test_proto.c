@@ -1,0 +1,604 @@
+/*
+ * test_proto.c — proves the Kafka wire codec (system/proto/):
+ *  - primitives: varint/zigzag encodings match Kafka's known bytes, overlong varints and
+ *    short buffers are rejected with a sticky error, strings/bytes/arrays in classic and
+ *    compact form, nulls only where allowed, tagged sections skipped;
+ *  - every API of the surface table at every version the codec claims, BOTH directions
+ *    (request encode->decode, response encode->decode): random values decode to equal
+ *    values and re-encode to identical bytes; every proper prefix of every frame is rejected
+ *    without reading out of bounds;
+ *  - exact bytes of a Metadata v0 request and of the ApiVersions "unsupported version" reply
+ *    (v0 body, error 35, only ApiVersions' own range, header v0);
+ *  - unknown API keys and versions are reported distinctly with the header decoded;
+ *  - framing: need-more, complete, negative and oversized sizes;
+ *  - bounded memory: a hostile array count fails before allocating, the arena limit turns
+ *    into -ENOMEM, the writer limit into -EMSGSIZE with the frame rolled back, and every byte
+ *    allocated through io is returned.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/proto.h"
+#include "test_proto_io.h"
+
+/* --- helpers ---------------------------------------------------------------------------- */
+
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n) {
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return n ? (uint32_t)((rng_state >> 33) % n) : 0;
+}
+
+static void fill_struct(struct proto_arena *a, const struct proto_schema *s, int16_t v,
+                        void *out, int depth);
+
+static struct proto_string rand_string(struct proto_arena *a, bool nullable) {
+    if (nullable && rnd(4) == 0) return PROTO_STR_NULL;
+    uint32_t len = rnd(9);
+    char *p = proto_arena_alloc(a, len + 1);
+    for (uint32_t i = 0; i < len; i++) p[i] = (char)('a' + rnd(26));
+    return (struct proto_string){.str = p, .len = (int32_t)len};
+}
+
+static void fill_field(struct proto_arena *a, const struct proto_field *f, int16_t v, void *out,
+                       int depth) {
+    uint8_t *p = (uint8_t *)out + f->offset;
+    bool nullable = proto_field_nullable(f, v);
+    uint64_t r = ((uint64_t)rnd(UINT32_MAX) << 32) | rnd(UINT32_MAX);
+    switch (f->type) {
+    case PROTO_T_BOOL: *(bool *)p = rnd(2); break;
+    case PROTO_T_INT8: *(int8_t *)p = (int8_t)r; break;
+    case PROTO_T_INT16: *(int16_t *)p = (int16_t)r; break;
+    case PROTO_T_INT32: *(int32_t *)p = (int32_t)r; break;
+    case PROTO_T_INT64: *(int64_t *)p = (int64_t)r; break;
+    case PROTO_T_UUID:
+        for (int i = 0; i < 16; i++) ((struct proto_uuid *)p)->bytes[i] = (uint8_t)rnd(256);
+        break;
+    case PROTO_T_STRING: *(struct proto_string *)p = rand_string(a, nullable); break;
+    case PROTO_T_BYTES:
+    case PROTO_T_RECORDS: {
+        if (nullable && rnd(4) == 0) {
+            *(struct proto_bytes *)p = (struct proto_bytes){.data = NULL, .len = -1};
+            break;
+        }
+        uint32_t len = rnd(70);
+        uint8_t *d = proto_arena_alloc(a, len + 1);
+        for (uint32_t i = 0; i < len; i++) d[i] = (uint8_t)rnd(256);
+        *(struct proto_bytes *)p = (struct proto_bytes){.data = d, .len = (int32_t)len};
+        break;
+    }
+    default: {
+        struct proto_array_raw arr = {.items = NULL, .count = 0};
+        if (nullable && rnd(4) == 0) {
+            arr.count = -1;
+        } else {
+            arr.count = (int32_t)rnd(depth > 2 ? 2 : 4);
+            size_t es = proto_field_elem_size(f);
+            arr.items = arr.count ? proto_arena_alloc(a, es * (size_t)arr.count) : NULL;
+            for (int32_t i = 0; i < arr.count; i++) {
+                uint8_t *item = (uint8_t *)arr.items + es * (size_t)i;
+                uint64_t x = ((uint64_t)rnd(UINT32_MAX) << 32) | rnd(UINT32_MAX);
+                if (f->type == PROTO_T_ARRAY_INT32) *(int32_t *)item = (int32_t)x;
+                else if (f->type == PROTO_T_ARRAY_INT64) *(int64_t *)item = (int64_t)x;
+                else if (f->type == PROTO_T_ARRAY_STRING)
+                    *(struct proto_string *)item = rand_string(a, false);
+                else fill_struct(a, f->elem, v, item, depth + 1);
+            }
+        }
+        memcpy(p, &arr, sizeof(arr));
+        break;
+    }
+    }
+}
+
+static void fill_struct(struct proto_arena *a, const struct proto_schema *s, int16_t v,
+                        void *out, int depth) {
+    proto_schema_defaults(s, v, out);
+    for (size_t i = 0; i < s->field_count; i++) {
+        if (proto_field_present(&s->fields[i], v)) fill_field(a, &s->fields[i], v, out, depth);
+    }
+}
+
+static bool str_eq(struct proto_string x, struct proto_string y) {
+    if (x.len != y.len) return false;
+    return x.len <= 0 || memcmp(x.str, y.str, (size_t)x.len) == 0;
+}
+
+/* Deep equality by schema; reports the first differing field. */
+static bool struct_eq(const struct proto_schema *s, const void *x, const void *y) {
+    for (size_t i = 0; i < s->field_count; i++) {
+        const struct proto_field *f = &s->fields[i];
+        const uint8_t *px = (const uint8_t *)x + f->offset;
+        const uint8_t *py = (const uint8_t *)y + f->offset;
+        bool eq = true;
+        switch (f->type) {
+        case PROTO_T_BOOL: eq = *(const bool *)px == *(const bool *)py; break;
+        case PROTO_T_INT8: eq = *(const int8_t *)px == *(const int8_t *)py; break;
+        case PROTO_T_INT16: eq = *(const int16_t *)px == *(const int16_t *)py; break;
+        case PROTO_T_INT32: eq = *(const int32_t *)px == *(const int32_t *)py; break;
+        case PROTO_T_INT64: eq = *(const int64_t *)px == *(const int64_t *)py; break;
+        case PROTO_T_UUID: eq = memcmp(px, py, 16) == 0; break;
+        case PROTO_T_STRING:
+            eq = str_eq(*(const struct proto_string *)px, *(const struct proto_string *)py);
+            break;
+        case PROTO_T_BYTES:
+        case PROTO_T_RECORDS: {
+            const struct proto_bytes *bx = (const void *)px, *by = (const void *)py;
+            eq = bx->len == by->len &&
+                 (bx->len <= 0 || memcmp(bx->data, by->data, (size_t)bx->len) == 0);
+            break;
+        }
+        default: {
+            struct proto_array_raw ax, ay;
+            memcpy(&ax, px, sizeof(ax));
+            memcpy(&ay, py, sizeof(ay));
+            eq = ax.count == ay.count;
+            size_t es = proto_field_elem_size(f);
+            for (int32_t k = 0; eq && k < ax.count; k++) {
+                const uint8_t *ix = (const uint8_t *)ax.items + es * (size_t)k;
+                const uint8_t *iy = (const uint8_t *)ay.items + es * (size_t)k;
+                if (f->type == PROTO_T_ARRAY_STRING)
+                    eq = str_eq(*(const struct proto_string *)ix,
+                                *(const struct proto_string *)iy);
+                else if (f->type == PROTO_T_ARRAY_STRUCT) eq = struct_eq(f->elem, ix, iy);
+                else eq = memcmp(ix, iy, es) == 0;
+            }
+            break;
+        }
+        }
+        if (!eq) {
+            print_error("field %s.%s differs\n", s->name, f->name);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* --- primitives ------------------------------------------------------------------------- */
+
+static void test_varint_known_bytes(void **state) {
+    (void)state;
+    struct {
+        int64_t value;
+        uint8_t bytes[10];
+        size_t len;
+    } cases[] = {
+        {0, {0x00}, 1},           {-1, {0x01}, 1},          {1, {0x02}, 1},
+        {63, {0x7e}, 1},          {-64, {0x7f}, 1},         {64, {0x80, 0x01}, 2},
+        {300, {0xd8, 0x04}, 2},   {INT32_MAX, {0xfe, 0xff, 0xff, 0xff, 0x0f}, 5},
+        {INT32_MIN, {0xff, 0xff, 0xff, 0xff, 0x0f}, 5},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t buf[16];
+        struct proto_writer w;
+        proto_writer_init_fixed(&w, buf, sizeof(buf));
+        proto_write_varint(&w, (int32_t)cases[i].value);
+        assert_int_equal(w.error, 0);
+        assert_int_equal(w.len, cases[i].len);
+        assert_memory_equal(buf, cases[i].bytes, cases[i].len);
+        struct proto_reader r;
+        proto_reader_init(&r, buf, w.len);
+        assert_int_equal(proto_read_varint(&r), cases[i].value);
+        assert_int_equal(r.error, 0);
+        assert_int_equal(proto_reader_remaining(&r), 0);
+        /* The same value as a varlong has the same bytes (zigzag is width independent). */
+        proto_writer_init_fixed(&w, buf, sizeof(buf));
+        proto_write_varlong(&w, cases[i].value);
+        assert_int_equal(w.len, cases[i].len);
+    }
+    int64_t longs[] = {INT64_MAX, INT64_MIN, -2, 1LL << 40, -(1LL << 40)};
+    for (size_t i = 0; i < 5; i++) {
+        uint8_t buf[16];
+        struct proto_writer w;
+        proto_writer_init_fixed(&w, buf, sizeof(buf));
+        proto_write_varlong(&w, longs[i]);
+        struct proto_reader r;
+        proto_reader_init(&r, buf, w.len);
+        assert_true(proto_read_varlong(&r) == longs[i]);
+        assert_int_equal(r.error, 0);
+    }
+}
+
+static void test_reader_rejects_bad_input(void **state) {
+    (void)state;
+    /* Six continuation bytes: an unsigned varint (32-bit) may have at most five. */
+    const uint8_t overlong[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+    struct proto_reader r;
+    proto_reader_init(&r, overlong, sizeof(overlong));
+    (void)proto_read_uvarint(&r);
+    assert_int_equal(r.error, -EBADMSG);
+    /* A short buffer fails and the error sticks; nothing past the end is consumed. */
+    const uint8_t three[] = {1, 2, 3};
+    proto_reader_init(&r, three, 3);
+    assert_int_equal(proto_read_i32(&r), 0);
+    assert_int_equal(r.error, -EBADMSG);
+    assert_int_equal(r.pos, 0);
+    assert_int_equal(proto_read_i8(&r), 0);
+    assert_int_equal(r.pos, 0);
+    /* A string longer than the buffer. */
+    const uint8_t str[] = {0x00, 0x05, 'a', 'b'};
+    proto_reader_init(&r, str, sizeof(str));
+    (void)proto_read_string(&r, NULL, false, false);
+    assert_int_equal(r.error, -EBADMSG);
+    /* A null string where not nullable. */
+    const uint8_t nul[] = {0xff, 0xff};
+    proto_reader_init(&r, nul, sizeof(nul));
+    (void)proto_read_string(&r, NULL, false, false);
+    assert_int_equal(r.error, -EBADMSG);
+    proto_reader_init(&r, nul, sizeof(nul));
+    struct proto_string s = proto_read_string(&r, NULL, false, true);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(s.len, -1);
+    assert_null(s.str);
+    /* An array count larger than the remaining bytes is malformed before any allocation. */
+    const uint8_t arr[] = {0x7f, 0xff, 0xff, 0xff, 0, 0};
+    proto_reader_init(&r, arr, sizeof(arr));
+    assert_int_equal(proto_read_array_len(&r, false, false), 0);
+    assert_int_equal(r.error, -EBADMSG);
+}
+
+static void test_compact_and_tagged(void **state) {
+    (void)state;
+    uint8_t buf[64];
+    struct proto_writer w;
+    proto_writer_init_fixed(&w, buf, sizeof(buf));
+    proto_write_string(&w, PROTO_STR("ab"), true, false);
+    proto_write_string(&w, PROTO_STR_NULL, true, true);
+    proto_write_bytes(&w, (struct proto_bytes){.data = (const uint8_t *)"xyz", .len = 3}, true,
+                      false);
+    proto_write_array_len(&w, -1, true, true);
+    /* A tagged section with two unknown fields (tags 0 and 5) to be skipped. */
+    const uint8_t tagged[] = {0x02, 0x00, 0x01, 0xaa, 0x05, 0x02, 0xbb, 0xcc};
+    proto_write_raw(&w, tagged, sizeof(tagged));
+    proto_write_i8(&w, 42);
+    const uint8_t expect[] = {0x03, 'a', 'b', 0x00, 0x04, 'x', 'y', 'z', 0x00};
+    assert_memory_equal(buf, expect, sizeof(expect));
+
+    struct proto_reader r;
+    proto_reader_init(&r, buf, w.len);
+    assert_true(proto_string_eq(proto_read_string(&r, NULL, true, false), "ab"));
+    assert_int_equal(proto_read_string(&r, NULL, true, true).len, -1);
+    assert_int_equal(proto_read_bytes(&r, NULL, true, false).len, 3);
+    assert_int_equal(proto_read_array_len(&r, true, true), -1);
+    proto_skip_tagged_fields(&r);
+    assert_int_equal(proto_read_i8(&r), 42);
+    assert_int_equal(r.error, 0);
+
+    /* Tags out of order are malformed (KIP-482 requires ascending tags). */
+    const uint8_t bad[] = {0x02, 0x05, 0x00, 0x01, 0x00};
+    proto_reader_init(&r, bad, sizeof(bad));
+    proto_skip_tagged_fields(&r);
+    assert_int_equal(r.error, -EBADMSG);
+
+    /* Writing a null where the version forbids it is reported, not put on the wire. */
+    proto_writer_init_fixed(&w, buf, sizeof(buf));
+    proto_write_string(&w, PROTO_STR_NULL, false, false);
+    assert_int_equal(w.error, -EINVAL);
+    assert_int_equal(w.len, 0);
+}
+
+/* --- every API, every version, both directions ---------------------------------------- */
+
+#define ROUNDS_PER_VERSION 40
+
+static void roundtrip_one(struct test_proto_io *t, const struct proto_api *api, int16_t v,
+                          bool request) {
+    struct proto_arena fill, dec;
+    proto_arena_init(&fill, &t->io, 1u << 20);
+    proto_arena_init(&dec, &t->io, 1u << 20);
+    const struct proto_schema *s = request ? api->request : api->response;
+    void *in = proto_arena_alloc(&fill, s->size);
+    fill_struct(&fill, s, v, in, 0);
+
+    struct proto_writer w, w2;
+    proto_writer_init(&w, &t->io, 1u << 20);
+    proto_writer_init(&w2, &t->io, 1u << 20);
+    struct proto_request_header rh = {.api_key = api->key,
+                                      .api_version = v,
+                                      .correlation_id = (int32_t)rnd(UINT32_MAX),
+                                      .client_id = rnd(3) ? PROTO_STR("cli") : PROTO_STR_NULL};
+    struct proto_response_header sh = {.correlation_id = (int32_t)rnd(UINT32_MAX)};
+    int rc = request ? proto_request_encode(&w, &rh, in)
+                     : proto_response_encode(&w, api->key, v, &sh, in);
+    assert_int_equal(rc, 0);
+
+    struct proto_frame frame;
+    assert_int_equal(proto_frame_parse(w.buf, w.len, PROTO_FRAME_BYTES_MAX_DEFAULT, &frame), 1);
+    assert_int_equal(frame.frame_len, w.len);
+
+    void *out = NULL;
+    struct proto_request_header rh2;
+    struct proto_response_header sh2;
+    rc = request ? proto_request_decode(&dec, frame.payload, frame.payload_len, &rh2, &out)
+                 : proto_response_decode(&dec, frame.payload, frame.payload_len, api->key, v,
+                                         &sh2, &out);
+    if (rc != 0) print_error("%s v%d %s: decode %d\n", api->name, v, request ? "req" : "resp", rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(out);
+    if (request) {
+        assert_int_equal(rh2.api_key, api->key);
+        assert_int_equal(rh2.api_version, v);
+        assert_int_equal(rh2.correlation_id, rh.correlation_id);
+        assert_true(str_eq(rh2.client_id, rh.client_id));
+    } else {
+        assert_int_equal(sh2.correlation_id, sh.correlation_id);
+    }
+    if (!struct_eq(s, in, out)) {
+        print_error("%s v%d %s differs\n", api->name, v, request ? "request" : "response");
+        fail();
+    }
+    /* Re-encoding the decoded value gives the same bytes. */
+    rc = request ? proto_request_encode(&w2, &rh2, out)
+                 : proto_response_encode(&w2, api->key, v, &sh2, out);
+    assert_int_equal(rc, 0);
+    assert_int_equal(w2.len, w.len);
+    assert_memory_equal(w2.buf, w.buf, w.len);
+
+    /* Every proper prefix of the payload is malformed (never a crash, never success). */
+    for (size_t cut = 0; cut < frame.payload_len; cut++) {
+        proto_arena_reset(&dec);
+        rc = request ? proto_request_decode(&dec, frame.payload, cut, &rh2, &out)
+                     : proto_response_decode(&dec, frame.payload, cut, api->key, v, &sh2, &out);
+        assert_int_equal(rc, -EBADMSG);
+        assert_null(out);
+    }
+    /* A trailing byte is malformed too. */
+    uint8_t *longer = proto_arena_alloc(&fill, frame.payload_len + 1);
+    memcpy(longer, frame.payload, frame.payload_len);
+    rc = request ? proto_request_decode(&dec, longer, frame.payload_len + 1, &rh2, &out)
+                 : proto_response_decode(&dec, longer, frame.payload_len + 1, api->key, v, &sh2,
+                                         &out);
+    assert_int_equal(rc, -EBADMSG);
+
+    proto_writer_destroy(&w);
+    proto_writer_destroy(&w2);
+    proto_arena_destroy(&dec);
+    proto_arena_destroy(&fill);
+}
+
+static void test_roundtrip_every_api_every_version(void **state) {
+    (void)state;
+    struct test_proto_io t;
+    test_proto_io_init(&t);
+    size_t count;
+    const struct proto_api *apis = proto_apis(&count);
+    assert_int_equal(count, 28); /* The surface-v1 table. */
+    int combos = 0;
+    for (size_t i = 0; i < count; i++) {
+        for (int16_t v = apis[i].version_min; v <= apis[i].version_max; v++) {
+            rng_state = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(apis[i].key * 100 + v);
+            for (int round = 0; round < ROUNDS_PER_VERSION; round++) {
+                roundtrip_one(&t, &apis[i], v, true);
+                roundtrip_one(&t, &apis[i], v, false);
+            }
+            combos++;
+        }
+    }
+    assert_true(combos >= 90);
+    assert_int_equal(t.live_bytes, 0); /* Arenas and writers returned everything. */
+}
+
+static void test_api_table_matches_surface(void **state) {
+    (void)state;
+    struct {
+        int16_t key, lo, hi;
+    } surface[] = {{18, 0, 2}, {3, 0, 6},  {0, 3, 7},  {1, 4, 11}, {2, 0, 3},  {10, 0, 2},
+                   {11, 0, 5}, {14, 0, 3}, {12, 0, 3}, {13, 0, 3}, {8, 0, 7},  {9, 1, 5},
+                   {16, 0, 2}, {15, 0, 4}, {22, 0, 1}, {24, 0, 1}, {25, 0, 1}, {26, 0, 1},
+                   {28, 0, 2}, {19, 0, 4}, {20, 0, 3}, {37, 0, 1}, {32, 0, 2}, {33, 0, 1},
+                   {21, 0, 1}, {23, 0, 3}, {17, 0, 1}, {36, 0, 1}};
+    for (size_t i = 0; i < sizeof(surface) / sizeof(surface[0]); i++) {
+        const struct proto_api *a = proto_api_find(surface[i].key);
+        assert_non_null(a);
+        assert_int_equal(a->advertised_min, surface[i].lo);
+        assert_int_equal(a->advertised_max, surface[i].hi);
+        /* Surface v1 needs no flexible version except ApiVersions v3 (decode only). */
+        assert_true(a->advertised_max < a->flexible_min);
+    }
+    struct proto_api_versions_response_key keys[64];
+    size_t n = proto_api_versions_fill(keys, 64);
+    assert_int_equal(n, 28);
+    for (size_t i = 1; i < n; i++) assert_true(keys[i - 1].api_key < keys[i].api_key);
+    assert_null(proto_api_find(4)); /* LeaderAndIsr: not ours. */
+}
+
+/* --- exact bytes ------------------------------------------------------------------------ */
+
+static void test_metadata_v0_request_bytes(void **state) {
+    (void)state;
+    struct test_proto_io t;
+    test_proto_io_init(&t);
+    struct proto_metadata_request_topic topic = {.name = PROTO_STR("t1")};
+    struct proto_metadata_request body = {.topics = {.items = &topic, .count = 1}};
+    struct proto_request_header h = {.api_key = 3, .api_version = 0, .correlation_id = 7,
+                                     .client_id = PROTO_STR("c")};
+    struct proto_writer w;
+    proto_writer_init(&w, &t.io, 4096);
+    assert_int_equal(proto_request_encode(&w, &h, &body), 0);
+    const uint8_t expect[] = {0, 0, 0, 19,   /* size */
+                              0, 3, 0, 0,    /* Metadata v0 */
+                              0, 0, 0, 7,    /* correlation id */
+                              0, 1, 'c',     /* client id */
+                              0, 0, 0, 1,    /* one topic */
+                              0, 2, 't', '1'};
+    assert_int_equal(w.len, sizeof(expect));
+    assert_memory_equal(w.buf, expect, sizeof(expect));
+    proto_writer_destroy(&w);
+    assert_int_equal(t.live_bytes, 0);
+}
+
+static void test_api_versions_unsupported_reply(void **state) {
+    (void)state;
+    struct test_proto_io t;
+    test_proto_io_init(&t);
+    /* An ApiVersions v9 request from a future client. */
+    const uint8_t req[] = {0, 18, 0, 9, 0, 0, 0, 5, 0, 2, 'r', 'k', 0x00, 0x00};
+    struct proto_arena a;
+    proto_arena_init(&a, &t.io, 1 << 16);
+    struct proto_request_header h;
+    void *body = (void *)1;
+    assert_int_equal(proto_request_decode(&a, req, sizeof(req), &h, &body), PROTO_ERR_UNSUPPORTED);
+    assert_null(body);
+    assert_int_equal(h.api_key, 18);
+    assert_int_equal(h.api_version, 9);
+    assert_int_equal(h.correlation_id, 5);
+    assert_true(proto_string_eq(h.client_id, "rk"));
+
+    struct proto_writer w;
+    proto_writer_init(&w, &t.io, 4096);
+    assert_int_equal(proto_api_versions_unsupported_encode(&w, h.correlation_id), 0);
+    const uint8_t expect[] = {0, 0, 0, 16, /* size */
+                              0, 0, 0, 5,  /* correlation id, header v0 */
+                              0, 35,       /* UNSUPPORTED_VERSION */
+                              0, 0, 0, 1,  /* one api key */
+                              0, 18, 0, 0, 0, 2};
+    assert_int_equal(w.len, sizeof(expect));
+    assert_memory_equal(w.buf, expect, sizeof(expect));
+    proto_writer_destroy(&w);
+
+    /* ApiVersions v3 (flexible) answers with header v0: no tagged byte after the id. */
+    struct proto_api_versions_response_key keys[64];
+    struct proto_api_versions_response resp = {.error_code = 0};
+    resp.api_keys.items = keys;
+    resp.api_keys.count = (int32_t)proto_api_versions_fill(keys, 64);
+    proto_writer_init(&w, &t.io, 4096);
+    struct proto_response_header rh = {.correlation_id = 1};
+    assert_int_equal(proto_response_encode(&w, 18, 3, &rh, &resp), 0);
+    assert_int_equal(w.buf[8], 0);  /* error code hi byte right after the id */
+    assert_int_equal(w.buf[10], 29); /* compact array: 28 keys + 1 */
+    proto_writer_destroy(&w);
+    proto_arena_destroy(&a);
+    assert_int_equal(t.live_bytes, 0);
+}
+
+static void test_unknown_api_and_version(void **state) {
+    (void)state;
+    struct test_proto_io t;
+    test_proto_io_init(&t);
+    struct proto_arena a;
+    proto_arena_init(&a, &t.io, 1 << 16);
+    struct proto_request_header h;
+    void *body;
+    const uint8_t unknown[] = {0, 99, 0, 0, 0, 0, 0, 9, 0xff, 0xff};
+    assert_int_equal(proto_request_decode(&a, unknown, sizeof(unknown), &h, &body),
+                     PROTO_ERR_UNKNOWN_API);
+    assert_int_equal(h.api_key, 99);
+    assert_int_equal(h.correlation_id, 9);
+    assert_int_equal(h.client_id.len, -1);
+    /* Produce v2 (magic 0/1 era) is below our range. */
+    const uint8_t old[] = {0, 0, 0, 2, 0, 0, 0, 10, 0xff, 0xff};
+    assert_int_equal(proto_request_decode(&a, old, sizeof(old), &h, &body), PROTO_ERR_UNSUPPORTED);
+    assert_int_equal(h.correlation_id, 10);
+    /* A header cut short is malformed, not "unknown". */
+    assert_int_equal(proto_request_decode(&a, old, 6, &h, &body), PROTO_ERR_MALFORMED);
+    proto_arena_destroy(&a);
+}
+
+static void test_frame_parse(void **state) {
+    (void)state;
+    struct proto_frame f;
+    const uint8_t two[] = {0, 0, 0, 2, 0xaa, 0xbb, 0xcc};
+    assert_int_equal(proto_frame_parse(two, 0, 100, &f), 0);
+    assert_int_equal(proto_frame_parse(two, 3, 100, &f), 0);
+    assert_int_equal(proto_frame_parse(two, 5, 100, &f), 0);
+    assert_int_equal(proto_frame_parse(two, 7, 100, &f), 1);
+    assert_int_equal(f.payload_len, 2);
+    assert_int_equal(f.frame_len, 6);
+    assert_ptr_equal(f.payload, two + 4);
+    assert_int_equal(proto_frame_parse(two, 7, 1, &f), PROTO_ERR_TOO_LARGE);
+    const uint8_t neg[] = {0xff, 0xff, 0xff, 0xfe};
+    assert_int_equal(proto_frame_parse(neg, 4, 100, &f), PROTO_ERR_MALFORMED);
+    /* 104857601 bytes: one above socket.request.max.bytes, refused before it arrives. */
+    const uint8_t big[] = {0x06, 0x40, 0x00, 0x01};
+    assert_int_equal(proto_frame_parse(big, 4, PROTO_FRAME_BYTES_MAX_DEFAULT, &f),
+                     PROTO_ERR_TOO_LARGE);
+}
+
+static void test_bounded_memory(void **state) {
+    (void)state;
+    struct test_proto_io t;
+    test_proto_io_init(&t);
+    /* Produce v3 whose topic array claims 2^31-1 entries: malformed, nothing big allocated. */
+    const uint8_t hostile[] = {0, 0, 0, 3, 0, 0, 0, 1, 0xff, 0xff, /* header */
+                               0xff, 0xff, 0, 1, 0, 0, 0, 0,       /* txn id, acks, timeout */
+                               0x7f, 0xff, 0xff, 0xff, 0, 0};
+    struct proto_arena a;
+    proto_arena_init(&a, &t.io, 1 << 16);
+    struct proto_request_header h;
+    void *body;
+    assert_int_equal(proto_request_decode(&a, hostile, sizeof(hostile), &h, &body),
+                     PROTO_ERR_MALFORMED);
+    assert_true(a.used_bytes <= 8192);
+    proto_arena_destroy(&a);
+
+    /* A legitimate request larger than the arena limit: -ENOMEM. */
+    struct proto_writer w;
+    proto_writer_init(&w, &t.io, 1 << 20);
+    struct proto_string names[2000];
+    for (int i = 0; i < 2000; i++) names[i] = PROTO_STR("topic-name-long-enough");
+    struct proto_delete_topics_request del = {.topic_names = {.items = names, .count = 2000},
+                                              .timeout_ms = 1000};
+    struct proto_request_header dh = {.api_key = 20, .api_version = 3, .correlation_id = 1,
+                                      .client_id = PROTO_STR("x")};
+    assert_int_equal(proto_request_encode(&w, &dh, &del), 0);
+    proto_arena_init(&a, &t.io, 16384);
+    assert_int_equal(proto_request_decode(&a, w.buf + 4, w.len - 4, &h, &body),
+                     PROTO_ERR_NO_MEMORY);
+    assert_true(a.used_bytes <= 16384);
+    proto_arena_destroy(&a);
+    proto_writer_destroy(&w);
+
+    /* The writer bound: the frame is rolled back and the writer stays usable. */
+    proto_writer_init(&w, &t.io, 1000);
+    assert_int_equal(proto_request_encode(&w, &dh, &del), PROTO_ERR_TOO_LARGE);
+    assert_int_equal(w.len, 0);
+    assert_int_equal(w.error, 0);
+    del.topic_names.count = 2;
+    assert_int_equal(proto_request_encode(&w, &dh, &del), 0);
+    assert_true(w.len > 0 && w.cap <= 1000);
+    proto_writer_destroy(&w);
+    assert_int_equal(t.live_bytes, 0);
+}
+
+static void test_flexible_request_header(void **state) {
+    (void)state;
+    struct test_proto_io t;
+    test_proto_io_init(&t);
+    /* ApiVersions v3 as librdkafka sends it: header v2 (tagged section), compact strings. */
+    const uint8_t req[] = {0, 18, 0, 3, 0, 0, 0, 1, 0, 7, 'r', 'd', 'k', 'a', 'f', 'k', 'a',
+                           0x00,                                  /* header tags */
+                           0x0b, 'l', 'i', 'b', 'r', 'd', 'k', 'a', 'f', 'k', 'a',
+                           0x06, '2', '.', '0', '.', '2', 0x00}; /* body tags */
+    struct proto_arena a;
+    proto_arena_init(&a, &t.io, 1 << 16);
+    struct proto_request_header h;
+    void *body;
+    assert_int_equal(proto_request_decode(&a, req, sizeof(req), &h, &body), 0);
+    struct proto_api_versions_request *av = body;
+    assert_true(proto_string_eq(av->client_software_name, "librdkafka"));
+    assert_true(proto_string_eq(av->client_software_version, "2.0.2"));
+    assert_true(proto_string_eq(h.client_id, "rdkafka"));
+    proto_arena_destroy(&a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_varint_known_bytes),
+        cmocka_unit_test(test_reader_rejects_bad_input),
+        cmocka_unit_test(test_compact_and_tagged),
+        cmocka_unit_test(test_api_table_matches_surface),
+        cmocka_unit_test(test_roundtrip_every_api_every_version),
+        cmocka_unit_test(test_metadata_v0_request_bytes),
+        cmocka_unit_test(test_api_versions_unsupported_reply),
+        cmocka_unit_test(test_unknown_api_and_version),
+        cmocka_unit_test(test_frame_parse),
+        cmocka_unit_test(test_bounded_memory),
+        cmocka_unit_test(test_flexible_request_header),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

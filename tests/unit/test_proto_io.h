@@ -40,7 +40,8 @@ static void tpio_free(void *ctx, void *ptr, size_t size) {
     t->live_bytes -= size;
     free(ptr);
 }
-static void tpio_log(void *ctx, enum io_log_level level, const char *fmt, va_list ap) {
+__attribute__((format(printf, 3, 0))) static void tpio_log(void *ctx, enum io_log_level level,
+                                                        const char *fmt, va_list ap) {
     (void)ctx;
     (void)level;
     vfprintf(stderr, fmt, ap);

@@ -12,6 +12,9 @@
  *  - libfiu points inject faults: posix/file/sync -> -EIO, posix/file/write with failinfo
  *    ENOSPC -> -ENOSPC, posix/net/write -> the stream ends with -ECONNRESET,
  *    posix/net/accept -> the client sees its connection end.
+ * Run as `test_io_posix --external-fault` under `fiu-run -c 'enable name=posix/file/sync,
+ * failinfo=28'`, it proves the points are reachable from outside the process (fiu-run,
+ * fiu-ctrl) without any fiu_enable() in the program: sync fails with ENOSPC.
  * The loop is driven with io_posix_run_once() for a bounded number of passes; nothing here
  * measures time.
  */
@@ -476,7 +479,30 @@ static void test_fault_net_read_and_accept(void **state) {
     io_posix_destroy(g.io);
 }
 
-int main(void) {
+/* Only under fiu-run (see the header comment): nothing here enables the point. */
+static void test_external_fault(void **state) {
+    (void)state;
+    struct io *io = io_posix_create();
+    char dir[] = "/tmp/trial-io-posix-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/f", dir);
+    struct io_file *f = NULL;
+    assert_int_equal(io_file_open(io, path, IO_OPEN_CREATE, &f), -ENOSPC); /* Its dir sync. */
+    assert_int_equal(io_file_open(io, path, IO_OPEN_WRITE, &f), 0);         /* Exists now. */
+    assert_int_equal(io_file_pwrite(io, f, "abc", 3, 0), 3);
+    assert_int_equal(io_file_sync(io, f), -ENOSPC);
+    io_file_close(io, f);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+    io_posix_destroy(io);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--external-fault") == 0) {
+        const struct CMUnitTest external[] = {cmocka_unit_test(test_external_fault)};
+        return cmocka_run_group_tests(external, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loopback_echo),
         cmocka_unit_test(test_write_sendfile_order),

@@ -1,0 +1,104 @@
+/*
+ * check.h — checkers v1: invariants of docs/INVARIANTS.md judged over the client history,
+ * the trace and the disk images, each returning pass or a violation with its evidence.
+ *
+ *   I-REPL-1  no acked loss: an acks=all record, once acked, is at its offset with its value
+ *             in every later read that covers that offset.
+ *   I-REPL-2  one value per offset: no (topic, partition, offset) reads as two values.
+ *   I-LOG-1   offsets strictly increase within and across segments; segment files are named
+ *             by their base offset in 20 digits; index entries point at or before their
+ *             target; the time index is non-decreasing.
+ *   I-LOG-2   after a crash the recovered log is a CRC-valid prefix of what was appended and
+ *             holds everything fsynced; recovery point <= LEO; HW checkpoint <= LEO.
+ *   I-GRP-4   within one assignment a consumer's successive polls on a partition neither
+ *             skip a record known to exist nor go back.
+ *
+ * Every checker is a pure function of its input, deterministic (ties broken by op, event
+ * or batch index, never by pointer), and reports the FIRST violation in a stable order
+ * plus how many there were. Evidence cites history ops by index, trace events by index and
+ * batches by (segment, position), with one-line descriptions reports print as they are.
+ */
+#ifndef TRIAL_CHECKERS_CHECK_H
+#define TRIAL_CHECKERS_CHECK_H
+
+#include "checkers/history.h"
+#include "checkers/log_image.h"
+#include "checkers/trace.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHECK_EVIDENCE_MAX 16
+#define CHECK_TEXT_MAX 320
+
+enum check_evidence_kind {
+    CHECK_EV_OP = 0, /* `index` is a history op index. */
+    CHECK_EV_EVENT,  /* `index` is a trace event index. */
+    CHECK_EV_BATCH,  /* `index` is a batch index across the log's segments. */
+    CHECK_EV_NOTE,   /* Free text only. */
+};
+
+struct check_evidence {
+    enum check_evidence_kind kind;
+    size_t index;
+    char text[CHECK_TEXT_MAX];
+};
+
+struct check_result {
+    char invariant[16]; /* "I-REPL-1". */
+    bool violated;
+    size_t violation_count; /* Distinct violations found; evidence is for the first. */
+    size_t allowed_count;   /* Losses excused by an allowed unclean election. */
+    size_t checked_count;   /* Items examined (acked records, offsets, batches, polls). */
+    char summary[2 * CHECK_TEXT_MAX]; /* One or two sentences; "" on pass. */
+    /* Where, when known ("" / -1 otherwise). */
+    char node[LOG_IMAGE_NAME_MAX];
+    char topic[LOG_IMAGE_NAME_MAX];
+    int32_t partition;
+    int64_t offset;
+    uint64_t time_ns; /* Virtual time the violation was observed; 0 if unknown. */
+    struct check_evidence evidence[CHECK_EVIDENCE_MAX];
+    size_t evidence_count;
+};
+
+/* One crash to judge for I-LOG-2: the log recovered after it, and what preceded it. */
+struct check_recovery {
+    const struct li_log *recovered;
+    const struct li_batch *appended; /* The log's batches just before the crash, in order. */
+    size_t appended_count;
+    int64_t synced_end_offset; /* Every offset below this was covered by a completed fsync. */
+    uint64_t crash_ns;
+};
+
+/* Everything a run hands the checkers. Any pointer may be NULL when a run lacks it. */
+struct check_input {
+    const struct history *history;
+    const struct trace *trace;
+    const struct li_log *logs; /* Disk images for I-LOG-1 (every node, every partition). */
+    size_t log_count;
+    const struct check_recovery *recoveries; /* For I-LOG-2. */
+    size_t recovery_count;
+    bool unclean_allowed; /* The scenario set unclean.leader.election.enable=true. */
+};
+
+/* The checkers. Each fills *out completely (pass or violation). */
+void check_no_acked_loss(const struct check_input *in, struct check_result *out);
+void check_one_value_per_offset(const struct check_input *in, struct check_result *out);
+void check_log_well_formed(const struct check_input *in, struct check_result *out);
+void check_log_recovered(const struct check_input *in, struct check_result *out);
+void check_monotonic_reads(const struct check_input *in, struct check_result *out);
+
+/* Runs the checker named `invariant`. 0, or -ENOENT when no checker implements it. */
+int check_run(const char *invariant, const struct check_input *in, struct check_result *out);
+
+/* The implemented invariant names, in a fixed order. */
+size_t check_names(const char *const **names);
+bool check_implemented(const char *invariant);
+
+/* Helpers for the checkers (and tests): start a result, add evidence. */
+void check_result_init(struct check_result *r, const char *invariant);
+void check_add_evidence(struct check_result *r, enum check_evidence_kind kind, size_t index,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif /* TRIAL_CHECKERS_CHECK_H */

@@ -554,14 +554,20 @@ static bool all_members_support(const struct group *g, const struct member *exce
     return true;
 }
 
-/* Kafka's supportsProtocols: may this member join the group as it is? */
-static bool group_supports_protocols(const struct group *g, const struct member *self,
-                                     const struct group_join_request *req) {
+/* A join must name a protocol type and 1..PROTOCOLS_PER_MEMBER_MAX named protocols. */
+static bool group_request_protocols_valid(const struct group_join_request *req) {
     if (req->protocol_type == NULL || req->protocol_type[0] == '\0') return false;
     if (req->protocol_count == 0 || req->protocol_count > PROTOCOLS_PER_MEMBER_MAX) return false;
     for (size_t i = 0; i < req->protocol_count; i++) {
         if (req->protocols[i].name == NULL) return false;
     }
+    return true;
+}
+
+/* Kafka's supportsProtocols: may this member join the group as it is? */
+static bool group_supports_protocols(const struct group *g, const struct member *self,
+                                     const struct group_join_request *req) {
+    if (!group_request_protocols_valid(req)) return false;
     uint32_t others = g->member_count - (self != NULL ? 1 : 0);
     if (others == 0) return true;
     if (!str_eq(g->protocol_type, req->protocol_type)) return false;
@@ -902,6 +908,11 @@ void group_join(struct group_coordinator *co, const struct group_join_request *r
     if (g == NULL) {
         if (!is_new) {
             answer_join_error(co, cb, arg, GROUP_ERR_UNKNOWN_MEMBER_ID, member_id);
+            return;
+        }
+        /* Check before creating, so a malformed join leaves no empty group behind. */
+        if (!group_request_protocols_valid(req)) {
+            answer_join_error(co, cb, arg, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL, member_id);
             return;
         }
         g = group_create(co, req->group_id);

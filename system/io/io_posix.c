@@ -354,15 +354,12 @@ static void posix_handle_bury(struct posix_ctx *ctx, struct posix_handle *h) {
 }
 
 static void posix_dead_free(struct posix_ctx *ctx) {
-    size_t bound = 0;
     while (ctx->dead != NULL) {
         struct posix_handle *h = ctx->dead;
         ctx->dead = h->next;
         ASSERT(h->closed && h->fd == -1);
         free(h);
-        bound++;
     }
-    (void)bound;
 }
 
 /* --- Addresses ------------------------------------------------------------------------- */
@@ -737,6 +734,7 @@ static int posix_connect(void *vctx, const char *host, uint16_t port, io_connect
     ASSERT(cb != NULL);
     POSIX_FAULT("posix/net/connect", ECONNREFUSED);
     struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof(addr));
     socklen_t addr_len = 0;
     int rc = posix_resolve(host, port, false, &addr, &addr_len);
     if (rc < 0) return rc;
@@ -765,6 +763,7 @@ static void posix_listener_event(struct io_listener *l) {
     struct posix_ctx *ctx = l->ctx;
     for (int i = 0; i < POSIX_ACCEPTS_PER_EVENT && !l->h.closed; i++) {
         struct sockaddr_storage addr;
+        memset(&addr, 0, sizeof(addr));
         socklen_t addr_len = sizeof(addr);
         int fd = accept4(l->h.fd, (struct sockaddr *)&addr, &addr_len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -790,6 +789,7 @@ static int posix_listen(void *vctx, const char *host, uint16_t port, io_accept_c
     ASSERT(cb != NULL && out != NULL);
     POSIX_FAULT("posix/net/listen", EADDRINUSE);
     struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof(addr));
     socklen_t addr_len = 0;
     int rc = posix_resolve(host, port, true, &addr, &addr_len);
     if (rc < 0) return rc;
@@ -804,6 +804,7 @@ static int posix_listen(void *vctx, const char *host, uint16_t port, io_accept_c
         return -err;
     }
     struct sockaddr_storage bound;
+    memset(&bound, 0, sizeof(bound));
     socklen_t bound_len = sizeof(bound);
     if (getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0) {
         int err = errno;

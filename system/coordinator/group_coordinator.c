@@ -1908,8 +1908,11 @@ size_t group_coordinator_dump(struct group_coordinator *co, char *buf, size_t ca
                     g->protocol_type == NULL ? "-" : g->protocol_type,
                     g->protocol == NULL ? "-" : g->protocol,
                     g->leader == NULL ? "-" : g->leader->member_id);
-        /* The state timestamp matters (for retention) only while Empty. */
-        if (g->state == GROUP_EMPTY) dump_printf(&d, " since=%" PRId64, g->state_timestamp_ms);
+        /* The state timestamp matters (for retention) only for an Empty group that had
+         * members; offsets-only groups count from each commit. */
+        if (g->state == GROUP_EMPTY && g->protocol_type != NULL) {
+            dump_printf(&d, " since=%" PRId64, g->state_timestamp_ms);
+        }
         dump_printf(&d, "\n");
         for (uint32_t j = 0; j < g->member_count; j++) {
             const struct member *m = g->members[j];

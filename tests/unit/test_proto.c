@@ -47,7 +47,7 @@ static struct proto_string rand_string(struct proto_arena *a, bool nullable) {
 
 static void fill_field(struct proto_arena *a, const struct proto_field *f, int16_t v, void *out,
                        int depth) {
-    uint8_t *p = (uint8_t *)out + f->offset;
+    void *p = (uint8_t *)out + f->offset;
     bool nullable = proto_field_nullable(f, v);
     uint64_t r = ((uint64_t)rnd(UINT32_MAX) << 32) | rnd(UINT32_MAX);
     switch (f->type) {
@@ -81,7 +81,7 @@ static void fill_field(struct proto_arena *a, const struct proto_field *f, int16
             size_t es = proto_field_elem_size(f);
             arr.items = arr.count ? proto_arena_alloc(a, es * (size_t)arr.count) : NULL;
             for (int32_t i = 0; i < arr.count; i++) {
-                uint8_t *item = (uint8_t *)arr.items + es * (size_t)i;
+                void *item = (uint8_t *)arr.items + es * (size_t)i;
                 uint64_t x = ((uint64_t)rnd(UINT32_MAX) << 32) | rnd(UINT32_MAX);
                 if (f->type == PROTO_T_ARRAY_INT32) *(int32_t *)item = (int32_t)x;
                 else if (f->type == PROTO_T_ARRAY_INT64) *(int64_t *)item = (int64_t)x;
@@ -113,8 +113,8 @@ static bool str_eq(struct proto_string x, struct proto_string y) {
 static bool struct_eq(const struct proto_schema *s, const void *x, const void *y) {
     for (size_t i = 0; i < s->field_count; i++) {
         const struct proto_field *f = &s->fields[i];
-        const uint8_t *px = (const uint8_t *)x + f->offset;
-        const uint8_t *py = (const uint8_t *)y + f->offset;
+        const void *px = (const uint8_t *)x + f->offset;
+        const void *py = (const uint8_t *)y + f->offset;
         bool eq = true;
         switch (f->type) {
         case PROTO_T_BOOL: eq = *(const bool *)px == *(const bool *)py; break;
@@ -128,7 +128,7 @@ static bool struct_eq(const struct proto_schema *s, const void *x, const void *y
             break;
         case PROTO_T_BYTES:
         case PROTO_T_RECORDS: {
-            const struct proto_bytes *bx = (const void *)px, *by = (const void *)py;
+            const struct proto_bytes *bx = px, *by = py;
             eq = bx->len == by->len &&
                  (bx->len <= 0 || memcmp(bx->data, by->data, (size_t)bx->len) == 0);
             break;
@@ -140,8 +140,8 @@ static bool struct_eq(const struct proto_schema *s, const void *x, const void *y
             eq = ax.count == ay.count;
             size_t es = proto_field_elem_size(f);
             for (int32_t k = 0; eq && k < ax.count; k++) {
-                const uint8_t *ix = (const uint8_t *)ax.items + es * (size_t)k;
-                const uint8_t *iy = (const uint8_t *)ay.items + es * (size_t)k;
+                const void *ix = (const uint8_t *)ax.items + es * (size_t)k;
+                const void *iy = (const uint8_t *)ay.items + es * (size_t)k;
                 if (f->type == PROTO_T_ARRAY_STRING)
                     eq = str_eq(*(const struct proto_string *)ix,
                                 *(const struct proto_string *)iy);

@@ -749,11 +749,24 @@ static bool scn_node_exists(const struct scenario *s, const char *name, bool all
     return false;
 }
 
-static const struct scn_topic *scn_find_topic(const struct scenario *s, const char *name) {
+const struct scn_topic *scn_topic_find(const struct scenario *s, const char *name) {
+    ASSERT(s != NULL && name != NULL);
     for (size_t i = 0; i < s->topic_count; i++) {
         if (strcmp(s->topics[i].name, name) == 0) return &s->topics[i];
     }
     return NULL;
+}
+
+const char *scn_broker_config(const struct scenario *s, const char *node, const char *key) {
+    ASSERT(s != NULL && node != NULL && key != NULL);
+    const char *for_all = NULL, *for_node = NULL;
+    for (size_t i = 0; i < s->config_count; i++) {
+        const struct scn_broker_config *c = &s->configs[i];
+        if (strcmp(c->kv.key, key) != 0) continue;
+        if (strcmp(c->node, "all") == 0) for_all = c->kv.value;
+        else if (strcmp(c->node, node) == 0) for_node = c->kv.value;
+    }
+    return for_node != NULL ? for_node : for_all;
 }
 
 /* Cross-references, checked once everything is read. */
@@ -775,7 +788,7 @@ static int scn_validate(struct scn_parser *p) {
     }
     for (size_t i = 0; i < s->workload_count; i++) {
         const struct scn_workload *w = &s->workloads[i];
-        const struct scn_topic *t = scn_find_topic(s, w->topic);
+        const struct scn_topic *t = scn_topic_find(s, w->topic);
         if (t == NULL) {
             return scn_fail(p, p->workload_lines[i], "unknown topic '%s' (declare it with "
                                                      "'topic %s ...')", w->topic, w->topic);

@@ -185,6 +185,15 @@ void scn_defaults(struct scenario *s);
 /* True when `name` is an invariant name listed in docs/INVARIANTS.md ("I-REPL-1", ...). */
 bool scn_invariant_known(const char *name);
 
+/*
+ * The value of broker config `key` for broker `node` ("n2"): the last `broker n2 key=...`
+ * line if any, else the last `broker all key=...` line, else NULL (use the default).
+ */
+const char *scn_broker_config(const struct scenario *s, const char *node, const char *key);
+
+/* The topic named `name`, or NULL. */
+const struct scn_topic *scn_topic_find(const struct scenario *s, const char *name);
+
 /* Stable spellings, for reports and the printer. */
 const char *scn_fault_kind_name(enum scn_fault_kind kind);
 const char *scn_crash_mode_name(enum scn_crash_mode mode);

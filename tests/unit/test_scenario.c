@@ -6,7 +6,8 @@
  *    form is a fixed point (print(parse(print(s))) == print(s) byte for byte);
  *  - bad input is refused with the file name, the right line number and a message saying
  *    what was expected; bounds are enforced with -E2BIG rather than silent truncation;
- *  - invariant names are checked against docs/INVARIANTS.md's families.
+ *  - invariant names are checked against docs/INVARIANTS.md's families;
+ *  - the examples in docs/SCENARIOS.md parse and round-trip.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -105,6 +106,13 @@ static void test_parse_every_statement(void **state) {
     assert_string_equal(s.configs[0].kv.key, "log.flush.interval.messages");
     assert_string_equal(s.configs[0].kv.value, "1");
     assert_string_equal(s.configs[2].node, "n2");
+    /* Per-broker settings override "all"; unknown keys fall back to NULL (the default). */
+    assert_string_equal(scn_broker_config(&s, "n1", "min.insync.replicas"), "2");
+    assert_null(scn_broker_config(&s, "n1", "unclean.leader.election.enable"));
+    assert_string_equal(scn_broker_config(&s, "n2", "unclean.leader.election.enable"), "true");
+    assert_null(scn_broker_config(&s, "n3", "log.retention.ms"));
+    assert_non_null(scn_topic_find(&s, "audit"));
+    assert_null(scn_topic_find(&s, "nope"));
     assert_int_equal(s.topic_count, 2);
     assert_int_equal(s.topics[0].partitions, 6);
     assert_int_equal(s.topics[0].replication, 3);
@@ -269,6 +277,43 @@ static void test_bundled_scenarios(void **state) {
     assert_true(files >= 5);
 }
 
+/* The examples in docs/SCENARIOS.md parse: the documentation cannot drift from the parser. */
+static void test_doc_examples(void **state) {
+    (void)state;
+    FILE *f = fopen(TRIAL_SOURCE_DIR "/docs/SCENARIOS.md", "r");
+    assert_non_null(f);
+    static char block[16 * 1024];
+    char line[1024];
+    size_t used = 0;
+    bool in_block = false;
+    int examples = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "```", 3) == 0) {
+            if (in_block && strncmp(block, "scenario ", 9) == 0) {
+                static struct scenario s;
+                char err[256];
+                int rc = scn_parse(block, used, "SCENARIOS.md example", &s, err, sizeof(err));
+                if (rc != 0) fprintf(stderr, "%s\n", err);
+                assert_int_equal(rc, 0);
+                assert_round_trip(&s);
+                examples++;
+            }
+            in_block = !in_block;
+            used = 0;
+            block[0] = '\0';
+            continue;
+        }
+        if (in_block) {
+            size_t n = strlen(line);
+            assert_true(used + n < sizeof(block));
+            memcpy(block + used, line, n + 1);
+            used += n;
+        }
+    }
+    fclose(f);
+    assert_true(examples >= 2);
+}
+
 struct bad_case {
     const char *text;
     int rc;
@@ -395,6 +440,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip_full),
         cmocka_unit_test(test_round_trip_built_in_code),
         cmocka_unit_test(test_bundled_scenarios),
+        cmocka_unit_test(test_doc_examples),
         cmocka_unit_test(test_errors_name_the_line),
         cmocka_unit_test(test_bounds_refused),
         cmocka_unit_test(test_missing_file),

@@ -814,6 +814,110 @@ static void test_list_and_describe(void **state) {
     world_free(w);
 }
 
+static void test_rejoin_while_completing(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    struct join_result a, b, again;
+    join(w, "", "a", &a);
+    join(w, "", "b", &b);
+    fake_io_advance_ms(w->fio, 6000);
+    assert_string_equal(state_of(w, "g"), "CompletingRebalance");
+    /* A member that missed its JoinGroup answer asks again: same generation, no rebalance;
+     * the leader gets the member list again. */
+    join(w, a.member_id, "a", &again);
+    assert_int_equal(again.calls, 1);
+    assert_int_equal(again.generation, 1);
+    assert_int_equal(again.member_count, 2);
+    assert_string_equal(state_of(w, "g"), "CompletingRebalance");
+    /* With changed metadata it starts over, telling the waiting follower. */
+    struct sync_result sb;
+    sync_group(w, 1, b.member_id, NULL, 0, &sb);
+    join_full(w, 3, "g", b.member_id, "b", RANGE_RR, 2, 30000, &again);
+    assert_int_equal(sb.calls, 1);
+    assert_int_equal(sb.error, GROUP_ERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(again.calls, 0);
+    assert_string_equal(state_of(w, "g"), "PreparingRebalance");
+    world_free(w);
+}
+
+static void test_leave_during_rebalance_completes_join(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    struct join_result j[3];
+    make_stable(w, 3, j);
+    char a[160], c[160];
+    snprintf(a, sizeof(a), "%s", j[0].member_id);
+    snprintf(c, sizeof(c), "%s", j[2].member_id);
+    join(w, a, "a", &j[0]); /* Leader rejoins: rebalance; b and c are expected. */
+    join(w, c, "c", &j[2]);
+    assert_int_equal(j[0].calls, 0);
+    /* b leaves instead of rejoining: nobody else is awaited, the join completes now. */
+    const char *ids[] = {j[1].member_id};
+    int16_t errors[1];
+    assert_int_equal(group_leave(w->co, "g", ids, 1, errors), GROUP_ERR_NONE);
+    assert_int_equal(j[0].calls, 1);
+    assert_int_equal(j[0].generation, 2);
+    assert_int_equal(j[0].member_count, 2);
+    /* A member waiting in a join that leaves gets its join answered UNKNOWN_MEMBER_ID. */
+    struct join_result n, n2;
+    join(w, "", "n", &n);
+    join(w, j[0].member_id, "a", &n2);
+    struct describe_result d;
+    group_describe(w->co, "g", on_describe, &d);
+    assert_int_equal(d.member_count, 3);
+    const char *nid[] = {d.members[2]};
+    assert_int_equal(group_leave(w->co, "g", nid, 1, errors), GROUP_ERR_NONE);
+    assert_int_equal(n.calls, 1);
+    assert_int_equal(n.error, GROUP_ERR_UNKNOWN_MEMBER_ID);
+    world_free(w);
+}
+
+static void test_groups_max(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    group_coordinator_destroy(w->co);
+    w->config.groups_max = 2;
+    struct group_log seam = fake_log_seam(w->log);
+    w->co = group_coordinator_create(&w->fio->io, &w->config, &seam);
+    for (int32_t p = 0; p < PARTITIONS; p++) {
+        group_coordinator_load_begin(w->co, p);
+        group_coordinator_load_end(w->co, p);
+    }
+    struct join_result r[3];
+    join_full(w, 3, "g1", "", "a", RANGE, 1, 30000, &r[0]);
+    join_full(w, 3, "g2", "", "a", RANGE, 1, 30000, &r[1]);
+    join_full(w, 3, "g3", "", "a", RANGE, 1, 30000, &r[2]);
+    assert_int_equal(r[2].calls, 1);
+    assert_int_equal(r[2].error, GROUP_ERR_COORDINATOR_NOT_AVAILABLE);
+    assert_int_equal(r[0].calls, 0);
+    world_free(w);
+}
+
+static void test_background_write_failure_is_survived(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    struct join_result j[1];
+    make_stable(w, 1, j);
+    const char *ids[] = {j[0].member_id};
+    int16_t errors[1];
+    group_leave(w->co, "g", ids, 1, errors);
+    assert_string_equal(state_of(w, "g"), "Empty");
+    /* Writing the Empty group fails: logged, the group stays Empty and serves on. */
+    assert_int_equal(fake_log_complete(w->log, -EIO), 1);
+    assert_string_equal(state_of(w, "g"), "Empty");
+    w->log->fail_sync = -EAGAIN;
+    struct join_result r;
+    join(w, "", "n", &r);
+    fake_io_advance_ms(w->fio, 3000);
+    assert_int_equal(r.generation, 3);
+    const char *nid[] = {r.member_id};
+    group_leave(w->co, "g", nid, 1, errors); /* Its Empty write fails synchronously. */
+    assert_string_equal(state_of(w, "g"), "Empty");
+    assert_int_equal(group_coordinator_appends(w->co), 0);
+    w->log->fail_sync = 0;
+    world_free(w);
+}
+
 /* Runs a fixed script and returns the coordinator's dump: the same script must give the
  * same bytes, member ids included. */
 static size_t scripted_dump(char *out, size_t cap) {
@@ -866,6 +970,10 @@ int main(void) {
         cmocka_unit_test(test_not_coordinator_and_loading),
         cmocka_unit_test(test_invalid_session_timeout_and_max_size),
         cmocka_unit_test(test_list_and_describe),
+        cmocka_unit_test(test_rejoin_while_completing),
+        cmocka_unit_test(test_leave_during_rebalance_completes_join),
+        cmocka_unit_test(test_groups_max),
+        cmocka_unit_test(test_background_write_failure_is_survived),
         cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

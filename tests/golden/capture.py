@@ -6,7 +6,10 @@ It answers just enough for clients to get to their next request: ApiVersions (an
 unsupported ones get the v0-format error 35 reply), Metadata (one broker: itself; each
 requested topic with one partition led by it), Produce (no reply for acks=0), ListOffsets,
 Fetch (empty, after a short wait), FindCoordinator (itself), and a one-member consumer group
-(JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetFetch, OffsetCommit). Every request frame
+(JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetFetch, OffsetCommit), the transaction
+APIs (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn) and the
+admin ones kafkajs uses (CreateTopics, DeleteTopics, CreatePartitions, DeleteRecords,
+ListGroups, DescribeGroups, DescribeConfigs), all as plain successes. Every request frame
 (size prefix included) is saved as OUT/<api>_v<version>.bin the first time that
 (api, version) is seen. Responses go out in request order on each connection.
 
@@ -35,7 +38,8 @@ API_NAMES = {
 ADVERTISED = {
     0: (3, 7), 1: (4, 11), 2: (0, 3), 3: (0, 6), 8: (0, 7), 9: (1, 5), 10: (0, 2),
     11: (0, 5), 12: (0, 3), 13: (0, 3), 14: (0, 3), 15: (0, 4), 16: (0, 2), 18: (0, 2),
-    19: (0, 4), 20: (0, 3), 22: (0, 1), 32: (0, 2),
+    19: (0, 4), 20: (0, 3), 21: (0, 1), 22: (0, 1), 24: (0, 1), 25: (0, 1), 26: (0, 1),
+    28: (0, 2), 32: (0, 2), 36: (0, 1), 37: (0, 1), 17: (0, 1),
 }
 DEFAULT_TOPIC = "golden"
 
@@ -378,10 +382,143 @@ class Broker:
     def init_producer_id(self, v, r):
         return Writer().i32(0).i16(0).i64(1000).i16(0).b
 
+    def add_partitions_to_txn(self, v, r):
+        r.string()
+        r.i64()
+        r.i16()
+        topics = r.array(lambda: (r.string(), r.array(r.i32)))
+        w = Writer().i32(0)
+        w.array(topics, lambda t: (w.string(t[0]),
+                                   w.array(t[1], lambda i: w.i32(i).i16(0))))
+        return w.b
+
+    def add_offsets_to_txn(self, v, r):
+        return Writer().i32(0).i16(0).b
+
+    def end_txn(self, v, r):
+        return Writer().i32(0).i16(0).b
+
+    def txn_offset_commit(self, v, r):
+        r.string()
+        r.string()
+        r.i64()
+        r.i16()
+
+        def rpart():
+            idx = r.i32()
+            r.i64()
+            if v >= 2:
+                r.i32()
+            r.string()
+            return idx
+        topics = r.array(lambda: (r.string(), r.array(rpart)))
+        w = Writer().i32(0)
+        w.array(topics, lambda t: (w.string(t[0]), w.array(t[1], lambda i: w.i32(i).i16(0))))
+        return w.b
+
+    def create_topics(self, v, r):
+        def rtopic():
+            name = r.string()
+            r.i32()
+            r.i16()
+            r.array(lambda: (r.i32(), r.array(r.i32)))
+            r.array(lambda: (r.string(), r.string()))
+            return name
+        topics = r.array(rtopic)
+        w = Writer()
+        if v >= 2:
+            w.i32(0)
+
+        def topic(name):
+            w.string(name).i16(0)
+            if v >= 1:
+                w.string(None)
+        w.array(topics, topic)
+        return w.b
+
+    def delete_topics(self, v, r):
+        names = r.array(r.string)
+        w = Writer()
+        if v >= 1:
+            w.i32(0)
+        w.array(names, lambda n: w.string(n).i16(0))
+        return w.b
+
+    def list_groups(self, v, r):
+        w = Writer()
+        if v >= 1:
+            w.i32(0)
+        return w.i16(0).array([("kjs-group", "consumer")],
+                              lambda g: w.string(g[0]).string(g[1])).b
+
+    def describe_groups(self, v, r):
+        groups = r.array(r.string)
+        w = Writer()
+        if v >= 1:
+            w.i32(0)
+
+        def group(g):
+            w.i16(0).string(g).string("Empty").string("consumer").string("")
+            w.array([], None)
+            if v >= 3:
+                w.i32(-2147483648)
+        w.array(groups, group)
+        return w.b
+
+    def describe_configs(self, v, r):
+        resources = r.array(lambda: (r.i8(), r.string(), r.array(r.string)))
+        w = Writer().i32(0)
+
+        def res(x):
+            w.i16(0).string(None).i8(x[0]).string(x[1])
+
+            def cfg(c):
+                w.string(c[0]).string(c[1]).i8(0)
+                if v == 0:
+                    w.i8(1)
+                else:
+                    w.i8(5)
+                w.i8(0)
+                if v >= 1:
+                    w.array([], None)
+            w.array([("retention.ms", "604800000")], cfg)
+        w.array(resources, res)
+        return w.b
+
+    def create_partitions(self, v, r):
+        names = r.array(lambda: (r.string(), r.i32(), r.array(lambda: r.array(r.i32))))
+        w = Writer().i32(0)
+        w.array(names, lambda n: w.string(n[0]).i16(0).string(None))
+        return w.b
+
+    def delete_records(self, v, r):
+        topics = r.array(lambda: (r.string(), r.array(lambda: (r.i32(), r.i64()))))
+        w = Writer().i32(0)
+        w.array(topics, lambda t: (w.string(t[0]), w.array(
+            t[1], lambda p: w.i32(p[0]).i64(p[1]).i16(0))))
+        return w.b
+
+    def sasl_handshake(self, v, r):
+        r.string()
+        w = Writer().i16(0)
+        w.array(["PLAIN"], w.string)
+        return w.b
+
+    def sasl_authenticate(self, v, r):
+        r.bytes_()
+        w = Writer().i16(0).string(None).bytes_(b"")
+        if v >= 1:
+            w.i64(0)
+        return w.b
+
     HANDLERS = {18: "api_versions", 3: "metadata", 0: "produce", 2: "list_offsets",
                 1: "fetch", 10: "find_coordinator", 11: "join_group", 14: "sync_group",
                 12: "heartbeat", 13: "leave_group", 9: "offset_fetch", 8: "offset_commit",
-                22: "init_producer_id"}
+                22: "init_producer_id", 24: "add_partitions_to_txn",
+                25: "add_offsets_to_txn", 26: "end_txn", 28: "txn_offset_commit",
+                19: "create_topics", 20: "delete_topics", 16: "list_groups",
+                15: "describe_groups", 32: "describe_configs", 37: "create_partitions",
+                21: "delete_records", 17: "sasl_handshake", 36: "sasl_authenticate"}
 
     def serve(self, conn):
         buf = b""

@@ -83,6 +83,39 @@ static const struct golden goldens[] = {
     {"kafkajs/fetch_v11.bin", 1, 11, "kjs-client"},
     {"kafkajs/heartbeat_v3.bin", 12, 3, "kjs-client"},
     {"kafkajs/leave_group_v3.bin", 13, 3, "kjs-client"},
+    {"kafkajs_admin/api_versions_v2.bin", 18, 2, "kjs-admin"},
+    {"kafkajs_admin/create_partitions_v1.bin", 37, 1, "kjs-admin"},
+    {"kafkajs_admin/create_topics_v3.bin", 19, 3, "kjs-admin"},
+    {"kafkajs_admin/delete_records_v1.bin", 21, 1, "kjs-admin"},
+    {"kafkajs_admin/delete_topics_v1.bin", 20, 1, "kjs-admin"},
+    {"kafkajs_admin/describe_configs_v2.bin", 32, 2, "kjs-admin"},
+    {"kafkajs_admin/describe_groups_v2.bin", 15, 2, "kjs-admin"},
+    {"kafkajs_admin/find_coordinator_v2.bin", 10, 2, "kjs-admin"},
+    {"kafkajs_admin/list_groups_v2.bin", 16, 2, "kjs-admin"},
+    {"kafkajs_admin/list_offsets_v3.bin", 2, 3, "kjs-admin"},
+    {"kafkajs_admin/metadata_v6.bin", 3, 6, "kjs-admin"},
+    {"kafkajs_txn/add_offsets_to_txn_v1.bin", 25, 1, "kjs-txn"},
+    {"kafkajs_txn/add_partitions_to_txn_v1.bin", 24, 1, "kjs-txn"},
+    {"kafkajs_txn/api_versions_v2.bin", 18, 2, "kjs-txn"},
+    {"kafkajs_txn/end_txn_v1.bin", 26, 1, "kjs-txn"},
+    {"kafkajs_txn/find_coordinator_v2.bin", 10, 2, "kjs-txn"},
+    {"kafkajs_txn/init_producer_id_v1.bin", 22, 1, "kjs-txn"},
+    {"kafkajs_txn/metadata_v6.bin", 3, 6, "kjs-txn"},
+    {"kafkajs_txn/produce_v7.bin", 0, 7, "kjs-txn"},
+    {"kafkajs_txn/txn_offset_commit_v1.bin", 28, 1, "kjs-txn"},
+    {"confluent_kafka_txn/add_offsets_to_txn_v0.bin", 25, 0, "ck-txn"},
+    {"confluent_kafka_txn/add_partitions_to_txn_v0.bin", 24, 0, "ck-txn"},
+    {"confluent_kafka_txn/api_versions_v3.bin", 18, 3, "ck-txn"},
+    {"confluent_kafka_txn/end_txn_v1.bin", 26, 1, "ck-txn"},
+    {"confluent_kafka_txn/find_coordinator_v2.bin", 10, 2, "ck-txn"},
+    {"confluent_kafka_txn/init_producer_id_v1.bin", 22, 1, "ck-txn"},
+    {"confluent_kafka_txn/metadata_v4.bin", 3, 4, "ck-txn"},
+    {"confluent_kafka_txn/produce_v7.bin", 0, 7, "ck-txn"},
+    {"confluent_kafka_txn/txn_offset_commit_v2.bin", 28, 2, "ck-txn"},
+    {"kcat_sasl/api_versions_v3.bin", 18, 3, "rdkafka"},
+    {"kcat_sasl/metadata_v4.bin", 3, 4, "rdkafka"},
+    {"kcat_sasl/sasl_authenticate_v0.bin", 36, 0, "rdkafka"},
+    {"kcat_sasl/sasl_handshake_v1.bin", 17, 1, "rdkafka"},
 };
 
 /* One decoded fixture; the frame buffer stays alive because records point into it. */
@@ -296,6 +329,123 @@ static void test_admin_fields(void **state) {
     unload(d);
 }
 
+static void test_transaction_fields(void **state) {
+    (void)state;
+    /* kafkajs first initialises an idempotent producer id: transactional id null. */
+    struct decoded *d = load("kafkajs_txn/init_producer_id_v1.bin");
+    struct proto_init_producer_id_request *ip = d->body;
+    assert_int_equal(ip->transactional_id.len, -1);
+    assert_null(ip->transactional_id.str);
+    assert_true(ip->transaction_timeout_ms > 0);
+    unload(d);
+
+    d = load("confluent_kafka_txn/init_producer_id_v1.bin");
+    ip = d->body;
+    assert_true(proto_string_eq(ip->transactional_id, "ck-tid"));
+    unload(d);
+
+    /* The capture broker handed out producer id 1000, epoch 0. */
+    d = load("kafkajs_txn/add_partitions_to_txn_v1.bin");
+    struct proto_add_partitions_to_txn_request *ap = d->body;
+    assert_true(proto_string_eq(ap->transactional_id, "kjs-tid"));
+    assert_int_equal(ap->producer_id, 1000);
+    assert_int_equal(ap->producer_epoch, 0);
+    assert_true(proto_string_eq(ap->topics.items[0].name, "golden"));
+    assert_int_equal(ap->topics.items[0].partitions.count, 1);
+    assert_int_equal(ap->topics.items[0].partitions.items[0], 0);
+    unload(d);
+
+    /* A transactional produce: transactional id set, batch attribute bit 4 set. */
+    d = load("kafkajs_txn/produce_v7.bin");
+    struct proto_produce_request *pr = d->body;
+    assert_true(proto_string_eq(pr->transactional_id, "kjs-tid"));
+    const struct proto_bytes *rec = &pr->topic_data.items[0].partition_data.items[0].records;
+    assert_true(rec->len >= 61);
+    assert_true((rec->data[22] & 0x10) != 0);
+    unload(d);
+
+    d = load("kafkajs_txn/add_offsets_to_txn_v1.bin");
+    struct proto_add_offsets_to_txn_request *ao = d->body;
+    assert_true(proto_string_eq(ao->group_id, "kjs-group"));
+    unload(d);
+
+    d = load("kafkajs_txn/txn_offset_commit_v1.bin");
+    struct proto_txn_offset_commit_request *tc = d->body;
+    assert_true(proto_string_eq(tc->group_id, "kjs-group"));
+    assert_int_equal(tc->topics.items[0].partitions.items[0].committed_offset, 7);
+    unload(d);
+
+    d = load("kafkajs_txn/end_txn_v1.bin");
+    struct proto_end_txn_request *et = d->body;
+    assert_true(et->committed);
+    unload(d);
+
+    d = load("confluent_kafka_txn/find_coordinator_v2.bin");
+    struct proto_find_coordinator_request *fc = d->body;
+    assert_true(proto_string_eq(fc->key, "ck-tid"));
+    assert_int_equal(fc->key_type, 1); /* transaction coordinator */
+    unload(d);
+
+    d = load("confluent_kafka_txn/txn_offset_commit_v2.bin");
+    tc = d->body;
+    assert_true(proto_string_eq(tc->group_id, "ck-group"));
+    assert_int_equal(tc->topics.items[0].partitions.items[0].committed_offset, 9);
+    unload(d);
+
+    d = load("confluent_kafka_txn/end_txn_v1.bin");
+    et = d->body;
+    assert_true(et->committed);
+    assert_true(proto_string_eq(et->transactional_id, "ck-tid"));
+    unload(d);
+}
+
+static void test_more_admin_and_sasl_fields(void **state) {
+    (void)state;
+    struct decoded *d = load("kafkajs_admin/create_topics_v3.bin");
+    struct proto_create_topics_request *ct = d->body;
+    assert_int_equal(ct->topics.items[0].configs.count, 1);
+    assert_true(proto_string_eq(ct->topics.items[0].configs.items[0].name, "cleanup.policy"));
+    assert_true(proto_string_eq(ct->topics.items[0].configs.items[0].value, "compact"));
+    unload(d);
+
+    d = load("kafkajs_admin/create_partitions_v1.bin");
+    struct proto_create_partitions_request *cp = d->body;
+    assert_true(proto_string_eq(cp->topics.items[0].name, "golden"));
+    assert_int_equal(cp->topics.items[0].count, 3);
+    unload(d);
+
+    d = load("kafkajs_admin/delete_records_v1.bin");
+    struct proto_delete_records_request *dr = d->body;
+    assert_true(proto_string_eq(dr->topics.items[0].name, "golden"));
+    assert_int_equal(dr->topics.items[0].partitions.items[0].offset, 0);
+    unload(d);
+
+    d = load("kafkajs_admin/delete_topics_v1.bin");
+    struct proto_delete_topics_request *dt = d->body;
+    assert_int_equal(dt->topic_names.count, 1);
+    assert_true(proto_string_eq(dt->topic_names.items[0], "kjs-new"));
+    unload(d);
+
+    d = load("kafkajs_admin/describe_groups_v2.bin");
+    struct proto_describe_groups_request *dg = d->body;
+    assert_int_equal(dg->groups.count, 1);
+    assert_true(proto_string_eq(dg->groups.items[0], "kjs-group"));
+    unload(d);
+
+    d = load("kcat_sasl/sasl_handshake_v1.bin");
+    struct proto_sasl_handshake_request *sh = d->body;
+    assert_true(proto_string_eq(sh->mechanism, "PLAIN"));
+    unload(d);
+
+    /* SASL/PLAIN token: authzid NUL user NUL password (RFC 4616). */
+    d = load("kcat_sasl/sasl_authenticate_v0.bin");
+    struct proto_sasl_authenticate_request *sa = d->body;
+    const char token[] = "\0alice\0secret";
+    assert_int_equal(sa->auth_bytes.len, sizeof(token) - 1);
+    assert_memory_equal(sa->auth_bytes.data, token, sizeof(token) - 1);
+    unload(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_fixture_decodes_and_reencodes),
@@ -304,6 +454,8 @@ int main(void) {
         cmocka_unit_test(test_consumer_fields),
         cmocka_unit_test(test_group_fields),
         cmocka_unit_test(test_admin_fields),
+        cmocka_unit_test(test_transaction_fields),
+        cmocka_unit_test(test_more_admin_and_sasl_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -614,6 +614,16 @@ void sim_node_set_clock(struct sim_node *node, int64_t skew_ms, int32_t drift_pp
     node->drift_ppm = drift_ppm;
     node->wall_offset_ms = skew_ms;
     sim_hash_u64(node->world, (uint64_t)skew_ms ^ ((uint64_t)(uint32_t)drift_ppm << 32));
+    /* Move every pending timer to the virtual time its deadline now maps to, keeping its
+     * sequence number, so timers still fire at their deadline and in (deadline, start)
+     * order. Timers waiting in a paused node's deferred list run at resume anyway. */
+    for (size_t i = 0; i < node->timer_count; i++) {
+        struct sim_event *ev = node->timers[i];
+        if (ev->heap_index == SIM_HEAP_INDEX_NONE) continue;
+        heap_remove(node->world, ev);
+        ev->time_ns = MAX(node->world->now_ns, world_time_for_mono(node, ev->deadline_ns));
+        heap_push(node->world, ev);
+    }
 }
 
 void sim_node_jump_wall(struct sim_node *node, int64_t delta_ms) {
@@ -637,6 +647,9 @@ static void timer_fire(struct sim_world *world, struct sim_event *ev) {
         again->q = ev->q;
         again->u = ev->u;
         again->deadline_ns = ev->deadline_ns;
+        heap_remove(world, again); /* keep the original sequence: order among equals */
+        again->seq = ev->seq;
+        heap_push(world, again);
         for (size_t i = 0; i < node->timer_count; i++) {
             if (node->timers[i] == ev) node->timers[i] = again;
         }

@@ -2,7 +2,7 @@
  * test_scenario.c — proves the scenario language parser and printer (sim/scenario):
  *  - every statement and option lands in the right field with the right units;
  *  - scn_parse(scn_print(s)) == s (scn_equal) for a scenario using every fault kind, for a
- *    scenario built in code, and for every bundled scenarios/NAME.scn file, and the printed
+ *    scenario built in code, for 500 random scenarios, and for every bundled scenarios/NAME.scn file, and the printed
  *    form is a fixed point (print(parse(print(s))) == print(s) byte for byte);
  *  - bad input is refused with the file name, the right line number and a message saying
  *    what was expected; bounds are enforced with -E2BIG rather than silent truncation;
@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,146 @@ static void test_round_trip_built_in_code(void **state) {
     assert_round_trip(&s);
 }
 
+/* A small deterministic PRNG (xorshift64*) for the randomized round trip. */
+static uint64_t rng_next(uint64_t *x) {
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * 2685821657736338717ULL;
+}
+static uint64_t rng_below(uint64_t *x, uint64_t n) { return rng_next(x) % n; }
+
+static const char *const known_checks[] = {"I-REPL-1", "I-REPL-2", "I-LOG-1", "I-LOG-2",
+                                           "I-GRP-4",  "I-IDEM-2", "I-TXN-1", "I-LIVE-3"};
+
+/* A random scenario the language can express, as swarm would draw one. */
+static void random_scenario(uint64_t seed, struct scenario *s) {
+    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+    scn_defaults(s);
+    snprintf(s->name, sizeof(s->name), "swarm-%" PRIu64, seed);
+    s->has_seed = rng_below(&x, 2) == 0;
+    if (s->has_seed) s->seed = rng_next(&x);
+    static const uint64_t units[] = {1, NS_PER_US, NS_PER_MS, NS_PER_S};
+    s->duration_ns = (1 + rng_below(&x, 600)) * units[rng_below(&x, 4)] * 1000;
+    s->brokers = (int32_t)(1 + rng_below(&x, SCN_BROKERS_MAX));
+    s->controllers = (int32_t)rng_below(&x, SCN_CONTROLLERS_MAX + 1);
+    s->config_count = rng_below(&x, 6);
+    for (size_t i = 0; i < s->config_count; i++) {
+        struct scn_broker_config *c = &s->configs[i];
+        if (rng_below(&x, 2)) snprintf(c->node, sizeof(c->node), "all");
+        else snprintf(c->node, sizeof(c->node), "n%d", (int)(1 + rng_below(&x, (uint64_t)s->brokers)));
+        snprintf(c->kv.key, sizeof(c->kv.key), "key.%d", (int)rng_below(&x, 5));
+        snprintf(c->kv.value, sizeof(c->kv.value), "%" PRIu64, rng_below(&x, 100000));
+    }
+    s->topic_count = 1 + rng_below(&x, 4);
+    for (size_t i = 0; i < s->topic_count; i++) {
+        struct scn_topic *t = &s->topics[i];
+        snprintf(t->name, sizeof(t->name), "topic-%zu", i);
+        t->partitions = (int32_t)(1 + rng_below(&x, 64));
+        t->replication = (int32_t)(1 + rng_below(&x, (uint64_t)s->brokers));
+        t->config_count = rng_below(&x, 3);
+        for (size_t j = 0; j < t->config_count; j++) {
+            snprintf(t->configs[j].key, sizeof(t->configs[j].key), "cleanup.policy");
+            snprintf(t->configs[j].value, sizeof(t->configs[j].value), "compact,delete");
+        }
+    }
+    s->workload_count = 1 + rng_below(&x, 6);
+    for (size_t i = 0; i < s->workload_count; i++) {
+        struct scn_workload *w = &s->workloads[i];
+        const struct scn_topic *t = &s->topics[rng_below(&x, s->topic_count)];
+        snprintf(w->topic, sizeof(w->topic), "%s", t->name);
+        w->kind = rng_below(&x, 2) ? SCN_PRODUCER : SCN_CONSUMER;
+        snprintf(w->name, sizeof(w->name), "%s%zu", w->kind == SCN_PRODUCER ? "p" : "c", i);
+        w->start_ns = rng_below(&x, 2) ? 0 : rng_below(&x, s->duration_ns);
+        w->stop_ns = rng_below(&x, 2) ? 0 : w->start_ns + 1 + rng_below(&x, 1000);
+        if (w->kind == SCN_PRODUCER) {
+            w->acks = (int32_t)rng_below(&x, 3) - 1;
+            w->rate_per_s = (uint32_t)(1 + rng_below(&x, 10000));
+            w->count = rng_below(&x, 3) ? rng_below(&x, 100000) : 0;
+            w->keys = (uint32_t)rng_below(&x, 100);
+            w->value_bytes = (uint32_t)(8 + rng_below(&x, 4096));
+            w->idempotent = rng_below(&x, 2);
+            if (w->idempotent && rng_below(&x, 2)) {
+                snprintf(w->transactional_id, sizeof(w->transactional_id), "tx-%zu", i);
+            }
+        } else {
+            w->isolation = rng_below(&x, 2) ? SCN_READ_COMMITTED : SCN_READ_UNCOMMITTED;
+            if (rng_below(&x, 2)) {
+                snprintf(w->group, sizeof(w->group), "g%d", (int)rng_below(&x, 3));
+            } else {
+                w->assign_count = 1 + rng_below(&x, MIN((uint64_t)t->partitions, 8));
+                for (size_t j = 0; j < w->assign_count; j++) {
+                    w->assign[j] = (int32_t)rng_below(&x, (uint64_t)t->partitions);
+                }
+            }
+        }
+    }
+    s->fault_count = rng_below(&x, 40);
+    uint64_t at = 0;
+    for (size_t i = 0; i < s->fault_count; i++) {
+        struct scn_fault *f = &s->faults[i];
+        at += rng_below(&x, s->duration_ns / 40 + 1);
+        f->at_ns = MIN(at, s->duration_ns);
+        f->kind = (enum scn_fault_kind)rng_below(&x, SCN_FAULT_KIND_COUNT);
+        snprintf(f->a, sizeof(f->a), "n%d", (int)(1 + rng_below(&x, (uint64_t)s->brokers)));
+        bool link = f->kind == SCN_FAULT_PARTITION || f->kind == SCN_FAULT_SLOW ||
+                    f->kind == SCN_FAULT_HEAL || f->kind == SCN_FAULT_ISOLATE;
+        if (link && rng_below(&x, 3) == 0) {
+            snprintf(f->a, sizeof(f->a), "%s", s->workloads[rng_below(&x, s->workload_count)].name);
+        }
+        bool two_ends = f->kind == SCN_FAULT_PARTITION ||
+                        ((f->kind == SCN_FAULT_SLOW || f->kind == SCN_FAULT_HEAL) && rng_below(&x, 2));
+        if (two_ends) {
+            if (s->controllers > 0 && rng_below(&x, 2)) {
+                snprintf(f->b, sizeof(f->b), "q%d", (int)(1 + rng_below(&x, (uint64_t)s->controllers)));
+            } else {
+                snprintf(f->b, sizeof(f->b), "%s", s->workloads[rng_below(&x, s->workload_count)].name);
+            }
+            if (strcmp(f->a, f->b) == 0) snprintf(f->a, sizeof(f->a), "n1");
+            f->one_way = f->kind == SCN_FAULT_PARTITION && rng_below(&x, 2);
+        }
+        if (f->kind == SCN_FAULT_HEAL && !two_ends && rng_below(&x, 2)) {
+            snprintf(f->a, sizeof(f->a), "all");
+        }
+        if (f->kind == SCN_FAULT_CRASH) f->crash_mode = (enum scn_crash_mode)rng_below(&x, 4);
+        if (f->kind == SCN_FAULT_SLOW) {
+            f->latency_ns = rng_below(&x, 2) ? 1 + rng_below(&x, 5 * NS_PER_S) : 0;
+            f->bandwidth_bps = f->latency_ns == 0 || rng_below(&x, 2) ? 1 + rng_below(&x, 1u << 20) : 0;
+        }
+        if (f->kind == SCN_FAULT_DISK) {
+            f->disk_op = (enum scn_disk_op)rng_below(&x, 6);
+            f->disk_error = (enum scn_disk_error)rng_below(&x, 2);
+            f->disk_times = (uint32_t)rng_below(&x, 4);
+        }
+        if (f->kind == SCN_FAULT_CLOCK_SKEW || f->kind == SCN_FAULT_CLOCK_JUMP) {
+            f->clock_ns = (int64_t)rng_below(&x, 10 * NS_PER_S) * (rng_below(&x, 2) ? 1 : -1);
+        }
+    }
+    s->check_count = rng_below(&x, ARRAY_LEN(known_checks) + 1);
+    for (size_t i = 0; i < s->check_count; i++) {
+        snprintf(s->checks[i], SCN_NODE_MAX, "%s", known_checks[i]);
+    }
+    if (s->check_count > 0 && rng_below(&x, 2)) {
+        s->expect = SCN_EXPECT_VIOLATION;
+        snprintf(s->expect_invariant, sizeof(s->expect_invariant), "%s",
+                 s->checks[rng_below(&x, s->check_count)]);
+    }
+}
+
+/* What swarm relies on, over many random scenarios: print, parse, get the same back. */
+static void test_round_trip_random(void **state) {
+    (void)state;
+    static struct scenario s;
+    size_t faults = 0;
+    for (uint64_t seed = 1; seed <= 500; seed++) {
+        random_scenario(seed, &s);
+        assert_round_trip(&s);
+        faults += s.fault_count;
+    }
+    assert_true(faults > 500 * 10); /* The generator really exercises the fault schedule. */
+    if (getenv("SCN_PEEK") != NULL) fputs(print_buf, stderr);
+}
+
 /* Every bundled scenario parses and round-trips. */
 static void test_bundled_scenarios(void **state) {
     (void)state;
@@ -439,6 +580,7 @@ int main(void) {
         cmocka_unit_test(test_parse_every_statement),
         cmocka_unit_test(test_round_trip_full),
         cmocka_unit_test(test_round_trip_built_in_code),
+        cmocka_unit_test(test_round_trip_random),
         cmocka_unit_test(test_bundled_scenarios),
         cmocka_unit_test(test_doc_examples),
         cmocka_unit_test(test_errors_name_the_line),

@@ -1037,6 +1037,38 @@ static int16_t map_append_error(int status, bool for_commit) {
     return GROUP_ERR_COORDINATOR_NOT_AVAILABLE;
 }
 
+struct assignment_trace {
+    struct group *g;
+    struct member *m;
+};
+
+static void trace_one_partition(void *arg, struct group_str topic, int32_t partition) {
+    struct assignment_trace *t = arg;
+    char name[256];
+    snprintf(name, sizeof(name), "%.*s", (int)topic.len, topic.ptr);
+    io_tracef(t->g->co->io, "group_assignment", IO_TF_S("group", t->g->group_id),
+              IO_TF_I("generation", t->g->generation), IO_TF_S("member", t->m->member_id),
+              IO_TF_S("topic", name), IO_TF_I("partition", partition));
+}
+
+/* For consumer groups, reports who owns which partition in the generation that just became
+ * Stable, so a checker can prove I-GRP-3 (no partition owned by two live members of one
+ * generation). Other protocol types' assignments are opaque. */
+static void trace_assignments(struct group *g) {
+    if (g->protocol_type == NULL || strcmp(g->protocol_type, "consumer") != 0) return;
+    for (uint32_t i = 0; i < g->member_count; i++) {
+        struct assignment_trace t = {.g = g, .m = g->members[i]};
+        if (g->members[i]->assignment_len == 0) continue;
+        int rc = group_record_consumer_assignment_walk(g->members[i]->assignment,
+                                                       g->members[i]->assignment_len,
+                                                       trace_one_partition, &t);
+        if (rc < 0) {
+            io_log(g->co->io, IO_LOG_WARN, "group %s: unreadable consumer assignment for %s",
+                   g->group_id, g->members[i]->member_id);
+        }
+    }
+}
+
 static void assignment_done(struct group_coordinator *co, struct append_ctx *ctx, int status) {
     struct group *g = group_find(co, ctx->group_id);
     /* Only the generation that wrote it may become Stable with it (Kafka checks the same:
@@ -1058,6 +1090,7 @@ static void assignment_done(struct group_coordinator *co, struct append_ctx *ctx
         member_set_assignment(co, m, ctx->assign_bytes[i], ctx->assign_lens[i]);
     }
     group_transition(g, GROUP_STABLE);
+    trace_assignments(g);
     for (uint32_t i = 0; i < g->member_count; i++) {
         struct member *m = g->members[i];
         if (m->sync_cb != NULL) member_renew_session(m);

@@ -329,6 +329,46 @@ int group_record_member_next(const struct group_metadata_value *value, size_t *p
     return 0;
 }
 
+/* --- The consumer protocol's assignment ---------------------------------------------- */
+
+/* One pass over the assignment; with cb NULL it only validates. */
+static int assignment_pass(const uint8_t *buf, size_t len, group_record_partition_cb cb,
+                           void *arg) {
+    struct reader r = {.buf = buf, .len = len, .pos = 0, .bad = false};
+    int16_t version = get_i16(&r);
+    int32_t topic_count = get_i32(&r);
+    if (r.bad || version < 0 || topic_count < 0) return -EINVAL;
+    int total = 0;
+    /* Each topic takes at least 6 bytes, each partition 4, so both loops are bounded by
+     * the buffer: a lying count runs out of bytes and fails. */
+    for (int32_t t = 0; t < topic_count && !r.bad; t++) {
+        struct group_str topic = get_str(&r, false);
+        int32_t partition_count = get_i32(&r);
+        if (r.bad || partition_count < 0) return -EINVAL;
+        for (int32_t p = 0; p < partition_count && !r.bad; p++) {
+            int32_t partition = get_i32(&r);
+            if (r.bad) break;
+            if (partition < 0 || total == INT32_MAX) return -EINVAL;
+            total++;
+            if (cb != NULL) cb(arg, topic, partition);
+        }
+    }
+    int32_t user_data_len = get_i32(&r);
+    if (r.bad || user_data_len < -1) return -EINVAL;
+    if (user_data_len > 0 && !need(&r, (size_t)user_data_len)) return -EINVAL;
+    return total;
+}
+
+int group_record_consumer_assignment_walk(const uint8_t *buf, size_t len,
+                                          group_record_partition_cb cb, void *arg) {
+    ASSERT(buf != NULL || len == 0);
+    int rc = assignment_pass(buf, len, NULL, NULL);
+    if (rc < 0) return rc;
+    int again = assignment_pass(buf, len, cb, arg);
+    ASSERT(again == rc);
+    return rc;
+}
+
 /* --- The coordinator partition -------------------------------------------------------- */
 
 /* Decodes one UTF-8 sequence at s[*i]; invalid or truncated input yields U+FFFD for one

@@ -133,6 +133,19 @@ int group_record_group_value_decode(const uint8_t *buf, size_t len,
 int group_record_member_next(const struct group_metadata_value *value, size_t *pos,
                              struct group_member_value *out);
 
+/* --- The consumer protocol's assignment ---------------------------------------------- */
+
+/* One assigned partition, from a consumer-protocol assignment. */
+typedef void (*group_record_partition_cb)(void *arg, struct group_str topic, int32_t partition);
+
+/* Walks the partitions of a ConsumerProtocolAssignment (protocol type "consumer"):
+ * version i16, [topic string, [partition i32]], user_data bytes?. Versions above 2 are read
+ * with the same layout, trailing bytes ignored, as Kafka's clients do. Validates the whole
+ * buffer before the first callback, so cb sees either every partition or none. Returns the
+ * number of partitions, or -EINVAL if malformed. */
+int group_record_consumer_assignment_walk(const uint8_t *buf, size_t len,
+                                          group_record_partition_cb cb, void *arg);
+
 /* --- The coordinator partition ------------------------------------------------------- */
 
 /* Java's String.hashCode() of a UTF-8 string (computed over its UTF-16 code units, the way

@@ -918,6 +918,36 @@ static void test_background_write_failure_is_survived(void **state) {
     world_free(w);
 }
 
+static void test_consumer_assignment_traced(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    struct join_result a, b;
+    join(w, "", "a", &a);
+    join(w, "", "b", &b);
+    fake_io_advance_ms(w->fio, 6000);
+    /* ConsumerProtocolAssignment v0: a gets t/0 and t/2, b gets t/1 (and user data). */
+    const uint8_t asg_a[] = {0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 2, 0, 0, 0, 0,
+                             0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t asg_b[] = {0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 1,
+                             0, 0, 0, 1, 'u'};
+    struct group_assignment asg[] = {
+        {.member_id = a.member_id, .assignment = asg_a, .assignment_len = sizeof(asg_a)},
+        {.member_id = b.member_id, .assignment = asg_b, .assignment_len = sizeof(asg_b)}};
+    struct sync_result sa, sb;
+    sync_group(w, 1, b.member_id, NULL, 0, &sb);
+    sync_group(w, 1, a.member_id, asg, 2, &sa);
+    assert_int_equal(fake_traces_matching(w->fio, "group_assignment"), 0); /* Not yet durable. */
+    fake_log_complete(w->log, 0);
+    assert_int_equal(fake_traces_matching(w->fio, "group_assignment"), 3);
+    char want[256];
+    snprintf(want, sizeof(want), "generation=1 member=%s topic=t partition=2", a.member_id);
+    assert_int_equal(fake_traces_matching(w->fio, want), 1);
+    snprintf(want, sizeof(want), "generation=1 member=%s topic=t partition=1", b.member_id);
+    assert_int_equal(fake_traces_matching(w->fio, want), 1);
+    assert_int_equal(fake_traces_matching(w->fio, "state=Stable generation=1"), 1);
+    world_free(w);
+}
+
 /* Runs a fixed script and returns the coordinator's dump: the same script must give the
  * same bytes, member ids included. */
 static size_t scripted_dump(char *out, size_t cap) {
@@ -974,6 +1004,7 @@ int main(void) {
         cmocka_unit_test(test_leave_during_rebalance_completes_join),
         cmocka_unit_test(test_groups_max),
         cmocka_unit_test(test_background_write_failure_is_survived),
+        cmocka_unit_test(test_consumer_assignment_traced),
         cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

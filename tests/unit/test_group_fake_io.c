@@ -23,7 +23,8 @@
 #define FAKE_TIMERS_MAX 4096
 #define FAKE_RECORDS_MAX 8192
 #define FAKE_APPENDS_MAX 1024
-#define FAKE_PARTITIONS_MAX 64
+#define FAKE_TRACES_MAX 64
+#define FAKE_TRACE_BYTES 256
 
 struct fake_timer {
     io_timer_id id;
@@ -43,6 +44,8 @@ struct fake_io {
     uint64_t rng;
     int64_t live_bytes;
     int64_t live_allocs;
+    char traces[FAKE_TRACES_MAX][FAKE_TRACE_BYTES];
+    size_t trace_count;
 };
 
 static struct fake_io *fake_of(void *ctx) { return ctx; }
@@ -138,9 +141,34 @@ static uint64_t fake_random_u64(void *ctx) {
     return z ^ (z >> 31);
 }
 
+/* Keeps the last FAKE_TRACES_MAX trace events as "event k=v k=v" lines. */
 static void fake_trace(void *ctx, const char *event, const struct io_trace_field *fields,
                        size_t count) {
-    (void)ctx, (void)event, (void)fields, (void)count;
+    struct fake_io *f = fake_of(ctx);
+    char line[FAKE_TRACE_BYTES];
+    size_t len = (size_t)snprintf(line, sizeof(line), "%s", event);
+    for (size_t i = 0; i < count && len < sizeof(line); i++) {
+        if (fields[i].type == IO_TRACE_INT) {
+            len += (size_t)snprintf(line + len, sizeof(line) - len, " %s=%lld", fields[i].key,
+                                    (long long)fields[i].i);
+        } else {
+            len += (size_t)snprintf(line + len, sizeof(line) - len, " %s=%s", fields[i].key,
+                                    fields[i].s);
+        }
+    }
+    if (f->trace_count == FAKE_TRACES_MAX) {
+        memmove(f->traces[0], f->traces[1], sizeof(f->traces[0]) * (FAKE_TRACES_MAX - 1));
+        f->trace_count--;
+    }
+    snprintf(f->traces[f->trace_count++], FAKE_TRACE_BYTES, "%s", line);
+}
+
+/* How many kept trace lines contain `needle`. */
+__attribute__((unused)) static size_t fake_traces_matching(struct fake_io *f,
+                                                           const char *needle) {
+    size_t n = 0;
+    for (size_t i = 0; i < f->trace_count; i++) n += strstr(f->traces[i], needle) != NULL;
+    return n;
 }
 
 static void fake_log_msg(void *ctx, enum io_log_level level, const char *fmt, va_list ap) {

@@ -4,13 +4,15 @@
  * the bytes match Kafka's layout (checked against hand-assembled buffers), truncated or
  * padded input is refused instead of read past, and the partition of a group id equals
  * Kafka's abs(String.hashCode()) % partitions, including non-ASCII ids and the one id whose
- * hash is INT32_MIN.
+ * hash is INT32_MIN; and consumer-protocol assignments are walked partition by partition
+ * only when well-formed.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -205,6 +207,43 @@ static void test_group_value_empty_group_bytes(void **state) {
     assert_int_equal(group_record_group_value_decode(huge, sizeof(huge), &out), -EINVAL);
 }
 
+struct walked {
+    int count;
+    char seen[8][16];
+};
+
+static void on_partition(void *arg, struct group_str topic, int32_t partition) {
+    struct walked *w = arg;
+    snprintf(w->seen[w->count++], sizeof(w->seen[0]), "%.*s/%d", (int)topic.len, topic.ptr,
+             partition);
+}
+
+static void test_consumer_assignment_walk(void **state) {
+    (void)state;
+    /* version 1, [("ab", [3, 0]), ("c", [])], user_data null */
+    const uint8_t buf[] = {0, 1, 0, 0, 0, 2, 0, 2, 'a', 'b', 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0,
+                           0, 0, 1, 'c', 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+    struct walked w = {0};
+    assert_int_equal(group_record_consumer_assignment_walk(buf, sizeof(buf), on_partition, &w),
+                     2);
+    assert_int_equal(w.count, 2);
+    assert_string_equal(w.seen[0], "ab/3");
+    assert_string_equal(w.seen[1], "ab/0");
+    /* Any truncation is refused before a single callback. */
+    for (size_t cut = 0; cut < sizeof(buf); cut++) {
+        struct walked none = {0};
+        assert_int_equal(group_record_consumer_assignment_walk(buf, cut, on_partition, &none),
+                         -EINVAL);
+        assert_int_equal(none.count, 0);
+    }
+    /* A topic count the bytes cannot hold is refused, not trusted. */
+    uint8_t lying[sizeof(buf)];
+    memcpy(lying, buf, sizeof(buf));
+    lying[2] = 0x7f;
+    assert_int_equal(group_record_consumer_assignment_walk(lying, sizeof(lying), on_partition, &w),
+                     -EINVAL);
+}
+
 static void test_java_hash_and_partition(void **state) {
     (void)state;
     /* Values computed with Java's String.hashCode semantics (UTF-16 code units). */
@@ -238,6 +277,7 @@ int main(void) {
         cmocka_unit_test(test_offset_value_versions),
         cmocka_unit_test(test_group_value_versions),
         cmocka_unit_test(test_group_value_empty_group_bytes),
+        cmocka_unit_test(test_consumer_assignment_walk),
         cmocka_unit_test(test_java_hash_and_partition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

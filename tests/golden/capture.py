@@ -9,7 +9,8 @@ Fetch (empty, after a short wait), FindCoordinator (itself), and a one-member co
 (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetFetch, OffsetCommit), the transaction
 APIs (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn) and the
 admin ones kafkajs uses (CreateTopics, DeleteTopics, CreatePartitions, DeleteRecords,
-ListGroups, DescribeGroups, DescribeConfigs), all as plain successes. Every request frame
+ListGroups, DescribeGroups, DescribeConfigs, AlterConfigs) and SASL (SaslHandshake,
+SaslAuthenticate), all as plain successes. Every request frame
 (size prefix included) is saved as OUT/<api>_v<version>.bin the first time that
 (api, version) is seen. Responses go out in request order on each connection.
 
@@ -39,7 +40,7 @@ ADVERTISED = {
     0: (3, 7), 1: (4, 11), 2: (0, 3), 3: (0, 6), 8: (0, 7), 9: (1, 5), 10: (0, 2),
     11: (0, 5), 12: (0, 3), 13: (0, 3), 14: (0, 3), 15: (0, 4), 16: (0, 2), 18: (0, 2),
     19: (0, 4), 20: (0, 3), 21: (0, 1), 22: (0, 1), 24: (0, 1), 25: (0, 1), 26: (0, 1),
-    28: (0, 2), 32: (0, 2), 36: (0, 1), 37: (0, 1), 17: (0, 1),
+    28: (0, 2), 32: (0, 2), 33: (0, 1), 36: (0, 1), 37: (0, 1), 17: (0, 1),
 }
 DEFAULT_TOPIC = "golden"
 
@@ -498,6 +499,13 @@ class Broker:
             t[1], lambda p: w.i32(p[0]).i64(p[1]).i16(0))))
         return w.b
 
+    def alter_configs(self, v, r):
+        resources = r.array(lambda: (r.i8(), r.string(),
+                                     r.array(lambda: (r.string(), r.string()))))
+        w = Writer().i32(0)
+        w.array(resources, lambda x: w.i16(0).string(None).i8(x[0]).string(x[1]))
+        return w.b
+
     def sasl_handshake(self, v, r):
         r.string()
         w = Writer().i16(0)
@@ -518,7 +526,8 @@ class Broker:
                 25: "add_offsets_to_txn", 26: "end_txn", 28: "txn_offset_commit",
                 19: "create_topics", 20: "delete_topics", 16: "list_groups",
                 15: "describe_groups", 32: "describe_configs", 37: "create_partitions",
-                21: "delete_records", 17: "sasl_handshake", 36: "sasl_authenticate"}
+                21: "delete_records", 17: "sasl_handshake", 36: "sasl_authenticate",
+                33: "alter_configs"}
 
     def serve(self, conn):
         buf = b""

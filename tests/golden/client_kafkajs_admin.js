@@ -11,6 +11,7 @@ async function main() {
   await step('listGroups', () => admin.listGroups())
   await step('describeGroups', () => admin.describeGroups(['kjs-group']))
   await step('describeConfigs', () => admin.describeConfigs({ resources: [{ type: 2, name: 'golden' }], includeSynonyms: false }))
+  await step('alterConfigs', () => admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'golden', configEntries: [{ name: 'retention.ms', value: '3600000' }] }] }))
   await step('delete', () => admin.deleteTopics({ topics: ['kjs-new'], timeout: 1000 }))
   await admin.disconnect()
 }

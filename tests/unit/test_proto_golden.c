@@ -83,6 +83,7 @@ static const struct golden goldens[] = {
     {"kafkajs/fetch_v11.bin", 1, 11, "kjs-client"},
     {"kafkajs/heartbeat_v3.bin", 12, 3, "kjs-client"},
     {"kafkajs/leave_group_v3.bin", 13, 3, "kjs-client"},
+    {"kafkajs_admin/alter_configs_v1.bin", 33, 1, "kjs-admin"},
     {"kafkajs_admin/api_versions_v2.bin", 18, 2, "kjs-admin"},
     {"kafkajs_admin/create_partitions_v1.bin", 37, 1, "kjs-admin"},
     {"kafkajs_admin/create_topics_v3.bin", 19, 3, "kjs-admin"},
@@ -430,6 +431,15 @@ static void test_more_admin_and_sasl_fields(void **state) {
     struct proto_describe_groups_request *dg = d->body;
     assert_int_equal(dg->groups.count, 1);
     assert_true(proto_string_eq(dg->groups.items[0], "kjs-group"));
+    unload(d);
+
+    d = load("kafkajs_admin/alter_configs_v1.bin");
+    struct proto_alter_configs_request *ac = d->body;
+    assert_int_equal(ac->resources.count, 1);
+    assert_int_equal(ac->resources.items[0].resource_type, 2);
+    assert_true(proto_string_eq(ac->resources.items[0].configs.items[0].name, "retention.ms"));
+    assert_true(proto_string_eq(ac->resources.items[0].configs.items[0].value, "3600000"));
+    assert_false(ac->validate_only);
     unload(d);
 
     d = load("kcat_sasl/sasl_handshake_v1.bin");

@@ -13,6 +13,7 @@
 #include "checkers/check.h"
 
 #include "base/base.h"
+#include "checkers/check_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 struct grp_read {
     int32_t process;
     uint32_t assignment;
+    uint32_t topic_rank; /* Orders like the topic name (check_internal.h). */
     const char *topic;
     int32_t partition;
     size_t op;
@@ -33,8 +35,7 @@ static int grp_cmp(const void *x, const void *y) {
     const struct grp_read *a = x, *b = y;
     if (a->process != b->process) return a->process < b->process ? -1 : 1;
     if (a->assignment != b->assignment) return a->assignment < b->assignment ? -1 : 1;
-    int c = strcmp(a->topic, b->topic);
-    if (c != 0) return c;
+    if (a->topic_rank != b->topic_rank) return a->topic_rank < b->topic_rank ? -1 : 1;
     if (a->partition != b->partition) return a->partition < b->partition ? -1 : 1;
     if (a->op != b->op) return a->op < b->op ? -1 : 1;
     return (a->position > b->position) - (a->position < b->position);
@@ -42,7 +43,7 @@ static int grp_cmp(const void *x, const void *y) {
 
 /* An offset known to hold a record, for one isolation level. */
 struct grp_known {
-    const char *topic;
+    uint32_t topic_rank;
     int32_t partition;
     int64_t offset;
     bool read_committed;
@@ -52,8 +53,7 @@ struct grp_known {
 static int grp_known_cmp(const void *x, const void *y) {
     const struct grp_known *a = x, *b = y;
     if (a->read_committed != b->read_committed) return a->read_committed ? 1 : -1;
-    int c = strcmp(a->topic, b->topic);
-    if (c != 0) return c;
+    if (a->topic_rank != b->topic_rank) return a->topic_rank < b->topic_rank ? -1 : 1;
     if (a->partition != b->partition) return a->partition < b->partition ? -1 : 1;
     if (a->offset != b->offset) return a->offset < b->offset ? -1 : 1;
     return (a->op > b->op) - (a->op < b->op);
@@ -61,9 +61,9 @@ static int grp_known_cmp(const void *x, const void *y) {
 
 /* The first known offset strictly between lo and hi, or NULL. */
 static const struct grp_known *grp_known_between(const struct grp_known *known, size_t count,
-                                                 bool read_committed, const char *topic,
+                                                 bool read_committed, uint32_t topic_rank,
                                                  int32_t partition, int64_t lo, int64_t hi) {
-    struct grp_known key = {.topic = topic, .partition = partition, .offset = lo + 1,
+    struct grp_known key = {.topic_rank = topic_rank, .partition = partition, .offset = lo + 1,
                             .read_committed = read_committed, .op = 0};
     size_t left = 0, right = count;
     while (left < right) {
@@ -73,7 +73,7 @@ static const struct grp_known *grp_known_between(const struct grp_known *known, 
     }
     if (left == count) return NULL;
     const struct grp_known *k = &known[left];
-    if (k->read_committed != read_committed || strcmp(k->topic, topic) != 0 ||
+    if (k->read_committed != read_committed || k->topic_rank != topic_rank ||
         k->partition != partition || k->offset >= hi) {
         return NULL;
     }
@@ -100,19 +100,28 @@ void check_monotonic_reads(const struct check_input *in, struct check_result *ou
     struct grp_read *reads = malloc(read_count * sizeof(*reads));
     struct grp_known *known = malloc(known_count * sizeof(*known));
     ASSERT(reads != NULL && known != NULL);
+    struct topic_ranks ranks;
+    topic_ranks_init(&ranks, h);
     size_t r = 0, k = 0;
     for (size_t i = 0; i < h->count; i++) {
         const struct hist_op *op = &h->ops[i];
+        uint32_t rank = 0;
+        if ((op->type == HIST_FETCH && op->status == HIST_OK && op->record_count > 0) ||
+            (op->type == HIST_PRODUCE && op->status == HIST_OK && op->acks == -1 &&
+             op->offset >= 0)) {
+            rank = topic_rank(&ranks, op->topic);
+        }
         if (op->type == HIST_FETCH && op->status == HIST_OK) {
             for (size_t j = 0; j < op->record_count; j++) {
                 reads[r++] = (struct grp_read){.process = op->process,
                                                .assignment = op->assignment,
+                                               .topic_rank = rank,
                                                .topic = op->topic,
                                                .partition = op->records[j].partition,
                                                .op = i,
                                                .position = j,
                                                .offset = op->records[j].offset};
-                known[k++] = (struct grp_known){.topic = op->topic,
+                known[k++] = (struct grp_known){.topic_rank = rank,
                                                 .partition = op->records[j].partition,
                                                 .offset = op->records[j].offset,
                                                 .read_committed = op->read_committed,
@@ -120,11 +129,11 @@ void check_monotonic_reads(const struct check_input *in, struct check_result *ou
             }
         } else if (op->type == HIST_PRODUCE && op->status == HIST_OK && op->acks == -1 &&
                    op->offset >= 0) {
-            known[k++] = (struct grp_known){.topic = op->topic, .partition = op->partition,
+            known[k++] = (struct grp_known){.topic_rank = rank, .partition = op->partition,
                                             .offset = op->offset, .read_committed = false,
                                             .op = i};
             if (!op->transactional) {
-                known[k++] = (struct grp_known){.topic = op->topic, .partition = op->partition,
+                known[k++] = (struct grp_known){.topic_rank = rank, .partition = op->partition,
                                                 .offset = op->offset, .read_committed = true,
                                                 .op = i};
             }
@@ -147,8 +156,9 @@ void check_monotonic_reads(const struct check_input *in, struct check_result *ou
         const struct grp_known *skipped = NULL;
         bool back = cur->offset <= prev->offset;
         if (!back && cur->offset > prev->offset + 1) {
-            skipped = grp_known_between(known, known_count, cur_op->read_committed, cur->topic,
-                                        cur->partition, prev->offset, cur->offset);
+            skipped = grp_known_between(known, known_count, cur_op->read_committed,
+                                        cur->topic_rank, cur->partition, prev->offset,
+                                        cur->offset);
         }
         if (!back && skipped == NULL) continue;
         out->violation_count++;
@@ -187,4 +197,5 @@ void check_monotonic_reads(const struct check_input *in, struct check_result *ou
     }
     free(reads);
     free(known);
+    topic_ranks_free(&ranks);
 }

@@ -15,6 +15,7 @@
 #include "checkers/check.h"
 
 #include "base/base.h"
+#include "checkers/check_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +56,7 @@ static void check_add_op(struct check_result *r, const struct hist_op *op) {
 /* --- Records read ------------------------------------------------------------------------ */
 
 struct repl_read {
+    uint32_t topic_rank; /* Orders like the topic name (check_internal.h). */
     const char *topic;
     int32_t partition;
     int64_t offset;
@@ -64,8 +66,7 @@ struct repl_read {
 };
 
 static int repl_cmp_tp(const struct repl_read *a, const struct repl_read *b) {
-    int c = strcmp(a->topic, b->topic);
-    if (c != 0) return c;
+    if (a->topic_rank != b->topic_rank) return a->topic_rank < b->topic_rank ? -1 : 1;
     return (a->partition > b->partition) - (a->partition < b->partition);
 }
 
@@ -90,7 +91,8 @@ static int repl_cmp_by_offset(const void *x, const void *y) {
 }
 
 /* Every record of every successful fetch; *count set. NULL when there are none. */
-static struct repl_read *repl_collect_reads(const struct history *h, size_t *count) {
+static struct repl_read *repl_collect_reads(const struct history *h, struct topic_ranks *ranks,
+                                            size_t *count) {
     size_t n = 0;
     for (size_t i = 0; h != NULL && i < h->count; i++) {
         if (h->ops[i].type == HIST_FETCH && h->ops[i].status == HIST_OK) {
@@ -105,8 +107,10 @@ static struct repl_read *repl_collect_reads(const struct history *h, size_t *cou
     for (size_t i = 0; i < h->count; i++) {
         const struct hist_op *op = &h->ops[i];
         if (op->type != HIST_FETCH || op->status != HIST_OK) continue;
+        uint32_t rank = op->record_count > 0 ? topic_rank(ranks, op->topic) : 0;
         for (size_t j = 0; j < op->record_count; j++) {
-            reads[k++] = (struct repl_read){.topic = op->topic,
+            reads[k++] = (struct repl_read){.topic_rank = rank,
+                                            .topic = op->topic,
                                             .partition = op->records[j].partition,
                                             .offset = op->records[j].offset,
                                             .value = op->records[j].value,
@@ -140,13 +144,13 @@ static bool repl_unclean_between(const struct trace *t, const char *topic, int32
 
 struct repl_acked {
     const struct hist_op *op;
+    uint32_t topic_rank;
 };
 
 static int repl_cmp_acked(const void *x, const void *y) {
-    const struct hist_op *a = ((const struct repl_acked *)x)->op;
-    const struct hist_op *b = ((const struct repl_acked *)y)->op;
-    int c = strcmp(a->topic, b->topic);
-    if (c != 0) return c;
+    const struct repl_acked *ax = x, *ay = y;
+    if (ax->topic_rank != ay->topic_rank) return ax->topic_rank < ay->topic_rank ? -1 : 1;
+    const struct hist_op *a = ax->op, *b = ay->op;
     if (a->partition != b->partition) return a->partition < b->partition ? -1 : 1;
     if (a->offset != b->offset) return a->offset < b->offset ? -1 : 1;
     return (a->index > b->index) - (a->index < b->index);
@@ -186,10 +190,13 @@ void check_no_acked_loss(const struct check_input *in, struct check_result *out)
         }
     }
     out->checked_count = acked_count;
+    struct topic_ranks ranks;
+    topic_ranks_init(&ranks, h);
     size_t read_count = 0;
-    struct repl_read *reads = repl_collect_reads(h, &read_count);
+    struct repl_read *reads = repl_collect_reads(h, &ranks, &read_count);
     if (acked_count == 0 || read_count == 0) {
         free(reads);
+        topic_ranks_free(&ranks);
         return;
     }
     struct repl_acked *acked = malloc(acked_count * sizeof(*acked));
@@ -199,7 +206,8 @@ void check_no_acked_loss(const struct check_input *in, struct check_result *out)
         const struct hist_op *op = &h->ops[i];
         if (op->type == HIST_PRODUCE && op->status == HIST_OK && op->acks == -1 &&
             !op->transactional && op->offset >= 0) {
-            acked[k++].op = op;
+            acked[k].op = op;
+            acked[k++].topic_rank = topic_rank(&ranks, op->topic);
         }
     }
     qsort(acked, acked_count, sizeof(*acked), repl_cmp_acked);
@@ -223,7 +231,7 @@ void check_no_acked_loss(const struct check_input *in, struct check_result *out)
         while (left < right) {
             size_t mid = left + (right - left) / 2;
             const struct hist_op *m = acked[mid].op;
-            int c = strcmp(m->topic, g->topic);
+            int c = (acked[mid].topic_rank > g->topic_rank) - (acked[mid].topic_rank < g->topic_rank);
             if (c == 0) c = (m->partition > g->partition) - (m->partition < g->partition);
             if (c == 0) c = (m->offset > lo) - (m->offset < lo);
             if (c < 0) left = mid + 1;
@@ -232,7 +240,7 @@ void check_no_acked_loss(const struct check_input *in, struct check_result *out)
         size_t cursor = group_start;
         for (size_t a = left; a < acked_count; a++) {
             const struct hist_op *p = acked[a].op;
-            if (strcmp(p->topic, g->topic) != 0 || p->partition != g->partition ||
+            if (acked[a].topic_rank != g->topic_rank || p->partition != g->partition ||
                 p->offset > hi) {
                 break;
             }
@@ -293,6 +301,7 @@ void check_no_acked_loss(const struct check_input *in, struct check_result *out)
     }
     free(acked);
     free(reads);
+    topic_ranks_free(&ranks);
 }
 
 /* --- I-REPL-2 ------------------------------------------------------------------------------ */
@@ -300,8 +309,11 @@ void check_no_acked_loss(const struct check_input *in, struct check_result *out)
 void check_one_value_per_offset(const struct check_input *in, struct check_result *out) {
     ASSERT(in != NULL && out != NULL);
     check_result_init(out, "I-REPL-2");
+    struct topic_ranks ranks;
+    topic_ranks_init(&ranks, in->history);
     size_t read_count = 0;
-    struct repl_read *reads = repl_collect_reads(in->history, &read_count);
+    struct repl_read *reads = repl_collect_reads(in->history, &ranks, &read_count);
+    topic_ranks_free(&ranks); /* Reads carry their ranks now. */
     if (reads == NULL) return;
     qsort(reads, read_count, sizeof(*reads), repl_cmp_by_offset);
     const struct history *h = in->history;

@@ -1,0 +1,259 @@
+/*
+ * responder.c — a fake broker whose every byte on the wire comes from the C codec, so that
+ * real clients (kcat, kafka-python, confluent-kafka, kafkajs) judge our RESPONSE encodings,
+ * the direction the golden request frames cannot cover.
+ *
+ * It frames with proto_frame_parse, decodes with proto_request_decode and answers with
+ * proto_response_encode: ApiVersions (any version; unsupported ones with the v0 error-35
+ * reply), Metadata (itself as the only broker, one partition per topic, "golden" when all
+ * topics are asked for), Produce (offsets counting up; nothing for acks=0), ListOffsets
+ * (offset 0), FindCoordinator (itself). Anything else closes the connection. Loopback only,
+ * one thread, poll(); a test tool, not part of system/.
+ *
+ * Usage: responder [--seconds S]   prints "PORT <n>" once listening.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/proto.h"
+#include "tests/unit/test_proto_io.h"
+
+#define CONNS_MAX 32
+#define INBUF_BYTES (1u << 20)
+
+struct conn {
+    int fd;
+    uint8_t *in;
+    size_t in_len;
+};
+
+struct responder {
+    struct test_proto_io t;
+    uint16_t port;
+    int64_t next_offset;
+};
+
+static struct proto_string golden_topic(void) { return PROTO_STR("golden"); }
+
+static int answer_metadata(struct responder *rs, struct proto_writer *w,
+                           const struct proto_request_header *h,
+                           const struct proto_metadata_request *req) {
+    int32_t replicas[1] = {0};
+    struct proto_metadata_response_broker broker = {
+        .node_id = 0, .host = PROTO_STR("127.0.0.1"), .port = rs->port, .rack = PROTO_STR_NULL};
+    struct proto_metadata_response_partition part = {
+        .error_code = 0, .partition_index = 0, .leader_id = 0,
+        .replica_nodes = {.items = replicas, .count = 1},
+        .isr_nodes = {.items = replicas, .count = 1},
+        .offline_replicas = {.items = NULL, .count = 0}};
+    struct proto_metadata_response_topic topics[16];
+    int32_t n = 0;
+    /* v0: empty = all; v1+: null = all, empty = none. */
+    bool all = req->topics.count < 0 || (h->api_version == 0 && req->topics.count == 0);
+    if (all) {
+        topics[n++] = (struct proto_metadata_response_topic){
+            .name = golden_topic(), .partitions = {.items = &part, .count = 1}};
+    }
+    for (int32_t i = 0; !all && i < req->topics.count && n < 16; i++) {
+        topics[n++] = (struct proto_metadata_response_topic){
+            .name = req->topics.items[i].name, .partitions = {.items = &part, .count = 1}};
+    }
+    struct proto_metadata_response resp = {
+        .brokers = {.items = &broker, .count = 1},
+        .cluster_id = PROTO_STR("trial-responder"),
+        .controller_id = 0,
+        .topics = {.items = topics, .count = n}};
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+}
+
+static int answer_produce(struct responder *rs, struct proto_writer *w,
+                          const struct proto_request_header *h,
+                          const struct proto_produce_request *req, struct proto_arena *arena) {
+    if (req->acks == 0) return 0; /* No response at all for acks=0. */
+    struct proto_produce_response resp;
+    proto_schema_defaults(&proto_schema_produce_response, h->api_version, &resp);
+    int32_t nt = req->topic_data.count > 0 ? req->topic_data.count : 0;
+    resp.responses.items = proto_arena_alloc(arena, sizeof(*resp.responses.items) * (size_t)nt);
+    resp.responses.count = nt;
+    for (int32_t i = 0; i < nt; i++) {
+        const struct proto_produce_request_topic *t = &req->topic_data.items[i];
+        struct proto_produce_response_topic *rt = &resp.responses.items[i];
+        int32_t np = t->partition_data.count > 0 ? t->partition_data.count : 0;
+        rt->name = t->name;
+        rt->partition_responses.items =
+            proto_arena_alloc(arena, sizeof(*rt->partition_responses.items) * (size_t)np);
+        rt->partition_responses.count = np;
+        for (int32_t j = 0; j < np; j++) {
+            struct proto_produce_response_partition *p = &rt->partition_responses.items[j];
+            p->index = t->partition_data.items[j].index;
+            p->base_offset = rs->next_offset++;
+            p->log_append_time_ms = -1;
+            p->log_start_offset = 0;
+        }
+    }
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+}
+
+static int answer_list_offsets(struct proto_writer *w, const struct proto_request_header *h,
+                               const struct proto_list_offsets_request *req,
+                               struct proto_arena *arena) {
+    struct proto_list_offsets_response resp = {.throttle_time_ms = 0};
+    int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
+    resp.topics.items = proto_arena_alloc(arena, sizeof(*resp.topics.items) * (size_t)nt);
+    resp.topics.count = nt;
+    int64_t zero[1] = {0};
+    for (int32_t i = 0; i < nt; i++) {
+        resp.topics.items[i].name = req->topics.items[i].name;
+        int32_t np = req->topics.items[i].partitions.count;
+        np = np > 0 ? np : 0;
+        resp.topics.items[i].partitions.items = proto_arena_alloc(
+            arena, sizeof(*resp.topics.items[i].partitions.items) * (size_t)np);
+        resp.topics.items[i].partitions.count = np;
+        for (int32_t j = 0; j < np; j++) {
+            struct proto_list_offsets_response_partition *p =
+                &resp.topics.items[i].partitions.items[j];
+            p->partition_index = req->topics.items[i].partitions.items[j].partition_index;
+            p->old_style_offsets.items = zero;
+            p->old_style_offsets.count = 1;
+            p->timestamp = -1;
+            p->offset = 0;
+            p->leader_epoch = -1;
+        }
+    }
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+}
+
+/* Handles one request payload; returns false to close the connection. */
+static bool handle(struct responder *rs, struct proto_writer *w, const uint8_t *payload,
+                   size_t len) {
+    struct proto_arena arena;
+    proto_arena_init(&arena, &rs->t.io, 16u << 20);
+    struct proto_request_header h;
+    void *body = NULL;
+    int rc = proto_request_decode(&arena, payload, len, &h, &body);
+    bool keep = true;
+    struct proto_response_header rh = {.correlation_id = h.correlation_id};
+    if (rc == PROTO_ERR_UNSUPPORTED && h.api_key == PROTO_API_API_VERSIONS) {
+        rc = proto_api_versions_unsupported_encode(w, h.correlation_id);
+    } else if (rc != 0) {
+        fprintf(stderr, "responder: decode error %d for api %d v%d\n", rc, h.api_key,
+                h.api_version);
+        keep = false;
+    } else {
+        switch (h.api_key) {
+        case PROTO_API_API_VERSIONS: {
+            struct proto_api_versions_response_key keys[64];
+            struct proto_api_versions_response resp = {.error_code = 0};
+            resp.api_keys.items = keys;
+            resp.api_keys.count = (int32_t)proto_api_versions_fill(keys, 64);
+            rc = proto_response_encode(w, h.api_key, h.api_version, &rh, &resp);
+            break;
+        }
+        case PROTO_API_METADATA: rc = answer_metadata(rs, w, &h, body); break;
+        case PROTO_API_PRODUCE: rc = answer_produce(rs, w, &h, body, &arena); break;
+        case PROTO_API_LIST_OFFSETS: rc = answer_list_offsets(w, &h, body, &arena); break;
+        case PROTO_API_FIND_COORDINATOR: {
+            struct proto_find_coordinator_response resp = {
+                .error_message = PROTO_STR_NULL, .node_id = 0, .host = PROTO_STR("127.0.0.1"),
+                .port = rs->port};
+            rc = proto_response_encode(w, h.api_key, h.api_version, &rh, &resp);
+            break;
+        }
+        default:
+            fprintf(stderr, "responder: no answer for api %d, closing\n", h.api_key);
+            keep = false;
+        }
+    }
+    if (rc != 0 && keep) {
+        fprintf(stderr, "responder: encode error %d\n", rc);
+        keep = false;
+    }
+    printf("api %d v%d -> %s\n", h.api_key, h.api_version, keep ? "answered" : "closed");
+    fflush(stdout);
+    proto_arena_destroy(&arena);
+    return keep;
+}
+
+int main(int argc, char **argv) {
+    double seconds = 30;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0) seconds = atof(argv[i + 1]);
+    }
+    struct responder rs = {.next_offset = 0};
+    test_proto_io_init(&rs.t);
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (ls < 0 || bind(ls, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(ls, 16) != 0) {
+        perror("responder: listen");
+        return 1;
+    }
+    socklen_t alen = sizeof(addr);
+    getsockname(ls, (struct sockaddr *)&addr, &alen);
+    rs.port = ntohs(addr.sin_port);
+    printf("PORT %u\n", rs.port);
+    fflush(stdout);
+
+    struct conn conns[CONNS_MAX];
+    size_t nconns = 0;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(now.tv_sec - start.tv_sec) > seconds) break;
+        struct pollfd pfds[CONNS_MAX + 1];
+        pfds[0] = (struct pollfd){.fd = ls, .events = POLLIN};
+        for (size_t i = 0; i < nconns; i++) {
+            pfds[i + 1] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+        }
+        if (poll(pfds, nconns + 1, 200) <= 0) continue;
+        if ((pfds[0].revents & POLLIN) && nconns < CONNS_MAX) {
+            int fd = accept(ls, NULL, NULL);
+            if (fd >= 0) conns[nconns++] = (struct conn){.fd = fd, .in = malloc(INBUF_BYTES)};
+        }
+        for (size_t i = 0; i < nconns; i++) {
+            if (!(pfds[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            struct conn *c = &conns[i];
+            ssize_t n = read(c->fd, c->in + c->in_len, INBUF_BYTES - c->in_len);
+            bool keep = n > 0;
+            if (keep) c->in_len += (size_t)n;
+            struct proto_writer w;
+            proto_writer_init(&w, &rs.t.io, 64u << 20);
+            struct proto_frame f;
+            int pr;
+            while (keep && (pr = proto_frame_parse(c->in, c->in_len, INBUF_BYTES - 4, &f)) != 0) {
+                if (pr < 0) {
+                    keep = false;
+                    break;
+                }
+                keep = handle(&rs, &w, f.payload, f.payload_len);
+                memmove(c->in, c->in + f.frame_len, c->in_len - f.frame_len);
+                c->in_len -= f.frame_len;
+            }
+            if (w.len > 0 && write(c->fd, w.buf, w.len) != (ssize_t)w.len) keep = false;
+            proto_writer_destroy(&w);
+            if (!keep) {
+                close(c->fd);
+                free(c->in);
+                conns[i] = conns[--nconns];
+                break; /* pfds no longer line up with conns; poll again. */
+            }
+        }
+    }
+    for (size_t i = 0; i < nconns; i++) {
+        close(conns[i].fd);
+        free(conns[i].in);
+    }
+    close(ls);
+    return rs.t.live_bytes == 0 ? 0 : 1;
+}

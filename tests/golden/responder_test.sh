@@ -1,0 +1,73 @@
+#!/bin/sh
+# responder_test.sh RESPONDER — real clients against a fake broker whose bytes all come from
+# the C codec (tests/golden/responder.c). Passes when: kcat lists the topic; kcat, kafka-python
+# and confluent-kafka produce and get their offsets back (Produce v7 responses parse); kcat
+# produces with acks=0 (no response expected); kafka-python's ApiVersions v0 / Metadata v0-1
+# path works; kafkajs produces too when /tmp/kjs/node_modules/kafkajs exists. Loopback only.
+set -eu
+RESPONDER=$1
+DIR=$(mktemp -d /tmp/trial_responder_XXXXXX)
+"$RESPONDER" --seconds 60 > "$DIR/log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; rm -rf "$DIR"' EXIT
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    grep -q '^PORT' "$DIR/log" && break
+    sleep 0.2
+done
+PORT=$(awk '/^PORT/{print $2}' "$DIR/log")
+B=127.0.0.1:$PORT
+fail() { echo "FAIL: $*"; cat "$DIR/log"; exit 1; }
+
+timeout 20 kcat -b "$B" -L > "$DIR/kcat_L" 2>&1 || fail "kcat -L"
+grep -q 'topic "golden" with 1 partitions' "$DIR/kcat_L" || fail "kcat -L output"
+echo one | timeout 20 kcat -b "$B" -P -t golden -X acks=all 2> "$DIR/kcat_P" \
+    || fail "kcat -P acks=all"
+! grep -qi error "$DIR/kcat_P" || fail "kcat -P reported an error"
+echo two | timeout 20 kcat -b "$B" -P -t golden -X acks=0 2> "$DIR/kcat_P0" \
+    || fail "kcat -P acks=0"
+
+timeout 30 /usr/bin/python3 - "$B" > "$DIR/kp" 2>&1 <<'PY' || fail "kafka-python: $(cat "$DIR/kp")"
+import sys
+from kafka import KafkaProducer, KafkaConsumer, TopicPartition
+p = KafkaProducer(bootstrap_servers=sys.argv[1], acks=1)
+md = p.send("golden", b"kp").get(timeout=10)
+assert md.topic == "golden" and md.partition == 0 and md.offset >= 0, md
+p.close()
+c = KafkaConsumer(bootstrap_servers=sys.argv[1])
+tp = TopicPartition("golden", 0)
+assert c.end_offsets([tp])[tp] == 0
+c.close()
+print("kafka-python ok", md.offset)
+PY
+
+timeout 30 /usr/bin/python3 - "$B" > "$DIR/ck" 2>&1 <<'PY' || fail "confluent-kafka: $(cat "$DIR/ck")"
+import sys
+from confluent_kafka import Producer, Consumer, TopicPartition
+errors, offsets = [], []
+def cb(err, msg):
+    (errors.append(err) if err else offsets.append(msg.offset()))
+p = Producer({"bootstrap.servers": sys.argv[1], "acks": "all"})
+p.produce("golden", b"ck", on_delivery=cb)
+assert p.flush(10) == 0
+assert not errors and offsets and offsets[0] >= 0, (errors, offsets)
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "g"})
+assert c.get_watermark_offsets(TopicPartition("golden", 0), timeout=10) == (0, 0)
+print("confluent-kafka ok", offsets)
+PY
+
+if [ -d /tmp/kjs/node_modules/kafkajs ]; then
+    cat > "$DIR/kjs.js" <<'JS'
+const { Kafka, logLevel } = require('/tmp/kjs/node_modules/kafkajs')
+const kafka = new Kafka({ clientId: 'kjs', brokers: [process.argv[2]], logLevel: logLevel.NOTHING })
+const p = kafka.producer()
+p.connect().then(() => p.send({ topic: 'golden', messages: [{ value: 'kjs' }] }))
+  .then(r => { if (r[0].errorCode !== 0) throw new Error('errorCode'); console.log('kafkajs ok', r[0].baseOffset); return p.disconnect() })
+  .then(() => process.exit(0), e => { console.log('kafkajs', e.message); process.exit(1) })
+JS
+    timeout 30 node "$DIR/kjs.js" "$B" > "$DIR/kjs" 2>&1 || fail "kafkajs: $(cat "$DIR/kjs")"
+else
+    echo "kafkajs not installed in /tmp/kjs: skipped"
+fi
+cat "$DIR/kp" "$DIR/ck" "$DIR/kjs" 2>/dev/null || true
+grep -c answered "$DIR/log" | sed 's/^/requests answered by the C codec: /'
+echo PASS

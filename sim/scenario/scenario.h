@@ -101,14 +101,18 @@ enum scn_fault_kind {
     SCN_FAULT_KIND_COUNT
 };
 
-/* What a crash does to writes that were not fsynced (the sim's crash model, sim/disk.h). */
+/* What a crash does to writes that were not fsynced: a choice of sim/disk.h's crash model
+ * (struct sim_crash_model, weights per mille) for this one crash. */
 enum scn_crash_mode {
-    SCN_CRASH_SEEDED = 0, /* Keep, drop or tear each pending write by seeded choice. */
-    SCN_CRASH_KEEP,       /* Keep every pending write (like a process kill, page cache lives). */
-    SCN_CRASH_LOSE,       /* Drop every pending write (power loss). */
-    SCN_CRASH_TORN,       /* Keep all but tear the last pending write of each file mid-way. */
+    SCN_CRASH_SEEDED = 0, /* The node's model (default keep 300 / drop 300 / tear 400). */
+    SCN_CRASH_KEEP,       /* keep 1000: like a process kill, the page cache survives. */
+    SCN_CRASH_LOSE,       /* drop 1000: power loss, every unsynced write is gone. */
+    SCN_CRASH_TORN,       /* tear 1000: each 512-byte piece of every unsynced write is kept
+                           * or dropped by seeded choice (torn tails, holes). */
 };
 
+/* Disk faults map onto sim_disk_fail(): write covers pwrite and truncate, fsync is
+ * SIM_DISK_SYNC, any is all five; disk_times 0 ("until cleared") is the largest count. */
 enum scn_disk_op {
     SCN_DISK_ANY = 0,
     SCN_DISK_OPEN,

@@ -80,6 +80,7 @@ struct sim_inode {
     uint64_t cap;
     uint8_t *durable; /* durable image */
     uint64_t durable_size;
+    uint64_t durable_cap;
     struct sim_pending *pending_head;
     struct sim_pending *pending_tail;
     uint32_t pending_count;

@@ -7,6 +7,8 @@
  *  - a paused stream delivers nothing until resumed; an orderly close reaches the peer as
  *    EOF (len 0, status 0);
  *  - timers fire in (deadline, start order) and a cancelled timer never fires;
+ *    io_posix_run() returns once a callback calls io_posix_stop();
+ *  - with TRIAL_TRACE_FILE set, trace events land in that file, one line each;
  *  - the file calls round-trip (write, sync, read, truncate, size, rename, unlink, mkdir,
  *    list_dir sorted byte-wise, exists);
  *  - libfiu points inject faults: posix/file/sync -> -EIO, posix/file/write with failinfo
@@ -37,6 +39,7 @@
 
 #define PASSES_MAX 2000 /* Loop passes before a test gives up (each waits <= 10 ms). */
 #define BUF_MAX (256 * 1024)
+#define NS_PER_S_TEST 1000000000ULL
 
 /* Everything one test's callbacks touch. */
 struct net_fixture {
@@ -282,6 +285,49 @@ static void test_timers_order(void **state) {
     io_posix_destroy(log.io);
 }
 
+static void on_stop_timer(void *arg) {
+    struct timer_log *log = arg;
+    log->order[log->count++] = 's';
+    io_posix_stop(log->io);
+}
+
+static void test_run_until_stop(void **state) {
+    (void)state;
+    struct timer_log log = {.io = io_posix_create()};
+    struct timer_arg a = {&log, 'a'};
+    uint64_t now = io_now_ns(log.io);
+    io_timer_start(log.io, now + 1000000, on_stop_timer, &log);
+    io_timer_start(log.io, now + 1000000, on_timer, &a); /* Same pass as the stop. */
+    io_timer_start(log.io, now + 60 * NS_PER_S_TEST, on_timer, &a); /* Never reached. */
+    assert_int_equal(io_posix_run(log.io), 0);
+    log.order[log.count] = '\0';
+    assert_string_equal(log.order, "sa");
+    io_posix_destroy(log.io); /* Frees the pending 60 s timer. */
+}
+
+static void test_trace_file(void **state) {
+    (void)state;
+    char path[] = "/tmp/trial-io-posix-trace-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(setenv("TRIAL_TRACE_FILE", path, 1), 0);
+    struct io *io = io_posix_create();
+    assert_int_equal(unsetenv("TRIAL_TRACE_FILE"), 0);
+    io_tracef(io, "append", IO_TF_S("topic", "t0"), IO_TF_I("offset", -7));
+    io_tracef(io, "hw_advance", IO_TF_I("hw", 42));
+    io_posix_destroy(io); /* Flushes and closes the trace file. */
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line1[256] = "", line2[256] = "";
+    assert_non_null(fgets(line1, sizeof(line1), f));
+    assert_non_null(fgets(line2, sizeof(line2), f));
+    fclose(f);
+    unlink(path);
+    assert_non_null(strstr(line1, " append topic=\"t0\" offset=-7\n"));
+    assert_non_null(strstr(line2, " hw_advance hw=42\n"));
+}
+
 /* --- Files ----------------------------------------------------------------------------- */
 
 struct dir_listing {
@@ -509,6 +555,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_pause_and_eof),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_timers_order),
+        cmocka_unit_test(test_run_until_stop),
+        cmocka_unit_test(test_trace_file),
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_alloc_random_buggify),
         cmocka_unit_test(test_fault_file),

@@ -6,9 +6,10 @@
  * It frames with proto_frame_parse, decodes with proto_request_decode and answers with
  * proto_response_encode: ApiVersions (any version; unsupported ones with the v0 error-35
  * reply), Metadata (itself as the only broker, one partition per topic, "golden" when all
- * topics are asked for), Produce (offsets counting up; nothing for acks=0), ListOffsets
- * (offset 0), FindCoordinator (itself). Anything else closes the connection. Loopback only,
- * one thread, poll(); a test tool, not part of system/.
+ * topics are asked for), Produce (batches kept in memory with their base offsets stamped;
+ * nothing sent for acks=0), ListOffsets (0 or the end), Fetch (the stored batches, so a
+ * consumer reads back what producers wrote), FindCoordinator (itself). Anything else closes
+ * the connection. Loopback only, one thread, poll(); a test tool, not part of system/.
  *
  * Usage: responder [--seconds S]   prints "PORT <n>" once listening.
  */
@@ -27,6 +28,25 @@
 
 #define CONNS_MAX 32
 #define INBUF_BYTES (1u << 20)
+#define PARTITIONS_MAX 16
+#define BATCHES_MAX 256
+
+/* One stored record batch, as received, with its base offset stamped in. */
+struct batch {
+    int64_t base_offset;
+    int64_t next_offset; /* base + lastOffsetDelta + 1 */
+    uint8_t *data;
+    size_t len;
+};
+
+/* An in-memory log per topic-partition: enough for a client to read back what it wrote. */
+struct partition_log {
+    char topic[64];
+    int32_t partition;
+    int64_t next_offset;
+    struct batch batches[BATCHES_MAX];
+    size_t batch_count;
+};
 
 struct conn {
     int fd;
@@ -37,8 +57,54 @@ struct conn {
 struct responder {
     struct test_proto_io t;
     uint16_t port;
-    int64_t next_offset;
+    struct partition_log logs[PARTITIONS_MAX];
+    size_t log_count;
 };
+
+static struct partition_log *find_log(struct responder *rs, struct proto_string topic,
+                                      int32_t partition) {
+    for (size_t i = 0; i < rs->log_count; i++) {
+        struct partition_log *l = &rs->logs[i];
+        if (proto_string_eq(topic, l->topic) && l->partition == partition) return l;
+    }
+    if (rs->log_count == PARTITIONS_MAX || topic.len <= 0 || topic.len >= 64) return NULL;
+    struct partition_log *l = &rs->logs[rs->log_count++];
+    memset(l, 0, sizeof(*l));
+    memcpy(l->topic, topic.str, (size_t)topic.len);
+    l->partition = partition;
+    return l;
+}
+
+static int32_t be32(const uint8_t *p) {
+    return (int32_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) |
+                     p[3]);
+}
+
+/* Appends every v2 batch of a record set; returns the first base offset or -1. The CRC
+ * covers attributes..end, so stamping baseOffset keeps the batch valid (KIP-98 layout). */
+static int64_t append_records(struct partition_log *l, struct proto_bytes records) {
+    int64_t first = -1;
+    size_t pos = 0;
+    while (records.len > 0 && pos + 61 <= (size_t)records.len && l->batch_count < BATCHES_MAX) {
+        const uint8_t *b = records.data + pos;
+        int32_t batch_length = be32(b + 8);
+        if (batch_length < 49 || pos + 12 + (size_t)batch_length > (size_t)records.len) break;
+        size_t len = 12 + (size_t)batch_length;
+        struct batch *bt = &l->batches[l->batch_count++];
+        bt->data = malloc(len);
+        memcpy(bt->data, b, len);
+        bt->len = len;
+        bt->base_offset = l->next_offset;
+        bt->next_offset = l->next_offset + be32(b + 23) + 1;
+        for (int i = 0; i < 8; i++) {
+            bt->data[i] = (uint8_t)((uint64_t)bt->base_offset >> (56 - 8 * i));
+        }
+        if (first < 0) first = bt->base_offset;
+        l->next_offset = bt->next_offset;
+        pos += len;
+    }
+    return first;
+}
 
 static struct proto_string golden_topic(void) { return PROTO_STR("golden"); }
 
@@ -77,7 +143,6 @@ static int answer_metadata(struct responder *rs, struct proto_writer *w,
 static int answer_produce(struct responder *rs, struct proto_writer *w,
                           const struct proto_request_header *h,
                           const struct proto_produce_request *req, struct proto_arena *arena) {
-    if (req->acks == 0) return 0; /* No response at all for acks=0. */
     struct proto_produce_response resp;
     proto_schema_defaults(&proto_schema_produce_response, h->api_version, &resp);
     int32_t nt = req->topic_data.count > 0 ? req->topic_data.count : 0;
@@ -94,23 +159,26 @@ static int answer_produce(struct responder *rs, struct proto_writer *w,
         for (int32_t j = 0; j < np; j++) {
             struct proto_produce_response_partition *p = &rt->partition_responses.items[j];
             p->index = t->partition_data.items[j].index;
-            p->base_offset = rs->next_offset++;
+            struct partition_log *l = find_log(rs, t->name, p->index);
+            p->base_offset = l ? append_records(l, t->partition_data.items[j].records) : -1;
+            if (p->base_offset < 0) p->error_code = 2; /* CORRUPT_MESSAGE */
             p->log_append_time_ms = -1;
             p->log_start_offset = 0;
         }
     }
+    if (req->acks == 0) return 0; /* Stored, but no response at all for acks=0. */
     struct proto_response_header rh = {.correlation_id = h->correlation_id};
     return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
 }
 
-static int answer_list_offsets(struct proto_writer *w, const struct proto_request_header *h,
+static int answer_list_offsets(struct responder *rs, struct proto_writer *w,
+                               const struct proto_request_header *h,
                                const struct proto_list_offsets_request *req,
                                struct proto_arena *arena) {
     struct proto_list_offsets_response resp = {.throttle_time_ms = 0};
     int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
     resp.topics.items = proto_arena_alloc(arena, sizeof(*resp.topics.items) * (size_t)nt);
     resp.topics.count = nt;
-    int64_t zero[1] = {0};
     for (int32_t i = 0; i < nt; i++) {
         resp.topics.items[i].name = req->topics.items[i].name;
         int32_t np = req->topics.items[i].partitions.count;
@@ -122,11 +190,62 @@ static int answer_list_offsets(struct proto_writer *w, const struct proto_reques
             struct proto_list_offsets_response_partition *p =
                 &resp.topics.items[i].partitions.items[j];
             p->partition_index = req->topics.items[i].partitions.items[j].partition_index;
-            p->old_style_offsets.items = zero;
+            struct partition_log *l = find_log(rs, req->topics.items[i].name, p->partition_index);
+            /* -2 earliest (always 0 here), anything else answered with the end. */
+            int64_t ts = req->topics.items[i].partitions.items[j].timestamp;
+            p->offset = (ts == -2 || l == NULL) ? 0 : l->next_offset;
+            p->old_style_offsets.items = proto_arena_alloc(arena, sizeof(int64_t));
+            p->old_style_offsets.items[0] = p->offset;
             p->old_style_offsets.count = 1;
             p->timestamp = -1;
-            p->offset = 0;
             p->leader_epoch = -1;
+        }
+    }
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+}
+
+/* Returns the stored batches that hold offsets >= fetch_offset, within max_bytes (at least
+ * one batch, as Kafka does, so a consumer always progresses). */
+static int answer_fetch(struct responder *rs, struct proto_writer *w,
+                        const struct proto_request_header *h,
+                        const struct proto_fetch_request *req, struct proto_arena *arena) {
+    struct proto_fetch_response resp;
+    proto_schema_defaults(&proto_schema_fetch_response, h->api_version, &resp);
+    int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
+    resp.responses.items = proto_arena_alloc(arena, sizeof(*resp.responses.items) * (size_t)nt);
+    resp.responses.count = nt;
+    for (int32_t i = 0; i < nt; i++) {
+        const struct proto_fetch_request_topic *t = &req->topics.items[i];
+        struct proto_fetch_response_topic *rt = &resp.responses.items[i];
+        int32_t np = t->partitions.count > 0 ? t->partitions.count : 0;
+        rt->topic = t->topic;
+        rt->partitions.items =
+            proto_arena_alloc(arena, sizeof(*rt->partitions.items) * (size_t)np);
+        rt->partitions.count = np;
+        for (int32_t j = 0; j < np; j++) {
+            const struct proto_fetch_request_partition *fp = &t->partitions.items[j];
+            struct proto_fetch_response_partition *p = &rt->partitions.items[j];
+            struct partition_log *l = find_log(rs, t->topic, fp->partition);
+            p->partition_index = fp->partition;
+            p->high_watermark = l ? l->next_offset : 0;
+            p->last_stable_offset = p->high_watermark;
+            p->log_start_offset = 0;
+            p->aborted_transactions.count = 0; /* empty, not null */
+            p->preferred_read_replica = -1;
+            size_t total = 0;
+            uint8_t *out = NULL;
+            for (size_t k = 0; l && k < l->batch_count; k++) {
+                const struct batch *b = &l->batches[k];
+                if (b->next_offset <= fp->fetch_offset) continue;
+                if (total > 0 && total + b->len > (size_t)fp->partition_max_bytes) break;
+                uint8_t *grown = proto_arena_alloc(arena, total + b->len);
+                if (total) memcpy(grown, out, total);
+                memcpy(grown + total, b->data, b->len);
+                out = grown;
+                total += b->len;
+            }
+            p->records = (struct proto_bytes){.data = out, .len = (int32_t)total};
         }
     }
     struct proto_response_header rh = {.correlation_id = h->correlation_id};
@@ -161,7 +280,8 @@ static bool handle(struct responder *rs, struct proto_writer *w, const uint8_t *
         }
         case PROTO_API_METADATA: rc = answer_metadata(rs, w, &h, body); break;
         case PROTO_API_PRODUCE: rc = answer_produce(rs, w, &h, body, &arena); break;
-        case PROTO_API_LIST_OFFSETS: rc = answer_list_offsets(w, &h, body, &arena); break;
+        case PROTO_API_LIST_OFFSETS: rc = answer_list_offsets(rs, w, &h, body, &arena); break;
+        case PROTO_API_FETCH: rc = answer_fetch(rs, w, &h, body, &arena); break;
         case PROTO_API_FIND_COORDINATOR: {
             struct proto_find_coordinator_response resp = {
                 .error_message = PROTO_STR_NULL, .node_id = 0, .host = PROTO_STR("127.0.0.1"),
@@ -189,7 +309,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0) seconds = atof(argv[i + 1]);
     }
-    struct responder rs = {.next_offset = 0};
+    static struct responder rs; /* Large (the logs); a test tool, so static is fine. */
     test_proto_io_init(&rs.t);
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
@@ -255,5 +375,8 @@ int main(int argc, char **argv) {
         free(conns[i].in);
     }
     close(ls);
+    for (size_t i = 0; i < rs.log_count; i++) {
+        for (size_t k = 0; k < rs.logs[i].batch_count; k++) free(rs.logs[i].batches[k].data);
+    }
     return rs.t.live_bytes == 0 ? 0 : 1;
 }

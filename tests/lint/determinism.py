@@ -150,8 +150,10 @@ def classify_file_scope(stmt):
     if re.match(r"^(struct|union|enum)\s+\w+$", s):
         return None  # Forward declaration.
     head = s.split("=", 1)[0]
-    # A function prototype: name( ... ) with no pointer declarator "(*".
-    if "=" not in s and re.search(r"\w\s*\(", head) and not re.search(r"\(\s*\*", head):
+    # A function prototype: the first "(" opens a parameter list, not a pointer declarator
+    # "(*name)" (parameters may themselves be function pointers).
+    first = head.find("(")
+    if "=" not in s and first > 0 and not re.match(r"\(\s*\*", head[first:]):
         return None
     if re.search(r"\b(_Thread_local|thread_local|__thread)\b", s):
         return "thread-local variable"

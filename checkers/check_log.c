@@ -197,6 +197,14 @@ static void log_recovery_one(const struct check_recovery *r, struct check_result
     char problem[CHECK_TEXT_MAX] = "";
     size_t bad_batch = SIZE_MAX;
 
+    /* Recovery must cut a torn tail, not keep it. */
+    for (size_t s = 0; s < log->segment_count && problem[0] == '\0'; s++) {
+        if (log->segments[s].tail_bytes > 0) {
+            snprintf(problem, sizeof(problem),
+                     "a torn tail of %" PRIu64 " bytes survived recovery at the end of %s",
+                     log->segments[s].tail_bytes, log->segments[s].file_name);
+        }
+    }
     /* Align: the recovered log may start later than the appended list (retention). */
     size_t a = 0;
     if (count > 0) {

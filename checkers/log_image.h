@@ -56,6 +56,7 @@ struct li_segment {
     size_t index_count;
     const struct li_time_entry *time_index;
     size_t time_index_count;
+    uint64_t tail_bytes; /* Bytes after the last whole batch (a torn tail); 0 when clean. */
 };
 
 struct li_log {
@@ -70,6 +71,40 @@ struct li_log {
     int64_t hw;             /* Live high watermark for pictures; -1 if unknown. */
     int64_t leo;            /* Log end offset; -1 = derive from the batches. */
 };
+
+/* --- Reading the on-disk format (log_parse.c) --------------------------------------------
+ * An independent reader of Kafka's segment, index and checkpoint formats (docs/LOG.md,
+ * system/log/log.h), written apart from system/log on purpose: a checker that used the
+ * log's own decoder would share its bugs. All return negative errno on malformed input. */
+
+/* CRC-32C (Castagnoli), as record batches v2 use it. */
+uint32_t li_crc32c(const uint8_t *data, size_t len);
+
+/* "00000000000000000042.log" (or .index/.timeindex with that suffix) -> 42; -EINVAL if the
+ * name is not exactly 20 digits followed by `suffix`. */
+int li_parse_segment_name(const char *name, const char *suffix, int64_t *base_offset);
+
+/*
+ * Parses a .log file's bytes: every whole batch in order, with its header facts and whether
+ * its CRC-32C holds. Bytes at the end that do not form a whole batch (a torn tail, or a
+ * length field that cannot be right) end the parse and are counted in *tail_bytes.
+ * Returns the number of batches (<= out_max) or -E2BIG when there are more.
+ */
+int64_t li_parse_segment(const uint8_t *bytes, size_t len, struct li_batch *out, size_t out_max,
+                         uint64_t *tail_bytes);
+
+/* Parses .index (8-byte entries) / .timeindex (12-byte entries) bytes into absolute offsets.
+ * A trailing partial entry is ignored. Returns the entry count or -E2BIG. */
+int64_t li_parse_offset_index(const uint8_t *bytes, size_t len, int64_t base_offset,
+                              struct li_index_entry *out, size_t out_max);
+int64_t li_parse_time_index(const uint8_t *bytes, size_t len, int64_t base_offset,
+                            struct li_time_entry *out, size_t out_max);
+
+/* The offset of (topic, partition) in a "topic partition offset" checkpoint text
+ * (replication-offset-checkpoint, recovery-point-offset-checkpoint, ...). 0, -ENOENT if the
+ * partition is not listed, -EBADMSG if the text is malformed. */
+int li_parse_offset_checkpoint(const char *text, size_t len, const char *topic,
+                               int32_t partition, int64_t *offset);
 
 /* The log end offset: `leo` if known, else one past the last batch, else log start. */
 int64_t li_log_end_offset(const struct li_log *log);

@@ -96,6 +96,28 @@ int check_run(const char *invariant, const struct check_input *in, struct check_
 size_t check_names(const char *const **names);
 bool check_implemented(const char *invariant);
 
+/* True for liveness invariants (I-LIVE-*), which `trial run` reports with their own exit
+ * code; every other invariant is a safety property. */
+bool check_is_liveness(const char *invariant);
+
+/* How a run went against its scenario's expectation. */
+enum check_verdict {
+    CHECK_VERDICT_PASS = 0, /* As expected: nothing violated, or the expected violation. */
+    CHECK_VERDICT_SAFETY,   /* A safety invariant was violated unexpectedly. */
+    CHECK_VERDICT_LIVENESS, /* Only liveness invariants were violated unexpectedly. */
+    CHECK_VERDICT_MISSED,   /* `expect violation X` but X held. */
+};
+
+/*
+ * Judges the results of one run. `expected_violation` is NULL for `expect pass`, else the
+ * invariant that must be violated (others may be violated too: a demonstration of one
+ * failure often trips related invariants). *culprit gets the index of the result to report
+ * (the first unexpected safety violation, else liveness, else the expected one), or
+ * SIZE_MAX when there is none.
+ */
+enum check_verdict check_verdict(const struct check_result *results, size_t count,
+                                 const char *expected_violation, size_t *culprit);
+
 /* Helpers for the checkers (and tests): start a result, add evidence. */
 void check_result_init(struct check_result *r, const char *invariant);
 void check_add_evidence(struct check_result *r, enum check_evidence_kind kind, size_t index,

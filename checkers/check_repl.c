@@ -376,7 +376,7 @@ void check_one_value_per_offset(const struct check_input *in, struct check_resul
     free(reads);
 }
 
-/* --- Registry -------------------------------------------------------------------------------- */
+/* --- Registry and verdict ------------------------------------------------------------------ */
 
 static const char *const check_name_table[] = {"I-REPL-1", "I-REPL-2", "I-LOG-1", "I-LOG-2",
                                                "I-GRP-4"};
@@ -410,4 +410,36 @@ int check_run(const char *invariant, const struct check_input *in, struct check_
     }
     check_result_init(out, invariant);
     return -ENOENT;
+}
+
+bool check_is_liveness(const char *invariant) {
+    ASSERT(invariant != NULL);
+    return strncmp(invariant, "I-LIVE-", 7) == 0;
+}
+
+enum check_verdict check_verdict(const struct check_result *results, size_t count,
+                                 const char *expected_violation, size_t *culprit) {
+    ASSERT(results != NULL || count == 0);
+    ASSERT(culprit != NULL);
+    *culprit = SIZE_MAX;
+    if (expected_violation != NULL) {
+        for (size_t i = 0; i < count; i++) {
+            if (strcmp(results[i].invariant, expected_violation) == 0 && results[i].violated) {
+                *culprit = i;
+                return CHECK_VERDICT_PASS;
+            }
+        }
+        return CHECK_VERDICT_MISSED;
+    }
+    size_t liveness = SIZE_MAX;
+    for (size_t i = 0; i < count; i++) {
+        if (!results[i].violated) continue;
+        if (!check_is_liveness(results[i].invariant)) {
+            *culprit = i;
+            return CHECK_VERDICT_SAFETY;
+        }
+        if (liveness == SIZE_MAX) liveness = i;
+    }
+    *culprit = liveness;
+    return liveness == SIZE_MAX ? CHECK_VERDICT_PASS : CHECK_VERDICT_LIVENESS;
 }

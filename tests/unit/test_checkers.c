@@ -12,7 +12,9 @@
  *    recovered content differs from what was appended, or a checkpoint exceeds the LEO;
  *  - I-GRP-4 fails when a consumer goes back or skips a record known to exist within one
  *    assignment, and passes over holes nobody saw a record in and across reassignments;
- *  - the registry runs checkers by name and refuses names it does not implement.
+ *  - the registry runs checkers by name and refuses names it does not implement;
+ *  - the verdict ranks unexpected safety over liveness violations and insists that an
+ *    expected violation happens.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -423,6 +425,29 @@ static void test_registry(void **state) {
     history_free(&h);
 }
 
+static void test_verdict(void **state) {
+    (void)state;
+    struct check_result r[3];
+    check_result_init(&r[0], "I-REPL-1");
+    check_result_init(&r[1], "I-LIVE-2");
+    check_result_init(&r[2], "I-REPL-2");
+    size_t culprit;
+    assert_int_equal(check_verdict(r, 3, NULL, &culprit), CHECK_VERDICT_PASS);
+    assert_true(culprit == SIZE_MAX);
+    assert_int_equal(check_verdict(r, 3, "I-REPL-2", &culprit), CHECK_VERDICT_MISSED);
+    r[1].violated = true;
+    assert_int_equal(check_verdict(r, 3, NULL, &culprit), CHECK_VERDICT_LIVENESS);
+    assert_int_equal(culprit, 1);
+    r[2].violated = true; /* Safety outranks liveness. */
+    assert_int_equal(check_verdict(r, 3, NULL, &culprit), CHECK_VERDICT_SAFETY);
+    assert_int_equal(culprit, 2);
+    /* The expected violation happened; others tripping too is fine. */
+    assert_int_equal(check_verdict(r, 3, "I-REPL-2", &culprit), CHECK_VERDICT_PASS);
+    assert_int_equal(culprit, 2);
+    assert_true(check_is_liveness("I-LIVE-1"));
+    assert_false(check_is_liveness("I-LOG-1"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repl1_valid_history_passes),
@@ -434,6 +459,7 @@ int main(void) {
         cmocka_unit_test(test_log2),
         cmocka_unit_test(test_grp4),
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_verdict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

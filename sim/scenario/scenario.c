@@ -629,6 +629,10 @@ static int scn_stmt_at(struct scn_parser *p, char **tok, int count) {
         if (!scn_parse_signed_duration(arg[2], &f->clock_ns)) {
             return scn_fail(p, p->line, "bad clock amount '%s' (like +200ms or -5s)", arg[2]);
         }
+        /* The simulated clocks take skews and jumps in whole milliseconds (sim.h). */
+        if (f->clock_ns % (int64_t)NS_PER_MS != 0) {
+            return scn_fail(p, p->line, "clock amount '%s' is not whole milliseconds", arg[2]);
+        }
         n = 1;
     } else {
         return scn_fail(p, p->line,

@@ -136,7 +136,8 @@ struct scn_fault {
     enum scn_disk_op disk_op;
     enum scn_disk_error disk_error;
     uint32_t disk_times;      /* DISK: fail the next N calls; 0 = every call until cleared. */
-    int64_t clock_ns;         /* CLOCK_SKEW: offset from true time; CLOCK_JUMP: step. */
+    int64_t clock_ns;         /* CLOCK_SKEW: offset from true time; CLOCK_JUMP: step. Whole
+                               * milliseconds (the sim's clocks take ms). */
 };
 
 enum scn_expect_kind { SCN_EXPECT_PASS = 0, SCN_EXPECT_VIOLATION = 1 };

@@ -243,7 +243,9 @@ static void test_round_trip_built_in_code(void **state) {
             f->disk_times = (uint32_t)(i % 3);
             break;
         case SCN_FAULT_CLOCK_SKEW:
-        case SCN_FAULT_CLOCK_JUMP: f->clock_ns = (i % 2 ? -1 : 1) * (int64_t)(i * 1000 + 1); break;
+        case SCN_FAULT_CLOCK_JUMP:
+            f->clock_ns = (i % 2 ? -1 : 1) * (int64_t)((i * 1000 + 1) * NS_PER_MS);
+            break;
         default: break;
         }
     }
@@ -365,7 +367,7 @@ static void random_scenario(uint64_t seed, struct scenario *s) {
             f->disk_times = (uint32_t)rng_below(&x, 4);
         }
         if (f->kind == SCN_FAULT_CLOCK_SKEW || f->kind == SCN_FAULT_CLOCK_JUMP) {
-            f->clock_ns = (int64_t)rng_below(&x, 10 * NS_PER_S) * (rng_below(&x, 2) ? 1 : -1);
+            f->clock_ns = (int64_t)(rng_below(&x, 10000) * NS_PER_MS) * (rng_below(&x, 2) ? 1 : -1);
         }
     }
     s->check_count = rng_below(&x, ARRAY_LEN(known_checks) + 1);
@@ -487,6 +489,8 @@ static void test_errors_name_the_line(void **state) {
          "t.scn:3: expects a violation of I-LOG-2 but no 'check' line runs it"},
         {"scenario x\nat 1s disk n1 fsync eagain\n", -EINVAL, "t.scn:2: unknown disk error"},
         {"scenario x\nat 1s clock n1 skew 5\n", -EINVAL, "t.scn:2: bad clock amount '5'"},
+        {"scenario x\nat 1s clock n1 jump +1500us\n", -EINVAL,
+         "t.scn:2: clock amount '+1500us' is not whole milliseconds"},
         {"scenario x\nat 1s slow n1\n", -EINVAL, "t.scn:2: 'slow' needs"},
         {"scenario x\nat 1s partition n1 n1\n", -EINVAL, "t.scn:2: a link needs two different"},
         {"scenario x\nbroker n1 flush\n", -EINVAL, "t.scn:2: expected key=value, got 'flush'"},

@@ -8,8 +8,10 @@
  * reply), Metadata (itself as the only broker, one partition per topic, "golden" when all
  * topics are asked for), Produce (batches kept in memory with their base offsets stamped;
  * nothing sent for acks=0), ListOffsets (0 or the end), Fetch (the stored batches, so a
- * consumer reads back what producers wrote), FindCoordinator (itself). Anything else closes
- * the connection. Loopback only, one thread, poll(); a test tool, not part of system/.
+ * consumer reads back what producers wrote), FindCoordinator (itself), and a one-member
+ * consumer group (JoinGroup, SyncGroup, Heartbeat, OffsetCommit, OffsetFetch, LeaveGroup).
+ * Anything else closes the connection. Loopback only, one thread, poll(); a test tool, not
+ * part of system/.
  *
  * Usage: responder [--seconds S]   prints "PORT <n>" once listening.
  */
@@ -54,9 +56,23 @@ struct conn {
     size_t in_len;
 };
 
+#define COMMITS_MAX 64
+
+/* A committed offset of one group. */
+struct commit {
+    char group[64];
+    char topic[64];
+    int32_t partition;
+    int64_t offset;
+};
+
 struct responder {
     struct test_proto_io t;
     uint16_t port;
+    uint8_t assignment[4096]; /* The leader's assignment for the one member. */
+    int32_t assignment_len;
+    struct commit commits[COMMITS_MAX];
+    size_t commit_count;
     struct partition_log logs[PARTITIONS_MAX];
     size_t log_count;
 };
@@ -252,6 +268,141 @@ static int answer_fetch(struct responder *rs, struct proto_writer *w,
     return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
 }
 
+/* --- a one-member consumer group ------------------------------------------------------ */
+
+#define MEMBER_ID "member-1"
+
+static int answer_join_group(struct proto_writer *w, const struct proto_request_header *h,
+                             const struct proto_join_group_request *req) {
+    struct proto_join_group_response resp;
+    proto_schema_defaults(&proto_schema_join_group_response, h->api_version, &resp);
+    struct proto_join_group_response_member member = {
+        .member_id = PROTO_STR(MEMBER_ID), .group_instance_id = PROTO_STR_NULL};
+    if (req->protocols.count < 1) {
+        resp.error_code = 23; /* INCONSISTENT_GROUP_PROTOCOL */
+    } else {
+        /* The only member is the leader and gets its own metadata back to assign with. */
+        resp.generation_id = 1;
+        resp.protocol_name = req->protocols.items[0].name;
+        resp.leader = PROTO_STR(MEMBER_ID);
+        resp.member_id = PROTO_STR(MEMBER_ID);
+        member.metadata = req->protocols.items[0].metadata;
+        resp.members.items = &member;
+        resp.members.count = 1;
+    }
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+}
+
+static int answer_sync_group(struct responder *rs, struct proto_writer *w,
+                             const struct proto_request_header *h,
+                             const struct proto_sync_group_request *req) {
+    for (int32_t i = 0; i < req->assignments.count; i++) {
+        const struct proto_sync_group_request_assignment *a = &req->assignments.items[i];
+        if (proto_string_eq(a->member_id, MEMBER_ID) && a->assignment.len >= 0 &&
+            (size_t)a->assignment.len <= sizeof(rs->assignment)) {
+            if (a->assignment.len) {
+                memcpy(rs->assignment, a->assignment.data, (size_t)a->assignment.len);
+            }
+            rs->assignment_len = a->assignment.len;
+        }
+    }
+    struct proto_sync_group_response resp = {
+        .throttle_time_ms = 0,
+        .error_code = 0,
+        .assignment = {.data = rs->assignment, .len = rs->assignment_len}};
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+}
+
+static struct commit *find_commit(struct responder *rs, struct proto_string group,
+                                  struct proto_string topic, int32_t partition, bool create) {
+    for (size_t i = 0; i < rs->commit_count; i++) {
+        struct commit *c = &rs->commits[i];
+        if (proto_string_eq(group, c->group) && proto_string_eq(topic, c->topic) &&
+            c->partition == partition) {
+            return c;
+        }
+    }
+    if (!create || rs->commit_count == COMMITS_MAX || topic.len <= 0 || topic.len >= 64 ||
+        group.len <= 0 || group.len >= 64) {
+        return NULL;
+    }
+    struct commit *c = &rs->commits[rs->commit_count++];
+    memset(c, 0, sizeof(*c));
+    memcpy(c->group, group.str, (size_t)group.len);
+    memcpy(c->topic, topic.str, (size_t)topic.len);
+    c->partition = partition;
+    return c;
+}
+
+static int answer_offset_commit(struct responder *rs, struct proto_writer *w,
+                                const struct proto_request_header *h,
+                                const struct proto_offset_commit_request *req,
+                                struct proto_arena *arena) {
+    struct proto_offset_commit_response resp = {.throttle_time_ms = 0};
+    int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
+    resp.topics.items = proto_arena_alloc(arena, sizeof(*resp.topics.items) * (size_t)nt);
+    resp.topics.count = nt;
+    for (int32_t i = 0; i < nt; i++) {
+        const struct proto_offset_commit_request_topic *t = &req->topics.items[i];
+        int32_t np = t->partitions.count > 0 ? t->partitions.count : 0;
+        resp.topics.items[i].name = t->name;
+        size_t psize = sizeof(*resp.topics.items[i].partitions.items);
+        resp.topics.items[i].partitions.items = proto_arena_alloc(arena, psize * (size_t)np);
+        resp.topics.items[i].partitions.count = np;
+        for (int32_t j = 0; j < np; j++) {
+            const struct proto_offset_commit_request_partition *p = &t->partitions.items[j];
+            struct commit *c = find_commit(rs, req->group_id, t->name, p->partition_index, true);
+            if (c) c->offset = p->committed_offset;
+            resp.topics.items[i].partitions.items[j].partition_index = p->partition_index;
+            resp.topics.items[i].partitions.items[j].error_code = c ? 0 : 56;
+        }
+    }
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+}
+
+static int answer_offset_fetch(struct responder *rs, struct proto_writer *w,
+                               const struct proto_request_header *h,
+                               const struct proto_offset_fetch_request *req,
+                               struct proto_arena *arena) {
+    struct proto_offset_fetch_response resp;
+    proto_schema_defaults(&proto_schema_offset_fetch_response, h->api_version, &resp);
+    int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
+    resp.topics.items = proto_arena_alloc(arena, sizeof(*resp.topics.items) * (size_t)nt);
+    resp.topics.count = nt;
+    for (int32_t i = 0; i < nt; i++) {
+        const struct proto_offset_fetch_request_topic *t = &req->topics.items[i];
+        int32_t np = t->partition_indexes.count > 0 ? t->partition_indexes.count : 0;
+        struct proto_offset_fetch_response_topic *rt = &resp.topics.items[i];
+        rt->name = t->name;
+        rt->partitions.items =
+            proto_arena_alloc(arena, sizeof(*rt->partitions.items) * (size_t)np);
+        rt->partitions.count = np;
+        for (int32_t j = 0; j < np; j++) {
+            struct proto_offset_fetch_response_partition *p = &rt->partitions.items[j];
+            p->partition_index = t->partition_indexes.items[j];
+            struct commit *c = find_commit(rs, req->group_id, t->name, p->partition_index, false);
+            p->committed_offset = c ? c->offset : -1;
+            p->committed_leader_epoch = -1;
+            p->metadata = PROTO_STR("");
+            p->error_code = 0;
+        }
+    }
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+}
+
+static int answer_simple_ok(struct proto_writer *w, const struct proto_request_header *h,
+                            const struct proto_schema *schema, struct proto_arena *arena) {
+    /* Heartbeat and LeaveGroup: every field at its default (error 0, no members). */
+    void *resp = proto_arena_alloc(arena, schema->size);
+    proto_schema_defaults(schema, h->api_version, resp);
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    return proto_response_encode(w, h->api_key, h->api_version, &rh, resp);
+}
+
 /* Handles one request payload; returns false to close the connection. */
 static bool handle(struct responder *rs, struct proto_writer *w, const uint8_t *payload,
                    size_t len) {
@@ -282,6 +433,16 @@ static bool handle(struct responder *rs, struct proto_writer *w, const uint8_t *
         case PROTO_API_PRODUCE: rc = answer_produce(rs, w, &h, body, &arena); break;
         case PROTO_API_LIST_OFFSETS: rc = answer_list_offsets(rs, w, &h, body, &arena); break;
         case PROTO_API_FETCH: rc = answer_fetch(rs, w, &h, body, &arena); break;
+        case PROTO_API_JOIN_GROUP: rc = answer_join_group(w, &h, body); break;
+        case PROTO_API_SYNC_GROUP: rc = answer_sync_group(rs, w, &h, body); break;
+        case PROTO_API_OFFSET_COMMIT: rc = answer_offset_commit(rs, w, &h, body, &arena); break;
+        case PROTO_API_OFFSET_FETCH: rc = answer_offset_fetch(rs, w, &h, body, &arena); break;
+        case PROTO_API_HEARTBEAT:
+            rc = answer_simple_ok(w, &h, &proto_schema_heartbeat_response, &arena);
+            break;
+        case PROTO_API_LEAVE_GROUP:
+            rc = answer_simple_ok(w, &h, &proto_schema_leave_group_response, &arena);
+            break;
         case PROTO_API_FIND_COORDINATOR: {
             struct proto_find_coordinator_response resp = {
                 .error_message = PROTO_STR_NULL, .node_id = 0, .host = PROTO_STR("127.0.0.1"),

@@ -5,7 +5,8 @@
 # produces with acks=0 (no response expected); kafka-python's ApiVersions v0 / Metadata v0-1
 # path works; watermarks (ListOffsets) match; kafkajs produces too when
 # /tmp/kjs/node_modules/kafkajs exists; then kcat (Fetch v11) and kafka-python (Fetch v4)
-# read every message back. Loopback only.
+# read every message back; a confluent-kafka group consumer and kcat -G join a one-member
+# group, consume, commit, and read their commit back. Loopback only.
 set -eu
 RESPONDER=$1
 DIR=$(mktemp -d /tmp/trial_responder_XXXXXX)
@@ -86,6 +87,30 @@ values = [m.value for m in c]
 assert b"kp" in values and b"ck" in values, values
 print("kafka-python consumer ok", values)
 PY
-cat "$DIR/kp" "$DIR/ck" "$DIR/kjs" "$DIR/kpc" 2>/dev/null || true
+# A consumer group: FindCoordinator, JoinGroup, SyncGroup, OffsetFetch, Heartbeat, OffsetCommit,
+# LeaveGroup answered by the codec; the committed offset must come back from OffsetFetch.
+timeout 40 /usr/bin/python3 - "$B" > "$DIR/ckg" 2>&1 <<'PY' || fail "confluent group: $(cat "$DIR/ckg")"
+import sys
+from confluent_kafka import Consumer, TopicPartition
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "grp", "auto.offset.reset": "earliest",
+              "enable.auto.commit": False, "isolation.level": "read_committed"})
+c.subscribe(["golden"])
+values = []
+for _ in range(40):
+    m = c.poll(0.25)
+    if m is not None and not m.error():
+        values.append(m.value())
+        if len(values) == 5:
+            break
+assert b"kp" in values and b"ck" in values, values
+c.commit(asynchronous=False)
+committed = c.committed([TopicPartition("golden", 0)], timeout=10)
+assert committed[0].offset == 5, committed
+c.close()
+print("confluent-kafka group ok", values, committed[0].offset)
+PY
+timeout 30 kcat -b "$B" -G kgrp golden -X auto.offset.reset=earliest -e -q > "$DIR/kcat_G" 2>&1 || fail "kcat -G: $(cat "$DIR/kcat_G")"
+grep -qx kjs "$DIR/kcat_G" || fail "kcat -G did not read 'kjs': $(cat "$DIR/kcat_G")"
+cat "$DIR/kp" "$DIR/ck" "$DIR/kjs" "$DIR/kpc" "$DIR/ckg" 2>/dev/null || true
 grep -c answered "$DIR/log" | sed 's/^/requests answered by the C codec: /'
 echo PASS

@@ -290,6 +290,19 @@ static void log_line(FILE *f, const struct li_log *log) {
     fprintf(f, "%s\n", count == 0 ? "(empty)" : "");
 }
 
+/* True when item i is the first diagram item of its history op (ops appear twice: invoke
+ * and complete), so lists name each op once, in time order. */
+static bool report_first_mention(const struct rsel *sel, size_t i) {
+    const struct ritem *it = &sel->items[i];
+    for (size_t j = 0; j < i; j++) {
+        const struct ritem *o = &sel->items[j];
+        if ((o->kind == RITEM_OP_INVOKE || o->kind == RITEM_OP_COMPLETE) && o->index == it->index) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* --- report.txt ------------------------------------------------------------------------------ */
 
 static void write_txt(FILE *f, const struct report_input *in, const struct rsel *sel) {
@@ -336,6 +349,18 @@ static void write_txt(FILE *f, const struct report_input *in, const struct rsel 
     fprintf(f, "\nLOG STATE\n");
     for (size_t i = 0; i < in->log_count; i++) log_line(f, &in->logs[i]);
     if (in->log_count == 0) fprintf(f, "  (none recorded)\n");
+    fprintf(f, "\nCLIENT OPERATIONS (in the diagram)\n");
+    size_t ops = 0;
+    for (size_t i = 0; i < sel->item_count; i++) {
+        if (sel->items[i].kind != RITEM_OP_INVOKE && sel->items[i].kind != RITEM_OP_COMPLETE) {
+            continue;
+        }
+        if (!report_first_mention(sel, i)) continue;
+        history_describe_op(&in->history->ops[sel->items[i].index], line, sizeof(line));
+        fprintf(f, "  %s\n", line);
+        ops++;
+    }
+    if (ops == 0) fprintf(f, "  (none)\n");
     fprintf(f, "\nTRACE EXCERPT");
     if (sel->excerpt_end > sel->excerpt_first) {
         history_format_time(sel->center_ns, t, sizeof(t));
@@ -431,6 +456,24 @@ static void write_json(FILE *f, const struct report_input *in, const struct rsel
     for (size_t i = 0; i < in->log_count; i++) {
         fputs(i == 0 ? "\n    " : ",\n    ", f);
         json_log(f, &in->logs[i]);
+    }
+    fputs("\n  ],\n  \"operations\": [", f);
+    bool first_op = true;
+    for (size_t i = 0; i < sel->item_count; i++) {
+        const struct ritem *it = &sel->items[i];
+        if ((it->kind != RITEM_OP_INVOKE && it->kind != RITEM_OP_COMPLETE) ||
+            !report_first_mention(sel, i)) {
+            continue;
+        }
+        const struct hist_op *op = &in->history->ops[it->index];
+        history_describe_op(op, buf, sizeof(buf));
+        fprintf(f, "%s\n    {\"index\": %zu, \"process\": %d, \"type\": \"%s\", "
+                   "\"status\": \"%s\", \"text\": ",
+                first_op ? "" : ",", op->index, (int)op->process, hist_op_type_name(op->type),
+                hist_status_name(op->status));
+        json_str(f, buf);
+        fputs("}", f);
+        first_op = false;
     }
     fputs("\n  ],\n  \"trace_excerpt\": [", f);
     for (size_t i = sel->excerpt_first; i < sel->excerpt_end; i++) {
@@ -560,6 +603,17 @@ static void write_html(FILE *f, const struct report_input *in, const struct rsel
                  "\n", log->node, log->topic, (int)log->partition, log->log_start_offset, log->hw,
                  li_log_end_offset(log));
         html_str(f, line);
+    }
+    fputs("</pre>\n<h2>Client operations around the violation</h2>\n<pre>", f);
+    for (size_t i = 0; i < sel->item_count; i++) {
+        const struct ritem *it = &sel->items[i];
+        if ((it->kind != RITEM_OP_INVOKE && it->kind != RITEM_OP_COMPLETE) ||
+            !report_first_mention(sel, i)) {
+            continue;
+        }
+        history_describe_op(&in->history->ops[it->index], line, sizeof(line));
+        html_str(f, line);
+        fputc('\n', f);
     }
     fputs("</pre>\n<h2>Trace excerpt</h2>\n<pre>", f);
     for (size_t i = sel->excerpt_first; i < sel->excerpt_end; i++) {

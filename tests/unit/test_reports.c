@@ -318,6 +318,15 @@ static void test_report_files_and_facts(void **state) {
     assert_non_null(strstr(txt, "0..2 e1 | 3..3 e2 | 4..4 e2 BADCRC"));
     assert_non_null(strstr(txt, "n2 leader_change topic=t1 partition=0 epoch=2"));
     assert_non_null(strstr(txt, "[op 3] #3 p0 produce t1/0 value=v3"));
+    /* The operations around the violation are listed once each, in time order. */
+    const char *ops = strstr(txt, "CLIENT OPERATIONS");
+    assert_non_null(ops);
+    const char *op3 = strstr(ops, "\n  #3 p0 produce");
+    const char *op5 = strstr(ops, "\n  #5 p1 fetch");
+    assert_non_null(op3);
+    assert_non_null(op5);
+    assert_true(op3 < op5);
+    assert_null(strstr(op3 + 1, "\n  #3 p0 produce"));
 
     char *json = slurp(dir, "report.json");
     assert_non_null(json);
@@ -330,6 +339,8 @@ static void test_report_files_and_facts(void **state) {
     assert_non_null(strstr(json, "{\"base_offset\": 4, \"last_offset\": 4, \"epoch\": 2, "
                                  "\"crc_valid\": false}"));
     assert_non_null(strstr(json, "\"spacetime\": \"spacetime.svg\""));
+    assert_non_null(strstr(json, "{\"index\": 5, \"process\": 1, \"type\": \"fetch\", "
+                                 "\"status\": \"ok\""));
 
     char *html = slurp(dir, "report.html");
     assert_non_null(html);

@@ -1757,6 +1757,8 @@ static int replay_group_value(struct group_coordinator *co, struct group *g,
     int rc = group_record_group_value_decode(value, value_len, &v);
     if (rc < 0) return rc;
     if ((uint32_t)v.member_count > co->config.group_members_max) return -ENOSPC;
+    /* Members need a chosen protocol to belong to; refuse before changing anything. */
+    if (v.member_count > 0 && v.protocol.len < 0) return -EINVAL;
     for (uint32_t i = 0; i < g->member_count; i++) member_free(co, g->members[i]);
     g->member_count = 0;
     g->leader = NULL;
@@ -1765,7 +1767,7 @@ static int replay_group_value(struct group_coordinator *co, struct group *g,
     g->protocol_type = str_dup_n(co, v.protocol_type);
     str_free(co, g->protocol);
     g->protocol = v.member_count > 0 ? str_dup_n(co, v.protocol) : NULL;
-    if (v.member_count > 0 && g->protocol == NULL) return -EINVAL;
+    ASSERT(v.member_count == 0 || g->protocol != NULL);
     g->state_timestamp_ms = v.current_state_timestamp_ms;
     size_t pos = 0;
     struct group_member_value mv;

@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #define CHECK_EVIDENCE_MAX 16
-#define CHECK_TEXT_MAX 320
+#define CHECK_TEXT_MAX     320
 
 enum check_evidence_kind {
     CHECK_EV_OP = 0, /* `index` is a history op index. */
@@ -48,9 +48,9 @@ struct check_evidence {
 struct check_result {
     char invariant[16]; /* "I-REPL-1". */
     bool violated;
-    size_t violation_count; /* Distinct violations found; evidence is for the first. */
-    size_t allowed_count;   /* Losses excused by an allowed unclean election. */
-    size_t checked_count;   /* Items examined (acked records, offsets, batches, polls). */
+    size_t violation_count;           /* Distinct violations found; evidence is for the first. */
+    size_t allowed_count;             /* Losses excused by an allowed unclean election. */
+    size_t checked_count;             /* Items examined (acked records, offsets, batches, polls). */
     char summary[2 * CHECK_TEXT_MAX]; /* One or two sentences; "" on pass. */
     /* Where, when known ("" / -1 otherwise). */
     char node[LOG_IMAGE_NAME_MAX];

@@ -63,13 +63,18 @@ static int grp_known_cmp(const void *x, const void *y) {
 static const struct grp_known *grp_known_between(const struct grp_known *known, size_t count,
                                                  bool read_committed, uint32_t topic_rank,
                                                  int32_t partition, int64_t lo, int64_t hi) {
-    struct grp_known key = {.topic_rank = topic_rank, .partition = partition, .offset = lo + 1,
-                            .read_committed = read_committed, .op = 0};
+    struct grp_known key = {.topic_rank = topic_rank,
+                            .partition = partition,
+                            .offset = lo + 1,
+                            .read_committed = read_committed,
+                            .op = 0};
     size_t left = 0, right = count;
     while (left < right) {
         size_t mid = left + (right - left) / 2;
-        if (grp_known_cmp(&known[mid], &key) < 0) left = mid + 1;
-        else right = mid;
+        if (grp_known_cmp(&known[mid], &key) < 0)
+            left = mid + 1;
+        else
+            right = mid;
     }
     if (left == count) return NULL;
     const struct grp_known *k = &known[left];
@@ -129,12 +134,16 @@ void check_monotonic_reads(const struct check_input *in, struct check_result *ou
             }
         } else if (op->type == HIST_PRODUCE && op->status == HIST_OK && op->acks == -1 &&
                    op->offset >= 0) {
-            known[k++] = (struct grp_known){.topic_rank = rank, .partition = op->partition,
-                                            .offset = op->offset, .read_committed = false,
+            known[k++] = (struct grp_known){.topic_rank = rank,
+                                            .partition = op->partition,
+                                            .offset = op->offset,
+                                            .read_committed = false,
                                             .op = i};
             if (!op->transactional) {
-                known[k++] = (struct grp_known){.topic_rank = rank, .partition = op->partition,
-                                                .offset = op->offset, .read_committed = true,
+                known[k++] = (struct grp_known){.topic_rank = rank,
+                                                .partition = op->partition,
+                                                .offset = op->offset,
+                                                .read_committed = true,
                                                 .op = i};
             }
         }
@@ -156,9 +165,8 @@ void check_monotonic_reads(const struct check_input *in, struct check_result *ou
         const struct grp_known *skipped = NULL;
         bool back = cur->offset <= prev->offset;
         if (!back && cur->offset > prev->offset + 1) {
-            skipped = grp_known_between(known, known_count, cur_op->read_committed,
-                                        cur->topic_rank, cur->partition, prev->offset,
-                                        cur->offset);
+            skipped = grp_known_between(known, known_count, cur_op->read_committed, cur->topic_rank,
+                                        cur->partition, prev->offset, cur->offset);
         }
         if (!back && skipped == NULL) continue;
         out->violation_count++;

@@ -17,7 +17,7 @@
 struct topic_ranks {
     const char **names; /* Distinct topic names of the history, sorted. */
     size_t count;
-    size_t last;        /* Index of the last lookup: consecutive ops mostly share a topic. */
+    size_t last; /* Index of the last lookup: consecutive ops mostly share a topic. */
 };
 
 /* Collects and sorts the distinct topics of every op in `h`. */

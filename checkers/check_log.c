@@ -21,7 +21,8 @@
 size_t li_log_batch_count(const struct li_log *log) {
     ASSERT(log != NULL);
     size_t n = 0;
-    for (size_t s = 0; s < log->segment_count; s++) n += log->segments[s].batch_count;
+    for (size_t s = 0; s < log->segment_count; s++)
+        n += log->segments[s].batch_count;
     return n;
 }
 
@@ -61,10 +62,9 @@ static bool log_violation(struct check_result *out, const struct li_log *log, in
 static void log_batch_evidence(struct check_result *out, const struct li_segment *seg,
                                const struct li_batch *b, size_t global_index) {
     check_add_evidence(out, CHECK_EV_BATCH, global_index,
-                       "%s @%" PRIu64 ": batch offsets %" PRId64 "..%" PRId64
-                       " epoch %d crc %s",
-                       seg->file_name, b->position, b->base_offset, b->last_offset,
-                       (int)b->epoch, b->crc_valid ? "ok" : "BAD");
+                       "%s @%" PRIu64 ": batch offsets %" PRId64 "..%" PRId64 " epoch %d crc %s",
+                       seg->file_name, b->position, b->base_offset, b->last_offset, (int)b->epoch,
+                       b->crc_valid ? "ok" : "BAD");
 }
 
 static bool log_name_matches(const char *name, int64_t base_offset, const char *suffix) {
@@ -85,8 +85,7 @@ static void log_check_one(const struct li_log *log, struct check_result *out) {
                 snprintf(out->summary, sizeof(out->summary),
                          "%s %s/%d: segment file '%s' is not its base offset %" PRId64
                          " in 20 digits + .log",
-                         where, log->topic, (int)log->partition, seg->file_name,
-                         seg->base_offset);
+                         where, log->topic, (int)log->partition, seg->file_name, seg->base_offset);
             }
         }
         if ((seg->index_name[0] != '\0' &&
@@ -96,8 +95,8 @@ static void log_check_one(const struct li_log *log, struct check_result *out) {
             if (log_violation(out, log, seg->base_offset)) {
                 snprintf(out->summary, sizeof(out->summary),
                          "%s %s/%d: index files '%s'/'%s' do not match segment %s", where,
-                         log->topic, (int)log->partition, seg->index_name,
-                         seg->time_index_name, seg->file_name);
+                         log->topic, (int)log->partition, seg->index_name, seg->time_index_name,
+                         seg->file_name);
             }
         }
         if (seg->base_offset <= prev_base_segment) {
@@ -113,9 +112,12 @@ static void log_check_one(const struct li_log *log, struct check_result *out) {
             const struct li_batch *batch = &seg->batches[b];
             out->checked_count++;
             const char *problem = NULL;
-            if (batch->last_offset < batch->base_offset) problem = "ends before it starts";
-            else if (batch->base_offset <= prev_last) problem = "does not start above the previous batch";
-            else if (batch->base_offset < seg->base_offset) problem = "starts below its segment's base offset";
+            if (batch->last_offset < batch->base_offset)
+                problem = "ends before it starts";
+            else if (batch->base_offset <= prev_last)
+                problem = "does not start above the previous batch";
+            else if (batch->base_offset < seg->base_offset)
+                problem = "starts below its segment's base offset";
             else if (s + 1 < log->segment_count &&
                      batch->last_offset >= log->segments[s + 1].base_offset) {
                 problem = "reaches into the next segment's offsets";
@@ -151,8 +153,10 @@ static void log_check_one(const struct li_log *log, struct check_result *out) {
                 for (size_t b = 0; b < seg->batch_count; b++) {
                     if (seg->batches[b].position == e->position) at = &seg->batches[b];
                 }
-                if (at == NULL) problem = "points at no batch boundary";
-                else if (at->base_offset > e->offset) problem = "points past its target";
+                if (at == NULL)
+                    problem = "points at no batch boundary";
+                else if (at->base_offset > e->offset)
+                    problem = "points past its target";
             }
             if (problem != NULL && log_violation(out, log, e->offset)) {
                 snprintf(out->summary, sizeof(out->summary),
@@ -179,7 +183,8 @@ static void log_check_one(const struct li_log *log, struct check_result *out) {
 void check_log_well_formed(const struct check_input *in, struct check_result *out) {
     ASSERT(in != NULL && out != NULL);
     check_result_init(out, "I-LOG-1");
-    for (size_t i = 0; i < in->log_count; i++) log_check_one(&in->logs[i], out);
+    for (size_t i = 0; i < in->log_count; i++)
+        log_check_one(&in->logs[i], out);
 }
 
 /* --- I-LOG-2 --------------------------------------------------------------------------------- */
@@ -209,7 +214,8 @@ static void log_recovery_one(const struct check_recovery *r, struct check_result
     size_t a = 0;
     if (count > 0) {
         int64_t first = li_log_batch(log, 0)->base_offset;
-        while (a < r->appended_count && r->appended[a].last_offset < first) a++;
+        while (a < r->appended_count && r->appended[a].last_offset < first)
+            a++;
     }
     for (size_t i = 0; i < count && problem[0] == '\0'; i++, a++) {
         const struct li_batch *got = li_log_batch(log, i);
@@ -284,5 +290,6 @@ static void log_recovery_one(const struct check_recovery *r, struct check_result
 void check_log_recovered(const struct check_input *in, struct check_result *out) {
     ASSERT(in != NULL && out != NULL);
     check_result_init(out, "I-LOG-2");
-    for (size_t i = 0; i < in->recovery_count; i++) log_recovery_one(&in->recoveries[i], out);
+    for (size_t i = 0; i < in->recovery_count; i++)
+        log_recovery_one(&in->recoveries[i], out);
 }

@@ -218,8 +218,7 @@ void check_no_acked_loss(const struct check_input *in, struct check_result *out)
     while (group_start < read_count) {
         /* One fetch's records of one partition: reads[group_start, group_end). */
         size_t group_end = group_start + 1;
-        while (group_end < read_count &&
-               repl_cmp_tp(&reads[group_end], &reads[group_start]) == 0 &&
+        while (group_end < read_count && repl_cmp_tp(&reads[group_end], &reads[group_start]) == 0 &&
                reads[group_end].op == reads[group_start].op) {
             group_end++;
         }
@@ -231,11 +230,14 @@ void check_no_acked_loss(const struct check_input *in, struct check_result *out)
         while (left < right) {
             size_t mid = left + (right - left) / 2;
             const struct hist_op *m = acked[mid].op;
-            int c = (acked[mid].topic_rank > g->topic_rank) - (acked[mid].topic_rank < g->topic_rank);
+            int c =
+                (acked[mid].topic_rank > g->topic_rank) - (acked[mid].topic_rank < g->topic_rank);
             if (c == 0) c = (m->partition > g->partition) - (m->partition < g->partition);
             if (c == 0) c = (m->offset > lo) - (m->offset < lo);
-            if (c < 0) left = mid + 1;
-            else right = mid;
+            if (c < 0)
+                left = mid + 1;
+            else
+                right = mid;
         }
         size_t cursor = group_start;
         for (size_t a = left; a < acked_count; a++) {
@@ -246,7 +248,8 @@ void check_no_acked_loss(const struct check_input *in, struct check_result *out)
             }
             /* Only acks the client had seen before this read began. */
             if (p->complete_ns > fetch->invoke_ns) continue;
-            while (cursor < group_end && reads[cursor].offset < p->offset) cursor++;
+            while (cursor < group_end && reads[cursor].offset < p->offset)
+                cursor++;
             const char *seen = cursor < group_end && reads[cursor].offset == p->offset
                                    ? reads[cursor].value
                                    : NULL;

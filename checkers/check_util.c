@@ -23,7 +23,8 @@ void topic_ranks_init(struct topic_ranks *r, const struct history *h) {
         last = t;
         bool seen = false;
         /* Linear: a run has a handful of topics. */
-        for (size_t j = 0; j < r->count && !seen; j++) seen = strcmp(r->names[j], t) == 0;
+        for (size_t j = 0; j < r->count && !seen; j++)
+            seen = strcmp(r->names[j], t) == 0;
         if (seen) continue;
         if (r->count == cap) {
             cap = cap == 0 ? 8 : cap * 2;
@@ -51,8 +52,10 @@ uint32_t topic_rank(struct topic_ranks *r, const char *topic) {
             r->last = mid;
             return (uint32_t)mid;
         }
-        if (c < 0) left = mid + 1;
-        else right = mid;
+        if (c < 0)
+            left = mid + 1;
+        else
+            right = mid;
     }
     UNREACHABLE(); /* Not a topic of this history. */
 }

@@ -37,7 +37,8 @@ void history_free(struct history *h) {
         free(op->key);
         free(op->value);
         free(op->group);
-        for (size_t j = 0; j < op->record_count; j++) free(op->records[j].value);
+        for (size_t j = 0; j < op->record_count; j++)
+            free(op->records[j].value);
         free(op->records);
     }
     free(h->ops);
@@ -112,8 +113,8 @@ void history_produce_complete(struct history *h, size_t index, enum hist_status 
     op->error_code = error_code;
 }
 
-size_t history_fetch_invoke(struct history *h, int32_t process, uint64_t now_ns,
-                            const char *topic, uint32_t assignment, bool read_committed) {
+size_t history_fetch_invoke(struct history *h, int32_t process, uint64_t now_ns, const char *topic,
+                            uint32_t assignment, bool read_committed) {
     ASSERT(topic != NULL);
     struct hist_op *op = hist_new(h, process, now_ns, HIST_FETCH, topic);
     if (op == NULL) return HISTORY_NONE;
@@ -142,9 +143,9 @@ void history_fetch_complete(struct history *h, size_t index, enum hist_status st
     op->record_count = count;
 }
 
-size_t history_commit_invoke(struct history *h, int32_t process, uint64_t now_ns,
-                             const char *group, const char *topic, int32_t partition,
-                             int64_t offset, int32_t generation) {
+size_t history_commit_invoke(struct history *h, int32_t process, uint64_t now_ns, const char *group,
+                             const char *topic, int32_t partition, int64_t offset,
+                             int32_t generation) {
     ASSERT(group != NULL && topic != NULL && offset >= 0);
     struct hist_op *op = hist_new(h, process, now_ns, HIST_COMMIT, topic);
     if (op == NULL) return HISTORY_NONE;
@@ -186,20 +187,28 @@ const struct hist_op *history_op(const struct history *h, size_t index) {
 
 const char *hist_op_type_name(enum hist_op_type type) {
     switch (type) {
-    case HIST_PRODUCE: return "produce";
-    case HIST_FETCH: return "fetch";
-    case HIST_COMMIT: return "commit";
-    case HIST_OFFSET_FETCH: return "offset-fetch";
+    case HIST_PRODUCE:
+        return "produce";
+    case HIST_FETCH:
+        return "fetch";
+    case HIST_COMMIT:
+        return "commit";
+    case HIST_OFFSET_FETCH:
+        return "offset-fetch";
     }
     UNREACHABLE();
 }
 
 const char *hist_status_name(enum hist_status status) {
     switch (status) {
-    case HIST_PENDING: return "pending";
-    case HIST_OK: return "ok";
-    case HIST_FAILED: return "failed";
-    case HIST_UNKNOWN: return "unknown";
+    case HIST_PENDING:
+        return "pending";
+    case HIST_OK:
+        return "ok";
+    case HIST_FAILED:
+        return "failed";
+    case HIST_UNKNOWN:
+        return "unknown";
     }
     UNREACHABLE();
 }
@@ -214,14 +223,18 @@ size_t history_describe_op(const struct hist_op *op, char *buf, size_t buf_len) 
     ASSERT(op != NULL);
     char t0[32], t1[32];
     history_format_time(op->invoke_ns, t0, sizeof(t0));
-    if (op->status == HIST_PENDING) snprintf(t1, sizeof(t1), "...");
-    else history_format_time(op->complete_ns, t1, sizeof(t1));
+    if (op->status == HIST_PENDING)
+        snprintf(t1, sizeof(t1), "...");
+    else
+        history_format_time(op->complete_ns, t1, sizeof(t1));
     char what[256];
     switch (op->type) {
     case HIST_PRODUCE:
         snprintf(what, sizeof(what), "produce %s/%d value=%s acks=%s%s -> %s", op->topic,
                  (int)op->partition, op->value,
-                 op->acks == -1 ? "all" : op->acks == 0 ? "0" : "1",
+                 op->acks == -1  ? "all"
+                 : op->acks == 0 ? "0"
+                                 : "1",
                  op->transactional ? " txn" : "", hist_status_name(op->status));
         if (op->status == HIST_OK && op->offset >= 0) {
             size_t n = strlen(what);
@@ -247,9 +260,8 @@ size_t history_describe_op(const struct hist_op *op, char *buf, size_t buf_len) 
                  hist_status_name(op->status));
         break;
     case HIST_OFFSET_FETCH:
-        snprintf(what, sizeof(what), "offset-fetch group=%s %s/%d -> %s offset %" PRId64,
-                 op->group, op->topic, (int)op->partition, hist_status_name(op->status),
-                 op->offset);
+        snprintf(what, sizeof(what), "offset-fetch group=%s %s/%d -> %s offset %" PRId64, op->group,
+                 op->topic, (int)op->partition, hist_status_name(op->status), op->offset);
         break;
     }
     char error[32] = "";

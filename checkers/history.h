@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HISTORY_NONE SIZE_MAX
-#define HISTORY_OPS_MAX_DEFAULT (1u << 22)
+#define HISTORY_NONE                  SIZE_MAX
+#define HISTORY_OPS_MAX_DEFAULT       (1u << 22)
 #define HISTORY_RECORDS_PER_FETCH_MAX 65536
 
 enum hist_op_type { HIST_PRODUCE = 0, HIST_FETCH, HIST_COMMIT, HIST_OFFSET_FETCH };
@@ -46,8 +46,8 @@ struct hist_record {
 };
 
 struct hist_op {
-    size_t index; /* Position in the history, 0-based; stable for reports. */
-    int32_t process;  /* Client process id (a workload instance). */
+    size_t index;    /* Position in the history, 0-based; stable for reports. */
+    int32_t process; /* Client process id (a workload instance). */
     enum hist_op_type type;
     enum hist_status status;
     uint64_t invoke_ns;   /* Virtual time of the invocation. */
@@ -56,9 +56,9 @@ struct hist_op {
     char *topic;
     int32_t partition; /* PRODUCE, COMMIT, OFFSET_FETCH; -1 for FETCH. */
     /* PRODUCE. */
-    char *key;      /* NULL = null key. */
-    char *value;    /* Unique across the run. */
-    int32_t acks;   /* -1 (all), 0, 1. */
+    char *key;    /* NULL = null key. */
+    char *value;  /* Unique across the run. */
+    int32_t acks; /* -1 (all), 0, 1. */
     bool transactional;
     int64_t offset; /* Acked offset; -1 if none. COMMIT/OFFSET_FETCH: the group offset. */
     /* FETCH. */
@@ -90,18 +90,17 @@ size_t history_produce_invoke(struct history *h, int32_t process, uint64_t now_n
 void history_produce_complete(struct history *h, size_t op, enum hist_status status,
                               uint64_t now_ns, int64_t offset, int16_t error_code);
 
-size_t history_fetch_invoke(struct history *h, int32_t process, uint64_t now_ns,
-                            const char *topic, uint32_t assignment, bool read_committed);
+size_t history_fetch_invoke(struct history *h, int32_t process, uint64_t now_ns, const char *topic,
+                            uint32_t assignment, bool read_committed);
 /* Copies `records` (in the order the consumer received them). */
-void history_fetch_complete(struct history *h, size_t op, enum hist_status status,
-                            uint64_t now_ns, const struct hist_record *records, size_t count,
-                            int16_t error_code);
+void history_fetch_complete(struct history *h, size_t op, enum hist_status status, uint64_t now_ns,
+                            const struct hist_record *records, size_t count, int16_t error_code);
 
-size_t history_commit_invoke(struct history *h, int32_t process, uint64_t now_ns,
-                             const char *group, const char *topic, int32_t partition,
-                             int64_t offset, int32_t generation);
-void history_commit_complete(struct history *h, size_t op, enum hist_status status,
-                             uint64_t now_ns, int16_t error_code);
+size_t history_commit_invoke(struct history *h, int32_t process, uint64_t now_ns, const char *group,
+                             const char *topic, int32_t partition, int64_t offset,
+                             int32_t generation);
+void history_commit_complete(struct history *h, size_t op, enum hist_status status, uint64_t now_ns,
+                             int16_t error_code);
 
 size_t history_offset_fetch_invoke(struct history *h, int32_t process, uint64_t now_ns,
                                    const char *group, const char *topic, int32_t partition);

@@ -24,13 +24,13 @@
 /* One record batch (Kafka RecordBatch v2 header facts). */
 struct li_batch {
     int64_t base_offset;
-    int64_t last_offset;    /* base_offset + last offset delta. */
-    int32_t epoch;          /* Partition leader epoch stamped in the batch. */
-    bool crc_valid;         /* The CRC-32C over the batch holds. */
-    uint64_t position;      /* Byte position in its segment file. */
-    uint32_t size_bytes;    /* Whole batch size including the 12-byte log overhead; 0 = unknown. */
+    int64_t last_offset; /* base_offset + last offset delta. */
+    int32_t epoch;       /* Partition leader epoch stamped in the batch. */
+    bool crc_valid;      /* The CRC-32C over the batch holds. */
+    uint64_t position;   /* Byte position in its segment file. */
+    uint32_t size_bytes; /* Whole batch size including the 12-byte log overhead; 0 = unknown. */
     int64_t max_timestamp_ms;
-    uint32_t content_crc;   /* The batch's CRC field: identifies its content across images. */
+    uint32_t content_crc; /* The batch's CRC field: identifies its content across images. */
 };
 
 /* Offset index entry: absolute offset and the byte position of a batch at or before it. */
@@ -60,7 +60,7 @@ struct li_segment {
 };
 
 struct li_log {
-    char node[LOG_IMAGE_NAME_MAX];  /* "n1". */
+    char node[LOG_IMAGE_NAME_MAX]; /* "n1". */
     char topic[LOG_IMAGE_NAME_MAX];
     int32_t partition;
     const struct li_segment *segments; /* In file-name order. */
@@ -103,8 +103,8 @@ int64_t li_parse_time_index(const uint8_t *bytes, size_t len, int64_t base_offse
 /* The offset of (topic, partition) in a "topic partition offset" checkpoint text
  * (replication-offset-checkpoint, recovery-point-offset-checkpoint, ...). 0, -ENOENT if the
  * partition is not listed, -EBADMSG if the text is malformed. */
-int li_parse_offset_checkpoint(const char *text, size_t len, const char *topic,
-                               int32_t partition, int64_t *offset);
+int li_parse_offset_checkpoint(const char *text, size_t len, const char *topic, int32_t partition,
+                               int64_t *offset);
 
 /* The log end offset: `leo` if known, else one past the last batch, else log start. */
 int64_t li_log_end_offset(const struct li_log *log);

@@ -19,12 +19,13 @@
 
 #define LI_BATCH_HEADER_BYTES 61
 #define LI_LOG_OVERHEAD_BYTES 12 /* baseOffset + batchLength. */
-#define LI_CRC_START 21          /* Offset of attributes. */
-#define LI_BATCH_BYTES_MAX (64u << 20)
+#define LI_CRC_START          21 /* Offset of attributes. */
+#define LI_BATCH_BYTES_MAX    (64u << 20)
 
 static uint64_t li_be(const uint8_t *p, int bytes) {
     uint64_t v = 0;
-    for (int i = 0; i < bytes; i++) v = v << 8 | p[i];
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | p[i];
     return v;
 }
 
@@ -35,7 +36,8 @@ uint32_t li_crc32c(const uint8_t *data, size_t len) {
     uint32_t table[16];
     for (uint32_t n = 0; n < 16; n++) {
         uint32_t c = n;
-        for (int k = 0; k < 4; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        for (int k = 0; k < 4; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
         table[n] = c;
     }
     uint32_t crc = 0xFFFFFFFFu;
@@ -84,8 +86,8 @@ int64_t li_parse_segment(const uint8_t *bytes, size_t len, struct li_batch *out,
         batch->max_timestamp_ms = (int64_t)li_be(b + 35, 8);
         batch->position = pos;
         batch->size_bytes = (uint32_t)total;
-        batch->crc_valid = b[16] == 2 && li_crc32c(b + LI_CRC_START, total - LI_CRC_START) ==
-                                             batch->content_crc;
+        batch->crc_valid =
+            b[16] == 2 && li_crc32c(b + LI_CRC_START, total - LI_CRC_START) == batch->content_crc;
         pos += total;
     }
     *tail_bytes = len - pos;
@@ -133,8 +135,8 @@ static bool li_parse_int(const char **p, const char *end, int64_t *out) {
     return true;
 }
 
-int li_parse_offset_checkpoint(const char *text, size_t len, const char *topic,
-                               int32_t partition, int64_t *offset) {
+int li_parse_offset_checkpoint(const char *text, size_t len, const char *topic, int32_t partition,
+                               int64_t *offset) {
     ASSERT(text != NULL || len == 0);
     ASSERT(topic != NULL && offset != NULL);
     const char *p = text, *end = text + len;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define TRACE_FNV_OFFSET 0xcbf29ce484222325ULL
-#define TRACE_FNV_PRIME 0x100000001b3ULL
+#define TRACE_FNV_PRIME  0x100000001b3ULL
 
 static char *trace_strdup(const char *s) {
     ASSERT(s != NULL);
@@ -40,7 +40,8 @@ static uint64_t trace_hash_str(uint64_t h, const char *s) {
 /* Integers are hashed as little-endian bytes so the hash is the same on every host. */
 static uint64_t trace_hash_u64(uint64_t h, uint64_t v) {
     unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
     return trace_hash_bytes(h, b, sizeof(b));
 }
 
@@ -80,8 +81,10 @@ size_t trace_add(struct trace *t, uint64_t time_ns, const char *node, const char
     for (size_t i = 0; i < count; i++) {
         h = trace_hash_str(h, fields[i].key);
         h = trace_hash_u64(h, (uint64_t)fields[i].type);
-        if (fields[i].type == IO_TRACE_INT) h = trace_hash_u64(h, (uint64_t)fields[i].i);
-        else h = trace_hash_str(h, fields[i].s != NULL ? fields[i].s : "");
+        if (fields[i].type == IO_TRACE_INT)
+            h = trace_hash_u64(h, (uint64_t)fields[i].i);
+        else
+            h = trace_hash_str(h, fields[i].s != NULL ? fields[i].s : "");
     }
     t->hash = h;
 

@@ -29,9 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRACE_NONE SIZE_MAX
+#define TRACE_NONE               SIZE_MAX
 #define TRACE_EVENTS_MAX_DEFAULT (1u << 22)
-#define TRACE_FIELDS_MAX 32
+#define TRACE_FIELDS_MAX         32
 
 struct trace_field {
     char *key;

@@ -20,9 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define REPORT_PATH_MAX 4096
+#define REPORT_PATH_MAX          4096
 #define REPORT_FAULTS_PINNED_MAX 16
-#define REPORT_CANDIDATES_MAX (1u << 20) /* Bound on what selection even looks at. */
+#define REPORT_CANDIDATES_MAX    (1u << 20) /* Bound on what selection even looks at. */
 
 /* --- Selection ------------------------------------------------------------------------------ */
 
@@ -98,8 +98,7 @@ void report_select(const struct report_input *in, struct rsel *sel) {
     const struct trace *t = in->trace;
     const struct history *h = in->history;
     const struct scenario *s = in->scenario;
-    size_t n_excerpt = in->excerpt_events != 0 ? in->excerpt_events
-                                               : REPORT_EXCERPT_EVENTS_DEFAULT;
+    size_t n_excerpt = in->excerpt_events != 0 ? in->excerpt_events : REPORT_EXCERPT_EVENTS_DEFAULT;
     uint64_t center = in->result->time_ns;
     if (center == 0 && t != NULL && t->count > 0) center = t->events[t->count - 1].time_ns;
     sel->center_ns = center;
@@ -107,7 +106,8 @@ void report_select(const struct report_input *in, struct rsel *sel) {
     /* Excerpt: three quarters before the violation, one quarter after. */
     if (t != NULL && t->count > 0) {
         size_t upto = 0;
-        while (upto < t->count && t->events[upto].time_ns <= center) upto++;
+        while (upto < t->count && t->events[upto].time_ns <= center)
+            upto++;
         size_t before = n_excerpt - n_excerpt / 4;
         sel->excerpt_first = upto > before ? upto - before : 0;
         sel->excerpt_end = MIN(t->count, sel->excerpt_first + n_excerpt);
@@ -132,13 +132,16 @@ void report_select(const struct report_input *in, struct rsel *sel) {
             snprintf(name, sizeof(name), "q%d", (int)q);
             sel_lane(sel, name);
         }
-        for (size_t w = 0; w < s->workload_count; w++) sel_lane(sel, s->workloads[w].name);
+        for (size_t w = 0; w < s->workload_count; w++)
+            sel_lane(sel, s->workloads[w].name);
     }
 
     struct rcand *cands = NULL;
     size_t count = 0, cap = 0;
     for (size_t i = sel->excerpt_first; i < sel->excerpt_end; i++) {
-        struct ritem it = {.kind = RITEM_EVENT, .index = i, .time_ns = t->events[i].time_ns,
+        struct ritem it = {.kind = RITEM_EVENT,
+                           .index = i,
+                           .time_ns = t->events[i].time_ns,
                            .pinned = event_is_evidence(in->result, i)};
         cand_push(&cands, &count, &cap, it, center);
     }
@@ -146,25 +149,28 @@ void report_select(const struct report_input *in, struct rsel *sel) {
         const struct hist_op *op = &h->ops[i];
         bool pinned = op_is_evidence(in->result, i);
         if (pinned || (op->invoke_ns >= lo && op->invoke_ns <= hi)) {
-            struct ritem it = {.kind = RITEM_OP_INVOKE, .index = i, .time_ns = op->invoke_ns,
-                               .pinned = pinned};
+            struct ritem it = {
+                .kind = RITEM_OP_INVOKE, .index = i, .time_ns = op->invoke_ns, .pinned = pinned};
             cand_push(&cands, &count, &cap, it, center);
         }
         if (op->status != HIST_PENDING &&
             (pinned || (op->complete_ns >= lo && op->complete_ns <= hi))) {
-            struct ritem it = {.kind = RITEM_OP_COMPLETE, .index = i,
-                               .time_ns = op->complete_ns, .pinned = pinned};
+            struct ritem it = {.kind = RITEM_OP_COMPLETE,
+                               .index = i,
+                               .time_ns = op->complete_ns,
+                               .pinned = pinned};
             cand_push(&cands, &count, &cap, it, center);
         }
     }
     if (s != NULL) {
         /* The latest faults up to the end of the window: what led to the violation. */
         size_t last = 0;
-        while (last < s->fault_count && s->faults[last].at_ns <= hi) last++;
+        while (last < s->fault_count && s->faults[last].at_ns <= hi)
+            last++;
         size_t first = last > REPORT_FAULTS_PINNED_MAX ? last - REPORT_FAULTS_PINNED_MAX : 0;
         for (size_t i = first; i < last; i++) {
-            struct ritem it = {.kind = RITEM_FAULT, .index = i, .time_ns = s->faults[i].at_ns,
-                               .pinned = true};
+            struct ritem it = {
+                .kind = RITEM_FAULT, .index = i, .time_ns = s->faults[i].at_ns, .pinned = true};
             cand_push(&cands, &count, &cap, it, center);
         }
     }
@@ -181,9 +187,15 @@ void report_select(const struct report_input *in, struct rsel *sel) {
         struct ritem *it = &sel->items[i];
         char name[REPORT_LANE_NAME_MAX];
         switch (it->kind) {
-        case RITEM_FAULT: snprintf(name, sizeof(name), "%s", s->faults[it->index].a); break;
-        case RITEM_EVENT: snprintf(name, sizeof(name), "%s", t->events[it->index].node); break;
-        default: report_process_name(in, h->ops[it->index].process, name, sizeof(name)); break;
+        case RITEM_FAULT:
+            snprintf(name, sizeof(name), "%s", s->faults[it->index].a);
+            break;
+        case RITEM_EVENT:
+            snprintf(name, sizeof(name), "%s", t->events[it->index].node);
+            break;
+        default:
+            report_process_name(in, h->ops[it->index].process, name, sizeof(name));
+            break;
         }
         if (it->kind == RITEM_FAULT && strcmp(name, "all") == 0) {
             snprintf(name, sizeof(name), "sim");
@@ -217,14 +229,26 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
         switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
         default:
-            if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-            else fputc(*p, f);
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
         }
     }
     fputc('"', f);
@@ -233,21 +257,34 @@ static void json_str(FILE *f, const char *s) {
 static void html_str(FILE *f, const char *s) {
     for (; *s != '\0'; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
 
 static const char *evidence_kind_name(enum check_evidence_kind kind) {
     switch (kind) {
-    case CHECK_EV_OP: return "op";
-    case CHECK_EV_EVENT: return "event";
-    case CHECK_EV_BATCH: return "batch";
-    case CHECK_EV_NOTE: return "note";
+    case CHECK_EV_OP:
+        return "op";
+    case CHECK_EV_EVENT:
+        return "event";
+    case CHECK_EV_BATCH:
+        return "batch";
+    case CHECK_EV_NOTE:
+        return "note";
     }
     UNREACHABLE();
 }
@@ -275,8 +312,9 @@ static int report_close(FILE *f, const char *path, char *err, size_t err_len) {
 }
 
 static void log_line(FILE *f, const struct li_log *log) {
-    fprintf(f, "  %s %s/%d: log start %" PRId64 ", HW %" PRId64 ", LEO %" PRId64
-               ", recovery point %" PRId64 ", HW checkpoint %" PRId64 "\n    ",
+    fprintf(f,
+            "  %s %s/%d: log start %" PRId64 ", HW %" PRId64 ", LEO %" PRId64
+            ", recovery point %" PRId64 ", HW checkpoint %" PRId64 "\n    ",
             log->node, log->topic, (int)log->partition, log->log_start_offset, log->hw,
             li_log_end_offset(log), log->recovery_point, log->hw_checkpoint);
     size_t count = li_log_batch_count(log);
@@ -333,8 +371,10 @@ static void write_txt(FILE *f, const struct report_input *in, const struct rsel 
     fprintf(f, "\nEVIDENCE\n");
     for (size_t i = 0; i < r->evidence_count; i++) {
         const struct check_evidence *e = &r->evidence[i];
-        if (e->kind == CHECK_EV_NOTE) fprintf(f, "  [note] %s\n", e->text);
-        else fprintf(f, "  [%s %zu] %s\n", evidence_kind_name(e->kind), e->index, e->text);
+        if (e->kind == CHECK_EV_NOTE)
+            fprintf(f, "  [note] %s\n", e->text);
+        else
+            fprintf(f, "  [%s %zu] %s\n", evidence_kind_name(e->kind), e->index, e->text);
     }
     if (r->evidence_count == 0) fprintf(f, "  (none)\n");
     fprintf(f, "\nFAULT SCHEDULE\n");
@@ -347,7 +387,8 @@ static void write_txt(FILE *f, const struct report_input *in, const struct rsel 
     }
     if (faults == 0) fprintf(f, "  (none)\n");
     fprintf(f, "\nLOG STATE\n");
-    for (size_t i = 0; i < in->log_count; i++) log_line(f, &in->logs[i]);
+    for (size_t i = 0; i < in->log_count; i++)
+        log_line(f, &in->logs[i]);
     if (in->log_count == 0) fprintf(f, "  (none recorded)\n");
     fprintf(f, "\nCLIENT OPERATIONS (in the diagram)\n");
     size_t ops = 0;
@@ -384,16 +425,18 @@ static void json_log(FILE *f, const struct li_log *log) {
     json_str(f, log->node);
     fputs(", \"topic\": ", f);
     json_str(f, log->topic);
-    fprintf(f, ", \"partition\": %d, \"log_start_offset\": %" PRId64 ", \"hw\": %" PRId64
-               ", \"leo\": %" PRId64 ", \"recovery_point\": %" PRId64
-               ", \"hw_checkpoint\": %" PRId64 ", \"batches\": [",
+    fprintf(f,
+            ", \"partition\": %d, \"log_start_offset\": %" PRId64 ", \"hw\": %" PRId64
+            ", \"leo\": %" PRId64 ", \"recovery_point\": %" PRId64 ", \"hw_checkpoint\": %" PRId64
+            ", \"batches\": [",
             (int)log->partition, log->log_start_offset, log->hw, li_log_end_offset(log),
             log->recovery_point, log->hw_checkpoint);
     size_t count = li_log_batch_count(log);
     for (size_t b = 0; b < count; b++) {
         const struct li_batch *batch = li_log_batch(log, b);
-        fprintf(f, "%s{\"base_offset\": %" PRId64 ", \"last_offset\": %" PRId64
-                   ", \"epoch\": %d, \"crc_valid\": %s}",
+        fprintf(f,
+                "%s{\"base_offset\": %" PRId64 ", \"last_offset\": %" PRId64
+                ", \"epoch\": %d, \"crc_valid\": %s}",
                 b == 0 ? "" : ", ", batch->base_offset, batch->last_offset, (int)batch->epoch,
                 batch->crc_valid ? "true" : "false");
     }
@@ -406,10 +449,10 @@ static void write_json(FILE *f, const struct report_input *in, const struct rsel
     char buf[1024];
     fputs("{\n  \"format\": \"trial-report-1\",\n  \"invariant\": ", f);
     json_str(f, r->invariant);
-    fprintf(f, ",\n  \"violated\": %s,\n  \"violation_count\": %zu,\n  \"allowed_count\": %zu,"
-               "\n  \"checked_count\": %zu,\n  \"summary\": ",
-            r->violated ? "true" : "false", r->violation_count, r->allowed_count,
-            r->checked_count);
+    fprintf(f,
+            ",\n  \"violated\": %s,\n  \"violation_count\": %zu,\n  \"allowed_count\": %zu,"
+            "\n  \"checked_count\": %zu,\n  \"summary\": ",
+            r->violated ? "true" : "false", r->violation_count, r->allowed_count, r->checked_count);
     json_str(f, r->summary);
     fputs(",\n  \"location\": {\"node\": ", f);
     json_str(f, r->node);
@@ -445,8 +488,9 @@ static void write_json(FILE *f, const struct report_input *in, const struct rsel
     for (size_t i = 0; i < faults; i++) {
         const struct scn_fault *fault = &in->scenario->faults[i];
         scn_fault_describe(fault, buf, sizeof(buf));
-        fprintf(f, "%s\n    {\"at_ns\": %" PRIu64 ", \"kind\": \"%s\", \"node\": ",
-                i == 0 ? "" : ",", fault->at_ns, scn_fault_kind_name(fault->kind));
+        fprintf(f,
+                "%s\n    {\"at_ns\": %" PRIu64 ", \"kind\": \"%s\", \"node\": ", i == 0 ? "" : ",",
+                fault->at_ns, scn_fault_kind_name(fault->kind));
         json_str(f, fault->a);
         fputs(", \"text\": ", f);
         json_str(f, buf);
@@ -467,8 +511,9 @@ static void write_json(FILE *f, const struct report_input *in, const struct rsel
         }
         const struct hist_op *op = &in->history->ops[it->index];
         history_describe_op(op, buf, sizeof(buf));
-        fprintf(f, "%s\n    {\"index\": %zu, \"process\": %d, \"type\": \"%s\", "
-                   "\"status\": \"%s\", \"text\": ",
+        fprintf(f,
+                "%s\n    {\"index\": %zu, \"process\": %d, \"type\": \"%s\", "
+                "\"status\": \"%s\", \"text\": ",
                 first_op ? "" : ",", op->index, (int)op->process, hist_op_type_name(op->type),
                 hist_status_name(op->status));
         json_str(f, buf);
@@ -510,7 +555,8 @@ static void html_embed_svg(FILE *f, const char *svg_path, const char *dot_path) 
     if (svg == NULL) {
         fputs("<p><em>Graphviz did not render this picture; its source:</em></p><pre>", f);
         FILE *dot = fopen(dot_path, "r");
-        while (dot != NULL && fgets(chunk, sizeof(chunk), dot) != NULL) html_str(f, chunk);
+        while (dot != NULL && fgets(chunk, sizeof(chunk), dot) != NULL)
+            html_str(f, chunk);
         if (dot != NULL) fclose(dot);
         fputs("</pre>\n", f);
         return;
@@ -545,14 +591,15 @@ static void write_html(FILE *f, const struct report_input *in, const struct rsel
     fprintf(f, " %s</h1>\n<p>", r->violated ? "violated" : "holds");
     html_str(f, r->summary);
     history_format_time(r->time_ns, t, sizeof(t));
-    fprintf(f, "</p>\n<table>\n<tr><th>violations</th><td>%zu (%zu allowed, %zu checked)</td></tr>\n"
-               "<tr><th>where</th><td>node ",
+    fprintf(f,
+            "</p>\n<table>\n<tr><th>violations</th><td>%zu (%zu allowed, %zu checked)</td></tr>\n"
+            "<tr><th>where</th><td>node ",
             r->violation_count, r->allowed_count, r->checked_count);
     html_str(f, r->node[0] != '\0' ? r->node : "-");
     fputs(", ", f);
     html_str(f, r->topic[0] != '\0' ? r->topic : "-");
-    fprintf(f, "/%d offset %" PRId64 " at %s</td></tr>\n<tr><th>seed</th><td>%" PRIu64
-               "</td></tr>\n",
+    fprintf(f,
+            "/%d offset %" PRId64 " at %s</td></tr>\n<tr><th>seed</th><td>%" PRIu64 "</td></tr>\n",
             (int)r->partition, r->offset, t, in->seed);
     if (in->scenario != NULL) {
         fputs("<tr><th>scenario</th><td>", f);
@@ -585,9 +632,10 @@ static void write_html(FILE *f, const struct report_input *in, const struct rsel
         fputs("</td></tr>\n", f);
     }
     if (faults == 0) fputs("<tr><td>(none)</td></tr>\n", f);
-    fprintf(f, "</table>\n<h2>Space-time diagram</h2>\n<p>%zu items around the violation: "
-               "lanes are nodes and clients, time runs down, blue arrows are messages, red boxes "
-               "faults, yellow the evidence.</p>\n<div class=\"svg\">\n",
+    fprintf(f,
+            "</table>\n<h2>Space-time diagram</h2>\n<p>%zu items around the violation: "
+            "lanes are nodes and clients, time runs down, blue arrows are messages, red boxes "
+            "faults, yellow the evidence.</p>\n<div class=\"svg\">\n",
             sel->item_count);
     snprintf(path, sizeof(path), "%s/spacetime.svg", dir);
     snprintf(dot_path, sizeof(dot_path), "%s/spacetime.dot", dir);
@@ -599,8 +647,9 @@ static void write_html(FILE *f, const struct report_input *in, const struct rsel
     fputs("</div>\n<pre>", f);
     for (size_t i = 0; i < in->log_count; i++) {
         const struct li_log *log = &in->logs[i];
-        snprintf(line, sizeof(line), "%s %s/%d: log start %" PRId64 ", HW %" PRId64 ", LEO %" PRId64
-                 "\n", log->node, log->topic, (int)log->partition, log->log_start_offset, log->hw,
+        snprintf(line, sizeof(line),
+                 "%s %s/%d: log start %" PRId64 ", HW %" PRId64 ", LEO %" PRId64 "\n", log->node,
+                 log->topic, (int)log->partition, log->log_start_offset, log->hw,
                  li_log_end_offset(log));
         html_str(f, line);
     }
@@ -656,8 +705,10 @@ int report_write(const struct report_input *in, const char *dir, struct report_o
             rc = report_fail(err, err_len, -errno, "%s: cannot write", path);
             break;
         }
-        if (d == 0) report_write_spacetime_dot(in, sel, f);
-        else report_write_logs_dot(in, f);
+        if (d == 0)
+            report_write_spacetime_dot(in, sel, f);
+        else
+            report_write_logs_dot(in, f);
         rc = report_close(f, path, err, err_len);
         if (rc != 0) break;
         snprintf(svg, sizeof(svg), "%s/%s.svg", dir, names[d]);
@@ -686,9 +737,12 @@ int report_write(const struct report_input *in, const char *dir, struct report_o
             rc = report_fail(err, err_len, -errno, "%s: cannot write", path);
             break;
         }
-        if (k == 0) write_txt(f, in, sel);
-        else if (k == 1) write_json(f, in, sel, graphviz_ok);
-        else write_html(f, in, sel, dir);
+        if (k == 0)
+            write_txt(f, in, sel);
+        else if (k == 1)
+            write_json(f, in, sel, graphviz_ok);
+        else
+            write_html(f, in, sel, dir);
         rc = report_close(f, path, err, err_len);
     }
     if (out != NULL) {

@@ -36,9 +36,9 @@
 #include <stdint.h>
 
 #define REPORT_EXCERPT_EVENTS_DEFAULT 40 /* Trace events in the excerpt. */
-#define REPORT_DIAGRAM_ITEMS_MAX 80      /* Events, ops and faults drawn in the diagram. */
-#define REPORT_LOG_BATCHES_DRAWN_MAX 24  /* Batches per log in the picture (the last ones). */
-#define REPORT_LANES_MAX 48
+#define REPORT_DIAGRAM_ITEMS_MAX      80 /* Events, ops and faults drawn in the diagram. */
+#define REPORT_LOG_BATCHES_DRAWN_MAX  24 /* Batches per log in the picture (the last ones). */
+#define REPORT_LANES_MAX              48
 
 struct report_input {
     const struct check_result *result; /* Required: the violation (or a pass, for tests). */
@@ -48,7 +48,7 @@ struct report_input {
     const struct li_log *logs;         /* Each node's log state; may be NULL. */
     size_t log_count;
     uint64_t seed;
-    const char *repro_command;         /* Required: "trial run scenarios/x.scn --seed 42". */
+    const char *repro_command; /* Required: "trial run scenarios/x.scn --seed 42". */
     /* Lane names of history processes: process_names[p] for process p. NULL or a short
      * array falls back to "proc<p>". */
     const char *const *process_names;
@@ -58,7 +58,7 @@ struct report_input {
 };
 
 struct report_output {
-    bool graphviz_ok;    /* Both SVGs were rendered. */
+    bool graphviz_ok;     /* Both SVGs were rendered. */
     size_t diagram_items; /* Items drawn in the space-time diagram. */
     size_t excerpt_count; /* Trace events in the excerpt. */
 };

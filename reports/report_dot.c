@@ -41,11 +41,20 @@ static void dot_quoted(FILE *f, const char *s) {
 static void dot_html(FILE *f, const char *s) {
     for (; *s != '\0'; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -81,8 +90,9 @@ static void item_label(const struct report_input *in, const struct ritem *it, ch
         if (strcmp(e->name, "net_recv") == 0) peer = trace_get_str(e, "from");
         const char *api = trace_get_str(e, "api");
         if (peer != NULL) {
-            snprintf(buf, len, "%s %s%s%s", strcmp(e->name, "net_send") == 0 ? "send to" : "recv from",
-                     peer, api != NULL ? " " : "", api != NULL ? api : "");
+            snprintf(buf, len, "%s %s%s%s",
+                     strcmp(e->name, "net_send") == 0 ? "send to" : "recv from", peer,
+                     api != NULL ? " " : "", api != NULL ? api : "");
             return;
         }
         size_t used = (size_t)snprintf(buf, len, "%s", e->name);
@@ -102,14 +112,16 @@ static void item_label(const struct report_input *in, const struct ritem *it, ch
     case RITEM_OP_INVOKE: {
         const struct hist_op *op = &in->history->ops[it->index];
         if (op->type == HIST_PRODUCE) {
-            snprintf(buf, len, "#%zu produce %s -> %s/%d acks=%s", op->index, op->value,
-                     op->topic, (int)op->partition,
-                     op->acks == -1 ? "all" : op->acks == 0 ? "0" : "1");
+            snprintf(buf, len, "#%zu produce %s -> %s/%d acks=%s", op->index, op->value, op->topic,
+                     (int)op->partition,
+                     op->acks == -1  ? "all"
+                     : op->acks == 0 ? "0"
+                                     : "1");
         } else if (op->type == HIST_FETCH) {
             snprintf(buf, len, "#%zu fetch %s", op->index, op->topic);
         } else {
-            snprintf(buf, len, "#%zu %s %s/%d", op->index, hist_op_type_name(op->type),
-                     op->topic, (int)op->partition);
+            snprintf(buf, len, "#%zu %s %s/%d", op->index, hist_op_type_name(op->type), op->topic,
+                     (int)op->partition);
         }
         return;
     }
@@ -151,9 +163,11 @@ int report_write_spacetime_dot(const struct report_input *in, const struct rsel 
         fputs("\"];\n", f);
     }
     fputs("  { rank=same; time_h", f);
-    for (size_t l = 0; l < sel->lane_count; l++) fprintf(f, "; lane%zu_h", l);
+    for (size_t l = 0; l < sel->lane_count; l++)
+        fprintf(f, "; lane%zu_h", l);
     fputs("; }\n  time_h", f);
-    for (size_t l = 0; l < sel->lane_count; l++) fprintf(f, " -> lane%zu_h", l);
+    for (size_t l = 0; l < sel->lane_count; l++)
+        fprintf(f, " -> lane%zu_h", l);
     fputs(" [style=invis];\n", f);
 
     /* Grid: every (lane, row) is a point unless an item sits there. */
@@ -193,17 +207,22 @@ int report_write_spacetime_dot(const struct report_input *in, const struct rsel 
             fputs("\"];\n", f);
         }
         fprintf(f, "  { rank=same; time_%zu", r);
-        for (size_t l = 0; l < sel->lane_count; l++) fprintf(f, "; g%zu_%zu", l, r);
+        for (size_t l = 0; l < sel->lane_count; l++)
+            fprintf(f, "; g%zu_%zu", l, r);
         fputs("; }\n", f);
     }
     /* Lane lines and the time column, top to bottom. */
     for (size_t l = 0; l <= sel->lane_count; l++) {
         bool time_column = l == sel->lane_count;
-        if (time_column) fputs("  time_h", f);
-        else fprintf(f, "  lane%zu_h", l);
+        if (time_column)
+            fputs("  time_h", f);
+        else
+            fprintf(f, "  lane%zu_h", l);
         for (size_t r = 0; r < sel->row_count; r++) {
-            if (time_column) fprintf(f, " -> time_%zu", r);
-            else fprintf(f, " -> g%zu_%zu", l, r);
+            if (time_column)
+                fprintf(f, " -> time_%zu", r);
+            else
+                fprintf(f, " -> g%zu_%zu", l, r);
         }
         fprintf(f, " [%s, weight=100];\n",
                 time_column ? "style=invis" : "arrowhead=none, color=\"#9aa5b1\"");
@@ -251,12 +270,13 @@ int report_write_logs_dot(const struct report_input *in, FILE *f) {
     for (size_t i = 0; i < in->log_count; i++) {
         const struct li_log *log = &in->logs[i];
         size_t count = li_log_batch_count(log);
-        size_t first = count > REPORT_LOG_BATCHES_DRAWN_MAX ? count - REPORT_LOG_BATCHES_DRAWN_MAX
-                                                            : 0;
+        size_t first =
+            count > REPORT_LOG_BATCHES_DRAWN_MAX ? count - REPORT_LOG_BATCHES_DRAWN_MAX : 0;
         int64_t leo = li_log_end_offset(log);
         size_t columns = count - first + 2;
-        fprintf(f, "  log%zu [label=<<table border=\"0\" cellborder=\"1\" cellspacing=\"0\" "
-                   "cellpadding=\"3\">\n    <tr><td colspan=\"%zu\" bgcolor=\"#dde6f0\"><b>",
+        fprintf(f,
+                "  log%zu [label=<<table border=\"0\" cellborder=\"1\" cellspacing=\"0\" "
+                "cellpadding=\"3\">\n    <tr><td colspan=\"%zu\" bgcolor=\"#dde6f0\"><b>",
                 i, columns);
         dot_html(f, log->node);
         fputs(" ", f);
@@ -267,9 +287,9 @@ int report_write_logs_dot(const struct report_input *in, FILE *f) {
             const struct li_batch *batch = li_log_batch(log, b);
             const char *color = epoch_colors[(uint32_t)batch->epoch % ARRAY_LEN(epoch_colors)];
             fprintf(f, "<td bgcolor=\"%s\"%s>%" PRId64 "..%" PRId64 "<br/>e%d%s</td>",
-                    batch->crc_valid ? color : "#ff9999",
-                    batch->crc_valid ? "" : " color=\"red\"", batch->base_offset,
-                    batch->last_offset, (int)batch->epoch, batch->crc_valid ? "" : " CRC!");
+                    batch->crc_valid ? color : "#ff9999", batch->crc_valid ? "" : " color=\"red\"",
+                    batch->base_offset, batch->last_offset, (int)batch->epoch,
+                    batch->crc_valid ? "" : " CRC!");
         }
         fprintf(f, "<td>LEO %" PRId64 "</td></tr>\n    <tr><td>%" PRId64 "</td>", leo,
                 log->log_start_offset);
@@ -282,9 +302,10 @@ int report_write_logs_dot(const struct report_input *in, FILE *f) {
                     hw_here && rp_here ? " " : "", rp_here ? "RP" : "");
         }
         fprintf(f, "<td>%s</td></tr>\n", log->hw == leo ? "<b>HW</b>" : "");
-        fprintf(f, "    <tr><td colspan=\"%zu\" align=\"left\">log start %" PRId64 " &#183; HW %"
-                   PRId64 " &#183; LEO %" PRId64 " &#183; recovery point %" PRId64
-                   " &#183; HW checkpoint %" PRId64 "</td></tr>\n  </table>>];\n",
+        fprintf(f,
+                "    <tr><td colspan=\"%zu\" align=\"left\">log start %" PRId64
+                " &#183; HW %" PRId64 " &#183; LEO %" PRId64 " &#183; recovery point %" PRId64
+                " &#183; HW checkpoint %" PRId64 "</td></tr>\n  </table>>];\n",
                 columns, log->log_start_offset, log->hw, leo, log->recovery_point,
                 log->hw_checkpoint);
         if (i > 0) fprintf(f, "  log%zu -> log%zu [style=invis];\n", i - 1, i);
@@ -295,8 +316,8 @@ int report_write_logs_dot(const struct report_input *in, FILE *f) {
 
 bool report_run_dot(const char *dot_program, const char *dot_path, const char *svg_path) {
     const char *program = dot_program != NULL ? dot_program : "dot";
-    char *argv[] = {(char *)program, (char *)"-Tsvg", (char *)"-o", (char *)svg_path,
-                    (char *)dot_path, NULL};
+    char *argv[] = {(char *)program,  (char *)"-Tsvg",  (char *)"-o",
+                    (char *)svg_path, (char *)dot_path, NULL};
     pid_t pid;
     /* No shell: paths with spaces or quotes are passed as they are. */
     if (posix_spawnp(&pid, program, NULL, NULL, argv, environ) != 0) return false;

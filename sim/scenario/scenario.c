@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCN_TOKENS_MAX 64
+#define SCN_TOKENS_MAX     64
 #define SCN_FILE_BYTES_MAX (1u << 20) /* A scenario file is small; refuse anything bigger. */
 
 /* Parser state: the output, the error buffer and where we are. */
@@ -45,7 +45,7 @@ struct scn_parser {
 };
 
 __attribute__((format(printf, 3, 4))) static int scn_fail(struct scn_parser *p, int line,
-                                                         const char *fmt, ...) {
+                                                          const char *fmt, ...) {
     ASSERT(p->err != NULL && p->err_len > 0);
     int n = snprintf(p->err, p->err_len, "%s:%d: ", p->filename, line);
     if (n < 0) n = 0;
@@ -61,26 +61,29 @@ __attribute__((format(printf, 3, 4))) static int scn_fail(struct scn_parser *p, 
 /* --- Names and spellings ---------------------------------------------------------------- */
 
 static const char *const scn_fault_names[SCN_FAULT_KIND_COUNT] = {
-    [SCN_FAULT_CRASH] = "crash",       [SCN_FAULT_RESTART] = "restart",
-    [SCN_FAULT_PAUSE] = "pause",       [SCN_FAULT_RESUME] = "resume",
+    [SCN_FAULT_CRASH] = "crash",         [SCN_FAULT_RESTART] = "restart",
+    [SCN_FAULT_PAUSE] = "pause",         [SCN_FAULT_RESUME] = "resume",
     [SCN_FAULT_PARTITION] = "partition", [SCN_FAULT_ISOLATE] = "isolate",
-    [SCN_FAULT_HEAL] = "heal",         [SCN_FAULT_SLOW] = "slow",
-    [SCN_FAULT_DISK] = "disk",         [SCN_FAULT_DISK_CLEAR] = "disk",
-    [SCN_FAULT_CLOCK_SKEW] = "clock",  [SCN_FAULT_CLOCK_JUMP] = "clock",
+    [SCN_FAULT_HEAL] = "heal",           [SCN_FAULT_SLOW] = "slow",
+    [SCN_FAULT_DISK] = "disk",           [SCN_FAULT_DISK_CLEAR] = "disk",
+    [SCN_FAULT_CLOCK_SKEW] = "clock",    [SCN_FAULT_CLOCK_JUMP] = "clock",
 };
 
 const char *scn_fault_kind_name(enum scn_fault_kind kind) {
     ASSERT(kind < SCN_FAULT_KIND_COUNT);
     switch (kind) {
-    case SCN_FAULT_DISK_CLEAR: return "disk-clear";
-    case SCN_FAULT_CLOCK_SKEW: return "clock-skew";
-    case SCN_FAULT_CLOCK_JUMP: return "clock-jump";
-    default: return scn_fault_names[kind];
+    case SCN_FAULT_DISK_CLEAR:
+        return "disk-clear";
+    case SCN_FAULT_CLOCK_SKEW:
+        return "clock-skew";
+    case SCN_FAULT_CLOCK_JUMP:
+        return "clock-jump";
+    default:
+        return scn_fault_names[kind];
     }
 }
 
-static const char *const scn_crash_modes[] = {"seeded", "keep-unsynced", "lose-unsynced",
-                                              "torn"};
+static const char *const scn_crash_modes[] = {"seeded", "keep-unsynced", "lose-unsynced", "torn"};
 static const char *const scn_disk_ops[] = {"any", "open", "read", "write", "fsync", "rename"};
 static const char *const scn_disk_errors[] = {"eio", "enospc"};
 
@@ -143,7 +146,8 @@ static bool scn_parse_u64(const char *tok, uint64_t *out) {
 /* "150ms", "2s", "1m", "500us", "10ns"; a bare number is refused so units are never guessed. */
 static bool scn_parse_duration(const char *tok, uint64_t *out) {
     size_t n = 0;
-    while (isdigit((unsigned char)tok[n])) n++;
+    while (isdigit((unsigned char)tok[n]))
+        n++;
     if (n == 0 || n > 19) return false;
     char digits[20];
     memcpy(digits, tok, n);
@@ -152,12 +156,18 @@ static bool scn_parse_duration(const char *tok, uint64_t *out) {
     if (!scn_parse_u64(digits, &v)) return false;
     const char *unit = tok + n;
     uint64_t scale;
-    if (strcmp(unit, "ns") == 0) scale = 1;
-    else if (strcmp(unit, "us") == 0) scale = NS_PER_US;
-    else if (strcmp(unit, "ms") == 0) scale = NS_PER_MS;
-    else if (strcmp(unit, "s") == 0) scale = NS_PER_S;
-    else if (strcmp(unit, "m") == 0) scale = 60 * NS_PER_S;
-    else return false;
+    if (strcmp(unit, "ns") == 0)
+        scale = 1;
+    else if (strcmp(unit, "us") == 0)
+        scale = NS_PER_US;
+    else if (strcmp(unit, "ms") == 0)
+        scale = NS_PER_MS;
+    else if (strcmp(unit, "s") == 0)
+        scale = NS_PER_S;
+    else if (strcmp(unit, "m") == 0)
+        scale = 60 * NS_PER_S;
+    else
+        return false;
     if (v > UINT64_MAX / scale) return false;
     *out = v * scale;
     return true;
@@ -324,13 +334,14 @@ static int scn_stmt_topic(struct scn_parser *p, char **tok, int count) {
                 return scn_fail(p, p->line, "'%s' needs a number 1..%d", tok[i],
                                 SCN_PARTITIONS_MAX);
             }
-            if (tok[i][0] == 'p') t->partitions = (int32_t)v;
-            else t->replication = (int32_t)v;
+            if (tok[i][0] == 'p')
+                t->partitions = (int32_t)v;
+            else
+                t->replication = (int32_t)v;
             i++;
         } else if (strchr(tok[i], '=') != NULL) {
             if (t->config_count == SCN_TOPIC_CONFIGS_MAX) {
-                scn_fail(p, p->line, "more than %d settings for one topic",
-                         SCN_TOPIC_CONFIGS_MAX);
+                scn_fail(p, p->line, "more than %d settings for one topic", SCN_TOPIC_CONFIGS_MAX);
                 return -E2BIG;
             }
             rc = scn_parse_kv(p, tok[i], &t->configs[t->config_count]);
@@ -371,8 +382,7 @@ static int scn_stmt_workload(struct scn_parser *p, char **tok, int count,
     rc = scn_copy_name(p, w->name, sizeof(w->name), tok[1], "workload name");
     if (rc != 0) return rc;
     if (scn_reserved_node_name(w->name)) {
-        return scn_fail(p, p->line, "'%s' is a node name (n<N>, q<N>, all); pick another",
-                        w->name);
+        return scn_fail(p, p->line, "'%s' is a node name (n<N>, q<N>, all); pick another", w->name);
     }
     for (size_t i = 0; i < s->workload_count; i++) {
         if (strcmp(s->workloads[i].name, w->name) == 0) {
@@ -396,16 +406,22 @@ static int scn_stmt_workload(struct scn_parser *p, char **tok, int count,
             rc = scn_copy_name(p, w->topic, sizeof(w->topic), arg, "topic name");
         } else if (strcmp(o, "start") == 0 || strcmp(o, "stop") == 0) {
             if (!scn_parse_duration(arg, &v)) {
-                return scn_fail(p, p->line, "'%s' needs a duration like 5s or 250ms, got '%s'",
-                                o, arg);
+                return scn_fail(p, p->line, "'%s' needs a duration like 5s or 250ms, got '%s'", o,
+                                arg);
             }
-            if (o[2] == 'a') w->start_ns = v;
-            else w->stop_ns = v;
+            if (o[2] == 'a')
+                w->start_ns = v;
+            else
+                w->stop_ns = v;
         } else if (kind == SCN_PRODUCER && strcmp(o, "acks") == 0) {
-            if (strcmp(arg, "all") == 0 || strcmp(arg, "-1") == 0) w->acks = -1;
-            else if (strcmp(arg, "0") == 0) w->acks = 0;
-            else if (strcmp(arg, "1") == 0) w->acks = 1;
-            else return scn_fail(p, p->line, "acks must be all, -1, 0 or 1, got '%s'", arg);
+            if (strcmp(arg, "all") == 0 || strcmp(arg, "-1") == 0)
+                w->acks = -1;
+            else if (strcmp(arg, "0") == 0)
+                w->acks = 0;
+            else if (strcmp(arg, "1") == 0)
+                w->acks = 1;
+            else
+                return scn_fail(p, p->line, "acks must be all, -1, 0 or 1, got '%s'", arg);
         } else if (kind == SCN_PRODUCER && strcmp(o, "rate") == 0) {
             char digits[24];
             snprintf(digits, sizeof(digits), "%s", arg);
@@ -419,7 +435,8 @@ static int scn_stmt_workload(struct scn_parser *p, char **tok, int count,
             if (!scn_parse_u64(arg, &v)) return scn_fail(p, p->line, "bad count '%s'", arg);
             w->count = v;
         } else if (kind == SCN_PRODUCER && strcmp(o, "keys") == 0) {
-            if (strcmp(arg, "none") == 0) v = 0;
+            if (strcmp(arg, "none") == 0)
+                v = 0;
             else if (!scn_parse_u64(arg, &v) || v < 1 || v > 1000000) {
                 return scn_fail(p, p->line, "keys must be 'none' or 1..1000000, got '%s'", arg);
             }
@@ -464,8 +481,10 @@ static int scn_stmt_workload(struct scn_parser *p, char **tok, int count,
                 }
             }
         } else if (kind == SCN_CONSUMER && strcmp(o, "isolation") == 0) {
-            if (strcmp(arg, "read_committed") == 0) w->isolation = SCN_READ_COMMITTED;
-            else if (strcmp(arg, "read_uncommitted") == 0) w->isolation = SCN_READ_UNCOMMITTED;
+            if (strcmp(arg, "read_committed") == 0)
+                w->isolation = SCN_READ_COMMITTED;
+            else if (strcmp(arg, "read_uncommitted") == 0)
+                w->isolation = SCN_READ_UNCOMMITTED;
             else {
                 return scn_fail(p, p->line,
                                 "isolation must be read_committed or read_uncommitted, got '%s'",
@@ -481,12 +500,14 @@ static int scn_stmt_workload(struct scn_parser *p, char **tok, int count,
         }
         if (rc != 0) return rc;
     }
-    if (w->topic[0] == '\0') return scn_fail(p, p->line, "%s '%s' needs 'topic NAME'",
-                                             kind == SCN_PRODUCER ? "producer" : "consumer",
-                                             w->name);
+    if (w->topic[0] == '\0')
+        return scn_fail(p, p->line, "%s '%s' needs 'topic NAME'",
+                        kind == SCN_PRODUCER ? "producer" : "consumer", w->name);
     if (kind == SCN_CONSUMER && (w->group[0] != '\0') == has_assign) {
-        return scn_fail(p, p->line, "consumer '%s' needs exactly one of 'group G' or 'assign "
-                                    "P,P,...'", w->name);
+        return scn_fail(p, p->line,
+                        "consumer '%s' needs exactly one of 'group G' or 'assign "
+                        "P,P,...'",
+                        w->name);
     }
     if (w->stop_ns != 0 && w->stop_ns <= w->start_ns) {
         return scn_fail(p, p->line, "stop must be after start");
@@ -536,10 +557,14 @@ static int scn_stmt_at(struct scn_parser *p, char **tok, int count) {
         n = 1;
     } else if (strcmp(kind, "restart") == 0 || strcmp(kind, "pause") == 0 ||
                strcmp(kind, "resume") == 0 || strcmp(kind, "isolate") == 0) {
-        if (strcmp(kind, "restart") == 0) f->kind = SCN_FAULT_RESTART;
-        else if (strcmp(kind, "pause") == 0) f->kind = SCN_FAULT_PAUSE;
-        else if (strcmp(kind, "resume") == 0) f->kind = SCN_FAULT_RESUME;
-        else f->kind = SCN_FAULT_ISOLATE;
+        if (strcmp(kind, "restart") == 0)
+            f->kind = SCN_FAULT_RESTART;
+        else if (strcmp(kind, "pause") == 0)
+            f->kind = SCN_FAULT_PAUSE;
+        else if (strcmp(kind, "resume") == 0)
+            f->kind = SCN_FAULT_RESUME;
+        else
+            f->kind = SCN_FAULT_ISOLATE;
         if (n != 1) return scn_fail(p, p->line, "expected '%s NODE'", kind);
     } else if (strcmp(kind, "partition") == 0) {
         f->kind = SCN_FAULT_PARTITION;
@@ -552,7 +577,8 @@ static int scn_stmt_at(struct scn_parser *p, char **tok, int count) {
         }
     } else if (strcmp(kind, "heal") == 0) {
         f->kind = SCN_FAULT_HEAL;
-        if (n < 1 || n > 2) return scn_fail(p, p->line, "expected 'heal all', 'heal A' or 'heal A B'");
+        if (n < 1 || n > 2)
+            return scn_fail(p, p->line, "expected 'heal all', 'heal A' or 'heal A B'");
         if (strcmp(arg[0], "all") == 0 && n != 1) {
             return scn_fail(p, p->line, "'heal all' takes no node");
         }
@@ -593,8 +619,9 @@ static int scn_stmt_at(struct scn_parser *p, char **tok, int count) {
         } else {
             f->kind = SCN_FAULT_DISK;
             if (n != 3 && n != 5) {
-                return scn_fail(p, p->line, "expected 'disk NODE OP ERROR [times N]' or "
-                                            "'disk NODE clear'");
+                return scn_fail(p, p->line,
+                                "expected 'disk NODE OP ERROR [times N]' or "
+                                "'disk NODE clear'");
             }
             bool found = false;
             for (size_t i = 0; i < ARRAY_LEN(scn_disk_ops); i++) {
@@ -608,9 +635,12 @@ static int scn_stmt_at(struct scn_parser *p, char **tok, int count) {
                                 "unknown disk op '%s' (any, open, read, write, fsync, rename)",
                                 arg[1]);
             }
-            if (strcmp(arg[2], "eio") == 0) f->disk_error = SCN_DISK_EIO;
-            else if (strcmp(arg[2], "enospc") == 0) f->disk_error = SCN_DISK_ENOSPC;
-            else return scn_fail(p, p->line, "unknown disk error '%s' (eio, enospc)", arg[2]);
+            if (strcmp(arg[2], "eio") == 0)
+                f->disk_error = SCN_DISK_EIO;
+            else if (strcmp(arg[2], "enospc") == 0)
+                f->disk_error = SCN_DISK_ENOSPC;
+            else
+                return scn_fail(p, p->line, "unknown disk error '%s' (eio, enospc)", arg[2]);
             if (n == 5) {
                 uint64_t v;
                 if (strcmp(arg[3], "times") != 0 || !scn_parse_u64(arg[4], &v) || v < 1 ||
@@ -659,8 +689,10 @@ static int scn_stmt_check(struct scn_parser *p, char **tok, int count) {
     if (count < 2) return scn_fail(p, p->line, "expected 'check I-XXX-N ...'");
     for (int i = 1; i < count; i++) {
         if (!scn_invariant_known(tok[i])) {
-            return scn_fail(p, p->line, "unknown invariant '%s' (names from docs/INVARIANTS.md, "
-                                        "like I-REPL-1)", tok[i]);
+            return scn_fail(p, p->line,
+                            "unknown invariant '%s' (names from docs/INVARIANTS.md, "
+                            "like I-REPL-1)",
+                            tok[i]);
         }
         for (size_t j = 0; j < s->check_count; j++) {
             if (strcmp(s->checks[j], tok[i]) == 0) {
@@ -767,8 +799,10 @@ const char *scn_broker_config(const struct scenario *s, const char *node, const 
     for (size_t i = 0; i < s->config_count; i++) {
         const struct scn_broker_config *c = &s->configs[i];
         if (strcmp(c->kv.key, key) != 0) continue;
-        if (strcmp(c->node, "all") == 0) for_all = c->kv.value;
-        else if (strcmp(c->node, node) == 0) for_node = c->kv.value;
+        if (strcmp(c->node, "all") == 0)
+            for_all = c->kv.value;
+        else if (strcmp(c->node, node) == 0)
+            for_node = c->kv.value;
     }
     return for_node != NULL ? for_node : for_all;
 }
@@ -780,8 +814,8 @@ static int scn_validate(struct scn_parser *p) {
     for (size_t i = 0; i < s->config_count; i++) {
         const char *node = s->configs[i].node;
         if (strcmp(node, "all") != 0 && !scn_node_exists(s, node, false)) {
-            return scn_fail(p, p->config_lines[i], "no broker '%s' (the cluster has n1..n%d)",
-                            node, s->brokers);
+            return scn_fail(p, p->config_lines[i], "no broker '%s' (the cluster has n1..n%d)", node,
+                            s->brokers);
         }
     }
     for (size_t i = 0; i < s->topic_count; i++) {
@@ -794,13 +828,15 @@ static int scn_validate(struct scn_parser *p) {
         const struct scn_workload *w = &s->workloads[i];
         const struct scn_topic *t = scn_topic_find(s, w->topic);
         if (t == NULL) {
-            return scn_fail(p, p->workload_lines[i], "unknown topic '%s' (declare it with "
-                                                     "'topic %s ...')", w->topic, w->topic);
+            return scn_fail(p, p->workload_lines[i],
+                            "unknown topic '%s' (declare it with "
+                            "'topic %s ...')",
+                            w->topic, w->topic);
         }
         for (size_t j = 0; j < w->assign_count; j++) {
             if (w->assign[j] >= t->partitions) {
-                return scn_fail(p, p->workload_lines[i], "topic '%s' has no partition %d",
-                                t->name, (int)w->assign[j]);
+                return scn_fail(p, p->workload_lines[i], "topic '%s' has no partition %d", t->name,
+                                (int)w->assign[j]);
             }
         }
         if (w->start_ns >= s->duration_ns) {
@@ -832,8 +868,10 @@ static int scn_validate(struct scn_parser *p) {
             checked = checked || strcmp(s->checks[i], s->expect_invariant) == 0;
         }
         if (!checked) {
-            return scn_fail(p, p->expect_line, "expects a violation of %s but no 'check' line "
-                                               "runs it", s->expect_invariant);
+            return scn_fail(p, p->expect_line,
+                            "expects a violation of %s but no 'check' line "
+                            "runs it",
+                            s->expect_invariant);
         }
     }
     return 0;
@@ -847,8 +885,8 @@ void scn_defaults(struct scenario *s) {
     s->expect = SCN_EXPECT_PASS;
 }
 
-int scn_parse(const char *text, size_t len, const char *filename, struct scenario *out,
-              char *err, size_t err_len) {
+int scn_parse(const char *text, size_t len, const char *filename, struct scenario *out, char *err,
+              size_t err_len) {
     ASSERT(text != NULL || len == 0);
     ASSERT(out != NULL && err != NULL && err_len > 0);
     struct scn_parser p;
@@ -870,7 +908,8 @@ int scn_parse(const char *text, size_t len, const char *filename, struct scenari
             return -E2BIG;
         }
         size_t end = pos;
-        while (end < len && text[end] != '\n') end++;
+        while (end < len && text[end] != '\n')
+            end++;
         size_t n = end - pos;
         if (n > 0 && text[pos + n - 1] == '\r') n--;
         if (n > SCN_LINE_MAX) {
@@ -937,8 +976,7 @@ struct scn_out {
     size_t used;
 };
 
-__attribute__((format(printf, 2, 3))) static void scn_out(struct scn_out *o, const char *fmt,
-                                                          ...) {
+__attribute__((format(printf, 2, 3))) static void scn_out(struct scn_out *o, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     char *dst = o->used < o->len ? o->buf + o->used : NULL;
@@ -959,7 +997,8 @@ static void scn_print_fault_body(struct scn_out *o, const struct scn_fault *f) {
     switch (f->kind) {
     case SCN_FAULT_CRASH:
         scn_out(o, "crash %s", f->a);
-        if (f->crash_mode != SCN_CRASH_SEEDED) scn_out(o, " %s", scn_crash_mode_name(f->crash_mode));
+        if (f->crash_mode != SCN_CRASH_SEEDED)
+            scn_out(o, " %s", scn_crash_mode_name(f->crash_mode));
         break;
     case SCN_FAULT_RESTART:
     case SCN_FAULT_PAUSE:
@@ -989,13 +1028,15 @@ static void scn_print_fault_body(struct scn_out *o, const struct scn_fault *f) {
     case SCN_FAULT_CLOCK_SKEW:
     case SCN_FAULT_CLOCK_JUMP: {
         char d[32];
-        uint64_t mag = f->clock_ns < 0 ? (uint64_t)0 - (uint64_t)f->clock_ns : (uint64_t)f->clock_ns;
+        uint64_t mag =
+            f->clock_ns < 0 ? (uint64_t)0 - (uint64_t)f->clock_ns : (uint64_t)f->clock_ns;
         scn_duration_format(mag, d, sizeof(d));
         scn_out(o, "clock %s %s %c%s", f->a, f->kind == SCN_FAULT_CLOCK_SKEW ? "skew" : "jump",
                 f->clock_ns < 0 ? '-' : '+', d);
         break;
     }
-    default: UNREACHABLE();
+    default:
+        UNREACHABLE();
     }
 }
 
@@ -1034,14 +1075,19 @@ size_t scn_print(const struct scenario *s, char *buf, size_t buf_len) {
         const struct scn_workload *w = &s->workloads[i];
         if (w->kind == SCN_PRODUCER) {
             scn_out(&o, "producer %s topic %s acks %s rate %" PRIu32 "/s count %" PRIu64, w->name,
-                    w->topic, w->acks == -1 ? "all" : w->acks == 0 ? "0" : "1", w->rate_per_s,
-                    w->count);
-            if (w->keys == 0) scn_out(&o, " keys none");
-            else scn_out(&o, " keys %" PRIu32, w->keys);
+                    w->topic,
+                    w->acks == -1  ? "all"
+                    : w->acks == 0 ? "0"
+                                   : "1",
+                    w->rate_per_s, w->count);
+            if (w->keys == 0)
+                scn_out(&o, " keys none");
+            else
+                scn_out(&o, " keys %" PRIu32, w->keys);
             scn_out(&o, " value-bytes %" PRIu32, w->value_bytes);
             if (w->idempotent) scn_out(&o, " idempotent");
-            if (w->transactional_id[0] != '\0') scn_out(&o, " transactional %s",
-                                                        w->transactional_id);
+            if (w->transactional_id[0] != '\0')
+                scn_out(&o, " transactional %s", w->transactional_id);
         } else {
             scn_out(&o, "consumer %s topic %s", w->name, w->topic);
             if (w->group[0] != '\0') {
@@ -1067,11 +1113,14 @@ size_t scn_print(const struct scenario *s, char *buf, size_t buf_len) {
     }
     if (s->check_count > 0) {
         scn_out(&o, "check");
-        for (size_t i = 0; i < s->check_count; i++) scn_out(&o, " %s", s->checks[i]);
+        for (size_t i = 0; i < s->check_count; i++)
+            scn_out(&o, " %s", s->checks[i]);
         scn_out(&o, "\n");
     }
-    if (s->expect == SCN_EXPECT_PASS) scn_out(&o, "expect pass\n");
-    else scn_out(&o, "expect violation %s\n", s->expect_invariant);
+    if (s->expect == SCN_EXPECT_PASS)
+        scn_out(&o, "expect pass\n");
+    else
+        scn_out(&o, "expect violation %s\n", s->expect_invariant);
     return o.used;
 }
 
@@ -1086,9 +1135,8 @@ static bool scn_workload_equal(const struct scn_workload *a, const struct scn_wo
         a->start_ns != b->start_ns || a->stop_ns != b->stop_ns || a->acks != b->acks ||
         a->rate_per_s != b->rate_per_s || a->count != b->count || a->keys != b->keys ||
         a->value_bytes != b->value_bytes || a->idempotent != b->idempotent ||
-        strcmp(a->transactional_id, b->transactional_id) != 0 ||
-        strcmp(a->group, b->group) != 0 || a->assign_count != b->assign_count ||
-        a->isolation != b->isolation) {
+        strcmp(a->transactional_id, b->transactional_id) != 0 || strcmp(a->group, b->group) != 0 ||
+        a->assign_count != b->assign_count || a->isolation != b->isolation) {
         return false;
     }
     for (size_t i = 0; i < a->assign_count; i++) {
@@ -1099,11 +1147,10 @@ static bool scn_workload_equal(const struct scn_workload *a, const struct scn_wo
 
 static bool scn_fault_equal(const struct scn_fault *a, const struct scn_fault *b) {
     return a->at_ns == b->at_ns && a->kind == b->kind && strcmp(a->a, b->a) == 0 &&
-           strcmp(a->b, b->b) == 0 && a->one_way == b->one_way &&
-           a->crash_mode == b->crash_mode && a->latency_ns == b->latency_ns &&
-           a->bandwidth_bps == b->bandwidth_bps && a->disk_op == b->disk_op &&
-           a->disk_error == b->disk_error && a->disk_times == b->disk_times &&
-           a->clock_ns == b->clock_ns;
+           strcmp(a->b, b->b) == 0 && a->one_way == b->one_way && a->crash_mode == b->crash_mode &&
+           a->latency_ns == b->latency_ns && a->bandwidth_bps == b->bandwidth_bps &&
+           a->disk_op == b->disk_op && a->disk_error == b->disk_error &&
+           a->disk_times == b->disk_times && a->clock_ns == b->clock_ns;
 }
 
 bool scn_equal(const struct scenario *a, const struct scenario *b) {

@@ -21,21 +21,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SCN_NAME_MAX 64         /* Names: scenario, topic, workload, group, key (with NUL). */
-#define SCN_VALUE_MAX 128       /* Config values (with NUL). */
-#define SCN_NODE_MAX 16         /* Node names: n1..n99, q1..q9, workload names (with NUL). */
-#define SCN_BROKERS_MAX 16      /* Brokers n1..n16. */
-#define SCN_CONTROLLERS_MAX 9   /* Dedicated controllers q1..q9. */
-#define SCN_CONFIGS_MAX 64      /* Broker config settings. */
-#define SCN_TOPICS_MAX 16       /* Topics. */
-#define SCN_TOPIC_CONFIGS_MAX 8 /* Config settings per topic. */
-#define SCN_PARTITIONS_MAX 1024 /* Partitions per topic. */
-#define SCN_WORKLOADS_MAX 32    /* Producers plus consumers. */
-#define SCN_ASSIGN_MAX 32       /* Partitions in one consumer's manual assignment. */
-#define SCN_FAULTS_MAX 256      /* Fault schedule entries. */
-#define SCN_CHECKS_MAX 32       /* Checkers to run. */
-#define SCN_LINE_MAX 512        /* Bytes in one line, without the newline. */
-#define SCN_LINES_MAX 4096      /* Lines in one file. */
+#define SCN_NAME_MAX          64   /* Names: scenario, topic, workload, group, key (with NUL). */
+#define SCN_VALUE_MAX         128  /* Config values (with NUL). */
+#define SCN_NODE_MAX          16   /* Node names: n1..n99, q1..q9, workload names (with NUL). */
+#define SCN_BROKERS_MAX       16   /* Brokers n1..n16. */
+#define SCN_CONTROLLERS_MAX   9    /* Dedicated controllers q1..q9. */
+#define SCN_CONFIGS_MAX       64   /* Broker config settings. */
+#define SCN_TOPICS_MAX        16   /* Topics. */
+#define SCN_TOPIC_CONFIGS_MAX 8    /* Config settings per topic. */
+#define SCN_PARTITIONS_MAX    1024 /* Partitions per topic. */
+#define SCN_WORKLOADS_MAX     32   /* Producers plus consumers. */
+#define SCN_ASSIGN_MAX        32   /* Partitions in one consumer's manual assignment. */
+#define SCN_FAULTS_MAX        256  /* Fault schedule entries. */
+#define SCN_CHECKS_MAX        32   /* Checkers to run. */
+#define SCN_LINE_MAX          512  /* Bytes in one line, without the newline. */
+#define SCN_LINES_MAX         4096 /* Lines in one file. */
 
 /* A `key=value` setting. */
 struct scn_kv {
@@ -70,34 +70,34 @@ struct scn_workload {
     uint64_t start_ns; /* When it begins; 0 = at once. */
     uint64_t stop_ns;  /* When it stops; 0 = runs to the end. */
     /* Producer. */
-    int32_t acks;          /* -1 (all), 0 or 1. */
-    uint32_t rate_per_s;   /* Records per virtual second; >= 1. */
-    uint64_t count;        /* Records in total; 0 = unbounded (until stop or the end). */
-    uint32_t keys;         /* Distinct keys; 0 = null keys (sticky partitioner). */
-    uint32_t value_bytes;  /* Payload size; values are unique regardless. */
-    bool idempotent;       /* enable.idempotence. */
+    int32_t acks;         /* -1 (all), 0 or 1. */
+    uint32_t rate_per_s;  /* Records per virtual second; >= 1. */
+    uint64_t count;       /* Records in total; 0 = unbounded (until stop or the end). */
+    uint32_t keys;        /* Distinct keys; 0 = null keys (sticky partitioner). */
+    uint32_t value_bytes; /* Payload size; values are unique regardless. */
+    bool idempotent;      /* enable.idempotence. */
     char transactional_id[SCN_NAME_MAX]; /* "" = not transactional. */
     /* Consumer. */
-    char group[SCN_NAME_MAX];           /* "" = manual assignment (assign[] below). */
-    int32_t assign[SCN_ASSIGN_MAX];     /* Partitions, when group is "". */
+    char group[SCN_NAME_MAX];       /* "" = manual assignment (assign[] below). */
+    int32_t assign[SCN_ASSIGN_MAX]; /* Partitions, when group is "". */
     size_t assign_count;
     enum scn_isolation isolation;
 };
 
 /* Fault kinds of the schedule (`at TIME KIND ...`). */
 enum scn_fault_kind {
-    SCN_FAULT_CRASH = 0,     /* crash NODE [CRASHMODE] */
-    SCN_FAULT_RESTART,       /* restart NODE */
-    SCN_FAULT_PAUSE,         /* pause NODE */
-    SCN_FAULT_RESUME,        /* resume NODE */
-    SCN_FAULT_PARTITION,     /* partition A B (two-way) | partition A -> B (one-way) */
-    SCN_FAULT_ISOLATE,       /* isolate NODE */
-    SCN_FAULT_HEAL,          /* heal all | heal A | heal A B */
-    SCN_FAULT_SLOW,          /* slow A [B] [latency DUR] [bandwidth BYTES] */
-    SCN_FAULT_DISK,          /* disk NODE OP ERR [times N] */
-    SCN_FAULT_DISK_CLEAR,    /* disk NODE clear */
-    SCN_FAULT_CLOCK_SKEW,    /* clock NODE skew [+-]DUR */
-    SCN_FAULT_CLOCK_JUMP,    /* clock NODE jump [+-]DUR */
+    SCN_FAULT_CRASH = 0,  /* crash NODE [CRASHMODE] */
+    SCN_FAULT_RESTART,    /* restart NODE */
+    SCN_FAULT_PAUSE,      /* pause NODE */
+    SCN_FAULT_RESUME,     /* resume NODE */
+    SCN_FAULT_PARTITION,  /* partition A B (two-way) | partition A -> B (one-way) */
+    SCN_FAULT_ISOLATE,    /* isolate NODE */
+    SCN_FAULT_HEAL,       /* heal all | heal A | heal A B */
+    SCN_FAULT_SLOW,       /* slow A [B] [latency DUR] [bandwidth BYTES] */
+    SCN_FAULT_DISK,       /* disk NODE OP ERR [times N] */
+    SCN_FAULT_DISK_CLEAR, /* disk NODE clear */
+    SCN_FAULT_CLOCK_SKEW, /* clock NODE skew [+-]DUR */
+    SCN_FAULT_CLOCK_JUMP, /* clock NODE jump [+-]DUR */
     SCN_FAULT_KIND_COUNT
 };
 
@@ -127,24 +127,24 @@ enum scn_disk_error { SCN_DISK_EIO = 0, SCN_DISK_ENOSPC = 1 };
 struct scn_fault {
     uint64_t at_ns; /* Virtual time from the start of the run. */
     enum scn_fault_kind kind;
-    char a[SCN_NODE_MAX];     /* The node, or the first end of a link; "all" for heal all. */
-    char b[SCN_NODE_MAX];     /* The other end of a link; "" = every link of `a`. */
-    bool one_way;             /* PARTITION: only a -> b is cut. */
+    char a[SCN_NODE_MAX]; /* The node, or the first end of a link; "all" for heal all. */
+    char b[SCN_NODE_MAX]; /* The other end of a link; "" = every link of `a`. */
+    bool one_way;         /* PARTITION: only a -> b is cut. */
     enum scn_crash_mode crash_mode;
-    uint64_t latency_ns;      /* SLOW: added one-way latency. */
-    uint64_t bandwidth_bps;   /* SLOW: bytes per second; 0 = unchanged. */
+    uint64_t latency_ns;    /* SLOW: added one-way latency. */
+    uint64_t bandwidth_bps; /* SLOW: bytes per second; 0 = unchanged. */
     enum scn_disk_op disk_op;
     enum scn_disk_error disk_error;
-    uint32_t disk_times;      /* DISK: fail the next N calls; 0 = every call until cleared. */
-    int64_t clock_ns;         /* CLOCK_SKEW: offset from true time; CLOCK_JUMP: step. Whole
-                               * milliseconds (the sim's clocks take ms). */
+    uint32_t disk_times; /* DISK: fail the next N calls; 0 = every call until cleared. */
+    int64_t clock_ns;    /* CLOCK_SKEW: offset from true time; CLOCK_JUMP: step. Whole
+                          * milliseconds (the sim's clocks take ms). */
 };
 
 enum scn_expect_kind { SCN_EXPECT_PASS = 0, SCN_EXPECT_VIOLATION = 1 };
 
 struct scenario {
     char name[SCN_NAME_MAX];
-    uint64_t seed;      /* Default seed; `trial run --seed N` overrides. */
+    uint64_t seed; /* Default seed; `trial run --seed N` overrides. */
     bool has_seed;
     uint64_t duration_ns; /* Virtual run time; faults must fall inside it. */
     int32_t brokers;      /* n1..nN, >= 1. */
@@ -169,8 +169,8 @@ struct scenario {
  * form "FILE:LINE: what is wrong (what was expected)" into err (always NUL-terminated).
  * `filename` is used only in messages. *out is unspecified after an error.
  */
-int scn_parse(const char *text, size_t len, const char *filename, struct scenario *out,
-              char *err, size_t err_len);
+int scn_parse(const char *text, size_t len, const char *filename, struct scenario *out, char *err,
+              size_t err_len);
 
 /* Reads and parses a file. -ENOENT etc. if it cannot be read (message in err). */
 int scn_parse_file(const char *path, struct scenario *out, char *err, size_t err_len);

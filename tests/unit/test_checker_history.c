@@ -149,7 +149,8 @@ static void test_trace_hash_and_bound(void **state) {
     assert_true(d.hash == a.hash);
     struct trace e;
     trace_init(&e, 100);
-    for (int64_t i = 0; i < 5; i++) add_sample(&e, i == 4 ? 40 : i, "n1");
+    for (int64_t i = 0; i < 5; i++)
+        add_sample(&e, i == 4 ? 40 : i, "n1");
     assert_true(e.hash != a.hash);
     trace_free(&a);
     trace_free(&b);

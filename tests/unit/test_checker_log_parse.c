@@ -85,7 +85,8 @@ static void test_segment_from_system_log_encoder(void **state) {
     assert_int_equal(batches[1].position, ends[0]);
     assert_int_equal(batches[2].size_bytes, ends[2] - ends[1]);
     assert_int_equal(batches[2].max_timestamp_ms, 1023);
-    for (int i = 0; i < 3; i++) assert_true(batches[i].crc_valid);
+    for (int i = 0; i < 3; i++)
+        assert_true(batches[i].crc_valid);
 
     /* Too small an output array is an error, not a silent cut. */
     assert_int_equal(li_parse_segment(buf, len, batches, 2, &tail), -E2BIG);
@@ -159,8 +160,14 @@ static void test_parsed_image_and_checkers(void **state) {
                              .batches = batches,
                              .batch_count = (size_t)n,
                              .tail_bytes = tail};
-    struct li_log log = {.node = "n1", .topic = "t1", .segments = &seg, .segment_count = 1,
-                         .recovery_point = 9, .hw_checkpoint = 9, .hw = 9, .leo = -1};
+    struct li_log log = {.node = "n1",
+                         .topic = "t1",
+                         .segments = &seg,
+                         .segment_count = 1,
+                         .recovery_point = 9,
+                         .hw_checkpoint = 9,
+                         .hw = 9,
+                         .leo = -1};
     struct check_input in = {.logs = &log, .log_count = 1};
     struct check_result r;
     check_log_well_formed(&in, &r);
@@ -168,8 +175,11 @@ static void test_parsed_image_and_checkers(void **state) {
     assert_int_equal(r.checked_count, 3);
 
     /* The log before the crash held the same three batches; all fsynced. */
-    struct check_recovery rec = {.recovered = &log, .appended = batches, .appended_count = 3,
-                                 .synced_end_offset = 9, .crash_ns = 1};
+    struct check_recovery rec = {.recovered = &log,
+                                 .appended = batches,
+                                 .appended_count = 3,
+                                 .synced_end_offset = 9,
+                                 .crash_ns = 1};
     struct check_input in2 = {.recoveries = &rec, .recovery_count = 1};
     check_log_recovered(&in2, &r);
     assert_false(r.violated);

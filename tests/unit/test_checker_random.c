@@ -23,7 +23,7 @@
 #include "base/base.h"
 #include "checkers/check.h"
 
-#define LOG_MAX 400
+#define LOG_MAX   400
 #define CHUNK_MAX 16
 
 enum mutation { MUT_NONE = 0, MUT_OVERWRITE, MUT_DROP, MUT_SWAP };
@@ -46,11 +46,11 @@ struct model {
  * records gets the mutation; *tampered is the offset it affects (or -1 if no poll
  * qualified).
  */
-static void generate(uint64_t seed, enum mutation mutation, struct history *h,
-                     int64_t *tampered) {
+static void generate(uint64_t seed, enum mutation mutation, struct history *h, int64_t *tampered) {
     uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 7;
     struct model m = {.size = 100 + rng_below(&x, LOG_MAX - 100)};
-    for (size_t i = 0; i < m.size; i++) m.is_record[i] = rng_below(&x, 10) != 0;
+    for (size_t i = 0; i < m.size; i++)
+        m.is_record[i] = rng_below(&x, 10) != 0;
     size_t target = rng_below(&x, 5);
     size_t eligible = 0;
     *tampered = -1;
@@ -177,8 +177,9 @@ static void test_mutations_are_caught(void **state) {
             for (int i = 0; i < 3; i++) {
                 if (!want[i]) continue;
                 if (!r[i].violated || r[i].offset != tampered) {
-                    fprintf(stderr, "seed %" PRIu64 " mutation %d checker %s: violated=%d "
-                                    "offset %" PRId64 " want %" PRId64 " (%s)\n",
+                    fprintf(stderr,
+                            "seed %" PRIu64 " mutation %d checker %s: violated=%d "
+                            "offset %" PRId64 " want %" PRId64 " (%s)\n",
                             seed, (int)m, r[i].invariant, r[i].violated, r[i].offset, tampered,
                             r[i].summary);
                 }
@@ -190,7 +191,8 @@ static void test_mutations_are_caught(void **state) {
             history_free(&h);
         }
     }
-    for (enum mutation m = MUT_OVERWRITE; m <= MUT_SWAP; m++) assert_true(caught[m] > 200);
+    for (enum mutation m = MUT_OVERWRITE; m <= MUT_SWAP; m++)
+        assert_true(caught[m] > 200);
 }
 
 int main(void) {

@@ -34,8 +34,7 @@
 
 static size_t produce(struct history *h, uint64_t t_ms, int32_t partition, const char *value,
                       int32_t acks, int64_t offset) {
-    size_t op = history_produce_invoke(h, 1, t_ms * MS, "t1", partition, NULL, value, acks,
-                                       false);
+    size_t op = history_produce_invoke(h, 1, t_ms * MS, "t1", partition, NULL, value, acks, false);
     history_produce_complete(h, op, HIST_OK, (t_ms + 1) * MS, acks == 0 ? -1 : offset, 0);
     return op;
 }
@@ -46,8 +45,8 @@ static size_t fetch(struct history *h, int32_t process, uint64_t t_ms, uint32_t 
     struct hist_record recs[16];
     ASSERT(n <= 16);
     for (size_t i = 0; i < n; i++) {
-        recs[i] = (struct hist_record){.partition = 0, .offset = offsets[i],
-                                       .value = (char *)values[i]};
+        recs[i] =
+            (struct hist_record){.partition = 0, .offset = offsets[i], .value = (char *)values[i]};
     }
     size_t op = history_fetch_invoke(h, process, t_ms * MS, "t1", assignment, false);
     history_fetch_complete(h, op, HIST_OK, (t_ms + 1) * MS, recs, n, 0);
@@ -59,7 +58,8 @@ static const int64_t OFF[] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 /* Five acks=all records at offsets 0..4, acked by t=6ms. */
 static void five_acked(struct history *h) {
-    for (int i = 0; i < 5; i++) produce(h, 1 + (uint64_t)i, 0, V[i], -1, i);
+    for (int i = 0; i < 5; i++)
+        produce(h, 1 + (uint64_t)i, 0, V[i], -1, i);
 }
 
 static struct check_input input_of(const struct history *h, const struct trace *t) {
@@ -216,14 +216,26 @@ struct log_fixture {
 
 static void log_fixture_init(struct log_fixture *f) {
     memset(f, 0, sizeof(*f));
-    f->b0[0] = (struct li_batch){.base_offset = 0, .last_offset = 4, .epoch = 1,
-                                 .crc_valid = true, .position = 0, .size_bytes = 100,
+    f->b0[0] = (struct li_batch){.base_offset = 0,
+                                 .last_offset = 4,
+                                 .epoch = 1,
+                                 .crc_valid = true,
+                                 .position = 0,
+                                 .size_bytes = 100,
                                  .content_crc = 0xa0};
-    f->b0[1] = (struct li_batch){.base_offset = 5, .last_offset = 9, .epoch = 1,
-                                 .crc_valid = true, .position = 100, .size_bytes = 100,
+    f->b0[1] = (struct li_batch){.base_offset = 5,
+                                 .last_offset = 9,
+                                 .epoch = 1,
+                                 .crc_valid = true,
+                                 .position = 100,
+                                 .size_bytes = 100,
                                  .content_crc = 0xa1};
-    f->b1[0] = (struct li_batch){.base_offset = 10, .last_offset = 14, .epoch = 2,
-                                 .crc_valid = true, .position = 0, .size_bytes = 100,
+    f->b1[0] = (struct li_batch){.base_offset = 10,
+                                 .last_offset = 14,
+                                 .epoch = 2,
+                                 .crc_valid = true,
+                                 .position = 0,
+                                 .size_bytes = 100,
                                  .content_crc = 0xa2};
     f->i0[0] = (struct li_index_entry){.offset = 4, .position = 0};
     f->i0[1] = (struct li_index_entry){.offset = 9, .position = 100};
@@ -259,8 +271,8 @@ static void log1_expect(struct log_fixture *f, bool violated, const char *words)
     struct check_result r;
     check_log_well_formed(&in, &r);
     if (r.violated != violated || (words != NULL && strstr(r.summary, words) == NULL)) {
-        fprintf(stderr, "I-LOG-1: violated=%d summary='%s', wanted '%s'\n", r.violated,
-                r.summary, words != NULL ? words : "");
+        fprintf(stderr, "I-LOG-1: violated=%d summary='%s', wanted '%s'\n", r.violated, r.summary,
+                words != NULL ? words : "");
     }
     assert_int_equal(r.violated, violated);
     if (words != NULL) assert_non_null(strstr(r.summary, words));
@@ -308,15 +320,17 @@ static void test_log1(void **state) {
 
 static void log2_expect(struct log_fixture *f, const struct li_batch *appended, size_t n,
                         int64_t synced, bool violated, const char *words) {
-    struct check_recovery rec = {.recovered = &f->log, .appended = appended,
-                                 .appended_count = n, .synced_end_offset = synced,
+    struct check_recovery rec = {.recovered = &f->log,
+                                 .appended = appended,
+                                 .appended_count = n,
+                                 .synced_end_offset = synced,
                                  .crash_ns = 7 * NS_PER_S};
     struct check_input in = {.recoveries = &rec, .recovery_count = 1};
     struct check_result r;
     check_log_recovered(&in, &r);
     if (r.violated != violated || (words != NULL && strstr(r.summary, words) == NULL)) {
-        fprintf(stderr, "I-LOG-2: violated=%d summary='%s', wanted '%s'\n", r.violated,
-                r.summary, words != NULL ? words : "");
+        fprintf(stderr, "I-LOG-2: violated=%d summary='%s', wanted '%s'\n", r.violated, r.summary,
+                words != NULL ? words : "");
     }
     assert_int_equal(r.violated, violated);
     if (words != NULL) assert_non_null(strstr(r.summary, words));
@@ -334,8 +348,8 @@ static void test_log2(void **state) {
     appended[0] = f.b0[0];
     appended[1] = f.b0[1];
     appended[2] = f.b1[0];
-    appended[3] = (struct li_batch){.base_offset = 15, .last_offset = 19, .epoch = 2,
-                                    .content_crc = 0xa3};
+    appended[3] =
+        (struct li_batch){.base_offset = 15, .last_offset = 19, .epoch = 2, .content_crc = 0xa3};
     /* A prefix holding everything fsynced (below 15): pass; the unsynced tail may go. */
     log2_expect(&f, appended, 4, 15, false, NULL);
     /* The fsynced batch 15..19 is gone. */

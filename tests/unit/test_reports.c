@@ -52,7 +52,8 @@ static char *slurp(const char *dir, const char *name) {
 /* --- A strict JSON validator: iterative, bounded depth ------------------------------------ */
 
 static const char *json_ws(const char *p) {
-    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+        p++;
     return p;
 }
 
@@ -77,19 +78,25 @@ static const char *json_string(const char *p) {
 
 static const char *json_number(const char *p) {
     if (*p == '-') p++;
-    if (*p == '0') p++;
-    else if (isdigit((unsigned char)*p)) while (isdigit((unsigned char)*p)) p++;
-    else return NULL;
+    if (*p == '0')
+        p++;
+    else if (isdigit((unsigned char)*p))
+        while (isdigit((unsigned char)*p))
+            p++;
+    else
+        return NULL;
     if (*p == '.') {
         p++;
         if (!isdigit((unsigned char)*p)) return NULL;
-        while (isdigit((unsigned char)*p)) p++;
+        while (isdigit((unsigned char)*p))
+            p++;
     }
     if (*p == 'e' || *p == 'E') {
         p++;
         if (*p == '+' || *p == '-') p++;
         if (!isdigit((unsigned char)*p)) return NULL;
-        while (isdigit((unsigned char)*p)) p++;
+        while (isdigit((unsigned char)*p))
+            p++;
     }
     return p;
 }
@@ -148,10 +155,13 @@ static bool json_valid(const char *p) {
             break;
         case AFTER:
             if (depth == 0) return *p == '\0';
-            if (*p == ',') state = stack[depth - 1] == '{' ? KEY : VALUE;
-            else if ((*p == '}' && stack[depth - 1] == '{') || (*p == ']' && stack[depth - 1] == '['))
+            if (*p == ',')
+                state = stack[depth - 1] == '{' ? KEY : VALUE;
+            else if ((*p == '}' && stack[depth - 1] == '{') ||
+                     (*p == ']' && stack[depth - 1] == '['))
                 depth--;
-            else return false;
+            else
+                return false;
             p++;
             break;
         }
@@ -160,7 +170,8 @@ static bool json_valid(const char *p) {
 
 static void test_json_validator_itself(void **state) {
     (void)state;
-    assert_true(json_valid("{\"a\": [1, -2.5e3, true, null, {\"b\": \"x\\\"\\n\\u00e9\"}], \"c\": {}}"));
+    assert_true(
+        json_valid("{\"a\": [1, -2.5e3, true, null, {\"b\": \"x\\\"\\n\\u00e9\"}], \"c\": {}}"));
     assert_true(json_valid("[]"));
     assert_false(json_valid("{\"a\": 1,}"));
     assert_false(json_valid("{\"a\" 1}"));
@@ -172,18 +183,17 @@ static void test_json_validator_itself(void **state) {
 
 /* --- A violating run ----------------------------------------------------------------------- */
 
-static const char scenario_text[] =
-    "scenario report-demo\n"
-    "seed 42\n"
-    "duration 20s\n"
-    "cluster brokers 2\n"
-    "topic t1 partitions 1 replication 2\n"
-    "producer p1 topic t1 acks all rate 100/s\n"
-    "consumer c1 topic t1 assign 0\n"
-    "at 15ms crash n1 lose-unsynced\n"
-    "at 18ms restart n1\n"
-    "check I-REPL-1\n"
-    "expect pass\n";
+static const char scenario_text[] = "scenario report-demo\n"
+                                    "seed 42\n"
+                                    "duration 20s\n"
+                                    "cluster brokers 2\n"
+                                    "topic t1 partitions 1 replication 2\n"
+                                    "producer p1 topic t1 acks all rate 100/s\n"
+                                    "consumer c1 topic t1 assign 0\n"
+                                    "at 15ms crash n1 lose-unsynced\n"
+                                    "at 18ms restart n1\n"
+                                    "check I-REPL-1\n"
+                                    "expect pass\n";
 
 struct run {
     struct history h;
@@ -198,9 +208,8 @@ struct run {
 static void run_build(struct run *run, const char *odd_value) {
     memset(run, 0, sizeof(*run));
     char err[256];
-    assert_int_equal(scn_parse(scenario_text, strlen(scenario_text), "demo.scn", &run->s, err,
-                               sizeof(err)),
-                     0);
+    assert_int_equal(
+        scn_parse(scenario_text, strlen(scenario_text), "demo.scn", &run->s, err, sizeof(err)), 0);
     history_init(&run->h, 1000);
     trace_init(&run->t, 1000);
     /* p1 (process 0) produces v0..v4 at offsets 0..4; n1 leads and appends them. */
@@ -244,7 +253,8 @@ static void run_build(struct run *run, const char *odd_value) {
     char v[5][32] = {"v0", "v1", "v2", "", "v4"};
     snprintf(v[3], sizeof(v[3]), "%s", odd_value);
     struct hist_record recs[5];
-    for (int i = 0; i < 5; i++) recs[i] = (struct hist_record){0, i, v[i]};
+    for (int i = 0; i < 5; i++)
+        recs[i] = (struct hist_record){0, i, v[i]};
     history_fetch_complete(&run->h, f, HIST_OK, 21 * MS, recs, 5, 0);
 
     struct check_input in = {.history = &run->h, .trace = &run->t};
@@ -364,7 +374,7 @@ static void test_report_files_and_facts(void **state) {
     assert_non_null(strstr(st, ">Fetch<"));
     char *dot = slurp(dir, "spacetime.dot");
     assert_non_null(dot);
-    assert_non_null(strstr(dot, "fillcolor=\"#fff3a0\"")); /* Evidence highlighted. */
+    assert_non_null(strstr(dot, "fillcolor=\"#fff3a0\""));               /* Evidence highlighted. */
     assert_non_null(strstr(dot, "constraint=false, color=\"#1f5fbf\"")); /* A message arrow. */
     char *logs = slurp(dir, "logs.svg");
     assert_non_null(logs);
@@ -397,7 +407,8 @@ static void test_report_deterministic_and_escaped(void **state) {
     const char *dirs[2] = {TRIAL_REPORT_TEST_DIR "/det-a", TRIAL_REPORT_TEST_DIR "/det-b"};
     mkdir(TRIAL_REPORT_TEST_DIR, 0777);
     char err[256];
-    for (int i = 0; i < 2; i++) assert_int_equal(report_write(&in, dirs[i], NULL, err, sizeof(err)), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(report_write(&in, dirs[i], NULL, err, sizeof(err)), 0);
     static const char *const files[] = {"report.txt", "report.json", "spacetime.dot", "logs.dot",
                                         "scenario.scn"};
     for (size_t i = 0; i < ARRAY_LEN(files); i++) {

@@ -2,8 +2,8 @@
  * test_scenario.c — proves the scenario language parser and printer (sim/scenario):
  *  - every statement and option lands in the right field with the right units;
  *  - scn_parse(scn_print(s)) == s (scn_equal) for a scenario using every fault kind, for a
- *    scenario built in code, for 500 random scenarios, and for every bundled scenarios/NAME.scn file, and the printed
- *    form is a fixed point (print(parse(print(s))) == print(s) byte for byte);
+ *    scenario built in code, for 500 random scenarios, and for every bundled scenarios/NAME.scn
+ * file, and the printed form is a fixed point (print(parse(print(s))) == print(s) byte for byte);
  *  - bad input is refused with the file name, the right line number and a message saying
  *    what was expected; bounds are enforced with -E2BIG rather than silent truncation;
  *  - invariant names are checked against docs/INVARIANTS.md's families;
@@ -225,7 +225,9 @@ static void test_round_trip_built_in_code(void **state) {
         f->kind = (enum scn_fault_kind)(i % SCN_FAULT_KIND_COUNT);
         snprintf(f->a, sizeof(f->a), "n%zu", 1 + i % 5);
         switch (f->kind) {
-        case SCN_FAULT_CRASH: f->crash_mode = (enum scn_crash_mode)(i % 4); break;
+        case SCN_FAULT_CRASH:
+            f->crash_mode = (enum scn_crash_mode)(i % 4);
+            break;
         case SCN_FAULT_PARTITION:
             snprintf(f->b, sizeof(f->b), "p1");
             f->one_way = i % 2 == 0;
@@ -246,7 +248,8 @@ static void test_round_trip_built_in_code(void **state) {
         case SCN_FAULT_CLOCK_JUMP:
             f->clock_ns = (i % 2 ? -1 : 1) * (int64_t)((i * 1000 + 1) * NS_PER_MS);
             break;
-        default: break;
+        default:
+            break;
         }
     }
     s.fault_count = SCN_FAULTS_MAX;
@@ -281,8 +284,11 @@ static void random_scenario(uint64_t seed, struct scenario *s) {
     s->config_count = rng_below(&x, 6);
     for (size_t i = 0; i < s->config_count; i++) {
         struct scn_broker_config *c = &s->configs[i];
-        if (rng_below(&x, 2)) snprintf(c->node, sizeof(c->node), "all");
-        else snprintf(c->node, sizeof(c->node), "n%d", (int)(1 + rng_below(&x, (uint64_t)s->brokers)));
+        if (rng_below(&x, 2))
+            snprintf(c->node, sizeof(c->node), "all");
+        else
+            snprintf(c->node, sizeof(c->node), "n%d",
+                     (int)(1 + rng_below(&x, (uint64_t)s->brokers)));
         snprintf(c->kv.key, sizeof(c->kv.key), "key.%d", (int)rng_below(&x, 5));
         snprintf(c->kv.value, sizeof(c->kv.value), "%" PRIu64, rng_below(&x, 100000));
     }
@@ -342,13 +348,16 @@ static void random_scenario(uint64_t seed, struct scenario *s) {
         if (link && rng_below(&x, 3) == 0) {
             snprintf(f->a, sizeof(f->a), "%s", s->workloads[rng_below(&x, s->workload_count)].name);
         }
-        bool two_ends = f->kind == SCN_FAULT_PARTITION ||
-                        ((f->kind == SCN_FAULT_SLOW || f->kind == SCN_FAULT_HEAL) && rng_below(&x, 2));
+        bool two_ends =
+            f->kind == SCN_FAULT_PARTITION ||
+            ((f->kind == SCN_FAULT_SLOW || f->kind == SCN_FAULT_HEAL) && rng_below(&x, 2));
         if (two_ends) {
             if (s->controllers > 0 && rng_below(&x, 2)) {
-                snprintf(f->b, sizeof(f->b), "q%d", (int)(1 + rng_below(&x, (uint64_t)s->controllers)));
+                snprintf(f->b, sizeof(f->b), "q%d",
+                         (int)(1 + rng_below(&x, (uint64_t)s->controllers)));
             } else {
-                snprintf(f->b, sizeof(f->b), "%s", s->workloads[rng_below(&x, s->workload_count)].name);
+                snprintf(f->b, sizeof(f->b), "%s",
+                         s->workloads[rng_below(&x, s->workload_count)].name);
             }
             if (strcmp(f->a, f->b) == 0) snprintf(f->a, sizeof(f->a), "n1");
             f->one_way = f->kind == SCN_FAULT_PARTITION && rng_below(&x, 2);
@@ -359,7 +368,8 @@ static void random_scenario(uint64_t seed, struct scenario *s) {
         if (f->kind == SCN_FAULT_CRASH) f->crash_mode = (enum scn_crash_mode)rng_below(&x, 4);
         if (f->kind == SCN_FAULT_SLOW) {
             f->latency_ns = rng_below(&x, 2) ? 1 + rng_below(&x, 5 * NS_PER_S) : 0;
-            f->bandwidth_bps = f->latency_ns == 0 || rng_below(&x, 2) ? 1 + rng_below(&x, 1u << 20) : 0;
+            f->bandwidth_bps =
+                f->latency_ns == 0 || rng_below(&x, 2) ? 1 + rng_below(&x, 1u << 20) : 0;
         }
         if (f->kind == SCN_FAULT_DISK) {
             f->disk_op = (enum scn_disk_op)rng_below(&x, 6);

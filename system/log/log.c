@@ -264,6 +264,21 @@ static int segment_delete(struct log *log, size_t i) {
 }
 
 /*
+ * partitionLeaderEpoch is not covered by the CRC, so recovery checks it against the epoch
+ * cache: the checkpoint names each epoch before its first batch is written, so the entry
+ * covering a batch's base offset must carry the batch's epoch. No covering entry (below
+ * the first, or an empty cache after a lost checkpoint) proves nothing either way.
+ */
+static bool epoch_matches(const struct log *log, const struct batch_header *h) {
+    const struct log_epoch_cache *c = &log->epochs;
+    if (h->partition_leader_epoch < 0 || c->count == 0) return true;
+    size_t i = c->count;
+    while (i > 0 && c->entries[i - 1].start_offset > h->base_offset) i--;
+    if (i == 0) return h->partition_leader_epoch <= c->entries[0].epoch;
+    return c->entries[i - 1].epoch == h->partition_leader_epoch;
+}
+
+/*
  * Scans the whole .log file of `s` checking every batch (CRC, sizes, increasing offsets),
  * rebuilds its indexes, and cuts the file at the first bad batch. *cut tells whether
  * anything was cut. With `finished`, the time index gets its final entry (not active).
@@ -310,7 +325,7 @@ static int segment_recover(struct log *log, struct log_segment *s, bool finished
         }
         if (batch_check(p, total, LOG_BATCH_BYTES_MAX, &h) < 0) break;
         if (h.base_offset < s->next_offset ||
-            batch_last_offset(&h) - s->base_offset > INT32_MAX) {
+            batch_last_offset(&h) - s->base_offset > INT32_MAX || !epoch_matches(log, &h)) {
             break;
         }
         segment_note_batch(log, s, pos, &h);
@@ -548,6 +563,7 @@ int log_open(struct io *io, const char *dir, const struct log_config *config,
      * lead to a recovery scan. */
     if (rc == 0 && clean) rc = io_unlink(io, marker);
     log->recovered_unclean = !clean;
+    if (rc == 0) rc = epochs_load(log);
     if (rc == 0) rc = open_segments(log, &sc, clean);
     io_free(io, sc.bases, sc.cap * sizeof *sc.bases);
     if (rc == 0 && log->segment_count == 0) rc = create_segment(log, log_start_offset);
@@ -557,8 +573,7 @@ int log_open(struct io *io, const char *dir, const struct log_config *config,
     }
     log->log_start_offset = MAX(log->log_start_offset, log->segments[0].base_offset);
     if (log->log_start_offset > log_end_offset(log)) log->log_start_offset = log_end_offset(log);
-    rc = epochs_load(log);
-    if (rc == 0) rc = epochs_trim(log);
+    rc = epochs_trim(log);
     /* What was scanned is what the disk holds; syncing it makes it the recovery point. */
     if (rc == 0) rc = log_flush(log, 0);
     if (rc < 0) {
@@ -590,6 +605,20 @@ int log_close(struct log *log) {
 
 /* --- Append ------------------------------------------------------------------------- */
 
+/* Syncs every dirty segment, oldest first, with its indexes. */
+static int log_flush_segments(struct log *log) {
+    for (size_t i = 0; i < log->segment_count; i++) {
+        struct log_segment *s = &log->segments[i];
+        if (!s->dirty) continue;
+        int rc = io_file_sync(log->io, s->log_file);
+        if (rc == 0) rc = io_file_sync(log->io, s->index_file);
+        if (rc == 0) rc = io_file_sync(log->io, s->time_file);
+        if (rc < 0) return rc;
+        s->dirty = false;
+    }
+    return 0;
+}
+
 static bool should_roll(const struct log *log, const struct log_segment *s,
                         const struct batch_header *h, int64_t now_ms) {
     if (s->size_bytes == 0) return false;
@@ -604,11 +633,21 @@ static bool should_roll(const struct log *log, const struct log_segment *s,
     return false;
 }
 
+/*
+ * Starts a new active segment at `base`. The finished segment is synced first (Kafka
+ * flushes it right after a roll too): the new segment's file is durable as soon as it is
+ * created, so without this a crash could keep a later segment while dropping the tail of
+ * an earlier one, and the recovered log would not be a prefix (I-LOG-2). Every segment but
+ * the active one is therefore always durable, and the recovery point can move to `base`.
+ */
 static int roll(struct log *log, int64_t base) {
     struct log_segment *old = &log->segments[log->segment_count - 1];
     segment_finish_time_index(log, old);
     int rc = write_index_tail(log, old);
     if (rc < 0) return rc;
+    rc = log_flush_segments(log);
+    if (rc < 0) return rc;
+    log->recovery_point = MAX(log->recovery_point, old->next_offset);
     return create_segment(log, base);
 }
 
@@ -628,11 +667,13 @@ static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches,
         if (rc == -ENODATA) return -EINVAL;
         if (rc < 0) return rc;
         if (!leader && h.base_offset < next) return -EINVAL;
+        /* Epochs never go back in a log; a lower one is a fenced leader's data. */
+        int32_t e = leader ? epoch : h.partition_leader_epoch;
+        if (e >= 0 && e < log_epoch_cache_latest(&log->epochs)) return -EINVAL;
         next = leader ? next + h.last_offset_delta + 1 : batch_last_offset(&h) + 1;
         pos += batch_total_bytes(&h);
     }
     if (len == 0) return -EINVAL;
-    bool epochs_changed = false;
     pos = 0;
     while (pos < len) {
         struct batch_header h;
@@ -650,9 +691,13 @@ static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches,
             s = &log->segments[log->segment_count - 1];
         }
         if (s->size_bytes + total > UINT32_MAX) return -EFBIG; /* Positions are 32-bit. */
+        /* The checkpoint names a new epoch before any batch of it reaches the disk, so
+         * that recovery can check every batch's (uncovered by the CRC) epoch field against
+         * it (epoch_matches); entries past the recovered end are trimmed on open. */
         if (h.partition_leader_epoch >= 0 &&
             log_epoch_cache_assign(&log->epochs, h.partition_leader_epoch, h.base_offset)) {
-            epochs_changed = true;
+            int rc = epochs_persist(log);
+            if (rc < 0) return rc;
         }
         int64_t w = io_file_pwrite(log->io, s->log_file, batches + pos, total, s->size_bytes);
         if (w < 0) return (int)w;
@@ -668,12 +713,6 @@ static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches,
     }
     int rc = write_index_tail(log, &log->segments[log->segment_count - 1]);
     if (rc < 0) return rc;
-    /* The checkpoint may name an epoch whose first batch is not yet durable; recovery
-     * trims such entries against the recovered log end (epochs_trim). */
-    if (epochs_changed) {
-        rc = epochs_persist(log);
-        if (rc < 0) return rc;
-    }
     log->unflushed_messages += info->record_count;
     if (log->unflushed_messages >= log->config.flush_interval_messages) {
         return log_flush(log, now_ms);
@@ -693,15 +732,8 @@ int log_append_follower(struct log *log, const uint8_t *batches, size_t len, int
 }
 
 int log_flush(struct log *log, int64_t now_ms) {
-    for (size_t i = 0; i < log->segment_count; i++) {
-        struct log_segment *s = &log->segments[i];
-        if (!s->dirty) continue;
-        int rc = io_file_sync(log->io, s->log_file);
-        if (rc == 0) rc = io_file_sync(log->io, s->index_file);
-        if (rc == 0) rc = io_file_sync(log->io, s->time_file);
-        if (rc < 0) return rc;
-        s->dirty = false;
-    }
+    int rc = log_flush_segments(log);
+    if (rc < 0) return rc;
     log->recovery_point = log_end_offset(log);
     log->unflushed_messages = 0;
     log->last_flush_ms = now_ms;

@@ -39,6 +39,7 @@ struct scn_parser {
     int config_lines[SCN_CONFIGS_MAX];
     int topic_lines[SCN_TOPICS_MAX];
     int expect_line;
+    int catch_lines[SCN_CATCHES_MAX];
     int duration_line;
     int cluster_line;
     bool seen_scenario, seen_seed, seen_duration, seen_cluster, seen_expect;
@@ -728,6 +729,31 @@ static int scn_stmt_expect(struct scn_parser *p, char **tok, int count) {
     return scn_fail(p, p->line, "expected 'expect pass' or 'expect violation I-XXX-N'");
 }
 
+static int scn_stmt_catches(struct scn_parser *p, char **tok, int count) {
+    struct scenario *s = p->s;
+    if (count != 3) return scn_fail(p, p->line, "expected 'catches MUTANT I-XXX-N'");
+    if (s->catch_count == SCN_CATCHES_MAX) {
+        scn_fail(p, p->line, "more than %d 'catches' lines", SCN_CATCHES_MAX);
+        return -E2BIG;
+    }
+    struct scn_catch *c = &s->catches[s->catch_count];
+    memset(c, 0, sizeof(*c));
+    int rc = scn_copy_name(p, c->mutant, sizeof(c->mutant), tok[1], "mutant name");
+    if (rc != 0) return rc;
+    if (!scn_invariant_known(tok[2])) {
+        return scn_fail(p, p->line, "unknown invariant '%s' in catches", tok[2]);
+    }
+    snprintf(c->invariant, sizeof(c->invariant), "%s", tok[2]);
+    for (size_t i = 0; i < s->catch_count; i++) {
+        if (strcmp(s->catches[i].mutant, c->mutant) == 0) {
+            return scn_fail(p, p->line, "mutant '%s' already listed on line %d", c->mutant,
+                            p->catch_lines[i]);
+        }
+    }
+    p->catch_lines[s->catch_count++] = p->line;
+    return 0;
+}
+
 static int scn_statement(struct scn_parser *p, char **tok, int count) {
     struct scenario *s = p->s;
     const char *k = tok[0];
@@ -766,9 +792,10 @@ static int scn_statement(struct scn_parser *p, char **tok, int count) {
     if (strcmp(k, "at") == 0) return scn_stmt_at(p, tok, count);
     if (strcmp(k, "check") == 0) return scn_stmt_check(p, tok, count);
     if (strcmp(k, "expect") == 0) return scn_stmt_expect(p, tok, count);
+    if (strcmp(k, "catches") == 0) return scn_stmt_catches(p, tok, count);
     return scn_fail(p, p->line,
                     "unknown statement '%s' (scenario, seed, duration, cluster, broker, topic, "
-                    "producer, consumer, at, check, expect)",
+                    "producer, consumer, at, check, expect, catches)",
                     k);
 }
 
@@ -860,6 +887,16 @@ static int scn_validate(struct scn_parser *p) {
         }
         if (f->b[0] != '\0' && !scn_node_exists(s, f->b, true)) {
             return scn_fail(p, p->fault_lines[i], "no node '%s'", f->b);
+        }
+    }
+    for (size_t c = 0; c < s->catch_count; c++) {
+        bool checked = false;
+        for (size_t i = 0; i < s->check_count; i++) {
+            checked = checked || strcmp(s->checks[i], s->catches[c].invariant) == 0;
+        }
+        if (!checked) {
+            return scn_fail(p, p->catch_lines[c], "catches %s by %s but no 'check' line runs it",
+                            s->catches[c].mutant, s->catches[c].invariant);
         }
     }
     if (s->expect == SCN_EXPECT_VIOLATION) {
@@ -1121,6 +1158,9 @@ size_t scn_print(const struct scenario *s, char *buf, size_t buf_len) {
         scn_out(&o, "expect pass\n");
     else
         scn_out(&o, "expect violation %s\n", s->expect_invariant);
+    for (size_t i = 0; i < s->catch_count; i++) {
+        scn_out(&o, "catches %s %s\n", s->catches[i].mutant, s->catches[i].invariant);
+    }
     return o.used;
 }
 
@@ -1160,8 +1200,15 @@ bool scn_equal(const struct scenario *a, const struct scenario *b) {
         a->controllers != b->controllers || a->config_count != b->config_count ||
         a->topic_count != b->topic_count || a->workload_count != b->workload_count ||
         a->fault_count != b->fault_count || a->check_count != b->check_count ||
-        a->expect != b->expect || strcmp(a->expect_invariant, b->expect_invariant) != 0) {
+        a->expect != b->expect || strcmp(a->expect_invariant, b->expect_invariant) != 0 ||
+        a->catch_count != b->catch_count) {
         return false;
+    }
+    for (size_t i = 0; i < a->catch_count; i++) {
+        if (strcmp(a->catches[i].mutant, b->catches[i].mutant) != 0 ||
+            strcmp(a->catches[i].invariant, b->catches[i].invariant) != 0) {
+            return false;
+        }
     }
     for (size_t i = 0; i < a->config_count; i++) {
         if (strcmp(a->configs[i].node, b->configs[i].node) != 0 ||

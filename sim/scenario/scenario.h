@@ -34,6 +34,7 @@
 #define SCN_ASSIGN_MAX        32   /* Partitions in one consumer's manual assignment. */
 #define SCN_FAULTS_MAX        256  /* Fault schedule entries. */
 #define SCN_CHECKS_MAX        32   /* Checkers to run. */
+#define SCN_CATCHES_MAX       8    /* `catches MUTANT INVARIANT` lines. */
 #define SCN_LINE_MAX          512  /* Bytes in one line, without the newline. */
 #define SCN_LINES_MAX         4096 /* Lines in one file. */
 
@@ -161,6 +162,14 @@ struct scenario {
     size_t check_count;
     enum scn_expect_kind expect;
     char expect_invariant[SCN_NODE_MAX]; /* For SCN_EXPECT_VIOLATION. */
+    /* `catches MUTANT INVARIANT`: built with the named mutant (a deliberate protocol bug,
+     * TRIAL_MUTANT=...), this scenario must report a violation of INVARIANT. `trial mutants`
+     * runs each mutant against the scenarios that claim to catch it. */
+    struct scn_catch {
+        char mutant[SCN_NAME_MAX];
+        char invariant[SCN_NODE_MAX];
+    } catches[SCN_CATCHES_MAX];
+    size_t catch_count;
 };
 
 /*

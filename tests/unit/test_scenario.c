@@ -64,7 +64,9 @@ static const char full_text[] =
     "at 17s crash n3 keep-unsynced\n"
     "check I-REPL-1 I-REPL-2\n"
     "check I-LOG-1 I-LOG-2 I-GRP-4\n"
-    "expect violation I-REPL-1\n";
+    "expect violation I-REPL-1\n"
+    "catches ack-before-flush I-REPL-1\n"
+    "catches truncate-to-hw I-REPL-2\n";
 
 static char print_buf[64 * 1024];
 static char print_buf2[64 * 1024];
@@ -188,6 +190,9 @@ static void test_parse_every_statement(void **state) {
     assert_string_equal(s.checks[4], "I-GRP-4");
     assert_int_equal(s.expect, SCN_EXPECT_VIOLATION);
     assert_string_equal(s.expect_invariant, "I-REPL-1");
+    assert_int_equal(s.catch_count, 2);
+    assert_string_equal(s.catches[0].mutant, "ack-before-flush");
+    assert_string_equal(s.catches[1].invariant, "I-REPL-2");
 }
 
 static void test_round_trip_full(void **state) {
@@ -384,6 +389,14 @@ static void random_scenario(uint64_t seed, struct scenario *s) {
     for (size_t i = 0; i < s->check_count; i++) {
         snprintf(s->checks[i], SCN_NODE_MAX, "%s", known_checks[i]);
     }
+    if (s->check_count > 0) {
+        s->catch_count = rng_below(&x, SCN_CATCHES_MAX + 1);
+        for (size_t i = 0; i < s->catch_count; i++) {
+            snprintf(s->catches[i].mutant, sizeof(s->catches[i].mutant), "mutant-%zu", i);
+            snprintf(s->catches[i].invariant, sizeof(s->catches[i].invariant), "%s",
+                     s->checks[rng_below(&x, s->check_count)]);
+        }
+    }
     if (s->check_count > 0 && rng_below(&x, 2)) {
         s->expect = SCN_EXPECT_VIOLATION;
         snprintf(s->expect_invariant, sizeof(s->expect_invariant), "%s",
@@ -499,6 +512,11 @@ static void test_errors_name_the_line(void **state) {
          "t.scn:3: expects a violation of I-LOG-2 but no 'check' line runs it"},
         {"scenario x\nat 1s disk n1 fsync eagain\n", -EINVAL, "t.scn:2: unknown disk error"},
         {"scenario x\nat 1s clock n1 skew 5\n", -EINVAL, "t.scn:2: bad clock amount '5'"},
+        {"scenario x\ncatches m1 I-LOG-1\ncheck I-REPL-1\n", -EINVAL,
+         "t.scn:2: catches m1 by I-LOG-1 but no 'check' line runs it"},
+        {"scenario x\ncheck I-LOG-1\ncatches m1 I-LOG-1\ncatches m1 I-LOG-1\n", -EINVAL,
+         "t.scn:4: mutant 'm1' already listed on line 3"},
+        {"scenario x\ncatches m1\n", -EINVAL, "t.scn:2: expected 'catches MUTANT I-XXX-N'"},
         {"scenario x\nat 1s clock n1 jump +1500us\n", -EINVAL,
          "t.scn:2: clock amount '+1500us' is not whole milliseconds"},
         {"scenario x\nat 1s slow n1\n", -EINVAL, "t.scn:2: 'slow' needs"},

@@ -299,7 +299,8 @@ static void *memio_realloc(void *ctx, void *ptr, size_t old_size, size_t new_siz
 
 static void memio_trace(void *ctx, const char *event, const struct io_trace_field *fields,
                         size_t count) {}
-static void memio_log(void *ctx, enum io_log_level level, const char *fmt, va_list ap) {
+__attribute__((format(printf, 3, 0))) static void memio_log(void *ctx, enum io_log_level level,
+                                                          const char *fmt, va_list ap) {
     if (getenv("MEMIO_VERBOSE")) {
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);

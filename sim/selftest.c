@@ -734,8 +734,9 @@ static void st_crash(struct st *st, uint32_t idx) {
     uint8_t *actual = sim_xmalloc((size_t)actual_size + 1);
     if (actual_size > 0) sim_disk_read_file(node, ST_LOG_PATH, actual, (size_t)actual_size, 0);
     /* Synced bytes first: they must all be there (unless a truncate was kept). */
-    if (!truncated && (actual_size < sn->synced.size ||
-                       memcmp(actual, sn->synced.data, (size_t)sn->synced.size) != 0)) {
+    if (!truncated && sn->synced.size > 0 &&
+        (actual_size < sn->synced.size ||
+         memcmp(actual, sn->synced.data, (size_t)sn->synced.size) != 0)) {
         st_fail(st, "fsync-durable", "node %u: %" PRIu64 " synced bytes, disk has %" PRIu64
                 " and they differ", idx, sn->synced.size, actual_size);
     }

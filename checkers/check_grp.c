@@ -178,13 +178,13 @@ void check_monotonic_reads(const struct check_input *in, struct check_result *ou
         out->time_ns = cur_op->complete_ns;
         if (back) {
             snprintf(out->summary, sizeof(out->summary),
-                     "consumer p%d went back on %s/%d within assignment %u: offset %" PRId64
+                     "consumer proc%d went back on %s/%d within assignment %u: offset %" PRId64
                      " (fetch #%zu) after %" PRId64 " (fetch #%zu)",
                      (int)cur->process, cur->topic, (int)cur->partition, cur->assignment,
                      cur->offset, cur->op, prev->offset, prev->op);
         } else {
             snprintf(out->summary, sizeof(out->summary),
-                     "consumer p%d skipped %s/%d offset %" PRId64
+                     "consumer proc%d skipped %s/%d offset %" PRId64
                      " within assignment %u: read %" PRId64 " (fetch #%zu) then %" PRId64
                      " (fetch #%zu), but op #%zu shows a record at %" PRId64,
                      (int)cur->process, cur->topic, (int)cur->partition, skipped->offset,

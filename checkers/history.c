@@ -266,7 +266,7 @@ size_t history_describe_op(const struct hist_op *op, char *buf, size_t buf_len) 
     }
     char error[32] = "";
     if (op->error_code != 0) snprintf(error, sizeof(error), " (error %d)", (int)op->error_code);
-    int n = snprintf(buf, buf_len, "#%zu p%d %s%s [%s..%s]", op->index, (int)op->process, what,
+    int n = snprintf(buf, buf_len, "#%zu proc%d %s%s [%s..%s]", op->index, (int)op->process, what,
                      error, t0, t1);
     return n < 0 ? 0 : (size_t)n;
 }

@@ -112,7 +112,7 @@ const struct hist_op *history_op(const struct history *h, size_t index);
 const char *hist_op_type_name(enum hist_op_type type);
 const char *hist_status_name(enum hist_status status);
 
-/* One line for reports: "#12 p1 produce t1/0 value=v12 acks=all -> ok offset 7 [1.2s..1.3s]".
+/* One line for reports: "#12 proc1 produce t1/0 value=v12 acks=all -> ok offset 7 [1.2s..1.3s]".
  * Returns the length needed, like snprintf. */
 size_t history_describe_op(const struct hist_op *op, char *buf, size_t buf_len);
 

@@ -61,7 +61,7 @@ static void test_history_records_and_copies(void **state) {
 
     char line[256];
     history_describe_op(history_op(&h, p), line, sizeof(line));
-    assert_string_equal(line, "#0 p3 produce t1/0 value=v1 acks=all -> ok offset 7 "
+    assert_string_equal(line, "#0 proc3 produce t1/0 value=v1 acks=all -> ok offset 7 "
                               "[0.000001s..0.000002s]");
     history_describe_op(history_op(&h, f), line, sizeof(line));
     assert_non_null(strstr(line, "2 records (first 0@7, last 0@8)"));

@@ -327,16 +327,16 @@ static void test_report_files_and_facts(void **state) {
     assert_non_null(strstr(txt, "n2 t1/0: log start 0, HW 3, LEO 5"));
     assert_non_null(strstr(txt, "0..2 e1 | 3..3 e2 | 4..4 e2 BADCRC"));
     assert_non_null(strstr(txt, "n2 leader_change topic=t1 partition=0 epoch=2"));
-    assert_non_null(strstr(txt, "[op 3] #3 p0 produce t1/0 value=v3"));
+    assert_non_null(strstr(txt, "[op 3] #3 proc0 produce t1/0 value=v3"));
     /* The operations around the violation are listed once each, in time order. */
     const char *ops = strstr(txt, "CLIENT OPERATIONS");
     assert_non_null(ops);
-    const char *op3 = strstr(ops, "\n  #3 p0 produce");
-    const char *op5 = strstr(ops, "\n  #5 p1 fetch");
+    const char *op3 = strstr(ops, "\n  #3 proc0 produce");
+    const char *op5 = strstr(ops, "\n  #5 proc1 fetch");
     assert_non_null(op3);
     assert_non_null(op5);
     assert_true(op3 < op5);
-    assert_null(strstr(op3 + 1, "\n  #3 p0 produce"));
+    assert_null(strstr(op3 + 1, "\n  #3 proc0 produce"));
 
     char *json = slurp(dir, "report.json");
     assert_non_null(json);

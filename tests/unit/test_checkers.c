@@ -175,6 +175,48 @@ static void test_repl1_unclean_election_allowed_only_when_permitted(void **state
     history_free(&h);
 }
 
+/* Topics are told apart: equal offsets in two topics are different records, and a loss in
+ * one topic is reported against that topic only. */
+static void test_repl_topics_kept_apart(void **state) {
+    (void)state;
+    struct history h;
+    history_init(&h, 100);
+    static const char *const topics[] = {"zeta", "alpha"}; /* Not in name order. */
+    for (int i = 0; i < 4; i++) {
+        for (int t = 0; t < 2; t++) {
+            char value[16];
+            snprintf(value, sizeof(value), "%s-%d", topics[t], i);
+            size_t op = history_produce_invoke(&h, 1, (uint64_t)(10 * i + t) * MS, topics[t], 0,
+                                               NULL, value, -1, false);
+            history_produce_complete(&h, op, HIST_OK, (uint64_t)(10 * i + t + 1) * MS, i, 0);
+        }
+    }
+    for (int t = 0; t < 2; t++) {
+        struct hist_record recs[4];
+        char values[4][16];
+        for (int i = 0; i < 4; i++) {
+            snprintf(values[i], sizeof(values[i]), "%s-%d", topics[t], i);
+            if (t == 1 && i == 2) snprintf(values[i], sizeof(values[i]), "lost");
+            recs[i] = (struct hist_record){.partition = 0, .offset = i, .value = values[i]};
+        }
+        size_t f = history_fetch_invoke(&h, 2 + t, 100 * MS, topics[t], 1, false);
+        history_fetch_complete(&h, f, HIST_OK, 101 * MS, recs, 4, 0);
+    }
+    struct check_input in = input_of(&h, NULL);
+    struct check_result r;
+    check_no_acked_loss(&in, &r);
+    assert_true(r.violated);
+    assert_int_equal(r.violation_count, 1);
+    assert_string_equal(r.topic, "alpha");
+    assert_int_equal(r.offset, 2);
+    check_one_value_per_offset(&in, &r);
+    assert_false(r.violated); /* zeta/0@2 and alpha/0@2 are different offsets. */
+    assert_int_equal(r.checked_count, 8);
+    check_monotonic_reads(&in, &r);
+    assert_false(r.violated);
+    history_free(&h);
+}
+
 /* --- I-REPL-2 ------------------------------------------------------------------------------ */
 
 static void test_repl2(void **state) {
@@ -468,6 +510,7 @@ int main(void) {
         cmocka_unit_test(test_repl1_overwritten_record_fails),
         cmocka_unit_test(test_repl1_skipped_record_fails_first_reported),
         cmocka_unit_test(test_repl1_unclean_election_allowed_only_when_permitted),
+        cmocka_unit_test(test_repl_topics_kept_apart),
         cmocka_unit_test(test_repl2),
         cmocka_unit_test(test_log1),
         cmocka_unit_test(test_log2),

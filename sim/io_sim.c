@@ -184,6 +184,9 @@ static void io_sim_trace(void *ctx, const char *event, const struct io_trace_fie
     sim_node_trace(node_of(ctx), event, fields, count);
 }
 
+static void io_sim_log(void *ctx, enum io_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 static void io_sim_log(void *ctx, enum io_log_level level, const char *fmt, va_list ap) {
     struct sim_node *node = node_of(ctx);
     char line[SIM_LOG_LINE_MAX];

@@ -831,17 +831,26 @@ static void st_fault_event(struct sim_world *world, void *arg) {
                                st_resume_event, na);
         }
         break;
-    case 4:
-        sim_node_set_clock(na, (int64_t)sim_rng_below(rng, 20001) - 10000,
-                           (int32_t)sim_rng_below(rng, 401) - 200);
-        if (sim_rng_chance(rng, 500)) sim_node_jump_wall(na, (int64_t)sim_rng_below(rng, 60001) - 30000);
+    case 4: {
+        /* One draw per statement: the order of evaluation of arguments is unspecified in
+         * C, and gcc and clang differ — two draws in one call would split the hash. */
+        int64_t skew_ms = (int64_t)sim_rng_below(rng, 20001) - 10000;
+        int32_t drift_ppm = (int32_t)sim_rng_below(rng, 401) - 200;
+        sim_node_set_clock(na, skew_ms, drift_ppm);
+        if (sim_rng_chance(rng, 500)) {
+            int64_t jump_ms = (int64_t)sim_rng_below(rng, 60001) - 30000;
+            sim_node_jump_wall(na, jump_ms);
+        }
         st->stats_clock++;
         break;
-    case 5:
-        sim_net_spike(world, na, nb, sim_rng_below(rng, 300) * NS_PER_MS,
-                      sim_rng_below(rng, 2000) * NS_PER_MS);
+    }
+    case 5: {
+        uint64_t extra_ns = sim_rng_below(rng, 300) * NS_PER_MS;
+        uint64_t duration_ns = sim_rng_below(rng, 2000) * NS_PER_MS;
+        sim_net_spike(world, na, nb, extra_ns, duration_ns);
         st->stats_spikes++;
         break;
+    }
     case 6:
         st->stats_resets += sim_net_reset(world, na, nb);
         break;
@@ -855,7 +864,8 @@ static void st_fault_event(struct sim_world *world, void *arg) {
     default:
         break; /* a quiet moment */
     }
-    sim_world_schedule(world, now + (20 + sim_rng_below(rng, 200)) * NS_PER_MS, st_fault_event, st);
+    uint64_t next_ns = now + (20 + sim_rng_below(rng, 200)) * NS_PER_MS;
+    sim_world_schedule(world, next_ns, st_fault_event, st);
 }
 
 /* --- Running ---------------------------------------------------------------------------- */
@@ -894,11 +904,11 @@ int sim_selftest_run(const struct sim_selftest_options *options,
         st->nodes[i].node = sim_node_add(world, name, st_node_start, &st->nodes[i]);
         sim_disk_set_crash_model(st->nodes[i].node, &model);
         sim_disk_set_crash_observer(st->nodes[i].node, st_observe, st);
-        struct sim_link_config link = {
-            .latency_min_ns = (50 + sim_rng_below(wl, 200)) * NS_PER_US,
-            .latency_max_ns = (300 + sim_rng_below(wl, 3000)) * NS_PER_US,
-            .bandwidth_bytes_per_s = (10 + sim_rng_below(wl, 990)) * 1000 * 1000,
-        };
+        /* Separate statements: initializers are indeterminately sequenced. */
+        struct sim_link_config link;
+        link.latency_min_ns = (50 + sim_rng_below(wl, 200)) * NS_PER_US;
+        link.latency_max_ns = (300 + sim_rng_below(wl, 3000)) * NS_PER_US;
+        link.bandwidth_bytes_per_s = (10 + sim_rng_below(wl, 990)) * 1000 * 1000;
         sim_net_set_link(world, st->nodes[i].node, NULL, &link);
     }
     st->faulty_until_ns = duration_ns;

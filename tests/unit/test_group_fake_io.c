@@ -75,7 +75,7 @@ static void fake_timer_cancel(void *ctx, io_timer_id id) {
     }
 }
 
-static size_t fake_timers_live(struct fake_io *f) {
+__attribute__((unused)) static size_t fake_timers_live(struct fake_io *f) {
     size_t n = 0;
     for (size_t i = 0; i < FAKE_TIMERS_MAX; i++) n += f->timers[i].live ? 1 : 0;
     return n;

@@ -106,6 +106,16 @@ int64_t li_parse_time_index(const uint8_t *bytes, size_t len, int64_t base_offse
 int li_parse_offset_checkpoint(const char *text, size_t len, const char *topic, int32_t partition,
                                int64_t *offset);
 
+/* --- From the trace (log_trace.c) --------------------------------------------------------
+ * Rebuilds, from the log events of trace.h, what one node's partition log held just before
+ * trace event `upto` (exclusive; e.g. the node's crash): the batches in order after every
+ * truncation, and the end offset covered by the last fsync. This is the `appended` side of
+ * I-LOG-2's struct check_recovery. Returns the batch count, or -E2BIG past out_max. */
+struct trace;
+int64_t li_log_from_trace(const struct trace *t, const char *node, const char *topic,
+                          int32_t partition, size_t upto, struct li_batch *out, size_t out_max,
+                          int64_t *synced_end_offset);
+
 /* The log end offset: `leo` if known, else one past the last batch, else log start. */
 int64_t li_log_end_offset(const struct li_log *log);
 

@@ -15,6 +15,14 @@
  *  - An unclean leader election is an event "unclean_election" with str "topic" and int
  *    "partition": I-REPL-1 and I-REPL-2 report losses after it as allowed when the
  *    scenario permits unclean elections.
+ *  - The partition log reports what it did to its files, so I-LOG-2 knows what a crash
+ *    may lose (li_log_from_trace in log_image.h rebuilds the log from these), each with
+ *    str "topic" and int "partition":
+ *      "log_append"    ints base_offset, last_offset, epoch, crc (the batch's CRC field);
+ *      "log_truncate"  int offset: every batch with last_offset >= offset is gone, durably;
+ *      "log_flush"     int offset: everything below offset is fsynced;
+ *      "log_recovered" int offset: the LEO recovery left after a restart (what is on disk
+ *                      after a crash is durable, so the synced end becomes this offset).
  *
  * Bounded: at most `events_max` events; later ones are dropped and `overflow` is set. The
  * trace hash (FNV-1a over every event in order) is the determinism self-check: two runs of

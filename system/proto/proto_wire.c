@@ -205,7 +205,7 @@ static int64_t read_len(struct proto_reader *r, bool compact, bool wide, bool nu
         proto_reader_fail(r, -EBADMSG);
         return -2;
     }
-    if (n >= 0 && (uint64_t)n > proto_reader_remaining(r)) {
+    if (n > INT32_MAX || (n >= 0 && (uint64_t)n > proto_reader_remaining(r))) {
         proto_reader_fail(r, -EBADMSG);
         return -2;
     }

@@ -4,6 +4,8 @@
 #   check_selftest.sh TRIAL differ SEED1 SEED2   two seeds print different trace-hashes
 #   check_selftest.sh TRIAL broken SEED BREAK CONTRACT
 #                                                --break BREAK fails, naming CONTRACT and SEED
+#   check_selftest.sh TRIAL abort SEED           --break assert aborts and the SIGABRT handler
+#                                                prints the seed and the reproduction command
 set -u
 trial=$1
 mode=$2
@@ -38,6 +40,18 @@ broken)
     echo "$err"
     printf '%s\n' "$err" | grep -q "CONTRACT BROKEN: $contract:" || { echo "wrong contract" >&2; exit 1; }
     printf '%s\n' "$err" | grep -q -- "--seed $seed" || { echo "no reproduction line" >&2; exit 1; }
+    ;;
+abort)
+    seed=$1
+    if err=$("$trial" selftest --seed "$seed" --break assert 2>&1 >/dev/null); then
+        echo "--break assert did not abort" >&2
+        exit 1
+    fi
+    echo "$err"
+    printf '%s\n' "$err" | grep -q "ASSERT failed" || { echo "no ASSERT message" >&2; exit 1; }
+    printf '%s\n' "$err" | grep -q "seed $seed" || { echo "no seed" >&2; exit 1; }
+    printf '%s\n' "$err" | grep -q "reproduce with: trial selftest --seed $seed --break assert" ||
+        { echo "no reproduction command" >&2; exit 1; }
     ;;
 *)
     echo "unknown mode $mode" >&2

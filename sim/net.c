@@ -109,7 +109,11 @@ static uint64_t link_latency(struct sim_world *world, struct sim_node *from,
     struct sim_link *link = link_of(world, from, to);
     uint64_t span = link->config.latency_max_ns - link->config.latency_min_ns;
     uint64_t latency = link->config.latency_min_ns;
-    if (span > 0) latency += sim_rng_below(&world->rngs[SIM_STREAM_NETWORK], span + 1);
+    struct sim_rng *rng = &world->rngs[SIM_STREAM_NETWORK];
+    if (span > 0) latency += sim_rng_below(rng, span + 1);
+    if (link->config.tail_permille > 0 && sim_rng_chance(rng, link->config.tail_permille)) {
+        latency += sim_rng_below(rng, link->config.tail_extra_ns + 1);
+    }
     if (world->now_ns < link->spike_until_ns) latency += link->spike_extra_ns;
     return latency;
 }

@@ -909,6 +909,8 @@ int sim_selftest_run(const struct sim_selftest_options *options,
         link.latency_min_ns = (50 + sim_rng_below(wl, 200)) * NS_PER_US;
         link.latency_max_ns = (300 + sim_rng_below(wl, 3000)) * NS_PER_US;
         link.bandwidth_bytes_per_s = (10 + sim_rng_below(wl, 990)) * 1000 * 1000;
+        link.tail_permille = (uint32_t)sim_rng_below(wl, 30);
+        link.tail_extra_ns = sim_rng_below(wl, 50) * NS_PER_MS;
         sim_net_set_link(world, st->nodes[i].node, NULL, &link);
     }
     st->faulty_until_ns = duration_ns;
@@ -971,6 +973,7 @@ int sim_selftest_run(const struct sim_selftest_options *options,
                 result->contract, result->detail, options->seed, options->seed,
                 options->broken != SIM_BREAK_NONE ? " --break " : "",
                 options->broken == SIM_BREAK_KEEP_UNSYNCED ? "keep-unsynced"
+                : options->broken == SIM_BREAK_ASSERT      ? "assert"
                 : options->broken == SIM_BREAK_DUP_BYTES   ? "dup-bytes"
                 : options->broken == SIM_BREAK_EARLY_TIMER ? "early-timer"
                                                            : "");

@@ -71,9 +71,10 @@ enum sim_break {
     SIM_BREAK_KEEP_UNSYNCED = 1, /* a crash keeps one pending write the model said to drop */
     SIM_BREAK_DUP_BYTES = 2,     /* the network delivers one segment twice */
     SIM_BREAK_EARLY_TIMER = 3,   /* one timer fires 1 ms before its deadline */
+    SIM_BREAK_ASSERT = 4,        /* an ASSERT fails at the first crash (abort handler demo) */
 };
 void sim_world_set_break(struct sim_world *world, enum sim_break which);
-/* Parses "keep-unsynced", "dup-bytes", "early-timer"; -EINVAL if unknown. */
+/* Parses "keep-unsynced", "dup-bytes", "early-timer", "assert"; -EINVAL if unknown. */
 int sim_break_parse(const char *name, enum sim_break *out);
 
 /* --- PRNG streams ------------------------------------------------------------------------ */
@@ -143,12 +144,15 @@ void sim_node_jump_wall(struct sim_node *node, int64_t delta_ms);
 
 /* --- Network --------------------------------------------------------------------------- */
 
-/* One direction of a link: latency uniform in [latency_min_ns, latency_max_ns], then
- * serialization at bandwidth_bytes_per_s (0 = unlimited). */
+/* One direction of a link: serialization at bandwidth_bytes_per_s (0 = unlimited), then a
+ * latency uniform in [latency_min_ns, latency_max_ns], plus, with probability
+ * tail_permille / 1000, a uniform extra in [0, tail_extra_ns] (a long tail). */
 struct sim_link_config {
     uint64_t latency_min_ns;
     uint64_t latency_max_ns;
     uint64_t bandwidth_bytes_per_s;
+    uint32_t tail_permille;
+    uint64_t tail_extra_ns;
 };
 /* Sets the a -> b direction (a == NULL or b == NULL: every link from / to the other). */
 void sim_net_set_link(struct sim_world *world, struct sim_node *from, struct sim_node *to,

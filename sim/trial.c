@@ -18,7 +18,8 @@
 
 static int usage(void) {
     fprintf(stderr,
-            "usage: trial selftest --seed N [-v] [--break keep-unsynced|dup-bytes|early-timer]\n"
+            "usage: trial selftest --seed N [-v]\n"
+            "                      [--break keep-unsynced|dup-bytes|early-timer|assert]\n"
             "                      [--nodes N] [--duration-s S]\n");
     return 2;
 }

@@ -371,6 +371,7 @@ int sim_break_parse(const char *name, enum sim_break *out) {
         {"keep-unsynced", SIM_BREAK_KEEP_UNSYNCED},
         {"dup-bytes", SIM_BREAK_DUP_BYTES},
         {"early-timer", SIM_BREAK_EARLY_TIMER},
+        {"assert", SIM_BREAK_ASSERT},
     };
     for (size_t i = 0; i < ARRAY_LEN(table); i++) {
         if (strcmp(name, table[i].name) == 0) {
@@ -505,6 +506,7 @@ void sim_node_crash(struct sim_node *node) {
     struct sim_world *world = node->world;
     ASSERT(node->up);
     ASSERT(world->current_node != node); /* a node cannot free the code that is running */
+    ASSERT(world->broken != SIM_BREAK_ASSERT); /* deliberately broken: shows the handler */
     sim_net_node_crash(node);            /* streams first: they may reference files */
     sim_disk_close_all(node);
     node_drop_events(node);

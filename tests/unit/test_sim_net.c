@@ -323,6 +323,39 @@ static void test_stream_pause_backpressure(void **state) {
     assert_memory_equal(server_end.data, big, sizeof(big));
 }
 
+static int drains;
+static void on_drain(void *arg, struct io_stream *stream) {
+    struct end *e = arg;
+    assert_ptr_equal(stream, e->stream);
+    assert_int_equal(io_stream_queued(e->io, stream), 0);
+    drains++;
+}
+
+static void test_sendfile_and_drain(void **state) {
+    (void)state;
+    connect_pair();
+    struct io *io = server_end.io;
+    struct io_file *f = NULL;
+    assert_int_equal(io_file_open(io, "blob", IO_OPEN_CREATE, &f), 0);
+    static uint8_t blob[200000];
+    fill(blob, sizeof(blob), 5);
+    assert_int_equal(io_file_pwrite(io, f, blob, sizeof(blob), 0), (int64_t)sizeof(blob));
+    /* Re-start the server stream with a drain callback. */
+    io_stream_start(io, server_end.stream, on_read, on_drain, &server_end);
+    drains = 0;
+    assert_int_equal(io_stream_write(io, server_end.stream, "head", 4), 0);
+    assert_int_equal(io_stream_sendfile(io, server_end.stream, f, 1000, 150000), 0);
+    assert_int_equal(drains, 0); /* never before the call returns */
+    run_ms(1000);
+    assert_true(drains >= 1);
+    assert_int_equal(client_end.len, 4 + 150000);
+    assert_memory_equal(client_end.data, "head", 4);
+    assert_memory_equal(client_end.data + 4, blob + 1000, 150000);
+    /* Past the end of the file is an error, not a short send. */
+    assert_int_equal(io_stream_sendfile(io, server_end.stream, f, sizeof(blob) - 10, 20), -EINVAL);
+    io_file_close(io, f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_order_and_split, setup, teardown),
@@ -335,6 +368,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_crash_resets_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_delays_delivery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_pause_backpressure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sendfile_and_drain, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -252,6 +253,63 @@ static void test_trace_hash(void **state) {
     assert_true(run_for_hash(10) != run_for_hash(11));
 }
 
+struct hooks {
+    size_t traces;
+    size_t logs;
+    char last_log[128];
+    int64_t last_count;
+};
+
+static void trace_hook(void *arg, struct sim_node *node, uint64_t now_ns, const char *event,
+                       const struct io_trace_field *fields, size_t count) {
+    struct hooks *h = arg;
+    (void)now_ns;
+    assert_string_equal(sim_node_name(node), "n");
+    assert_string_equal(event, "started");
+    assert_int_equal(count, 2);
+    assert_string_equal(fields[1].s, "prog");
+    h->last_count = fields[0].i;
+    h->traces++;
+}
+
+static void log_hook(void *arg, struct sim_node *node, uint64_t now_ns, enum io_log_level level,
+                     const char *message) {
+    struct hooks *h = arg;
+    (void)node, (void)now_ns;
+    assert_int_equal(level, IO_LOG_WARN);
+    snprintf(h->last_log, sizeof(h->last_log), "%s", message);
+    h->logs++;
+}
+
+static void test_hooks_and_buggify(void **state) {
+    (void)state;
+    world = sim_world_create(6);
+    struct hooks h = {0};
+    sim_world_set_trace_hook(world, trace_hook, &h);
+    sim_world_set_log_hook(world, log_hook, &h);
+    struct crash_prog prog = {0};
+    struct sim_node *n = sim_node_add(world, "n", crash_start, &prog);
+    sim_world_run_until(world, 1000);
+    assert_int_equal(h.traces, 1);
+    assert_int_equal(h.last_count, 1);
+    io_log(sim_node_io(n), IO_LOG_WARN, "disk %s at %d%%", "full", 99);
+    assert_int_equal(h.logs, 1);
+    assert_string_equal(h.last_log, "disk full at 99%");
+    /* Buggify: off by default; when on, some site fires sometimes, never always. */
+    struct io *io = sim_node_io(n);
+    for (int i = 0; i < 1000; i++) assert_false(io_buggify(io, "site"));
+    sim_world_set_buggify(world, true);
+    size_t fired = 0;
+    char site[16];
+    for (int s = 0; s < 40; s++) {
+        snprintf(site, sizeof(site), "site-%d", s);
+        for (int i = 0; i < 100; i++) fired += io_buggify(io, site);
+    }
+    assert_true(fired > 0 && fired < 4000 / 4);
+    sim_node_crash(n);
+    sim_world_destroy(world);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scheduler_order),
@@ -261,6 +319,7 @@ int main(void) {
         cmocka_unit_test(test_pause),
         cmocka_unit_test(test_crash_frees_and_restart),
         cmocka_unit_test(test_trace_hash),
+        cmocka_unit_test(test_hooks_and_buggify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,7 +198,7 @@ static void conn_parse(struct broker_conn *conn) {
     size_t pos = 0;
     /* Bound: each iteration consumes one frame of >= 4 bytes, or stops. */
     while (!conn->closed && !conn->paused && conn->in_len - pos >= 4) {
-        const uint8_t *p = conn->in + pos;
+        uint8_t *p = conn->in + pos;
         int32_t size = (int32_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
                                  ((uint32_t)p[2] << 8) | (uint32_t)p[3]);
         if (size < 0 || (size_t)size > conn->limits.max_frame_bytes) {

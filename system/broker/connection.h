@@ -49,11 +49,12 @@ struct broker_conn_limits {
 
 /*
  * A complete request frame: `payload` (without the size prefix) is valid only during the
- * call. `slot` identifies it for the answer. Return 0, or a negative error to close the
+ * call; it is the connection's input buffer, so the owner may modify it in place (Produce
+ * stamps offsets into the batches before appending them as received). `slot` identifies it for the answer. Return 0, or a negative error to close the
  * connection (malformed request); the slot must then not be answered.
  */
 typedef int (*broker_conn_request_fn)(void *arg, struct broker_conn *conn, uint32_t slot,
-                                      const uint8_t *payload, size_t len);
+                                      uint8_t *payload, size_t len);
 /* The connection closed (peer EOF/reset, bad frame, idle, or broker_conn_close). */
 typedef void (*broker_conn_close_fn)(void *arg, struct broker_conn *conn, int reason);
 

@@ -45,7 +45,7 @@ struct server {
 
 static struct server *the_server;
 
-static int on_request(void *arg, struct broker_conn *conn, uint32_t slot, const uint8_t *payload,
+static int on_request(void *arg, struct broker_conn *conn, uint32_t slot, uint8_t *payload,
                       size_t len) {
     struct server *srv = arg;
     if (srv->reject_next) {

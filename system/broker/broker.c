@@ -1,0 +1,1668 @@
+/*
+ * broker.c — the single-node broker: storage layout, topics, and the request handlers
+ * (see broker.h).
+ *
+ * Each request is decoded into its own arena; most are answered before on_request returns.
+ * A Fetch that cannot be satisfied yet (fewer than min_bytes available) parks in the fetch
+ * purgatory, watching its partitions; a Produce wakes the watchers of what it appended.
+ * A parked Fetch remembers topic names, not pointers, so a topic deleted meanwhile reads as
+ * UNKNOWN_TOPIC_OR_PARTITION instead of freed memory.
+ *
+ * Fetch responses are encoded by hand (not through the generic codec) so the record bytes
+ * can be spliced in from the segment files with io_stream_sendfile() instead of being
+ * copied: the frame holds everything but the records, plus splice points where the file
+ * ranges go. Where the bytes do not allow it (none today: batches are stored exactly as
+ * sent, so no down-conversion is ever needed) a copy would be required.
+ *
+ * Topics are kept in an array sorted by name, so every listing (Metadata, startup) is in a
+ * deterministic order. Topic ids (the purgatory keys' high bits) come from a counter.
+ */
+#include "broker/broker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "broker/connection.h"
+#include "broker/purgatory.h"
+#include "log/checkpoint.h"
+#include "log/log.h"
+#include "partition/partition.h"
+#include "proto/proto.h"
+
+#define BROKER_TOPICS_MAX 100000
+#define BROKER_PARTITIONS_MAX 10000 /* Per topic. */
+#define BROKER_TOPIC_CONFIGS_MAX 16
+#define BROKER_CONFIG_VALUE_MAX 128
+#define BROKER_PATH_MAX 1024
+#define BROKER_RESPONSE_BYTES_MAX (256u << 20)
+#define BROKER_ARENA_BYTES_MIN (1u << 20)
+#define BROKER_HOUSEKEEPING_MS 1000
+#define BROKER_OUTPUT_BYTES_MAX (4u << 20)
+#define BROKER_TOPIC_CONFIG_FILE ".trial-topic-configs"
+#define BROKER_LOG_START_FILE "log-start-offset-checkpoint"
+
+/* Kafka error codes used here. */
+enum {
+    KERR_NONE = 0,
+    KERR_UNKNOWN = -1,
+    KERR_OFFSET_OUT_OF_RANGE = 1,
+    KERR_CORRUPT_MESSAGE = 2,
+    KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+    KERR_MESSAGE_TOO_LARGE = 10,
+    KERR_COORDINATOR_NOT_AVAILABLE = 15,
+    KERR_INVALID_TOPIC = 17,
+    KERR_INVALID_REQUIRED_ACKS = 21,
+    KERR_TOPIC_ALREADY_EXISTS = 36,
+    KERR_INVALID_PARTITIONS = 37,
+    KERR_INVALID_REPLICATION_FACTOR = 38,
+    KERR_INVALID_REQUEST = 42,
+    KERR_INVALID_CONFIG = 40,
+    KERR_KAFKA_STORAGE_ERROR = 56,
+    KERR_POLICY_VIOLATION = 44,
+};
+
+struct topic_config {
+    char name[64];
+    char value[BROKER_CONFIG_VALUE_MAX];
+};
+
+struct broker_topic {
+    char name[LOG_TOPIC_NAME_MAX + 1];
+    uint32_t id;
+    struct partition **partitions;
+    int32_t partition_count;
+    struct topic_config configs[BROKER_TOPIC_CONFIGS_MAX]; /* Overrides, in set order. */
+    uint32_t config_count;
+    struct log_config log_config; /* Broker defaults + overrides. */
+    int32_t wanted_partitions;    /* Startup only: highest partition dir found + 1. */
+};
+
+struct broker_client {
+    struct broker_client *prev;
+    struct broker_client *next;
+    struct broker_conn *conn;
+};
+
+struct broker {
+    struct io *io;
+    struct broker_config config;
+    struct broker_meta meta;
+    char dir[BROKER_PATH_MAX];
+    struct io_listener *listener;
+    uint16_t port;
+    char advertised_host[BROKER_CONFIG_HOST_MAX];
+    uint16_t advertised_port;
+    struct broker_topic **topics; /* Sorted by name. */
+    uint32_t topic_count;
+    uint32_t topic_cap;
+    uint32_t next_topic_id;
+    struct purgatory *fetches;
+    struct broker_client *clients;
+    io_timer_id housekeeping;
+    int64_t last_retention_ms;
+    int storage_error; /* First storage error (logged once). */
+};
+
+struct broker_request {
+    struct broker *broker;
+    struct broker_conn *conn;
+    uint32_t slot;
+    struct proto_request_header header;
+    void *body;
+    struct proto_arena arena;
+    struct purgatory_op op; /* Fetch long-poll. */
+    uint64_t *keys;
+    uint32_t key_count;
+};
+
+/* --- Helpers ------------------------------------------------------------------------- */
+
+static int64_t broker_now_ms(struct broker *broker) { return io_wall_ms(broker->io); }
+
+static bool topic_name_valid(const char *name, size_t len) {
+    if (len == 0 || len > LOG_TOPIC_NAME_MAX) return false;
+    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.')) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static int topic_cmp(const char *a, const char *b) { return strcmp(a, b); }
+
+/* Index of the first topic >= name. */
+static uint32_t topic_lower_bound(const struct broker *broker, const char *name) {
+    uint32_t lo = 0, hi = broker->topic_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (topic_cmp(broker->topics[mid]->name, name) < 0) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+static struct broker_topic *topic_find(const struct broker *broker, const char *name) {
+    if (name == NULL) return NULL;
+    uint32_t i = topic_lower_bound(broker, name);
+    if (i < broker->topic_count && strcmp(broker->topics[i]->name, name) == 0) {
+        return broker->topics[i];
+    }
+    return NULL;
+}
+
+static struct partition *partition_find(const struct broker *broker, const char *topic,
+                                        int32_t index) {
+    struct broker_topic *t = topic_find(broker, topic);
+    if (t == NULL || index < 0 || index >= t->partition_count) return NULL;
+    return t->partitions[index];
+}
+
+static void note_storage_error(struct broker *broker, const char *what, int rc) {
+    io_log(broker->io, IO_LOG_ERROR, "storage error in %s: %d", what, rc);
+    if (broker->storage_error == 0) broker->storage_error = rc;
+}
+
+static int path_join(char *out, size_t cap, const char *dir, const char *name) {
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
+}
+
+static int partition_dir(const struct broker *broker, const char *topic, int32_t index,
+                         char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s/%s-%d", broker->dir, topic, index);
+    return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
+}
+
+/* --- Topic configuration ------------------------------------------------------------- */
+
+/* Topic-level configs we understand, with how they map onto struct log_config. */
+static const char *const topic_config_names[] = {
+    "cleanup.policy",  "delete.retention.ms", "flush.messages",  "flush.ms",
+    "max.message.bytes", "retention.bytes",   "retention.ms",    "segment.bytes",
+    "segment.ms",      "min.insync.replicas", "message.timestamp.type",
+    "segment.index.bytes", "index.interval.bytes",
+};
+
+static bool parse_i64(const char *s, int64_t *out) {
+    if (s == NULL || *s == '\0') return false;
+    bool negative = *s == '-';
+    if (negative) s++;
+    if (*s == '\0') return false;
+    int64_t v = 0;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10) return false;
+        v = v * 10 + (*s - '0');
+    }
+    *out = negative ? -v : v;
+    return true;
+}
+
+static void log_config_from_broker(const struct broker_config *c, struct log_config *out) {
+    log_config_default(out);
+    out->segment_bytes = (uint64_t)c->log_segment_bytes;
+    out->roll_ms = c->log_roll_ms;
+    out->index_interval_bytes = (uint32_t)c->log_index_interval_bytes;
+    out->index_size_max_bytes = (uint32_t)c->log_index_size_max_bytes;
+    out->flush_interval_messages = c->log_flush_interval_messages;
+    out->flush_interval_ms = c->log_flush_interval_ms < 0 ? INT64_MAX : c->log_flush_interval_ms;
+    out->retention_ms = c->log_retention_ms;
+    out->retention_bytes = c->log_retention_bytes;
+    out->cleanup_compact = c->log_cleanup_policy_compact;
+    out->cleanup_delete = !c->log_cleanup_policy_compact;
+    out->max_batch_bytes = (uint32_t)c->message_max_bytes;
+}
+
+/* Applies one topic override to a log config. Returns false if the value is invalid. */
+static bool topic_config_apply(struct log_config *lc, const char *name, const char *value) {
+    int64_t v = 0;
+    if (strcmp(name, "cleanup.policy") == 0) {
+        bool del = strstr(value, "delete") != NULL, compact = strstr(value, "compact") != NULL;
+        if (!del && !compact) return false;
+        lc->cleanup_delete = del;
+        lc->cleanup_compact = compact;
+        return true;
+    }
+    if (strcmp(name, "message.timestamp.type") == 0) {
+        return strcmp(value, "CreateTime") == 0 || strcmp(value, "LogAppendTime") == 0;
+    }
+    if (!parse_i64(value, &v)) return false;
+    if (strcmp(name, "delete.retention.ms") == 0 && v >= 0) lc->delete_retention_ms = v;
+    else if (strcmp(name, "flush.messages") == 0 && v >= 1) lc->flush_interval_messages = v;
+    else if (strcmp(name, "flush.ms") == 0 && v >= 0) lc->flush_interval_ms = v;
+    else if (strcmp(name, "max.message.bytes") == 0 && v >= 0 && v <= INT32_MAX) {
+        lc->max_batch_bytes = (uint32_t)v;
+    } else if (strcmp(name, "retention.bytes") == 0 && v >= -1) lc->retention_bytes = v;
+    else if (strcmp(name, "retention.ms") == 0 && v >= -1) lc->retention_ms = v;
+    else if (strcmp(name, "segment.bytes") == 0 && v >= 14 && v <= INT32_MAX) {
+        lc->segment_bytes = (uint64_t)v;
+    } else if (strcmp(name, "segment.ms") == 0 && v >= 1) lc->roll_ms = v;
+    else if (strcmp(name, "segment.index.bytes") == 0 && v >= 4 && v <= INT32_MAX) {
+        lc->index_size_max_bytes = (uint32_t)v;
+    } else if (strcmp(name, "index.interval.bytes") == 0 && v >= 0 && v <= INT32_MAX) {
+        lc->index_interval_bytes = (uint32_t)v;
+    } else if (strcmp(name, "min.insync.replicas") == 0 && v >= 1) {
+        /* Accepted; with one replica it cannot change anything yet. */
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static bool topic_config_known(const char *name) {
+    for (size_t i = 0; i < ARRAY_LEN(topic_config_names); i++) {
+        if (strcmp(topic_config_names[i], name) == 0) return true;
+    }
+    return false;
+}
+
+/* Validates a full override set; returns a Kafka error code. */
+static int16_t topic_configs_check(const struct broker_config *bc, const struct topic_config *cfg,
+                                   uint32_t count) {
+    struct log_config lc;
+    log_config_from_broker(bc, &lc);
+    for (uint32_t i = 0; i < count; i++) {
+        if (!topic_config_known(cfg[i].name)) return KERR_INVALID_CONFIG;
+        if (!topic_config_apply(&lc, cfg[i].name, cfg[i].value)) return KERR_INVALID_CONFIG;
+    }
+    return KERR_NONE;
+}
+
+static void topic_recompute_config(struct broker *broker, struct broker_topic *t) {
+    log_config_from_broker(&broker->config, &t->log_config);
+    for (uint32_t i = 0; i < t->config_count; i++) {
+        bool ok = topic_config_apply(&t->log_config, t->configs[i].name, t->configs[i].value);
+        ASSERT(ok); /* Checked before it was stored. */
+    }
+    for (int32_t p = 0; p < t->partition_count; p++) {
+        /* The log reads its config on each operation; keep them in step. */
+        t->partitions[p]->log->config = t->log_config;
+    }
+}
+
+/* Writes every topic's overrides: "topic name=value" lines, atomically and durably. */
+static int topic_configs_save(struct broker *broker) {
+    size_t cap = 4096;
+    for (uint32_t i = 0; i < broker->topic_count; i++) {
+        cap += broker->topics[i]->config_count * (LOG_TOPIC_NAME_MAX + 64 + BROKER_CONFIG_VALUE_MAX + 4);
+    }
+    char *text = io_alloc(broker->io, cap);
+    size_t len = 0;
+    for (uint32_t i = 0; i < broker->topic_count; i++) {
+        const struct broker_topic *t = broker->topics[i];
+        for (uint32_t j = 0; j < t->config_count; j++) {
+            int n = snprintf(text + len, cap - len, "%s %s=%s\n", t->name, t->configs[j].name,
+                             t->configs[j].value);
+            ASSERT(n > 0 && (size_t)n < cap - len);
+            len += (size_t)n;
+        }
+    }
+    char path[BROKER_PATH_MAX];
+    int rc = path_join(path, sizeof(path), broker->dir, BROKER_TOPIC_CONFIG_FILE);
+    if (rc == 0) rc = log_checkpoint_write_text(broker->io, path, text, len);
+    io_free(broker->io, text, cap);
+    if (rc < 0) note_storage_error(broker, "topic configs", rc);
+    return rc;
+}
+
+/* --- Topics: create, open, delete ------------------------------------------------------ */
+
+static struct broker_topic *topic_insert(struct broker *broker, const char *name) {
+    ASSERT(broker->topic_count < BROKER_TOPICS_MAX);
+    if (broker->topic_count == broker->topic_cap) {
+        uint32_t cap = broker->topic_cap == 0 ? 16 : broker->topic_cap * 2;
+        broker->topics = io_realloc(broker->io, broker->topics,
+                                    broker->topic_cap * sizeof(*broker->topics),
+                                    cap * sizeof(*broker->topics));
+        broker->topic_cap = cap;
+    }
+    struct broker_topic *t = io_calloc(broker->io, 1, sizeof(*t));
+    memcpy(t->name, name, strlen(name) + 1);
+    t->id = ++broker->next_topic_id;
+    log_config_from_broker(&broker->config, &t->log_config);
+    uint32_t at = topic_lower_bound(broker, name);
+    memmove(&broker->topics[at + 1], &broker->topics[at],
+            (broker->topic_count - at) * sizeof(*broker->topics));
+    broker->topics[at] = t;
+    broker->topic_count++;
+    return t;
+}
+
+static int64_t log_start_lookup(const struct log_partition_offset *starts, size_t count,
+                                const char *topic, int32_t partition) {
+    for (size_t i = 0; i < count; i++) {
+        if (starts[i].partition == partition && strcmp(starts[i].topic, topic) == 0) {
+            return starts[i].offset;
+        }
+    }
+    return 0;
+}
+
+/* Grows `t` to `count` partitions, creating directories for the new ones if asked. */
+static int topic_grow(struct broker *broker, struct broker_topic *t, int32_t count, bool create,
+                      const struct log_partition_offset *starts, size_t start_count) {
+    ASSERT(count > t->partition_count && count <= BROKER_PARTITIONS_MAX);
+    struct partition **grown = io_calloc(broker->io, (size_t)count, sizeof(*grown));
+    if (t->partition_count > 0) {
+        memcpy(grown, t->partitions, (size_t)t->partition_count * sizeof(*grown));
+        io_free(broker->io, t->partitions, (size_t)t->partition_count * sizeof(*grown));
+    }
+    t->partitions = grown;
+    for (int32_t p = t->partition_count; p < count; p++) {
+        char dir[BROKER_PATH_MAX];
+        int rc = partition_dir(broker, t->name, p, dir, sizeof(dir));
+        if (rc == 0) {
+            bool is_dir = false;
+            /* Missing at startup means a gap in the numbering: recreate it empty. */
+            if (io_exists(broker->io, dir, &is_dir) != 0) rc = io_mkdir(broker->io, dir);
+        }
+        struct partition *part = NULL;
+        if (rc == 0) {
+            uint64_t key = ((uint64_t)t->id << 20) | (uint64_t)p;
+            rc = partition_open(broker->io, dir, &t->log_config, p, key, broker->config.node_id,
+                                log_start_lookup(starts, start_count, t->name, p), &part);
+        }
+        if (rc < 0) {
+            io_log(broker->io, IO_LOG_ERROR, "cannot open partition %s-%d: %d", t->name, p, rc);
+            /* Keep what opened; shrink the array view to it. */
+            t->partition_count = p;
+            return rc;
+        }
+        t->partitions[p] = part;
+        t->partition_count = p + 1;
+    }
+    (void)create;
+    return 0;
+}
+
+static struct broker_topic *topic_create(struct broker *broker, const char *name,
+                                         int32_t partitions, const struct topic_config *configs,
+                                         uint32_t config_count, int16_t *error) {
+    struct broker_topic *t = topic_insert(broker, name);
+    ASSERT(config_count <= BROKER_TOPIC_CONFIGS_MAX);
+    memcpy(t->configs, configs, config_count * sizeof(*configs));
+    t->config_count = config_count;
+    topic_recompute_config(broker, t);
+    int rc = topic_grow(broker, t, partitions, true, NULL, 0);
+    if (rc < 0) {
+        note_storage_error(broker, "create topic", rc);
+        *error = KERR_KAFKA_STORAGE_ERROR;
+    } else {
+        *error = KERR_NONE;
+        io_log(broker->io, IO_LOG_INFO, "created topic %s with %d partitions", name, partitions);
+    }
+    if (config_count > 0) topic_configs_save(broker);
+    return t;
+}
+
+struct dir_names {
+    struct io *io;
+    char **names;
+    bool *is_dir;
+    size_t count;
+    size_t cap;
+};
+
+static void collect_name(void *arg, const char *name, bool is_dir) {
+    struct dir_names *d = arg;
+    if (d->count == d->cap) {
+        size_t cap = d->cap == 0 ? 64 : d->cap * 2;
+        d->names = io_realloc(d->io, d->names, d->cap * sizeof(char *), cap * sizeof(char *));
+        d->is_dir = io_realloc(d->io, d->is_dir, d->cap * sizeof(bool), cap * sizeof(bool));
+        d->cap = cap;
+    }
+    d->names[d->count] = io_strdup(d->io, name);
+    d->is_dir[d->count] = is_dir;
+    d->count++;
+}
+
+static void dir_names_free(struct dir_names *d) {
+    for (size_t i = 0; i < d->count; i++) io_strfree(d->io, d->names[i]);
+    if (d->names != NULL) io_free(d->io, d->names, d->cap * sizeof(char *));
+    if (d->is_dir != NULL) io_free(d->io, d->is_dir, d->cap * sizeof(bool));
+}
+
+/* Removes a partition directory and its files (one level deep, as logs are). */
+static int remove_dir(struct broker *broker, const char *dir) {
+    struct dir_names names = {.io = broker->io};
+    int rc = io_list_dir(broker->io, dir, collect_name, &names);
+    for (size_t i = 0; rc == 0 && i < names.count; i++) {
+        char path[BROKER_PATH_MAX];
+        rc = path_join(path, sizeof(path), dir, names.names[i]);
+        if (rc == 0) rc = names.is_dir[i] ? remove_dir(broker, path) : io_unlink(broker->io, path);
+    }
+    dir_names_free(&names);
+    if (rc == 0) rc = io_rmdir(broker->io, dir);
+    return rc;
+}
+
+static void topic_free(struct broker *broker, struct broker_topic *t, bool delete_files) {
+    for (int32_t p = 0; p < t->partition_count; p++) {
+        int rc = partition_close(t->partitions[p]);
+        if (rc < 0) note_storage_error(broker, "close partition", rc);
+        if (delete_files) {
+            char dir[BROKER_PATH_MAX];
+            if (partition_dir(broker, t->name, p, dir, sizeof(dir)) == 0) {
+                rc = remove_dir(broker, dir);
+                if (rc < 0) note_storage_error(broker, "delete partition", rc);
+            }
+        }
+    }
+    if (t->partitions != NULL) {
+        io_free(broker->io, t->partitions, (size_t)t->partition_count * sizeof(*t->partitions));
+    }
+    io_free(broker->io, t, sizeof(*t));
+}
+
+static void topic_delete(struct broker *broker, struct broker_topic *t) {
+    uint32_t at = topic_lower_bound(broker, t->name);
+    ASSERT(at < broker->topic_count && broker->topics[at] == t);
+    memmove(&broker->topics[at], &broker->topics[at + 1],
+            (broker->topic_count - at - 1) * sizeof(*broker->topics));
+    broker->topic_count--;
+    int32_t n = t->partition_count;
+    uint32_t id = t->id;
+    bool had_configs = t->config_count > 0;
+    io_log(broker->io, IO_LOG_INFO, "deleting topic %s", t->name);
+    topic_free(broker, t, true);
+    /* Wake parked fetches on it: they re-read by name and answer UNKNOWN_TOPIC. */
+    for (int32_t p = 0; p < n; p++) purgatory_check(broker->fetches, ((uint64_t)id << 20) | (uint64_t)p);
+    if (had_configs) topic_configs_save(broker);
+}
+
+/* --- Startup: format or load the log dir --------------------------------------------- */
+
+static int read_small_file(struct io *io, const char *path, char *buf, size_t cap, size_t *len) {
+    struct io_file *f = NULL;
+    int rc = io_file_open(io, path, IO_OPEN_READ, &f);
+    if (rc < 0) return rc;
+    int64_t n = io_file_pread(io, f, buf, cap - 1, 0);
+    io_file_close(io, f);
+    if (n < 0) return (int)n;
+    buf[n] = '\0';
+    *len = (size_t)n;
+    return 0;
+}
+
+static int write_file_durably(struct io *io, const char *path, const char *text, size_t len) {
+    return log_checkpoint_write_text(io, path, text, len);
+}
+
+static int broker_prepare_dir(struct broker *broker) {
+    struct io *io = broker->io;
+    bool is_dir = false;
+    int rc = io_exists(io, broker->dir, &is_dir);
+    if (rc == -ENOENT) {
+        /* Create the path one component at a time (mkdir -p). */
+        char partial[BROKER_PATH_MAX];
+        size_t len = strlen(broker->dir);
+        for (size_t i = 1; i <= len; i++) {
+            if (broker->dir[i] != '/' && broker->dir[i] != '\0') continue;
+            memcpy(partial, broker->dir, i);
+            partial[i] = '\0';
+            rc = io_mkdir(io, partial);
+            if (rc < 0 && rc != -EEXIST) {
+                io_log(io, IO_LOG_ERROR, "cannot create log dir %s: %d", partial, rc);
+                return rc;
+            }
+        }
+    } else if (rc < 0 || !is_dir) {
+        io_log(io, IO_LOG_ERROR, "log dir %s is not a directory", broker->dir);
+        return rc < 0 ? rc : -ENOTDIR;
+    }
+    char path[BROKER_PATH_MAX];
+    rc = path_join(path, sizeof(path), broker->dir, "meta.properties");
+    if (rc < 0) return rc;
+    char text[1024];
+    size_t len = 0;
+    char error[BROKER_CONFIG_ERROR_MAX];
+    rc = read_small_file(io, path, text, sizeof(text), &len);
+    if (rc == -ENOENT) {
+        /* First start: format (Kafka needs `kafka-storage format`; we do it ourselves). */
+        uint8_t random[16];
+        for (int i = 0; i < 2; i++) {
+            uint64_t r = io_random_u64(io);
+            memcpy(random + 8 * i, &r, 8);
+        }
+        broker->meta.node_id = broker->config.node_id;
+        broker->meta.version = 1;
+        broker_meta_cluster_id(random, broker->meta.cluster_id);
+        int n = broker_meta_format(&broker->meta, text, sizeof(text));
+        ASSERT(n > 0);
+        rc = write_file_durably(io, path, text, (size_t)n);
+        if (rc < 0) {
+            io_log(io, IO_LOG_ERROR, "cannot write %s: %d", path, rc);
+            return rc;
+        }
+        io_log(io, IO_LOG_INFO, "formatted %s (cluster.id %s)", broker->dir,
+               broker->meta.cluster_id);
+        return 0;
+    }
+    if (rc < 0) {
+        io_log(io, IO_LOG_ERROR, "cannot read %s: %d", path, rc);
+        return rc;
+    }
+    if (broker_meta_parse(&broker->meta, text, len, error) < 0) {
+        io_log(io, IO_LOG_ERROR, "%s: %s", path, error);
+        return -EINVAL;
+    }
+    if (broker->meta.node_id != broker->config.node_id) {
+        io_log(io, IO_LOG_ERROR, "%s belongs to node.id %d, but node.id is %d", path,
+               broker->meta.node_id, broker->config.node_id);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Splits "<topic>-<n>" into its parts; false for anything else. */
+static bool parse_partition_dir(const char *name, char *topic, int32_t *index) {
+    const char *dash = strrchr(name, '-');
+    if (dash == NULL || dash == name || dash[1] == '\0') return false;
+    int64_t v = 0;
+    for (const char *p = dash + 1; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') return false;
+        v = v * 10 + (*p - '0');
+        if (v >= BROKER_PARTITIONS_MAX) return false;
+    }
+    size_t len = (size_t)(dash - name);
+    if (!topic_name_valid(name, len)) return false;
+    memcpy(topic, name, len);
+    topic[len] = '\0';
+    *index = (int32_t)v;
+    return true;
+}
+
+static int broker_load_topics(struct broker *broker) {
+    struct io *io = broker->io;
+    char path[BROKER_PATH_MAX];
+    /* Log start offsets (DeleteRecords survives restarts through this checkpoint). */
+    size_t start_cap = 4096, start_count = 0;
+    struct log_partition_offset *starts = io_calloc(io, start_cap, sizeof(*starts));
+    int rc = path_join(path, sizeof(path), broker->dir, BROKER_LOG_START_FILE);
+    if (rc == 0) {
+        rc = log_checkpoint_read_offsets(io, path, starts, start_cap, &start_count);
+        if (rc < 0) start_count = 0;
+        if (rc < 0 && rc != -ENOENT) io_log(io, IO_LOG_WARN, "ignoring %s: %d", path, rc);
+    }
+    struct dir_names names = {.io = io};
+    rc = io_list_dir(io, broker->dir, collect_name, &names);
+    /* Names come sorted, so "t-10" precedes "t-2": find each topic's highest index first. */
+    for (size_t i = 0; rc == 0 && i < names.count; i++) {
+        char topic[LOG_TOPIC_NAME_MAX + 1];
+        int32_t index;
+        if (!names.is_dir[i] || !parse_partition_dir(names.names[i], topic, &index)) continue;
+        struct broker_topic *t = topic_find(broker, topic);
+        if (t == NULL) t = topic_insert(broker, topic);
+        if (index + 1 > t->wanted_partitions) t->wanted_partitions = index + 1;
+    }
+    for (uint32_t i = 0; rc == 0 && i < broker->topic_count; i++) {
+        struct broker_topic *t = broker->topics[i];
+        rc = topic_grow(broker, t, t->wanted_partitions, false, starts, start_count);
+    }
+    dir_names_free(&names);
+    io_free(io, starts, start_cap * sizeof(*starts));
+    if (rc < 0) return rc;
+    /* Topic overrides. */
+    rc = path_join(path, sizeof(path), broker->dir, BROKER_TOPIC_CONFIG_FILE);
+    if (rc < 0) return rc;
+    size_t cap = 1u << 20, len = 0;
+    char *text = io_alloc(io, cap);
+    rc = read_small_file(io, path, text, cap, &len);
+    if (rc == 0) {
+        char *line = text;
+        while (line < text + len) {
+            char *end = strchr(line, '\n');
+            if (end == NULL) end = text + len;
+            *end = '\0';
+            char *space = strchr(line, ' ');
+            char *eq = space ? strchr(space, '=') : NULL;
+            if (space != NULL && eq != NULL) {
+                *space = '\0';
+                *eq = '\0';
+                struct broker_topic *t = topic_find(broker, line);
+                if (t != NULL && t->config_count < BROKER_TOPIC_CONFIGS_MAX &&
+                    strlen(space + 1) < sizeof(t->configs[0].name) &&
+                    strlen(eq + 1) < BROKER_CONFIG_VALUE_MAX) {
+                    struct topic_config *c = &t->configs[t->config_count];
+                    memcpy(c->name, space + 1, strlen(space + 1) + 1);
+                    memcpy(c->value, eq + 1, strlen(eq + 1) + 1);
+                    if (topic_configs_check(&broker->config, c, 1) == KERR_NONE) t->config_count++;
+                }
+            }
+            line = end + 1;
+        }
+        for (uint32_t i = 0; i < broker->topic_count; i++) {
+            topic_recompute_config(broker, broker->topics[i]);
+        }
+    }
+    io_free(io, text, cap);
+    return 0;
+}
+
+static int broker_save_log_starts(struct broker *broker) {
+    size_t count = 0;
+    for (uint32_t i = 0; i < broker->topic_count; i++) {
+        count += (size_t)broker->topics[i]->partition_count;
+    }
+    struct log_partition_offset *e = io_calloc(broker->io, count + 1, sizeof(*e));
+    size_t n = 0;
+    for (uint32_t i = 0; i < broker->topic_count; i++) {
+        const struct broker_topic *t = broker->topics[i];
+        for (int32_t p = 0; p < t->partition_count; p++) {
+            memcpy(e[n].topic, t->name, strlen(t->name) + 1);
+            e[n].partition = p;
+            e[n].offset = partition_log_start(t->partitions[p]);
+            n++;
+        }
+    }
+    char path[BROKER_PATH_MAX];
+    int rc = path_join(path, sizeof(path), broker->dir, BROKER_LOG_START_FILE);
+    if (rc == 0) rc = log_checkpoint_write_offsets(broker->io, path, e, n);
+    io_free(broker->io, e, (count + 1) * sizeof(*e));
+    if (rc < 0) note_storage_error(broker, "log start checkpoint", rc);
+    return rc;
+}
+
+/* --- Requests: lifecycle and encoding ------------------------------------------------ */
+
+static void request_free(struct broker_request *req) {
+    struct io *io = req->broker->io;
+    proto_arena_destroy(&req->arena);
+    if (req->keys != NULL) io_free(io, req->keys, req->key_count * sizeof(uint64_t));
+    io_free(io, req, sizeof(*req));
+}
+
+/* Encodes `body` as the response to `req` and hands it to the connection. */
+static int respond_body(struct broker_request *req, const void *body) {
+    struct broker *broker = req->broker;
+    struct proto_writer w;
+    proto_writer_init(&w, broker->io, BROKER_RESPONSE_BYTES_MAX);
+    struct proto_response_header rh = {.correlation_id = req->header.correlation_id};
+    int rc = proto_response_encode(&w, req->header.api_key, req->header.api_version, &rh, body);
+    if (rc == 0) {
+        broker_conn_respond(req->conn, req->slot, w.buf, w.len, NULL, 0);
+    } else {
+        io_log(broker->io, IO_LOG_ERROR, "cannot encode response to api %d v%d: %d",
+               req->header.api_key, req->header.api_version, rc);
+        /* Answer nothing and drop the connection: the client would misparse anything else. */
+        broker_conn_respond_none(req->conn, req->slot);
+        broker_conn_close(req->conn, rc);
+    }
+    proto_writer_destroy(&w);
+    return 0;
+}
+
+static void *arena_array(struct broker_request *req, size_t count, size_t size) {
+    void *p = proto_arena_alloc(&req->arena, (count == 0 ? 1 : count) * size);
+    return p;
+}
+
+static const char *str_or_empty(struct proto_string s) { return s.str != NULL ? s.str : ""; }
+
+/* --- ApiVersions, Metadata ----------------------------------------------------------- */
+
+static int handle_api_versions(struct broker_request *req) {
+    struct proto_api_versions_response_key keys[64];
+    struct proto_api_versions_response resp = {.error_code = 0, .throttle_time_ms = 0};
+    resp.api_keys.items = keys;
+    resp.api_keys.count = (int32_t)proto_api_versions_fill(keys, ARRAY_LEN(keys));
+    return respond_body(req, &resp);
+}
+
+static int16_t create_topic_checked(struct broker *broker, const char *name, int32_t partitions,
+                                    int16_t replication, const struct topic_config *configs,
+                                    uint32_t config_count, bool validate_only) {
+    if (!topic_name_valid(name, strlen(name))) return KERR_INVALID_TOPIC;
+    if (topic_find(broker, name) != NULL) return KERR_TOPIC_ALREADY_EXISTS;
+    if (partitions == -1) partitions = broker->config.num_partitions;
+    if (replication == -1) replication = broker->config.default_replication_factor;
+    if (partitions <= 0 || partitions > BROKER_PARTITIONS_MAX) return KERR_INVALID_PARTITIONS;
+    /* One broker: a larger factor cannot be placed (Kafka's answer with too few brokers). */
+    if (replication != 1) return KERR_INVALID_REPLICATION_FACTOR;
+    int16_t err = topic_configs_check(&broker->config, configs, config_count);
+    if (err != KERR_NONE || validate_only) return err;
+    if (broker->topic_count >= BROKER_TOPICS_MAX) return KERR_POLICY_VIOLATION;
+    topic_create(broker, name, partitions, configs, config_count, &err);
+    return err;
+}
+
+static void fill_metadata_topic(struct broker_request *req, struct broker_topic *t,
+                                struct proto_metadata_response_topic *out, int32_t *replicas) {
+    out->error_code = 0;
+    out->name = proto_string_from(t->name);
+    out->is_internal = t->name[0] == '_' && t->name[1] == '_';
+    out->partitions.count = t->partition_count;
+    out->partitions.items = arena_array(req, (size_t)t->partition_count,
+                                        sizeof(*out->partitions.items));
+    for (int32_t p = 0; p < t->partition_count && out->partitions.items != NULL; p++) {
+        struct proto_metadata_response_partition *mp = &out->partitions.items[p];
+        mp->error_code = 0;
+        mp->partition_index = p;
+        mp->leader_id = t->partitions[p]->leader_id;
+        mp->replica_nodes.items = replicas;
+        mp->replica_nodes.count = 1;
+        mp->isr_nodes.items = replicas;
+        mp->isr_nodes.count = 1;
+        mp->offline_replicas.items = NULL;
+        mp->offline_replicas.count = 0;
+    }
+}
+
+static int handle_metadata(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_metadata_request *mr = req->body;
+    int16_t version = req->header.api_version;
+    struct proto_metadata_response resp;
+    proto_schema_defaults(&proto_schema_metadata_response, version, &resp);
+    struct proto_metadata_response_broker self = {
+        .node_id = broker->config.node_id,
+        .host = proto_string_from(broker->advertised_host),
+        .port = broker->advertised_port,
+        .rack = PROTO_STR_NULL,
+    };
+    resp.brokers.items = &self;
+    resp.brokers.count = 1;
+    resp.cluster_id = proto_string_from(broker->meta.cluster_id);
+    resp.controller_id = broker->config.node_id;
+    int32_t *replicas = arena_array(req, 1, sizeof(int32_t));
+    if (replicas == NULL) return -ENOMEM;
+    replicas[0] = broker->config.node_id;
+    /* v0: empty list = all topics; v1+: null = all, empty = none. */
+    bool all = mr->topics.count < 0 || (version == 0 && mr->topics.count == 0);
+    if (all) {
+        resp.topics.count = (int32_t)broker->topic_count;
+        resp.topics.items = arena_array(req, broker->topic_count, sizeof(*resp.topics.items));
+        if (resp.topics.items == NULL) return -ENOMEM;
+        for (uint32_t i = 0; i < broker->topic_count; i++) {
+            fill_metadata_topic(req, broker->topics[i], &resp.topics.items[i], replicas);
+        }
+        return respond_body(req, &resp);
+    }
+    bool auto_create = broker->config.auto_create_topics_enable &&
+                       (version < 4 || mr->allow_auto_topic_creation);
+    resp.topics.count = mr->topics.count;
+    resp.topics.items = arena_array(req, (size_t)mr->topics.count, sizeof(*resp.topics.items));
+    if (resp.topics.items == NULL) return -ENOMEM;
+    for (int32_t i = 0; i < mr->topics.count; i++) {
+        const char *name = str_or_empty(mr->topics.items[i].name);
+        struct proto_metadata_response_topic *out = &resp.topics.items[i];
+        memset(out, 0, sizeof(*out));
+        out->name = mr->topics.items[i].name;
+        struct broker_topic *t = topic_find(broker, name);
+        if (t == NULL && auto_create) {
+            int16_t err = create_topic_checked(broker, name, -1, -1, NULL, 0, false);
+            t = topic_find(broker, name);
+            if (err != KERR_NONE && t == NULL) {
+                out->error_code = err == KERR_INVALID_TOPIC ? KERR_INVALID_TOPIC : err;
+                continue;
+            }
+        }
+        if (t == NULL) {
+            out->error_code = topic_name_valid(name, strlen(name)) ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                                                   : KERR_INVALID_TOPIC;
+            continue;
+        }
+        fill_metadata_topic(req, t, out, replicas);
+    }
+    return respond_body(req, &resp);
+}
+
+/* --- Produce ------------------------------------------------------------------------- */
+
+static int handle_produce(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_produce_request *pr = req->body;
+    int16_t version = req->header.api_version;
+    struct proto_produce_response resp;
+    proto_schema_defaults(&proto_schema_produce_response, version, &resp);
+    bool acks_ok = pr->acks == 0 || pr->acks == 1 || pr->acks == -1;
+    int64_t now_ms = broker_now_ms(broker);
+    resp.responses.count = pr->topic_data.count;
+    resp.responses.items = arena_array(req, (size_t)pr->topic_data.count,
+                                       sizeof(*resp.responses.items));
+    if (resp.responses.items == NULL) return -ENOMEM;
+    for (int32_t i = 0; i < pr->topic_data.count; i++) {
+        const struct proto_produce_request_topic *rt = &pr->topic_data.items[i];
+        struct proto_produce_response_topic *out = &resp.responses.items[i];
+        out->name = rt->name;
+        out->partition_responses.count = rt->partition_data.count;
+        out->partition_responses.items = arena_array(req, (size_t)rt->partition_data.count,
+                                                     sizeof(*out->partition_responses.items));
+        if (out->partition_responses.items == NULL) return -ENOMEM;
+        struct broker_topic *t = topic_find(broker, str_or_empty(rt->name));
+        for (int32_t j = 0; j < rt->partition_data.count; j++) {
+            const struct proto_produce_request_partition *rp = &rt->partition_data.items[j];
+            struct proto_produce_response_partition *op = &out->partition_responses.items[j];
+            op->index = rp->index;
+            op->error_code = 0;
+            op->base_offset = -1;
+            op->log_append_time_ms = -1;
+            op->log_start_offset = -1;
+            struct partition *part =
+                (t != NULL && rp->index >= 0 && rp->index < t->partition_count)
+                    ? t->partitions[rp->index] : NULL;
+            if (!acks_ok) {
+                op->error_code = KERR_INVALID_REQUIRED_ACKS;
+                continue;
+            }
+            if (part == NULL) {
+                op->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            if (rp->records.len <= 0) {
+                op->error_code = KERR_CORRUPT_MESSAGE;
+                continue;
+            }
+            struct batch_set_info info;
+            int rc = batch_validate_produce_set(rp->records.data, (size_t)rp->records.len,
+                                                t->log_config.max_batch_bytes, &info);
+            if (rc == -EMSGSIZE) {
+                op->error_code = KERR_MESSAGE_TOO_LARGE;
+                continue;
+            }
+            if (rc < 0) {
+                op->error_code = KERR_CORRUPT_MESSAGE;
+                continue;
+            }
+            struct log_append_info ai;
+            /* The records point into the connection's input buffer, which is ours to modify:
+             * the log stamps base offsets and leader epochs in place (the CRC excludes them). */
+            rc = partition_append(part, (uint8_t *)rp->records.data, (size_t)rp->records.len,
+                                  now_ms, &ai);
+            if (rc < 0) {
+                note_storage_error(broker, "append", rc);
+                op->error_code = rc == -EMSGSIZE ? KERR_MESSAGE_TOO_LARGE
+                                                 : KERR_KAFKA_STORAGE_ERROR;
+                continue;
+            }
+            op->base_offset = ai.first_offset;
+            op->log_start_offset = partition_log_start(part);
+            /* acks=-1: the ISR is this node, so the HW already covers the append. */
+            ASSERT(part->high_watermark > ai.last_offset);
+            purgatory_check(broker->fetches, part->key);
+        }
+    }
+    if (pr->acks == 0) {
+        broker_conn_respond_none(req->conn, req->slot);
+        return 0;
+    }
+    return respond_body(req, &resp);
+}
+
+/* --- Fetch --------------------------------------------------------------------------- */
+
+/* Per-partition read for a fetch, against the current state. */
+struct fetch_read {
+    int16_t error;
+    int64_t high_watermark;
+    int64_t last_stable;
+    int64_t log_start;
+    struct log_read_result result;
+};
+
+static void fetch_read_partition(struct broker_request *req, const char *topic,
+                                 const struct proto_fetch_request_partition *fp,
+                                 size_t max_bytes, bool min_one_batch, struct fetch_read *out) {
+    const struct proto_fetch_request *fr = req->body;
+    memset(out, 0, sizeof(*out));
+    out->high_watermark = -1;
+    out->last_stable = -1;
+    out->log_start = -1;
+    out->result.first_offset = -1;
+    struct partition *part = partition_find(req->broker, topic, fp->partition);
+    if (part == NULL) {
+        out->error = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    out->high_watermark = part->high_watermark;
+    out->last_stable = partition_last_stable(part);
+    out->log_start = partition_log_start(part);
+    int64_t limit = fr->isolation_level == 1 ? out->last_stable : out->high_watermark;
+    if (fp->fetch_offset < out->log_start || fp->fetch_offset > partition_log_end(part)) {
+        out->error = KERR_OFFSET_OUT_OF_RANGE;
+        return;
+    }
+    if (max_bytes == 0 && !min_one_batch) return;
+    int rc = log_read(part->log, fp->fetch_offset, max_bytes, min_one_batch, limit, &out->result);
+    if (rc == -ERANGE) {
+        out->error = KERR_OFFSET_OUT_OF_RANGE;
+    } else if (rc < 0) {
+        note_storage_error(req->broker, "read", rc);
+        out->error = KERR_KAFKA_STORAGE_ERROR;
+    }
+}
+
+/* Walks the request in order applying Kafka's byte budgets; calls `visit` per partition. */
+typedef void (*fetch_visit_fn)(void *arg, const struct proto_fetch_request_topic *t,
+                               const struct proto_fetch_request_partition *p,
+                               const struct fetch_read *read);
+
+static void fetch_walk(struct broker_request *req, fetch_visit_fn visit, void *arg) {
+    const struct proto_fetch_request *fr = req->body;
+    int64_t budget = fr->max_bytes > 0 ? fr->max_bytes : INT32_MAX;
+    bool first_data = true;
+    for (int32_t i = 0; i < fr->topics.count; i++) {
+        const struct proto_fetch_request_topic *t = &fr->topics.items[i];
+        for (int32_t j = 0; j < t->partitions.count; j++) {
+            const struct proto_fetch_request_partition *p = &t->partitions.items[j];
+            int64_t part_max = p->partition_max_bytes > 0 ? p->partition_max_bytes : 0;
+            int64_t max_bytes = MIN(part_max, budget);
+            struct fetch_read read;
+            /* KIP-74: the first partition with data returns at least one whole batch, so
+             * a batch larger than the limits cannot stall the consumer. */
+            fetch_read_partition(req, str_or_empty(t->topic), p, (size_t)MAX(max_bytes, 0),
+                                 first_data, &read);
+            if (read.result.total_bytes > 0) {
+                first_data = false;
+                budget -= (int64_t)read.result.total_bytes;
+                if (budget < 0) budget = 0;
+            }
+            visit(arg, t, p, &read);
+        }
+    }
+}
+
+struct fetch_tally {
+    size_t bytes;
+    bool error;
+};
+
+static void fetch_tally_visit(void *arg, const struct proto_fetch_request_topic *t,
+                              const struct proto_fetch_request_partition *p,
+                              const struct fetch_read *read) {
+    struct fetch_tally *tally = arg;
+    tally->bytes += read->result.total_bytes;
+    if (read->error != KERR_NONE) tally->error = true;
+}
+
+struct fetch_encode {
+    struct proto_writer *w;
+    int16_t version;
+    struct broker_conn_splice *splices;
+    size_t splice_count;
+    size_t splice_cap;
+    size_t spliced_bytes;
+    const struct proto_fetch_request_topic *current_topic;
+    size_t partition_count_pos;
+    int32_t partition_count;
+};
+
+static void fetch_encode_visit(void *arg, const struct proto_fetch_request_topic *t,
+                               const struct proto_fetch_request_partition *p,
+                               const struct fetch_read *read) {
+    struct fetch_encode *fe = arg;
+    struct proto_writer *w = fe->w;
+    if (fe->current_topic != t) {
+        if (fe->current_topic != NULL) {
+            proto_writer_patch_i32(w, fe->partition_count_pos, fe->partition_count);
+        }
+        fe->current_topic = t;
+        proto_write_string(w, t->topic, false, false);
+        fe->partition_count_pos = w->len;
+        proto_write_i32(w, 0);
+        fe->partition_count = 0;
+    }
+    fe->partition_count++;
+    proto_write_i32(w, p->partition);
+    proto_write_i16(w, read->error);
+    proto_write_i64(w, read->high_watermark);
+    proto_write_i64(w, read->last_stable);            /* v4+ */
+    if (fe->version >= 5) proto_write_i64(w, read->log_start);
+    proto_write_i32(w, 0);                             /* aborted_transactions: none. */
+    if (fe->version >= 11) proto_write_i32(w, -1);     /* preferred_read_replica */
+    bool fits = fe->splice_count + read->result.range_count <= fe->splice_cap;
+    size_t bytes = fits ? read->result.total_bytes : 0;
+    proto_write_i32(w, (int32_t)bytes);
+    if (bytes == 0) return;
+    for (size_t r = 0; r < read->result.range_count; r++) {
+        const struct log_read_range *range = &read->result.ranges[r];
+        fe->splices[fe->splice_count++] = (struct broker_conn_splice){
+            .at = w->len, .file = range->file, .position = range->position,
+            .length = range->length};
+        fe->spliced_bytes += range->length;
+    }
+}
+
+static int fetch_respond(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_fetch_request *fr = req->body;
+    int16_t version = req->header.api_version;
+    ASSERT(version >= 4 && version <= 11);
+    struct proto_writer w;
+    proto_writer_init(&w, broker->io, BROKER_RESPONSE_BYTES_MAX);
+    struct fetch_encode fe = {.w = &w, .version = version, .splice_cap = BROKER_CONN_SPLICES_MAX};
+    fe.splices = io_alloc(broker->io, fe.splice_cap * sizeof(*fe.splices));
+    proto_write_i32(&w, 0); /* Size, patched below. */
+    proto_write_i32(&w, req->header.correlation_id);
+    proto_write_i32(&w, 0); /* throttle_time_ms (v1+) */
+    if (version >= 7) {
+        proto_write_i16(&w, 0); /* error_code */
+        proto_write_i32(&w, 0); /* session_id: no fetch sessions. */
+    }
+    /* Topics as requested; a topic named twice in a row is one entry, as sent. */
+    int32_t topic_entries = 0;
+    for (int32_t i = 0; i < fr->topics.count; i++) topic_entries += fr->topics.items[i].partitions.count > 0;
+    proto_write_i32(&w, topic_entries);
+    fetch_walk(req, fetch_encode_visit, &fe);
+    if (fe.current_topic != NULL) proto_writer_patch_i32(&w, fe.partition_count_pos, fe.partition_count);
+    int rc = w.error;
+    size_t total = w.len - 4 + fe.spliced_bytes;
+    if (rc == 0 && total > INT32_MAX) rc = -EMSGSIZE;
+    if (rc == 0) {
+        proto_writer_patch_i32(&w, 0, (int32_t)total);
+        broker_conn_respond(req->conn, req->slot, w.buf, w.len, fe.splices, fe.splice_count);
+    } else {
+        io_log(broker->io, IO_LOG_ERROR, "cannot encode fetch response: %d", rc);
+        broker_conn_respond_none(req->conn, req->slot);
+        broker_conn_close(req->conn, rc);
+    }
+    io_free(broker->io, fe.splices, fe.splice_cap * sizeof(*fe.splices));
+    proto_writer_destroy(&w);
+    return 0;
+}
+
+static bool fetch_ready(struct broker_request *req) {
+    const struct proto_fetch_request *fr = req->body;
+    struct fetch_tally tally = {0};
+    fetch_walk(req, fetch_tally_visit, &tally);
+    return tally.error || tally.bytes >= (size_t)MAX(fr->min_bytes, 1) ||
+           broker_conn_is_closed(req->conn);
+}
+
+static bool fetch_try_complete(struct purgatory_op *op) {
+    struct broker_request *req =
+        (struct broker_request *)((char *)op - offsetof(struct broker_request, op));
+    return fetch_ready(req);
+}
+
+static void fetch_on_complete(struct purgatory_op *op, bool expired) {
+    struct broker_request *req =
+        (struct broker_request *)((char *)op - offsetof(struct broker_request, op));
+    fetch_respond(req);
+    request_free(req);
+}
+
+/* Returns 1 if the request was parked (ownership moved to the purgatory). */
+static int handle_fetch(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_fetch_request *fr = req->body;
+    if (fr->max_wait_ms <= 0 || fr->min_bytes <= 0 || fetch_ready(req)) return fetch_respond(req);
+    uint32_t n = 0;
+    for (int32_t i = 0; i < fr->topics.count; i++) n += (uint32_t)fr->topics.items[i].partitions.count;
+    if (n > PURGATORY_KEYS_PER_OP_MAX) return fetch_respond(req);
+    req->keys = io_alloc(broker->io, (n == 0 ? 1 : n) * sizeof(uint64_t));
+    req->key_count = n == 0 ? 1 : n;
+    uint32_t k = 0;
+    for (int32_t i = 0; i < fr->topics.count; i++) {
+        const struct proto_fetch_request_topic *t = &fr->topics.items[i];
+        struct broker_topic *bt = topic_find(broker, str_or_empty(t->topic));
+        for (int32_t j = 0; j < t->partitions.count; j++) {
+            int32_t idx = t->partitions.items[j].partition;
+            /* Unknown partitions made fetch_ready() true already; all keys are real. */
+            ASSERT(bt != NULL && idx >= 0 && idx < bt->partition_count);
+            req->keys[k++] = bt->partitions[idx]->key;
+        }
+    }
+    req->op.try_complete = fetch_try_complete;
+    req->op.on_complete = fetch_on_complete;
+    purgatory_add(broker->fetches, &req->op, req->keys, k, (uint64_t)fr->max_wait_ms);
+    return 1;
+}
+
+/* --- ListOffsets ----------------------------------------------------------------------- */
+
+static int handle_list_offsets(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_list_offsets_request *lr = req->body;
+    int16_t version = req->header.api_version;
+    struct proto_list_offsets_response resp;
+    proto_schema_defaults(&proto_schema_list_offsets_response, version, &resp);
+    resp.topics.count = lr->topics.count;
+    resp.topics.items = arena_array(req, (size_t)lr->topics.count, sizeof(*resp.topics.items));
+    if (resp.topics.items == NULL) return -ENOMEM;
+    for (int32_t i = 0; i < lr->topics.count; i++) {
+        const struct proto_list_offsets_request_topic *rt = &lr->topics.items[i];
+        struct proto_list_offsets_response_topic *out = &resp.topics.items[i];
+        out->name = rt->name;
+        out->partitions.count = rt->partitions.count;
+        out->partitions.items = arena_array(req, (size_t)rt->partitions.count,
+                                            sizeof(*out->partitions.items));
+        if (out->partitions.items == NULL) return -ENOMEM;
+        for (int32_t j = 0; j < rt->partitions.count; j++) {
+            const struct proto_list_offsets_request_partition *rp = &rt->partitions.items[j];
+            struct proto_list_offsets_response_partition *op = &out->partitions.items[j];
+            memset(op, 0, sizeof(*op));
+            op->partition_index = rp->partition_index;
+            op->timestamp = -1;
+            op->offset = -1;
+            op->leader_epoch = -1;
+            struct partition *part = partition_find(broker, str_or_empty(rt->name),
+                                                    rp->partition_index);
+            if (part == NULL) {
+                op->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            int64_t visible = lr->isolation_level == 1 ? partition_last_stable(part)
+                                                       : part->high_watermark;
+            if (rp->timestamp == -1) {
+                op->offset = visible;
+            } else if (rp->timestamp == -2) {
+                op->offset = partition_log_start(part);
+            } else {
+                int64_t offset = -1, found = -1;
+                int rc = log_offset_for_timestamp(part->log, rp->timestamp, &offset, &found);
+                if (rc == 0 && offset < visible) {
+                    op->offset = offset;
+                    op->timestamp = found;
+                } else if (rc < 0 && rc != -ENOENT) {
+                    op->error_code = KERR_KAFKA_STORAGE_ERROR;
+                }
+            }
+            if (version == 0) {
+                /* v0: an array of offsets; none when nothing matched. */
+                bool any = op->offset >= 0 && rp->max_num_offsets > 0;
+                op->old_style_offsets.count = any ? 1 : 0;
+                op->old_style_offsets.items = arena_array(req, 1, sizeof(int64_t));
+                if (op->old_style_offsets.items == NULL) return -ENOMEM;
+                op->old_style_offsets.items[0] = op->offset;
+            }
+        }
+    }
+    return respond_body(req, &resp);
+}
+
+/* --- Admin: CreateTopics, DeleteTopics, CreatePartitions ------------------------------ */
+
+static int handle_create_topics(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_create_topics_request *cr = req->body;
+    struct proto_create_topics_response resp;
+    proto_schema_defaults(&proto_schema_create_topics_response, req->header.api_version, &resp);
+    resp.topics.count = cr->topics.count;
+    resp.topics.items = arena_array(req, (size_t)cr->topics.count, sizeof(*resp.topics.items));
+    if (resp.topics.items == NULL) return -ENOMEM;
+    for (int32_t i = 0; i < cr->topics.count; i++) {
+        const struct proto_create_topics_request_topic *t = &cr->topics.items[i];
+        struct proto_create_topics_response_topic *out = &resp.topics.items[i];
+        out->name = t->name;
+        out->error_message = PROTO_STR_NULL;
+        struct topic_config configs[BROKER_TOPIC_CONFIGS_MAX];
+        uint32_t count = 0;
+        int16_t err = KERR_NONE;
+        for (int32_t c = 0; c < t->configs.count; c++) {
+            const struct proto_create_topics_request_config *cc = &t->configs.items[c];
+            const char *value = cc->value.str;
+            if (value == NULL) continue; /* Null = default. */
+            if (count == BROKER_TOPIC_CONFIGS_MAX || cc->name.len >= 64 ||
+                cc->value.len >= BROKER_CONFIG_VALUE_MAX) {
+                err = KERR_INVALID_CONFIG;
+                break;
+            }
+            memcpy(configs[count].name, cc->name.str, (size_t)cc->name.len + 1);
+            memcpy(configs[count].value, value, (size_t)cc->value.len + 1);
+            count++;
+        }
+        int32_t partitions = t->num_partitions;
+        if (err == KERR_NONE && t->assignments.count > 0) {
+            /* Manual assignment: every replica must be this node. */
+            partitions = t->assignments.count;
+            for (int32_t a = 0; a < t->assignments.count && err == KERR_NONE; a++) {
+                const struct proto_create_topics_request_assignment *as = &t->assignments.items[a];
+                if (as->broker_ids.count != 1 || as->broker_ids.items[0] != broker->config.node_id) {
+                    err = KERR_INVALID_REPLICATION_FACTOR;
+                }
+            }
+        }
+        if (err == KERR_NONE) {
+            int16_t rf = t->assignments.count > 0 ? 1 : t->replication_factor;
+            err = create_topic_checked(broker, str_or_empty(t->name), partitions, rf, configs,
+                                       count, cr->validate_only);
+        }
+        out->error_code = err;
+    }
+    return respond_body(req, &resp);
+}
+
+static int handle_delete_topics(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_delete_topics_request *dr = req->body;
+    struct proto_delete_topics_response resp;
+    proto_schema_defaults(&proto_schema_delete_topics_response, req->header.api_version, &resp);
+    resp.responses.count = dr->topic_names.count;
+    resp.responses.items = arena_array(req, (size_t)dr->topic_names.count,
+                                       sizeof(*resp.responses.items));
+    if (resp.responses.items == NULL) return -ENOMEM;
+    for (int32_t i = 0; i < dr->topic_names.count; i++) {
+        struct proto_delete_topics_response_topic *out = &resp.responses.items[i];
+        out->name = dr->topic_names.items[i];
+        struct broker_topic *t = topic_find(broker, str_or_empty(out->name));
+        if (t == NULL) {
+            out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        topic_delete(broker, t);
+        out->error_code = KERR_NONE;
+    }
+    broker_save_log_starts(broker);
+    return respond_body(req, &resp);
+}
+
+static int handle_create_partitions(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_create_partitions_request *cr = req->body;
+    struct proto_create_partitions_response resp;
+    proto_schema_defaults(&proto_schema_create_partitions_response, req->header.api_version, &resp);
+    resp.results.count = cr->topics.count;
+    resp.results.items = arena_array(req, (size_t)cr->topics.count, sizeof(*resp.results.items));
+    if (resp.results.items == NULL) return -ENOMEM;
+    for (int32_t i = 0; i < cr->topics.count; i++) {
+        const struct proto_create_partitions_topic *t = &cr->topics.items[i];
+        struct proto_create_partitions_result *out = &resp.results.items[i];
+        out->name = t->name;
+        out->error_message = PROTO_STR_NULL;
+        struct broker_topic *bt = topic_find(broker, str_or_empty(t->name));
+        if (bt == NULL) {
+            out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        } else if (t->count <= bt->partition_count || t->count > BROKER_PARTITIONS_MAX) {
+            out->error_code = KERR_INVALID_PARTITIONS;
+            out->error_message = PROTO_STR("partition count must grow");
+        } else if (!cr->validate_only) {
+            int rc = topic_grow(broker, bt, t->count, true, NULL, 0);
+            out->error_code = rc < 0 ? KERR_KAFKA_STORAGE_ERROR : KERR_NONE;
+        }
+    }
+    return respond_body(req, &resp);
+}
+
+/* --- Admin: DescribeConfigs, AlterConfigs, DeleteRecords ------------------------------- */
+
+static const char *topic_config_value(const struct broker_topic *t, const char *name) {
+    for (uint32_t i = 0; i < t->config_count; i++) {
+        if (strcmp(t->configs[i].name, name) == 0) return t->configs[i].value;
+    }
+    return NULL;
+}
+
+/* The effective value of a topic config when no override exists (the broker's). */
+static void topic_config_default(const struct broker_config *c, const char *name, char *out,
+                                 size_t cap) {
+    if (strcmp(name, "cleanup.policy") == 0) {
+        snprintf(out, cap, "%s", c->log_cleanup_policy_compact ? "compact" : "delete");
+    } else if (strcmp(name, "delete.retention.ms") == 0) {
+        snprintf(out, cap, "86400000");
+    } else if (strcmp(name, "flush.messages") == 0) {
+        snprintf(out, cap, "%" PRId64, c->log_flush_interval_messages);
+    } else if (strcmp(name, "flush.ms") == 0) {
+        snprintf(out, cap, "%" PRId64,
+                 c->log_flush_interval_ms < 0 ? INT64_MAX : c->log_flush_interval_ms);
+    } else if (strcmp(name, "max.message.bytes") == 0) {
+        snprintf(out, cap, "%d", c->message_max_bytes);
+    } else if (strcmp(name, "retention.bytes") == 0) {
+        snprintf(out, cap, "%" PRId64, c->log_retention_bytes);
+    } else if (strcmp(name, "retention.ms") == 0) {
+        snprintf(out, cap, "%" PRId64, c->log_retention_ms);
+    } else if (strcmp(name, "segment.bytes") == 0) {
+        snprintf(out, cap, "%" PRId64, c->log_segment_bytes);
+    } else if (strcmp(name, "segment.ms") == 0) {
+        snprintf(out, cap, "%" PRId64, c->log_roll_ms);
+    } else if (strcmp(name, "min.insync.replicas") == 0) {
+        snprintf(out, cap, "%d", c->min_insync_replicas);
+    } else if (strcmp(name, "message.timestamp.type") == 0) {
+        snprintf(out, cap, "%s", c->log_message_timestamp_log_append_time ? "LogAppendTime"
+                                                                          : "CreateTime");
+    } else if (strcmp(name, "segment.index.bytes") == 0) {
+        snprintf(out, cap, "%d", c->log_index_size_max_bytes);
+    } else if (strcmp(name, "index.interval.bytes") == 0) {
+        snprintf(out, cap, "%d", c->log_index_interval_bytes);
+    } else {
+        snprintf(out, cap, "%s", "");
+    }
+}
+
+static bool key_requested(const struct proto_describe_configs_resource *r, const char *name) {
+    if (r->configuration_keys.count < 0) return true;
+    for (int32_t i = 0; i < r->configuration_keys.count; i++) {
+        if (proto_string_eq(r->configuration_keys.items[i], name)) return true;
+    }
+    return false;
+}
+
+static int handle_describe_configs(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_describe_configs_request *dr = req->body;
+    int16_t version = req->header.api_version;
+    struct proto_describe_configs_response resp;
+    proto_schema_defaults(&proto_schema_describe_configs_response, version, &resp);
+    resp.results.count = dr->resources.count;
+    resp.results.items = arena_array(req, (size_t)dr->resources.count, sizeof(*resp.results.items));
+    if (resp.results.items == NULL) return -ENOMEM;
+    for (int32_t i = 0; i < dr->resources.count; i++) {
+        const struct proto_describe_configs_resource *r = &dr->resources.items[i];
+        struct proto_describe_configs_result *out = &resp.results.items[i];
+        memset(out, 0, sizeof(*out));
+        out->resource_type = r->resource_type;
+        out->resource_name = r->resource_name;
+        out->error_message = PROTO_STR_NULL;
+        const struct broker_topic *t = NULL;
+        if (r->resource_type == 2) {
+            t = topic_find(broker, str_or_empty(r->resource_name));
+            if (t == NULL) {
+                out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+        } else if (r->resource_type != 4) {
+            out->error_code = KERR_INVALID_REQUEST;
+            continue;
+        }
+        size_t n = ARRAY_LEN(topic_config_names);
+        out->configs.items = arena_array(req, n, sizeof(*out->configs.items));
+        if (out->configs.items == NULL) return -ENOMEM;
+        out->configs.count = 0;
+        for (size_t k = 0; k < n; k++) {
+            const char *name = topic_config_names[k];
+            if (!key_requested(r, name)) continue;
+            struct proto_describe_configs_config *c = &out->configs.items[out->configs.count++];
+            memset(c, 0, sizeof(*c));
+            const char *override = t != NULL ? topic_config_value(t, name) : NULL;
+            char *value = arena_array(req, BROKER_CONFIG_VALUE_MAX, 1);
+            if (value == NULL) return -ENOMEM;
+            if (override != NULL) snprintf(value, BROKER_CONFIG_VALUE_MAX, "%s", override);
+            else topic_config_default(&broker->config, name, value, BROKER_CONFIG_VALUE_MAX);
+            c->name = proto_string_from(name);
+            c->value = proto_string_from(value);
+            c->read_only = r->resource_type == 4;
+            c->is_default = override == NULL;
+            /* Kafka's ConfigSource: 1 dynamic topic config, 5 default (static broker). */
+            c->config_source = override != NULL ? 1 : 5;
+            c->is_sensitive = false;
+            c->synonyms.items = NULL;
+            c->synonyms.count = 0;
+        }
+    }
+    return respond_body(req, &resp);
+}
+
+static int handle_alter_configs(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_alter_configs_request *ar = req->body;
+    struct proto_alter_configs_response resp;
+    proto_schema_defaults(&proto_schema_alter_configs_response, req->header.api_version, &resp);
+    resp.responses.count = ar->resources.count;
+    resp.responses.items = arena_array(req, (size_t)ar->resources.count,
+                                       sizeof(*resp.responses.items));
+    if (resp.responses.items == NULL) return -ENOMEM;
+    bool changed = false;
+    for (int32_t i = 0; i < ar->resources.count; i++) {
+        const struct proto_alter_configs_resource *r = &ar->resources.items[i];
+        struct proto_alter_configs_result *out = &resp.responses.items[i];
+        out->resource_type = r->resource_type;
+        out->resource_name = r->resource_name;
+        out->error_message = PROTO_STR_NULL;
+        out->error_code = KERR_NONE;
+        if (r->resource_type != 2) {
+            out->error_code = KERR_INVALID_REQUEST;
+            out->error_message = PROTO_STR("only topic configs can be altered");
+            continue;
+        }
+        struct broker_topic *t = topic_find(broker, str_or_empty(r->resource_name));
+        if (t == NULL) {
+            out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        /* AlterConfigs (non-incremental) replaces the whole override set. */
+        struct topic_config configs[BROKER_TOPIC_CONFIGS_MAX];
+        uint32_t count = 0;
+        for (int32_t c = 0; c < r->configs.count; c++) {
+            const struct proto_alter_configs_config *cc = &r->configs.items[c];
+            if (cc->value.str == NULL) continue;
+            if (count == BROKER_TOPIC_CONFIGS_MAX || cc->name.len >= 64 ||
+                cc->value.len >= BROKER_CONFIG_VALUE_MAX) {
+                out->error_code = KERR_INVALID_CONFIG;
+                break;
+            }
+            memcpy(configs[count].name, cc->name.str, (size_t)cc->name.len + 1);
+            memcpy(configs[count].value, cc->value.str, (size_t)cc->value.len + 1);
+            count++;
+        }
+        if (out->error_code == KERR_NONE) {
+            out->error_code = topic_configs_check(&broker->config, configs, count);
+        }
+        if (out->error_code != KERR_NONE || ar->validate_only) continue;
+        memcpy(t->configs, configs, count * sizeof(*configs));
+        t->config_count = count;
+        topic_recompute_config(broker, t);
+        changed = true;
+    }
+    if (changed) topic_configs_save(broker);
+    return respond_body(req, &resp);
+}
+
+static int handle_delete_records(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_delete_records_request *dr = req->body;
+    struct proto_delete_records_response resp;
+    proto_schema_defaults(&proto_schema_delete_records_response, req->header.api_version, &resp);
+    resp.topics.count = dr->topics.count;
+    resp.topics.items = arena_array(req, (size_t)dr->topics.count, sizeof(*resp.topics.items));
+    if (resp.topics.items == NULL) return -ENOMEM;
+    bool changed = false;
+    for (int32_t i = 0; i < dr->topics.count; i++) {
+        const struct proto_delete_records_request_topic *rt = &dr->topics.items[i];
+        struct proto_delete_records_response_topic *out = &resp.topics.items[i];
+        out->name = rt->name;
+        out->partitions.count = rt->partitions.count;
+        out->partitions.items = arena_array(req, (size_t)rt->partitions.count,
+                                            sizeof(*out->partitions.items));
+        if (out->partitions.items == NULL) return -ENOMEM;
+        for (int32_t j = 0; j < rt->partitions.count; j++) {
+            const struct proto_delete_records_request_partition *rp = &rt->partitions.items[j];
+            struct proto_delete_records_response_partition *op = &out->partitions.items[j];
+            op->partition_index = rp->partition_index;
+            op->low_watermark = -1;
+            op->error_code = KERR_NONE;
+            struct partition *part = partition_find(broker, str_or_empty(rt->name),
+                                                    rp->partition_index);
+            if (part == NULL) {
+                op->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            /* -1 means "up to the high watermark". */
+            int64_t target = rp->offset == -1 ? part->high_watermark : rp->offset;
+            if (target < 0 || target > part->high_watermark) {
+                op->error_code = KERR_OFFSET_OUT_OF_RANGE;
+                continue;
+            }
+            int rc = log_delete_records(part->log, target);
+            if (rc < 0) {
+                op->error_code = rc == -ERANGE ? KERR_OFFSET_OUT_OF_RANGE : KERR_KAFKA_STORAGE_ERROR;
+                continue;
+            }
+            changed = true;
+            op->low_watermark = partition_log_start(part);
+        }
+    }
+    /* The new log start must survive a crash before we acknowledge it. */
+    if (changed) broker_save_log_starts(broker);
+    return respond_body(req, &resp);
+}
+
+/* --- Dispatch ------------------------------------------------------------------------ */
+
+static int broker_on_request(void *arg, struct broker_conn *conn, uint32_t slot,
+                             uint8_t *payload, size_t len) {
+    struct broker *broker = arg;
+    struct broker_request *req = io_calloc(broker->io, 1, sizeof(*req));
+    req->broker = broker;
+    req->conn = conn;
+    req->slot = slot;
+    /* Decoded strings and arrays live here; records point into the payload. */
+    proto_arena_init(&req->arena, broker->io, MAX(BROKER_ARENA_BYTES_MIN, 2 * len));
+    int rc = proto_request_decode(&req->arena, payload, len, &req->header, &req->body);
+    if (rc == PROTO_ERR_UNSUPPORTED && req->header.api_key == PROTO_API_API_VERSIONS) {
+        /* KIP-511: tell the client our ApiVersions range in a v0 body; it retries lower. */
+        struct proto_writer w;
+        proto_writer_init(&w, broker->io, 64u << 10);
+        rc = proto_api_versions_unsupported_encode(&w, req->header.correlation_id);
+        if (rc == 0) broker_conn_respond(conn, slot, w.buf, w.len, NULL, 0);
+        proto_writer_destroy(&w);
+        request_free(req);
+        return rc;
+    }
+    if (rc < 0) {
+        io_log(broker->io, IO_LOG_WARN, "bad request from %s (api %d v%d): %d",
+               broker_conn_peer(conn), req->header.api_key, req->header.api_version, rc);
+        request_free(req);
+        return rc; /* Closes this connection only. */
+    }
+    switch (req->header.api_key) {
+    case PROTO_API_API_VERSIONS: rc = handle_api_versions(req); break;
+    case PROTO_API_METADATA: rc = handle_metadata(req); break;
+    case PROTO_API_PRODUCE: rc = handle_produce(req); break;
+    case PROTO_API_FETCH: rc = handle_fetch(req); break;
+    case PROTO_API_LIST_OFFSETS: rc = handle_list_offsets(req); break;
+    case PROTO_API_CREATE_TOPICS: rc = handle_create_topics(req); break;
+    case PROTO_API_DELETE_TOPICS: rc = handle_delete_topics(req); break;
+    case PROTO_API_CREATE_PARTITIONS: rc = handle_create_partitions(req); break;
+    case PROTO_API_DESCRIBE_CONFIGS: rc = handle_describe_configs(req); break;
+    case PROTO_API_ALTER_CONFIGS: rc = handle_alter_configs(req); break;
+    case PROTO_API_DELETE_RECORDS: rc = handle_delete_records(req); break;
+    default:
+        io_log(broker->io, IO_LOG_WARN, "api %d (%s) not served yet; closing %s",
+               req->header.api_key, proto_api_find(req->header.api_key)->name,
+               broker_conn_peer(conn));
+        rc = -ENOSYS;
+        break;
+    }
+    if (rc == 1) return 0; /* Parked: the purgatory owns the request now. */
+    request_free(req);
+    return rc;
+}
+
+/* --- Connections, timers, lifecycle ---------------------------------------------------- */
+
+static void broker_on_close(void *arg, struct broker_conn *conn, int reason) {
+    struct broker *broker = arg;
+    struct broker_client *client = broker_conn_user(conn);
+    if (client == NULL) return;
+    if (client->prev != NULL) client->prev->next = client->next; else broker->clients = client->next;
+    if (client->next != NULL) client->next->prev = client->prev;
+    broker_conn_set_user(conn, NULL);
+    io_free(broker->io, client, sizeof(*client));
+}
+
+static void broker_on_accept(void *arg, struct io_stream *stream) {
+    struct broker *broker = arg;
+    struct broker_conn_limits limits = {
+        .max_frame_bytes = (size_t)broker->config.socket_request_max_bytes,
+        .max_inflight = (uint32_t)MIN(broker->config.queued_max_requests,
+                                      BROKER_CONN_INFLIGHT_MAX),
+        .max_output_bytes = BROKER_OUTPUT_BYTES_MAX,
+        .idle_ms = (uint64_t)broker->config.connections_max_idle_ms,
+    };
+    struct broker_client *client = io_calloc(broker->io, 1, sizeof(*client));
+    client->conn = broker_conn_create(broker->io, stream, &limits, broker_on_request,
+                                      broker_on_close, broker);
+    broker_conn_set_user(client->conn, client);
+    client->next = broker->clients;
+    if (broker->clients != NULL) broker->clients->prev = client;
+    broker->clients = client;
+}
+
+static void broker_housekeeping(void *arg) {
+    struct broker *broker = arg;
+    broker->housekeeping = 0;
+    int64_t now_ms = broker_now_ms(broker);
+    bool retention = now_ms - broker->last_retention_ms >=
+                     broker->config.log_retention_check_interval_ms;
+    if (retention) broker->last_retention_ms = now_ms;
+    bool start_moved = false;
+    for (uint32_t i = 0; i < broker->topic_count; i++) {
+        struct broker_topic *t = broker->topics[i];
+        for (int32_t p = 0; p < t->partition_count; p++) {
+            struct partition *part = t->partitions[p];
+            int rc = log_maybe_flush(part->log, now_ms);
+            if (rc < 0) note_storage_error(broker, "flush", rc);
+            if (retention) {
+                int64_t start = partition_log_start(part);
+                size_t deleted = 0;
+                rc = log_apply_retention(part->log, now_ms, &deleted);
+                if (rc < 0) note_storage_error(broker, "retention", rc);
+                start_moved = start_moved || partition_log_start(part) != start;
+            }
+        }
+    }
+    if (start_moved) broker_save_log_starts(broker);
+    broker->housekeeping = io_timer_start(broker->io,
+                                          io_now_ns(broker->io) + BROKER_HOUSEKEEPING_MS * NS_PER_MS,
+                                          broker_housekeeping, broker);
+}
+
+int broker_start(struct io *io, const struct broker_config *config, struct broker **out) {
+    struct broker *broker = io_calloc(io, 1, sizeof(*broker));
+    broker->io = io;
+    broker->config = *config;
+    ASSERT(config->log_dir_count >= 1);
+    if (config->log_dir_count > 1) {
+        io_log(io, IO_LOG_WARN, "only the first of %u log.dirs is used", config->log_dir_count);
+    }
+    snprintf(broker->dir, sizeof(broker->dir), "%s", config->log_dirs[0]);
+    size_t dir_len = strlen(broker->dir);
+    while (dir_len > 1 && broker->dir[dir_len - 1] == '/') broker->dir[--dir_len] = '\0';
+    broker->fetches = purgatory_create(io, "fetch");
+    broker->last_retention_ms = io_wall_ms(io);
+    int rc = broker_prepare_dir(broker);
+    if (rc == 0) rc = broker_load_topics(broker);
+    const struct broker_listener *listener = broker_config_client_listener(config);
+    if (rc == 0 && listener == NULL) rc = -EINVAL;
+    if (rc == 0) {
+        const char *host = listener->host[0] != '\0' ? listener->host : "0.0.0.0";
+        rc = io_listen(io, host, listener->port, broker_on_accept, broker, &broker->listener);
+        if (rc < 0) io_log(io, IO_LOG_ERROR, "cannot listen on %s:%u: %d", host, listener->port, rc);
+    }
+    if (rc < 0) {
+        broker_stop(broker);
+        return rc;
+    }
+    broker->port = io_listener_port(io, broker->listener);
+    /* What Metadata tells clients: the advertised listener of the same name. */
+    const struct broker_listener *adv = NULL;
+    for (uint32_t i = 0; i < config->advertised_count; i++) {
+        if (strcmp(config->advertised[i].name, listener->name) == 0) adv = &config->advertised[i];
+    }
+    const char *adv_host = adv != NULL && adv->host[0] != '\0' ? adv->host
+                           : listener->host[0] != '\0' && strcmp(listener->host, "0.0.0.0") != 0
+                               ? listener->host : "127.0.0.1";
+    snprintf(broker->advertised_host, sizeof(broker->advertised_host), "%s", adv_host);
+    broker->advertised_port = adv != NULL && adv->port != 0 ? adv->port : broker->port;
+    broker->housekeeping = io_timer_start(io, io_now_ns(io) + BROKER_HOUSEKEEPING_MS * NS_PER_MS,
+                                          broker_housekeeping, broker);
+    io_log(io, IO_LOG_INFO, "node %d serving %u topics on port %u (log dir %s)",
+           config->node_id, broker->topic_count, broker->port, broker->dir);
+    *out = broker;
+    return 0;
+}
+
+uint16_t broker_port(const struct broker *broker) { return broker->port; }
+
+int broker_stop(struct broker *broker) {
+    struct io *io = broker->io;
+    if (broker->listener != NULL) io_listener_close(io, broker->listener);
+    if (broker->housekeeping != 0) io_timer_cancel(io, broker->housekeeping);
+    /* Close every connection; parked fetches then complete (answers dropped) when the
+     * purgatory is destroyed, which frees the connections. Bound: one pass per client. */
+    while (broker->clients != NULL) broker_conn_close(broker->clients->conn, 0);
+    purgatory_destroy(broker->fetches);
+    int rc = 0;
+    if (broker->topic_count > 0) rc = broker_save_log_starts(broker);
+    for (uint32_t i = 0; i < broker->topic_count; i++) topic_free(broker, broker->topics[i], false);
+    if (broker->topics != NULL) io_free(io, broker->topics, broker->topic_cap * sizeof(*broker->topics));
+    if (rc == 0) rc = broker->storage_error;
+    io_free(io, broker, sizeof(*broker));
+    return rc;
+}

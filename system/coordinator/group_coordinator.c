@@ -64,6 +64,8 @@ struct offset_entry {
     char *metadata;
     int64_t commit_timestamp_ms;
     int64_t expire_timestamp_ms; /* -1: retention by config. */
+    uint64_t order;              /* Log order of the record that set it (see order_next). */
+    int64_t producer_id;         /* Pending transactional offsets only; -1 otherwise. */
 };
 
 struct group {
@@ -85,6 +87,11 @@ struct group {
     struct offset_entry *offsets; /* Sorted by (topic, partition). */
     uint32_t offset_count;
     uint32_t offset_cap;
+    /* TxnOffsetCommit offsets written but whose transaction has no marker yet, sorted by
+     * (producer id, topic, partition). Invisible to OffsetFetch until committed. */
+    struct offset_entry *txn_offsets;
+    uint32_t txn_offset_count;
+    uint32_t txn_offset_cap;
     io_timer_id join_timer;
     bool join_initial;          /* The join timer is group.initial.rebalance.delay.ms. */
     bool new_member_added;      /* A member joined during the initial delay. */
@@ -104,11 +111,16 @@ struct group_coordinator {
     uint32_t appends_inflight;
     uint32_t callback_depth;
     io_timer_id retention_timer;
+    /* Counts offset records as they become durable or are replayed. Completions of one
+     * partition arrive in log order, so within a group a larger number means a later
+     * record: a transactional offset materialized by its marker must not overwrite a plain
+     * commit written after it (Kafka compares the records' log offsets the same way). */
+    uint64_t order_next;
 };
 
 /* An append in flight. Holds copies, never pointers into groups: the group may be gone
  * (unloaded, expired) by the time the log answers. */
-enum append_kind { APPEND_COMMIT, APPEND_ASSIGNMENT, APPEND_BACKGROUND };
+enum append_kind { APPEND_COMMIT, APPEND_TXN_COMMIT, APPEND_ASSIGNMENT, APPEND_BACKGROUND };
 
 struct commit_item {
     size_t request_index;
@@ -126,7 +138,9 @@ struct append_ctx {
     enum append_kind kind;
     char *group_id;
     int32_t generation;
-    /* APPEND_COMMIT */
+    /* APPEND_COMMIT, APPEND_TXN_COMMIT */
+    int64_t producer_id;
+    int16_t producer_epoch;
     group_commit_cb commit_cb;
     void *commit_arg;
     int16_t *errors;
@@ -145,6 +159,9 @@ static void group_try_complete_join(struct group *g);
 static void member_remove_and_update_group(struct group *g, struct member *m);
 static void group_store(struct group *g, int32_t generation, struct append_ctx *ctx);
 static void offset_apply(struct group *g, const struct commit_item *item);
+static bool txn_offset_upsert(struct group *g, int64_t producer_id, const char *topic,
+                              int32_t partition, int64_t offset, int32_t leader_epoch,
+                              const char *metadata, int64_t commit_ms, uint64_t order);
 
 /* --- Small helpers -------------------------------------------------------------------- */
 
@@ -474,6 +491,8 @@ static void group_destroy(struct group *g) {
     for (uint32_t i = 0; i < g->member_count; i++) member_free(co, g->members[i]);
     for (uint32_t i = 0; i < g->pending_count; i++) member_free(co, g->pending[i]);
     for (uint32_t i = 0; i < g->offset_count; i++) offset_entry_free(co, &g->offsets[i]);
+    for (uint32_t i = 0; i < g->txn_offset_count; i++) offset_entry_free(co, &g->txn_offsets[i]);
+    array_free(co, g->txn_offsets, g->txn_offset_cap, sizeof(*g->txn_offsets));
     array_free(co, g->members, g->member_cap, sizeof(*g->members));
     array_free(co, g->pending, g->pending_cap, sizeof(*g->pending));
     array_free(co, g->offsets, g->offset_cap, sizeof(*g->offsets));
@@ -1111,7 +1130,8 @@ static void append_done(void *arg, int status) {
     case APPEND_BACKGROUND:
         group_store_done_background(co, ctx, status);
         break;
-    case APPEND_COMMIT: {
+    case APPEND_COMMIT:
+    case APPEND_TXN_COMMIT: {
         struct group *g = NULL;
         if (status == 0 && serve_check(co, ctx->group_id) == GROUP_ERR_NONE) {
             g = group_find(co, ctx->group_id);
@@ -1122,6 +1142,18 @@ static void append_done(void *arg, int status) {
             ctx->errors[item->request_index] =
                 status == 0 ? GROUP_ERR_NONE : map_append_error(status, true);
             if (status != 0) continue;
+            if (ctx->kind == APPEND_TXN_COMMIT) {
+                /* Durable but pending: visible only once the marker commits it. */
+                if (g != NULL && !txn_offset_upsert(g, ctx->producer_id, item->topic,
+                                                    item->partition, item->offset,
+                                                    item->leader_epoch, item->metadata,
+                                                    item->commit_timestamp_ms,
+                                                    co->order_next++)) {
+                    io_log(co->io, IO_LOG_WARN, "group %s: offsets_per_group_max reached",
+                           ctx->group_id);
+                }
+                continue;
+            }
             io_tracef(co->io, "group_offset_commit", IO_TF_S("group", ctx->group_id),
                       IO_TF_S("topic", item->topic), IO_TF_I("partition", item->partition),
                       IO_TF_I("offset", item->offset));
@@ -1139,7 +1171,14 @@ static void append_done(void *arg, int status) {
 static int issue_append(struct group_coordinator *co, int32_t partition,
                         const struct group_record *records, size_t count,
                         struct append_ctx *ctx) {
-    int rc = co->log.append(co->log.ctx, partition, records, count, append_done, ctx);
+    int rc;
+    if (ctx->kind == APPEND_TXN_COMMIT) {
+        ASSERT(co->log.append_txn != NULL);
+        rc = co->log.append_txn(co->log.ctx, partition, ctx->producer_id, ctx->producer_epoch,
+                                records, count, append_done, ctx);
+    } else {
+        rc = co->log.append(co->log.ctx, partition, records, count, append_done, ctx);
+    }
     if (rc == 0) co->appends_inflight++;
     return rc;
 }
@@ -1375,7 +1414,7 @@ static uint32_t offset_search(const struct group *g, const char *topic, int32_t 
 /* Inserts or replaces one committed offset. Returns false if the bound is reached. */
 static bool offset_upsert(struct group *g, const char *topic, int32_t partition, int64_t offset,
                           int32_t leader_epoch, const char *metadata, int64_t commit_ms,
-                          int64_t expire_ms) {
+                          int64_t expire_ms, uint64_t order) {
     struct group_coordinator *co = g->co;
     bool found = false;
     uint32_t index = offset_search(g, topic, partition, &found);
@@ -1388,7 +1427,8 @@ static bool offset_upsert(struct group *g, const char *topic, int32_t partition,
         g->offset_count++;
         g->offsets[index] = (struct offset_entry){.topic = str_dup(co, topic),
                                                   .partition = partition,
-                                                  .metadata = NULL};
+                                                  .metadata = NULL,
+                                                  .producer_id = -1};
     }
     struct offset_entry *e = &g->offsets[index];
     str_free(co, e->metadata);
@@ -1397,7 +1437,84 @@ static bool offset_upsert(struct group *g, const char *topic, int32_t partition,
     e->leader_epoch = leader_epoch;
     e->commit_timestamp_ms = commit_ms;
     e->expire_timestamp_ms = expire_ms;
+    e->order = order;
     return true;
+}
+
+/* --- Transactional offsets (TxnOffsetCommit, KIP-98) ----------------------------------- */
+
+static int txn_offset_cmp(const struct offset_entry *e, int64_t producer_id, const char *topic,
+                          int32_t partition) {
+    if (e->producer_id != producer_id) return e->producer_id < producer_id ? -1 : 1;
+    return offset_cmp(e, topic, partition);
+}
+
+/* Records a pending transactional offset. Returns false if the bound is reached. */
+static bool txn_offset_upsert(struct group *g, int64_t producer_id, const char *topic,
+                              int32_t partition, int64_t offset, int32_t leader_epoch,
+                              const char *metadata, int64_t commit_ms, uint64_t order) {
+    struct group_coordinator *co = g->co;
+    uint32_t index = 0;
+    while (index < g->txn_offset_count &&
+           txn_offset_cmp(&g->txn_offsets[index], producer_id, topic, partition) < 0) {
+        index++;
+    }
+    bool found = index < g->txn_offset_count &&
+                 txn_offset_cmp(&g->txn_offsets[index], producer_id, topic, partition) == 0;
+    if (!found) {
+        if (g->txn_offset_count >= co->config.offsets_per_group_max) return false;
+        array_reserve(co, (void **)&g->txn_offsets, &g->txn_offset_cap, sizeof(*g->txn_offsets),
+                      g->txn_offset_count + 1);
+        memmove(&g->txn_offsets[index + 1], &g->txn_offsets[index],
+                (g->txn_offset_count - index) * sizeof(*g->txn_offsets));
+        g->txn_offset_count++;
+        g->txn_offsets[index] = (struct offset_entry){.topic = str_dup(co, topic),
+                                                      .partition = partition,
+                                                      .metadata = NULL,
+                                                      .producer_id = producer_id};
+    }
+    struct offset_entry *e = &g->txn_offsets[index];
+    str_free(co, e->metadata);
+    e->metadata = str_dup(co, metadata == NULL ? "" : metadata);
+    e->offset = offset;
+    e->leader_epoch = leader_epoch;
+    e->commit_timestamp_ms = commit_ms;
+    e->expire_timestamp_ms = -1;
+    e->order = order;
+    return true;
+}
+
+/* The transaction of `producer_id` ended in this group: its offsets become committed offsets
+ * (unless a plain commit was written after them) or vanish. Returns how many it moved. */
+static uint32_t group_txn_complete(struct group *g, int64_t producer_id, bool commit) {
+    struct group_coordinator *co = g->co;
+    uint32_t moved = 0;
+    uint32_t i = 0;
+    while (i < g->txn_offset_count) {
+        struct offset_entry *e = &g->txn_offsets[i];
+        if (e->producer_id != producer_id) {
+            i++;
+            continue;
+        }
+        if (commit) {
+            bool found = false;
+            uint32_t index = offset_search(g, e->topic, e->partition, &found);
+            if (!found || g->offsets[index].order < e->order) {
+                if (offset_upsert(g, e->topic, e->partition, e->offset, e->leader_epoch,
+                                  e->metadata, e->commit_timestamp_ms, -1, e->order)) {
+                    io_tracef(co->io, "group_offset_commit", IO_TF_S("group", g->group_id),
+                              IO_TF_S("topic", e->topic), IO_TF_I("partition", e->partition),
+                              IO_TF_I("offset", e->offset), IO_TF_I("producer_id", producer_id));
+                    moved++;
+                }
+            }
+        }
+        offset_entry_free(co, e);
+        memmove(&g->txn_offsets[i], &g->txn_offsets[i + 1],
+                (g->txn_offset_count - i - 1) * sizeof(*g->txn_offsets));
+        g->txn_offset_count--;
+    }
+    return moved;
 }
 
 static void offset_remove_at(struct group *g, uint32_t index) {
@@ -1410,7 +1527,8 @@ static void offset_remove_at(struct group *g, uint32_t index) {
 
 static void offset_apply(struct group *g, const struct commit_item *item) {
     if (!offset_upsert(g, item->topic, item->partition, item->offset, item->leader_epoch,
-                       item->metadata, item->commit_timestamp_ms, item->expire_timestamp_ms)) {
+                       item->metadata, item->commit_timestamp_ms, item->expire_timestamp_ms,
+                       g->co->order_next++)) {
         io_log(g->co->io, IO_LOG_WARN, "group %s: offsets_per_group_max reached", g->group_id);
     }
 }
@@ -1437,18 +1555,14 @@ static int16_t commit_check(struct group_coordinator *co, struct group **gp,
     return GROUP_ERR_NONE;
 }
 
-void group_commit(struct group_coordinator *co, const struct group_commit_request *req,
-                  group_commit_cb cb, void *arg) {
-    ASSERT(co->callback_depth == 0);
-    ASSERT(req != NULL && cb != NULL);
-    size_t count = req->partition_count;
-    int16_t *errors = count > 0 ? io_calloc(co->io, count, sizeof(*errors)) : NULL;
-    int16_t error = serve_check(co, req->group_id);
-    struct group *g = NULL;
-    if (error == GROUP_ERR_NONE) error = commit_check(co, &g, req);
+/* Per-partition checks shared by OffsetCommit and TxnOffsetCommit; `error` (a group-level
+ * refusal) applies to every partition. Returns how many partitions may be written. */
+static size_t commit_validate(struct group_coordinator *co, int16_t error,
+                              const struct group_commit_partition *partitions, size_t count,
+                              int16_t *errors) {
     size_t valid = 0;
     for (size_t i = 0; i < count; i++) {
-        const struct group_commit_partition *p = &req->partitions[i];
+        const struct group_commit_partition *p = &partitions[i];
         if (error != GROUP_ERR_NONE) {
             errors[i] = error;
         } else if (p->topic == NULL || p->topic[0] == '\0' || p->partition < 0) {
@@ -1461,21 +1575,15 @@ void group_commit(struct group_coordinator *co, const struct group_commit_reques
             valid++;
         }
     }
-    if (valid == 0) {
-        answer_commit(co, cb, arg, errors, count);
-        if (errors != NULL) io_free(co->io, errors, count * sizeof(*errors));
-        return;
-    }
+    return valid;
+}
 
-    struct append_ctx *ctx = io_calloc(co->io, 1, sizeof(*ctx));
-    ctx->co = co;
-    ctx->kind = APPEND_COMMIT;
-    ctx->group_id = str_dup(co, req->group_id);
-    ctx->generation = req->generation_id;
-    ctx->commit_cb = cb;
-    ctx->commit_arg = arg;
-    ctx->errors = errors;
-    ctx->error_count = count;
+/* Writes the valid partitions' offset records in one append (transactional when ctx->kind
+ * says so) and answers through ctx once the log has answered. Takes ownership of ctx. */
+static void commit_write(struct group_coordinator *co, struct group *g,
+                         const struct group_commit_partition *partitions, size_t count,
+                         int64_t retention_ms, size_t valid, struct append_ctx *ctx) {
+    int16_t *errors = ctx->errors;
     ctx->items = io_calloc(co->io, valid, sizeof(*ctx->items));
     ctx->item_count = valid;
     struct group_record *records = io_calloc(co->io, valid, sizeof(*records));
@@ -1483,7 +1591,7 @@ void group_commit(struct group_coordinator *co, const struct group_commit_reques
     size_t k = 0;
     for (size_t i = 0; i < count; i++) {
         if (errors[i] != GROUP_ERR_NONE) continue;
-        const struct group_commit_partition *p = &req->partitions[i];
+        const struct group_commit_partition *p = &partitions[i];
         struct commit_item *item = &ctx->items[k];
         item->request_index = i;
         item->topic = str_dup(co, p->topic);
@@ -1493,7 +1601,7 @@ void group_commit(struct group_coordinator *co, const struct group_commit_reques
         item->metadata = str_dup(co, p->metadata == NULL ? "" : p->metadata);
         item->commit_timestamp_ms = p->commit_timestamp_ms >= 0 ? p->commit_timestamp_ms : now_ms;
         item->expire_timestamp_ms =
-            req->retention_ms >= 0 ? item->commit_timestamp_ms + req->retention_ms : -1;
+            retention_ms >= 0 ? item->commit_timestamp_ms + retention_ms : -1;
         /* v1 carries an explicit expiry (OffsetCommit v2-4 retention); v3 otherwise. */
         struct group_offset_value value = {
             .version = item->expire_timestamp_ms >= 0 ? 1 : 3,
@@ -1503,11 +1611,11 @@ void group_commit(struct group_coordinator *co, const struct group_commit_reques
             .commit_timestamp_ms = item->commit_timestamp_ms,
             .expire_timestamp_ms = item->expire_timestamp_ms,
         };
-        size_t key_len = group_record_offset_key_size(req->group_id, item->topic);
+        size_t key_len = group_record_offset_key_size(g->group_id, item->topic);
         size_t value_len = group_record_offset_value_size(&value);
         uint8_t *key = io_alloc(co->io, key_len);
         uint8_t *val = io_alloc(co->io, value_len);
-        group_record_offset_key_encode(key, key_len, req->group_id, item->topic, item->partition);
+        group_record_offset_key_encode(key, key_len, g->group_id, item->topic, item->partition);
         group_record_offset_value_encode(val, value_len, &value);
         records[k] = (struct group_record){.key = key, .key_len = key_len, .value = val,
                                            .value_len = value_len};
@@ -1524,6 +1632,104 @@ void group_commit(struct group_coordinator *co, const struct group_commit_reques
         co->appends_inflight++;
         append_done(ctx, rc);
     }
+}
+
+static struct append_ctx *commit_ctx_new(struct group_coordinator *co, enum append_kind kind,
+                                         const char *group_id, int16_t *errors, size_t count,
+                                         group_commit_cb cb, void *arg) {
+    struct append_ctx *ctx = io_calloc(co->io, 1, sizeof(*ctx));
+    ctx->co = co;
+    ctx->kind = kind;
+    ctx->group_id = str_dup(co, group_id);
+    ctx->commit_cb = cb;
+    ctx->commit_arg = arg;
+    ctx->errors = errors;
+    ctx->error_count = count;
+    ctx->producer_id = -1;
+    return ctx;
+}
+
+void group_commit(struct group_coordinator *co, const struct group_commit_request *req,
+                  group_commit_cb cb, void *arg) {
+    ASSERT(co->callback_depth == 0);
+    ASSERT(req != NULL && cb != NULL);
+    size_t count = req->partition_count;
+    int16_t *errors = count > 0 ? io_calloc(co->io, count, sizeof(*errors)) : NULL;
+    int16_t error = serve_check(co, req->group_id);
+    struct group *g = NULL;
+    if (error == GROUP_ERR_NONE) error = commit_check(co, &g, req);
+    size_t valid = commit_validate(co, error, req->partitions, count, errors);
+    if (valid == 0) {
+        answer_commit(co, cb, arg, errors, count);
+        if (errors != NULL) io_free(co->io, errors, count * sizeof(*errors));
+        return;
+    }
+    struct append_ctx *ctx =
+        commit_ctx_new(co, APPEND_COMMIT, req->group_id, errors, count, cb, arg);
+    ctx->generation = req->generation_id;
+    commit_write(co, g, req->partitions, count, req->retention_ms, valid, ctx);
+}
+
+/* Kafka's doTxnCommitOffsets checks. The member and generation are checked only when the
+ * producer sends them (TxnOffsetCommit v3+, KIP-447); older versions rely on the producer
+ * epoch fencing done by the transaction coordinator. */
+static int16_t txn_commit_check(struct group_coordinator *co, struct group **gp,
+                                const struct group_txn_commit_request *req) {
+    if (co->log.append_txn == NULL) return GROUP_ERR_COORDINATOR_NOT_AVAILABLE;
+    if (req->producer_id < 0) return GROUP_ERR_INVALID_PRODUCER_ID_MAPPING;
+    struct group *g = group_find(co, req->group_id);
+    if (g == NULL) {
+        g = group_create(co, req->group_id);
+        if (g == NULL) return GROUP_ERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    *gp = g;
+    const char *member_id = req->member_id == NULL ? "" : req->member_id;
+    if (member_id[0] != '\0' && member_find(g, member_id) == NULL) {
+        return GROUP_ERR_UNKNOWN_MEMBER_ID;
+    }
+    if (req->generation_id >= 0 && req->generation_id != g->generation) {
+        return GROUP_ERR_ILLEGAL_GENERATION;
+    }
+    return GROUP_ERR_NONE;
+}
+
+void group_txn_commit(struct group_coordinator *co, const struct group_txn_commit_request *req,
+                      group_commit_cb cb, void *arg) {
+    ASSERT(co->callback_depth == 0);
+    ASSERT(req != NULL && cb != NULL);
+    size_t count = req->partition_count;
+    int16_t *errors = count > 0 ? io_calloc(co->io, count, sizeof(*errors)) : NULL;
+    int16_t error = serve_check(co, req->group_id);
+    struct group *g = NULL;
+    if (error == GROUP_ERR_NONE) error = txn_commit_check(co, &g, req);
+    size_t valid = commit_validate(co, error, req->partitions, count, errors);
+    if (valid == 0) {
+        answer_commit(co, cb, arg, errors, count);
+        if (errors != NULL) io_free(co->io, errors, count * sizeof(*errors));
+        return;
+    }
+    struct append_ctx *ctx =
+        commit_ctx_new(co, APPEND_TXN_COMMIT, req->group_id, errors, count, cb, arg);
+    ctx->generation = req->generation_id;
+    ctx->producer_id = req->producer_id;
+    ctx->producer_epoch = req->producer_epoch;
+    commit_write(co, g, req->partitions, count, -1, valid, ctx);
+}
+
+uint32_t group_coordinator_txn_complete(struct group_coordinator *co, int32_t partition,
+                                        int64_t producer_id, bool commit) {
+    ASSERT(co->callback_depth == 0);
+    ASSERT(partition >= 0 && partition < co->config.offsets_partitions);
+    uint32_t moved = 0;
+    for (uint32_t i = 0; i < co->group_count; i++) {
+        struct group *g = co->groups[i];
+        if (g->partition != partition || g->txn_offset_count == 0) continue;
+        moved += group_txn_complete(g, producer_id, commit);
+    }
+    io_tracef(co->io, "group_txn_complete", IO_TF_I("partition", partition),
+              IO_TF_I("producer_id", producer_id), IO_TF_I("commit", commit ? 1 : 0),
+              IO_TF_I("offsets", moved));
+    return moved;
 }
 
 static void offset_to_public(const struct offset_entry *e, struct group_offset *out) {
@@ -1649,7 +1855,7 @@ static uint32_t group_expire_offsets(struct group *g, int64_t now_ms, bool *dead
         if (offset_expired(g, &g->offsets[i], now_ms)) expired++;
     }
     bool becomes_dead = g->state == GROUP_EMPTY && g->offset_count == expired &&
-                        g->pending_count == 0;
+                        g->pending_count == 0 && g->txn_offset_count == 0;
     if (expired == 0 && !becomes_dead) return 0;
     size_t record_count = expired + (becomes_dead ? 1 : 0);
     struct group_record *records = io_calloc(co->io, record_count, sizeof(*records));
@@ -1815,7 +2021,7 @@ int group_coordinator_replay(struct group_coordinator *co, int32_t partition,
             /* Tombstone: the group's membership is gone. Offsets committed after the
              * group died, if any, keep an Empty offsets-only group alive. */
             if (g != NULL) {
-                if (g->offset_count == 0) {
+                if (g->offset_count == 0 && g->txn_offset_count == 0) {
                     group_destroy(g);
                 } else {
                     for (uint32_t i = 0; i < g->member_count; i++) member_free(co, g->members[i]);
@@ -1854,7 +2060,8 @@ int group_coordinator_replay(struct group_coordinator *co, int32_t partition,
         if (rc == 0) {
             char *metadata = str_dup_n(co, v.metadata);
             if (!offset_upsert(g, topic, k.partition, v.offset, v.leader_epoch, metadata,
-                               v.commit_timestamp_ms, v.expire_timestamp_ms)) {
+                               v.commit_timestamp_ms, v.expire_timestamp_ms,
+                               co->order_next++)) {
                 rc = -ENOSPC;
             }
             str_free(co, metadata);
@@ -1863,6 +2070,38 @@ int group_coordinator_replay(struct group_coordinator *co, int32_t partition,
     str_free(co, topic);
     str_free(co, group_id);
     return rc;
+}
+
+int group_coordinator_replay_txn(struct group_coordinator *co, int32_t partition,
+                                 int64_t producer_id, const uint8_t *key, size_t key_len,
+                                 const uint8_t *value, size_t value_len) {
+    ASSERT(co->callback_depth == 0);
+    ASSERT(partition >= 0 && partition < co->config.offsets_partitions);
+    ASSERT(co->partition_states[partition] == PARTITION_LOADING);
+    struct group_record_key k;
+    int rc = group_record_key_decode(key, key_len, &k);
+    if (rc < 0) return rc;
+    if (k.version == GROUP_RECORD_KEY_GROUP || value == NULL || producer_id < 0) return -EINVAL;
+    struct group_offset_value v;
+    rc = group_record_offset_value_decode(value, value_len, &v);
+    if (rc < 0) return rc;
+    char *group_id = str_dup_n(co, k.group);
+    if (group_id[0] == '\0' ||
+        group_record_partition_for(group_id, co->config.offsets_partitions) != partition) {
+        str_free(co, group_id);
+        return -EINVAL;
+    }
+    struct group *g = group_find(co, group_id);
+    if (g == NULL) g = group_create(co, group_id);
+    str_free(co, group_id);
+    if (g == NULL) return -ENOSPC;
+    char *topic = str_dup_n(co, k.topic);
+    char *metadata = str_dup_n(co, v.metadata);
+    bool ok = txn_offset_upsert(g, producer_id, topic, k.partition, v.offset, v.leader_epoch,
+                                metadata, v.commit_timestamp_ms, co->order_next++);
+    str_free(co, topic);
+    str_free(co, metadata);
+    return ok ? 0 : -ENOSPC;
 }
 
 void group_coordinator_load_end(struct group_coordinator *co, int32_t partition) {
@@ -1967,6 +2206,13 @@ size_t group_coordinator_dump(struct group_coordinator *co, char *buf, size_t ca
                             " expire=%" PRId64 "\n",
                         e->topic, e->partition, e->offset, e->leader_epoch, e->metadata,
                         e->commit_timestamp_ms, e->expire_timestamp_ms);
+        }
+        for (uint32_t j = 0; j < g->txn_offset_count; j++) {
+            const struct offset_entry *e = &g->txn_offsets[j];
+            dump_printf(&d, "  pending pid=%" PRId64 " %s/%d=%" PRId64 " epoch=%d meta=%s at=%" PRId64
+                            "\n",
+                        e->producer_id, e->topic, e->partition, e->offset, e->leader_epoch,
+                        e->metadata, e->commit_timestamp_ms);
         }
     }
     if (cap > 0 && d.len >= cap) buf[cap - 1] = '\0';

@@ -55,6 +55,7 @@ enum group_error {
     GROUP_ERR_INVALID_SESSION_TIMEOUT = 26,
     GROUP_ERR_REBALANCE_IN_PROGRESS = 27,
     GROUP_ERR_INVALID_COMMIT_OFFSET_SIZE = 28,
+    GROUP_ERR_INVALID_PRODUCER_ID_MAPPING = 49,
     GROUP_ERR_GROUP_MAX_SIZE_REACHED = 81,
     GROUP_ERR_MEMBER_ID_REQUIRED = 79,
 };
@@ -107,6 +108,13 @@ struct group_log {
      * never before returning; or returns < 0 and never calls done. */
     int (*append)(void *ctx, int32_t partition, const struct group_record *records,
                   size_t count, group_append_cb done, void *done_arg);
+    /* The same, as a transactional batch of (producer_id, producer_epoch) — TxnOffsetCommit.
+     * The transaction coordinator later writes the marker to the partition; the broker then
+     * calls group_coordinator_txn_complete(). NULL: TxnOffsetCommit answers
+     * COORDINATOR_NOT_AVAILABLE. */
+    int (*append_txn)(void *ctx, int32_t partition, int64_t producer_id, int16_t producer_epoch,
+                      const struct group_record *records, size_t count, group_append_cb done,
+                      void *done_arg);
     void *ctx;
 };
 
@@ -132,6 +140,12 @@ void group_coordinator_load_begin(struct group_coordinator *co, int32_t partitio
 int group_coordinator_replay(struct group_coordinator *co, int32_t partition,
                              const uint8_t *key, size_t key_len, const uint8_t *value,
                              size_t value_len);
+/* A record of a transactional batch of `producer_id` (a TxnOffsetCommit): pending until a
+ * marker for that producer, replayed with group_coordinator_txn_complete(), decides. Only
+ * offset records may be transactional (-EINVAL otherwise). */
+int group_coordinator_replay_txn(struct group_coordinator *co, int32_t partition,
+                                 int64_t producer_id, const uint8_t *key, size_t key_len,
+                                 const uint8_t *value, size_t value_len);
 /* Loading finished: the partition's groups are served; loaded members get a fresh session. */
 void group_coordinator_load_end(struct group_coordinator *co, int32_t partition);
 /* This broker lost the partition: its groups are dropped from memory (they live on in the
@@ -273,6 +287,36 @@ typedef void (*group_offset_visit_cb)(void *arg, const char *topic, int32_t part
  * null topic list). Returns the group-level error. */
 int16_t group_offset_fetch_all(struct group_coordinator *co, const char *group_id,
                                group_offset_visit_cb cb, void *arg);
+
+/* --- TxnOffsetCommit (KIP-98) ---------------------------------------------------------- */
+
+struct group_txn_commit_request {
+    const char *transactional_id;  /* For diagnostics only. */
+    const char *group_id;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t generation_id;         /* v3+ (KIP-447); -1 = not checked. */
+    const char *member_id;         /* v3+; "" = not checked. */
+    const char *group_instance_id;
+    const struct group_commit_partition *partitions; /* retention is never explicit here. */
+    size_t partition_count;
+};
+
+/* Writes the offsets as part of the producer's transaction. Once durable they are pending:
+ * OffsetFetch does not see them until the transaction's COMMIT marker lands in the group's
+ * __consumer_offsets partition (I-TXN-8); an ABORT drops them. errors[i] answers
+ * partitions[i]; the callback rules are those of group_commit(). The transaction
+ * coordinator is responsible for producer-epoch fencing (it only adds the group to a
+ * transaction of the current epoch). */
+void group_txn_commit(struct group_coordinator *co, const struct group_txn_commit_request *req,
+                      group_commit_cb cb, void *arg);
+
+/* A transaction marker of `producer_id` was appended to (or, at load, replayed from)
+ * __consumer_offsets partition `partition`: its pending offsets in the partition's groups
+ * become committed (commit) or are dropped. A pending offset never overwrites a plain
+ * commit written after it. Returns how many offsets became committed. */
+uint32_t group_coordinator_txn_complete(struct group_coordinator *co, int32_t partition,
+                                        int64_t producer_id, bool commit);
 
 /* --- ListGroups, DescribeGroups ------------------------------------------------------- */
 

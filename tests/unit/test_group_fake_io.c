@@ -209,6 +209,8 @@ static struct fake_io *fake_io_new(void) {
 
 struct fake_record {
     int32_t partition;
+    int64_t producer_id; /* >= 0: part of that producer's transaction. */
+    int marker;          /* 1 COMMIT / 2 ABORT marker of producer_id (no key, no value). */
     uint8_t *key;
     size_t key_len;
     uint8_t *value; /* NULL: tombstone. */
@@ -217,6 +219,7 @@ struct fake_record {
 
 struct fake_append {
     int32_t partition;
+    int64_t producer_id;
     size_t first; /* Index of its first record in pending_records. */
     size_t count;
     group_append_cb done;
@@ -242,13 +245,16 @@ static uint8_t *dup_bytes(const uint8_t *p, size_t len) {
     return copy;
 }
 
-static int fake_log_append(void *ctx, int32_t partition, const struct group_record *records,
-                           size_t count, group_append_cb done, void *done_arg) {
+static int fake_log_append_txn(void *ctx, int32_t partition, int64_t producer_id,
+                               int16_t producer_epoch, const struct group_record *records,
+                               size_t count, group_append_cb done, void *done_arg) {
     struct fake_log *l = ctx;
+    (void)producer_epoch;
     if (l->fail_sync < 0) return l->fail_sync;
     ASSERT(l->append_count < FAKE_APPENDS_MAX);
     ASSERT(l->pending_record_count + count <= FAKE_RECORDS_MAX);
     l->appends[l->append_count++] = (struct fake_append){.partition = partition,
+                                                         .producer_id = producer_id,
                                                          .first = l->pending_record_count,
                                                          .count = count,
                                                          .done = done,
@@ -256,6 +262,7 @@ static int fake_log_append(void *ctx, int32_t partition, const struct group_reco
     for (size_t i = 0; i < count; i++) {
         l->pending_records[l->pending_record_count++] = (struct fake_record){
             .partition = partition,
+            .producer_id = producer_id,
             .key = dup_bytes(records[i].key, records[i].key_len),
             .key_len = records[i].key_len,
             .value = dup_bytes(records[i].value, records[i].value_len),
@@ -264,6 +271,23 @@ static int fake_log_append(void *ctx, int32_t partition, const struct group_reco
     }
     l->appends_total++;
     return 0;
+}
+
+static int fake_log_append(void *ctx, int32_t partition, const struct group_record *records,
+                           size_t count, group_append_cb done, void *done_arg) {
+    return fake_log_append_txn(ctx, partition, -1, -1, records, count, done, done_arg);
+}
+
+/* The transaction coordinator's marker for producer_id lands in `partition` (durable at
+ * once); the broker then tells the group coordinator, as this does. */
+__attribute__((unused)) static void fake_log_marker(struct fake_log *l,
+                                                    struct group_coordinator *co,
+                                                    int32_t partition, int64_t producer_id,
+                                                    bool commit) {
+    ASSERT(l->record_count < FAKE_RECORDS_MAX);
+    l->records[l->record_count++] = (struct fake_record){
+        .partition = partition, .producer_id = producer_id, .marker = commit ? 1 : 2};
+    group_coordinator_txn_complete(co, partition, producer_id, commit);
 }
 
 /* Completes every queued append (in order) with `status`; 0 keeps the records. Appends
@@ -311,7 +335,8 @@ static struct fake_log *fake_log_new(void) {
 }
 
 static struct group_log fake_log_seam(struct fake_log *l) {
-    return (struct group_log){.append = fake_log_append, .ctx = l};
+    return (struct group_log){.append = fake_log_append, .append_txn = fake_log_append_txn,
+                              .ctx = l};
 }
 
 /* Feeds every durable record of `partition` to the coordinator, as the broker will at
@@ -323,8 +348,16 @@ __attribute__((unused)) static size_t fake_log_replay(struct fake_log *l, struct
     for (size_t i = 0; i < l->record_count; i++) {
         const struct fake_record *r = &l->records[i];
         if (r->partition != partition) continue;
-        int rc = group_coordinator_replay(co, partition, r->key, r->key_len, r->value,
+        int rc = 0;
+        if (r->marker != 0) {
+            group_coordinator_txn_complete(co, partition, r->producer_id, r->marker == 1);
+        } else if (r->producer_id >= 0) {
+            rc = group_coordinator_replay_txn(co, partition, r->producer_id, r->key, r->key_len,
+                                              r->value, r->value_len);
+        } else {
+            rc = group_coordinator_replay(co, partition, r->key, r->key_len, r->value,
                                           r->value_len);
+        }
         ASSERT(rc == 0);
         n++;
     }

@@ -7,7 +7,10 @@
  * explicit retention); replaying the log into a fresh coordinator rebuilds exactly the
  * same groups, members, assignments and offsets, tombstones included; and offset retention
  * follows KIP-211 (standalone groups from the commit, Empty groups from when they emptied,
- * live groups never), turning an Empty group without offsets Dead.
+ * live groups never), turning an Empty group without offsets Dead; and TxnOffsetCommit
+ * offsets stay invisible until their transaction's COMMIT marker (dropped on ABORT), never
+ * overwrite a plain commit written after them, and replay (pending or not) to the same
+ * state.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -607,6 +610,153 @@ static void test_explicit_retention(void **state) {
     world_free(w);
 }
 
+static void txn_commit(struct world *w, const char *group, int64_t producer_id, int32_t partition,
+                       int64_t offset, int32_t generation, const char *member,
+                       struct commit_result *out) {
+    memset(out, 0, sizeof(*out));
+    struct group_commit_partition p = {.topic = "t", .partition = partition, .offset = offset,
+                                       .leader_epoch = 2, .commit_timestamp_ms = -1,
+                                       .metadata = "tx"};
+    struct group_txn_commit_request req = {.transactional_id = "tid", .group_id = group,
+                                           .producer_id = producer_id, .producer_epoch = 0,
+                                           .generation_id = generation, .member_id = member,
+                                           .partitions = &p, .partition_count = 1};
+    group_txn_commit(w->co, &req, on_commit, out);
+}
+
+static void test_txn_offsets_visible_only_after_commit_marker(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    int32_t p = group_record_partition_for("eos", PARTITIONS);
+    struct commit_result r, r2;
+    txn_commit(w, "eos", 7, 0, 100, -1, "", &r);
+    txn_commit(w, "eos", 8, 1, 200, -1, "", &r2);
+    fake_log_complete(w->log, 0);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.errors[0], GROUP_ERR_NONE);
+    assert_int_equal(r2.calls, 1);
+    assert_int_equal(r2.errors[0], GROUP_ERR_NONE);
+    /* Durable but pending: OffsetFetch does not see it (I-TXN-8). */
+    assert_int_equal(fetch(w, "eos", "t", 0), -1);
+    assert_int_equal(fetch(w, "eos", "t", 1), -1);
+    /* The records went out as transactional batches of their producers. */
+    assert_int_equal(w->log->records[w->log->record_count - 1].producer_id, 8);
+
+    fake_log_marker(w->log, w->co, p, 7, true);
+    assert_int_equal(fetch(w, "eos", "t", 0), 100);
+    struct group_offset o;
+    group_offset_fetch(w->co, "eos", "t", 0, &o);
+    assert_int_equal(o.leader_epoch, 2);
+    assert_string_equal(o.metadata, "tx");
+    assert_int_equal(fetch(w, "eos", "t", 1), -1); /* Another producer's: still pending. */
+    fake_log_marker(w->log, w->co, p, 8, false);
+    assert_int_equal(fetch(w, "eos", "t", 1), -1); /* Aborted: gone. */
+    char dump[4096];
+    group_coordinator_dump(w->co, dump, sizeof(dump));
+    assert_null(strstr(dump, "pending"));
+    /* A second marker for the same producer changes nothing. */
+    assert_int_equal(group_coordinator_txn_complete(w->co, p, 7, true), 0);
+    world_free(w);
+}
+
+static void test_txn_offset_does_not_overwrite_a_later_commit(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    int32_t p = group_record_partition_for("eos", PARTITIONS);
+    struct commit_result r;
+    txn_commit(w, "eos", 7, 0, 100, -1, "", &r);
+    fake_log_complete(w->log, 0);
+    commit(w, "eos", -1, "", "t", 0, 150, &r); /* Written after the transactional record. */
+    fake_log_complete(w->log, 0);
+    assert_int_equal(fetch(w, "eos", "t", 0), 150);
+    fake_log_marker(w->log, w->co, p, 7, true);
+    assert_int_equal(fetch(w, "eos", "t", 0), 150); /* The later record wins, as in the log. */
+    /* A transactional record written after a plain commit does win when committed. */
+    txn_commit(w, "eos", 9, 0, 300, -1, "", &r);
+    fake_log_complete(w->log, 0);
+    fake_log_marker(w->log, w->co, p, 9, true);
+    assert_int_equal(fetch(w, "eos", "t", 0), 300);
+    world_free(w);
+}
+
+static void test_txn_replay_and_pending_across_failover(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    int32_t p = group_record_partition_for("eos", PARTITIONS);
+    struct commit_result r;
+    txn_commit(w, "eos", 7, 0, 100, -1, "", &r);
+    fake_log_complete(w->log, 0);
+    commit(w, "eos", -1, "", "t", 0, 150, &r);
+    txn_commit(w, "eos", 8, 2, 250, -1, "", &r);
+    fake_log_complete(w->log, 0);
+    fake_log_marker(w->log, w->co, p, 7, true);
+    txn_commit(w, "eos", 9, 3, 350, -1, "", &r); /* Still open at the failover. */
+    fake_log_complete(w->log, 0);
+    fake_log_marker(w->log, w->co, p, 8, true);
+    char live[4096], replayed[4096];
+    group_coordinator_dump(w->co, live, sizeof(live));
+    assert_non_null(strstr(live, "pending pid=9 t/3=350"));
+    assert_non_null(strstr(live, "offset t/0=150"));
+    assert_non_null(strstr(live, "offset t/2=250"));
+
+    /* The new leader replays: same committed offsets, same pending transaction. */
+    struct group_coordinator *fresh = coordinator_new(w);
+    for (int32_t q = 0; q < PARTITIONS; q++) fake_log_replay(w->log, fresh, q);
+    group_coordinator_dump(fresh, replayed, sizeof(replayed));
+    assert_string_equal(replayed, live);
+    /* The open transaction's marker arrives at the new leader. */
+    assert_int_equal(group_coordinator_txn_complete(fresh, p, 9, true), 1);
+    struct group_offset o;
+    group_offset_fetch(fresh, "eos", "t", 3, &o);
+    assert_int_equal(o.offset, 350);
+    group_coordinator_destroy(fresh);
+    world_free(w);
+}
+
+static void test_txn_commit_fencing_and_limits(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    struct member_ref m;
+    make_stable(w, "g", &m);
+    struct commit_result r;
+    /* v3+ (KIP-447) carries the member and generation: they are checked. */
+    txn_commit(w, "g", 7, 0, 1, m.generation, "ghost", &r);
+    assert_int_equal(r.errors[0], GROUP_ERR_UNKNOWN_MEMBER_ID);
+    txn_commit(w, "g", 7, 0, 1, m.generation + 1, m.id, &r);
+    assert_int_equal(r.errors[0], GROUP_ERR_ILLEGAL_GENERATION);
+    txn_commit(w, "g", -1, 0, 1, -1, "", &r);
+    assert_int_equal(r.errors[0], GROUP_ERR_INVALID_PRODUCER_ID_MAPPING);
+    txn_commit(w, "g", 7, 0, 1, m.generation, m.id, &r);
+    fake_log_complete(w->log, 0);
+    assert_int_equal(r.errors[0], GROUP_ERR_NONE);
+    /* An Empty group holding only pending offsets is not expired away. */
+    const char *ids[] = {m.id};
+    int16_t errors[1];
+    group_leave(w->co, "g", ids, 1, errors);
+    fake_log_complete(w->log, 0);
+    fake_io_advance_ms(w->fio, 2 * 60 * MINUTE_MS);
+    group_coordinator_expire_offsets(w->co);
+    char dump[4096];
+    group_coordinator_dump(w->co, dump, sizeof(dump));
+    assert_non_null(strstr(dump, "pending pid=7"));
+    /* Without a transactional append path the coordinator refuses. */
+    struct group_log plain = {.append = fake_log_append, .append_txn = NULL, .ctx = w->log};
+    struct group_coordinator *no_txn = group_coordinator_create(&w->fio->io, &w->config, &plain);
+    int32_t p = group_record_partition_for("x", PARTITIONS);
+    group_coordinator_load_begin(no_txn, p);
+    group_coordinator_load_end(no_txn, p);
+    struct group_commit_partition part = {.topic = "t", .partition = 0, .offset = 1,
+                                          .leader_epoch = -1, .commit_timestamp_ms = -1};
+    struct group_txn_commit_request req = {.group_id = "x", .producer_id = 1, .generation_id = -1,
+                                           .member_id = "", .partitions = &part,
+                                           .partition_count = 1};
+    memset(&r, 0, sizeof(r));
+    group_txn_commit(no_txn, &req, on_commit, &r);
+    assert_int_equal(r.errors[0], GROUP_ERR_COORDINATOR_NOT_AVAILABLE);
+    group_coordinator_destroy(no_txn);
+    world_free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commit_visible_only_when_durable),
@@ -620,6 +770,10 @@ int main(void) {
         cmocka_unit_test(test_retention_rules),
         cmocka_unit_test(test_retention_timer_runs_by_itself),
         cmocka_unit_test(test_explicit_retention),
+        cmocka_unit_test(test_txn_offsets_visible_only_after_commit_marker),
+        cmocka_unit_test(test_txn_offset_does_not_overwrite_a_later_commit),
+        cmocka_unit_test(test_txn_replay_and_pending_across_failover),
+        cmocka_unit_test(test_txn_commit_fencing_and_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

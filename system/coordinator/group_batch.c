@@ -5,6 +5,7 @@
 #include "coordinator/group_batch.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -24,7 +25,7 @@ size_t group_batch_size(const struct group_record *records, size_t count) {
 
 int64_t group_batch_build(struct io *io, uint8_t *buf, size_t cap,
                           const struct group_record *records, size_t count,
-                          int64_t timestamp_ms) {
+                          int64_t timestamp_ms, int64_t producer_id, int16_t producer_epoch) {
     ASSERT(count >= 1 && count <= GROUP_BATCH_RECORDS_MAX);
     /* Small appends (the common case) build from the stack. */
     struct batch_record_in stack[64];
@@ -42,12 +43,13 @@ int64_t group_batch_build(struct io *io, uint8_t *buf, size_t cap,
             .value_len = records[i].value == NULL ? -1 : (int32_t)records[i].value_len,
         };
     }
+    bool txn = producer_id >= 0;
     struct batch_build_params params = {
         .base_offset = 0,
         .partition_leader_epoch = -1,
-        .attributes = 0,
-        .producer_id = BATCH_NO_PRODUCER_ID,
-        .producer_epoch = -1,
+        .attributes = txn ? BATCH_ATTR_TRANSACTIONAL : 0,
+        .producer_id = txn ? producer_id : BATCH_NO_PRODUCER_ID,
+        .producer_epoch = txn ? producer_epoch : -1,
         .base_sequence = BATCH_NO_SEQUENCE,
     };
     int64_t size = batch_build(buf, cap, &params, list, count);
@@ -65,8 +67,15 @@ int group_batch_replay(struct group_coordinator *co, int32_t partition, const ui
         int rc = batch_check(buf + pos, len - pos, len - pos, &h);
         if (rc < 0) return rc;
         size_t total = batch_total_bytes(&h);
-        if (batch_is_control(&h) || batch_is_transactional(&h)) {
-            stats->batches_skipped++;
+        if (batch_is_control(&h)) {
+            /* A transaction marker: the producer's pending offsets are decided. */
+            enum batch_control_type type;
+            int32_t coordinator_epoch = 0;
+            rc = batch_control_decode(buf + pos, total, &type, &coordinator_epoch);
+            if (rc < 0) return rc;
+            group_coordinator_txn_complete(co, partition, h.producer_id,
+                                           type == BATCH_CONTROL_COMMIT);
+            stats->markers++;
         } else {
             struct batch_record_iter it;
             rc = batch_records_begin(buf + pos, total, &it);
@@ -78,9 +87,13 @@ int group_batch_replay(struct group_coordinator *co, int32_t partition, const ui
                     stats->records_refused++;
                     continue;
                 }
-                int replayed = group_coordinator_replay(
-                    co, partition, r.key, (size_t)r.key_len, r.value,
-                    r.value == NULL ? 0 : (size_t)r.value_len);
+                size_t value_len = r.value == NULL ? 0 : (size_t)r.value_len;
+                int replayed =
+                    batch_is_transactional(&h)
+                        ? group_coordinator_replay_txn(co, partition, h.producer_id, r.key,
+                                                       (size_t)r.key_len, r.value, value_len)
+                        : group_coordinator_replay(co, partition, r.key, (size_t)r.key_len,
+                                                   r.value, value_len);
                 if (replayed == -ENOSPC) return replayed;
                 if (replayed < 0) stats->records_refused++;
             }

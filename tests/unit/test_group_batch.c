@@ -3,9 +3,10 @@
  * the records the coordinator appends, packed into record batches v2 by
  * group_batch_build() (one batch per append, small and > 64 records), stamped with offsets
  * as the log would, and replayed with group_batch_replay() into a fresh coordinator, give
- * exactly the live state; group_batch_size() is an upper bound of what is built; control
- * and transactional batches are skipped; a corrupt batch stops the replay at the last good
- * batch (-EBADMSG) with everything before it applied.
+ * exactly the live state, transactional batches and markers included (pending offsets
+ * stay pending, markers commit or abort them); group_batch_size() is an upper bound of what
+ * is built; a corrupt batch stops the replay at the last good batch (-EBADMSG) with
+ * everything before it applied.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,9 +105,26 @@ static void build_history(struct world *w) {
                                         .partitions = many, .partition_count = 1};
     group_commit(w->co, &solo, on_commit, NULL);
     fake_log_complete(w->log, 0);
+
+    /* Transactions: one committed, one aborted, one still open (pending). */
+    int32_t p = group_record_partition_for("g", PARTITIONS);
+    for (int64_t pid = 7; pid <= 9; pid++) {
+        struct group_commit_partition tx = {.topic = "txn", .partition = (int32_t)pid,
+                                            .offset = 5000 + pid, .leader_epoch = -1,
+                                            .commit_timestamp_ms = -1, .metadata = ""};
+        struct group_txn_commit_request tr = {.group_id = "g", .producer_id = pid,
+                                              .producer_epoch = 0, .generation_id = -1,
+                                              .member_id = "", .partitions = &tx,
+                                              .partition_count = 1};
+        group_txn_commit(w->co, &tr, on_commit, NULL);
+        fake_log_complete(w->log, 0);
+    }
+    fake_log_marker(w->log, w->co, p, 7, true);
+    fake_log_marker(w->log, w->co, p, 8, false);
 }
 
-/* Packs each partition's durable records into batches of at most `per_batch` records,
+/* Packs each partition's durable records into batches of at most `per_batch` records (a run
+ * of one producer's transactional records shares a batch; a marker is a control batch),
  * stamped with consecutive offsets, as the log would hold them. Returns bytes used. */
 static size_t pack(struct world *w, int32_t partition, size_t per_batch, uint8_t *out,
                    size_t cap, size_t *batches) {
@@ -115,12 +133,15 @@ static size_t pack(struct world *w, int32_t partition, size_t per_batch, uint8_t
     *batches = 0;
     struct group_record chunk[128];
     size_t n = 0;
+    int64_t chunk_pid = -1;
     for (size_t i = 0; i <= w->log->record_count; i++) {
-        bool flush = i == w->log->record_count || n == per_batch;
+        const struct fake_record *r = i < w->log->record_count ? &w->log->records[i] : NULL;
+        if (r != NULL && r->partition != partition) continue;
+        bool flush = r == NULL || n == per_batch || r->marker != 0 || r->producer_id != chunk_pid;
         if (flush && n > 0) {
             size_t bound = group_batch_size(chunk, n);
             int64_t size = group_batch_build(&w->fio->io, out + used, cap - used, chunk, n,
-                                             w->fio->wall_ms);
+                                             w->fio->wall_ms, chunk_pid, 0);
             assert_true(size > 0);
             assert_true((size_t)size <= bound);
             batch_stamp(out + used, next_offset, 0);
@@ -129,9 +150,20 @@ static size_t pack(struct world *w, int32_t partition, size_t per_batch, uint8_t
             (*batches)++;
             n = 0;
         }
-        if (i == w->log->record_count) break;
-        const struct fake_record *r = &w->log->records[i];
-        if (r->partition != partition) continue;
+        if (r == NULL) break;
+        if (r->marker != 0) {
+            int64_t size = batch_build_control(out + used, cap - used, next_offset,
+                                               r->producer_id, 0,
+                                               r->marker == 1 ? BATCH_CONTROL_COMMIT
+                                                              : BATCH_CONTROL_ABORT,
+                                               0, w->fio->wall_ms);
+            assert_true(size > 0);
+            next_offset++;
+            used += (size_t)size;
+            (*batches)++;
+            continue;
+        }
+        chunk_pid = r->producer_id;
         chunk[n++] = (struct group_record){.key = r->key, .key_len = r->key_len,
                                            .value = r->value, .value_len = r->value_len};
     }
@@ -145,6 +177,9 @@ static void test_batches_replay_to_same_state(void **state) {
     char live[65536], replayed[65536];
     group_coordinator_dump(w->co, live, sizeof(live));
     assert_non_null(strstr(live, "offset odd/99=1099"));
+    assert_non_null(strstr(live, "pending pid=9 txn/9=5009"));
+    assert_non_null(strstr(live, "offset txn/7=5007"));
+    assert_null(strstr(live, "offset txn/8="));
 
     size_t sizes[] = {1, 7, 100}; /* 100: batches of more than 64 records. */
     for (size_t s = 0; s < ARRAY_LEN(sizes); s++) {
@@ -178,8 +213,15 @@ static void test_skips_control_and_stops_at_corruption(void **state) {
     size_t len = pack(w, p, 1, buf, LOG_BYTES, &batches);
     assert_true(batches >= 3);
 
-    /* A transaction marker at the end is skipped. */
-    int64_t marker = batch_build_control(buf + len, LOG_BYTES - len, (int64_t)batches, 7, 0,
+    /* The open transaction's marker, appended after the history, commits it on replay. */
+    int64_t next = 0;
+    for (size_t at = 0; at < len;) {
+        struct batch_header bh;
+        assert_int_equal(batch_check(buf + at, len - at, len - at, &bh), 0);
+        next = batch_last_offset(&bh) + 1;
+        at += batch_total_bytes(&bh);
+    }
+    int64_t marker = batch_build_control(buf + len, LOG_BYTES - len, next, 9, 0,
                                          BATCH_CONTROL_COMMIT, 0, w->fio->wall_ms);
     assert_true(marker > 0);
     struct group_coordinator *fresh = coordinator_new(w);
@@ -187,8 +229,16 @@ static void test_skips_control_and_stops_at_corruption(void **state) {
     group_coordinator_load_begin(fresh, p);
     assert_int_equal(group_batch_replay(fresh, p, buf, len + (size_t)marker, &stats), 0);
     group_coordinator_load_end(fresh, p);
-    assert_int_equal(stats.batches_skipped, 1);
-    assert_int_equal(stats.next_offset, (int64_t)batches + 1);
+    assert_int_equal(stats.markers, 3);
+    assert_int_equal(stats.next_offset, next + 1);
+    struct group_offset o;
+    assert_int_equal(group_offset_fetch(fresh, "g", "t", 0, &o), GROUP_ERR_NONE);
+    char dump[65536];
+    group_coordinator_dump(fresh, dump, sizeof(dump));
+    assert_null(strstr(dump, "pending"));
+    assert_non_null(strstr(dump, "offset txn/7=5007")); /* Committed before. */
+    assert_null(strstr(dump, "offset txn/8="));         /* Aborted. */
+    assert_non_null(strstr(dump, "offset txn/9=5009")); /* Committed by the new marker. */
     group_coordinator_destroy(fresh);
 
     /* A flipped byte in the second batch: the first is applied, then -EBADMSG. */

@@ -143,6 +143,19 @@ struct st {
 static void st_fail(struct st *st, const char *contract, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* With -v, the fault schedule is printed next to the nodes' io_log lines. */
+static void st_note(struct st *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void st_note(struct st *st, const char *fmt, ...) {
+    if (!st->options->verbose) return;
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%12.6f fault: %s\n", (double)sim_world_now_ns(st->world) / 1e9, line);
+}
+
 static void st_fail(struct st *st, const char *contract, const char *fmt, ...) {
     if (st->failed) return; /* the first failure is the one to report */
     st->failed = true;
@@ -631,6 +644,8 @@ static int recover(struct st_prog *p) {
     p->log_size = off;
     p->next_record_seq = expect_seq;
     io_tracef(io, "recovered", IO_TF_I("bytes", off), IO_TF_I("next_seq", expect_seq));
+    io_log(io, IO_LOG_INFO, "recovered %" PRIu64 " log bytes (of %" PRId64 "), next record %" PRIu64,
+           off, n, expect_seq);
     return 0;
 }
 
@@ -679,6 +694,7 @@ static void st_crash(struct st *st, uint32_t idx) {
     st->decision_count = 0;
     sim_node_crash(node);
     st->result->crashes++;
+    st_note(st, "crash n%u", idx);
     if (sim_node_live_allocs(node) != 0) {
         st_fail(st, "crash-frees-memory", "node %u holds %zu allocations after a crash", idx,
                 sim_node_live_allocs(node));
@@ -763,7 +779,10 @@ static void st_restart_event(struct sim_world *world, void *arg) {
     struct st_node *sn = arg;
     (void)world;
     sn->restart_pending = false;
-    if (!sim_node_is_up(sn->node)) sim_node_restart(sn->node);
+    if (!sim_node_is_up(sn->node)) {
+        st_note(sn->st, "restart n%u", sim_node_index(sn->node));
+        sim_node_restart(sn->node);
+    }
 }
 
 static void st_crash_and_restart(struct st *st, uint32_t idx, uint64_t down_ns) {
@@ -800,6 +819,7 @@ static void st_heal_event(struct sim_world *world, void *arg) {
     struct st *st = arg;
     (void)world;
     sim_net_heal_all(st->world);
+    st_note(st, "heal all links");
 }
 
 static void st_fault_event(struct sim_world *world, void *arg) {
@@ -820,6 +840,7 @@ static void st_fault_event(struct sim_world *world, void *arg) {
     case 2:
         sim_net_partition(world, na, nb, sim_rng_chance(rng, 300));
         st->stats_partitions++;
+        st_note(st, "partition n%u %s n%u", a, sim_net_is_blocked(world, nb, na) ? "<->" : "->", b);
         sim_world_schedule(world, now + (50 + sim_rng_below(rng, 2500)) * NS_PER_MS,
                            st_heal_event, st);
         break;
@@ -827,6 +848,7 @@ static void st_fault_event(struct sim_world *world, void *arg) {
         if (sim_node_is_up(na) && !sim_node_is_paused(na)) {
             sim_node_pause(na);
             st->stats_pauses++;
+            st_note(st, "pause n%u", a);
             sim_world_schedule(world, now + (5 + sim_rng_below(rng, 800)) * NS_PER_MS,
                                st_resume_event, na);
         }
@@ -842,6 +864,7 @@ static void st_fault_event(struct sim_world *world, void *arg) {
             sim_node_jump_wall(na, jump_ms);
         }
         st->stats_clock++;
+        st_note(st, "clock n%u skew %" PRId64 " ms drift %d ppm", a, skew_ms, (int)drift_ppm);
         break;
     }
     case 5: {
@@ -849,16 +872,20 @@ static void st_fault_event(struct sim_world *world, void *arg) {
         uint64_t duration_ns = sim_rng_below(rng, 2000) * NS_PER_MS;
         sim_net_spike(world, na, nb, extra_ns, duration_ns);
         st->stats_spikes++;
+        st_note(st, "latency spike n%u n%u +%" PRIu64 " ms", a, b, (uint64_t)(extra_ns / NS_PER_MS));
         break;
     }
     case 6:
         st->stats_resets += sim_net_reset(world, na, nb);
+        st_note(st, "reset streams n%u n%u", a, b);
         break;
     case 7: {
         enum sim_disk_op op = sim_rng_chance(rng, 500) ? SIM_DISK_WRITE : SIM_DISK_SYNC;
         int err = sim_rng_chance(rng, 500) ? EIO : ENOSPC;
         sim_disk_fail(na, op, err, 1 + (uint32_t)sim_rng_below(rng, 3));
         st->stats_disk_faults++;
+        st_note(st, "disk n%u: next %s fails with %s", a, op == SIM_DISK_WRITE ? "write" : "sync",
+                err == EIO ? "EIO" : "ENOSPC");
         break;
     }
     default:

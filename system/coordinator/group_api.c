@@ -25,6 +25,7 @@ bool group_api_handles(int16_t api_key) {
     case PROTO_API_SYNC_GROUP:
     case PROTO_API_DESCRIBE_GROUPS:
     case PROTO_API_LIST_GROUPS:
+    case PROTO_API_TXN_OFFSET_COMMIT:
         return true;
     default:
         return false;
@@ -355,6 +356,87 @@ static void handle_commit(struct group_coordinator *co, struct proto_arena *aren
     group_commit(co, &cr, commit_answered, call);
 }
 
+/* --- TxnOffsetCommit --------------------------------------------------------------------- */
+
+static void txn_commit_answered(void *p, const int16_t *errors, size_t count) {
+    struct api_call *call = p;
+    const struct proto_txn_offset_commit_request *req = call->request;
+    struct proto_txn_offset_commit_response resp;
+    memset(&resp, 0, sizeof(resp));
+    int32_t topics = req->topics.count < 0 ? 0 : req->topics.count;
+    resp.topics.items = arena_array(call->arena, (size_t)topics, sizeof(*resp.topics.items));
+    bool ok = topics == 0 || resp.topics.items != NULL;
+    size_t k = 0;
+    for (int32_t t = 0; t < topics && ok; t++) {
+        const struct proto_txn_offset_commit_request_topic *rt = &req->topics.items[t];
+        struct proto_txn_offset_commit_response_topic *out = &resp.topics.items[t];
+        int32_t parts = rt->partitions.count < 0 ? 0 : rt->partitions.count;
+        out->name = rt->name;
+        out->partitions.items = arena_array(call->arena, (size_t)parts,
+                                            sizeof(*out->partitions.items));
+        if (parts > 0 && out->partitions.items == NULL) {
+            ok = false;
+            break;
+        }
+        out->partitions.count = parts;
+        for (int32_t i = 0; i < parts; i++) {
+            ASSERT(k < count);
+            out->partitions.items[i].partition_index = rt->partitions.items[i].partition_index;
+            out->partitions.items[i].error_code = errors[k++];
+        }
+    }
+    resp.topics.count = ok ? topics : 0;
+    call->done(call->arg, &resp);
+}
+
+static void handle_txn_commit(struct group_coordinator *co, struct proto_arena *arena,
+                              int16_t version, const struct proto_txn_offset_commit_request *req,
+                              group_api_done_cb done, void *arg) {
+    size_t total = 0;
+    int32_t topics = req->topics.count < 0 ? 0 : req->topics.count;
+    for (int32_t t = 0; t < topics; t++) {
+        int32_t parts = req->topics.items[t].partitions.count;
+        total += parts < 0 ? 0 : (size_t)parts;
+    }
+    struct api_call *call = api_call_new(arena, version, req, done, arg);
+    struct group_commit_partition *ps =
+        total > API_PARTITIONS_MAX ? NULL : arena_array(arena, total, sizeof(*ps));
+    if (call == NULL || (total > 0 && ps == NULL)) {
+        struct proto_txn_offset_commit_response resp;
+        memset(&resp, 0, sizeof(resp));
+        done(arg, &resp);
+        return;
+    }
+    size_t k = 0;
+    for (int32_t t = 0; t < topics; t++) {
+        const struct proto_txn_offset_commit_request_topic *rt = &req->topics.items[t];
+        for (int32_t i = 0; i < rt->partitions.count; i++) {
+            const struct proto_txn_offset_commit_request_partition *rp = &rt->partitions.items[i];
+            ps[k++] = (struct group_commit_partition){
+                .topic = cstr(rt->name),
+                .partition = rp->partition_index,
+                .offset = rp->committed_offset,
+                .leader_epoch = version >= 2 ? rp->committed_leader_epoch : -1,
+                .commit_timestamp_ms = -1,
+                .metadata = cstr(rp->committed_metadata),
+            };
+        }
+    }
+    ASSERT(k == total);
+    /* v0-2 carry no member or generation (those arrive in v3, KIP-447). */
+    struct group_txn_commit_request tr = {
+        .transactional_id = cstr(req->transactional_id),
+        .group_id = cstr(req->group_id),
+        .producer_id = req->producer_id,
+        .producer_epoch = req->producer_epoch,
+        .generation_id = -1,
+        .member_id = "",
+        .partitions = ps,
+        .partition_count = total,
+    };
+    group_txn_commit(co, &tr, txn_commit_answered, call);
+}
+
 /* --- OffsetFetch ------------------------------------------------------------------------ */
 
 struct fetch_all {
@@ -614,6 +696,9 @@ int group_api_handle(struct group_coordinator *co, struct proto_arena *arena, in
         return 0;
     case PROTO_API_DESCRIBE_GROUPS:
         handle_describe(co, arena, request, done, arg);
+        return 0;
+    case PROTO_API_TXN_OFFSET_COMMIT:
+        handle_txn_commit(co, arena, version, request, done, arg);
         return 0;
     default:
         return -ENOSYS;

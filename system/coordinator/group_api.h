@@ -4,7 +4,7 @@
  * body to encode (struct proto_join_group_response, ...), applying each API version's rules
  * (JoinGroup v0 has no rebalance timeout, LeaveGroup v0-2 name one member, OffsetCommit v0-1
  * have no generation, OffsetFetch v1 reports group errors per partition, ...). The broker's
- * dispatcher calls group_api_handle() for API keys 8, 9, 11, 12, 13, 14, 15 and 16 and
+ * dispatcher calls group_api_handle() for API keys 8, 9, 11-16 and 28 (TxnOffsetCommit) and
  * encodes what `done` receives with proto_response_encode(). FindCoordinator stays with the
  * broker: it needs to know which broker leads the group's __consumer_offsets partition,
  * which group_coordinator_partition_for() names.

@@ -7,7 +7,8 @@
  * data AND encodes at that version and decodes back identically (so no field is null where
  * the version forbids it). It also proves the version rules (OffsetCommit v0 is a simple
  * commit, OffsetFetch v1 reports group errors per partition and v2+ at the top,
- * LeaveGroup v3 answers per member), ListGroups/DescribeGroups, and that an exhausted
+ * LeaveGroup v3 answers per member), ListGroups/DescribeGroups, TxnOffsetCommit from
+ * confluent-kafka and kafkajs (pending until the marker), and that an exhausted
  * arena yields an error response rather than a crash.
  */
 #include <setjmp.h>
@@ -493,6 +494,41 @@ static void test_list_and_describe(void **state) {
     world_free(w);
 }
 
+/* TxnOffsetCommit from confluent-kafka (v2) and kafkajs (v1): pending until the marker. */
+static void test_txn_offset_commit(void **state) {
+    (void)state;
+    const char *dirs[] = {"confluent_kafka_txn", "kafkajs_txn"};
+    const int versions[] = {2, 1};
+    for (size_t d = 0; d < 2; d++) {
+        struct world *w = world_new();
+        struct request *tx = load(w, dirs[d], "txn_offset_commit", versions[d]);
+        struct proto_txn_offset_commit_request *tr = tx->body;
+        assert_true(tr->topics.count >= 1 && tr->topics.items[0].partitions.count >= 1);
+        const char *group = tr->group_id.str;
+        const char *topic = tr->topics.items[0].name.str;
+        int32_t partition = tr->topics.items[0].partitions.items[0].partition_index;
+        int64_t offset = tr->topics.items[0].partitions.items[0].committed_offset;
+        struct answer a;
+        handle(w, tx, &a);
+        assert_int_equal(a.calls, 0);
+        fake_log_complete(w->log, 0);
+        assert_int_equal(a.calls, 1);
+        struct proto_txn_offset_commit_response *resp = a.body;
+        assert_int_equal(resp->topics.count, tr->topics.count);
+        assert_int_equal(resp->topics.items[0].partitions.items[0].error_code, GROUP_ERR_NONE);
+        answer_free(&a);
+        struct group_offset o;
+        group_offset_fetch(w->co, group, topic, partition, &o);
+        assert_int_equal(o.offset, -1); /* Pending. */
+        group_coordinator_txn_complete(w->co, group_coordinator_partition_for(w->co, group),
+                                       tr->producer_id, true);
+        group_offset_fetch(w->co, group, topic, partition, &o);
+        assert_int_equal(o.offset, offset);
+        request_free(tx);
+        world_free(w);
+    }
+}
+
 static void test_arena_exhaustion_answers_an_error(void **state) {
     (void)state;
     struct world *w = world_new();
@@ -520,6 +556,7 @@ int main(void) {
         cmocka_unit_test(test_kafkajs),
         cmocka_unit_test(test_version_rules),
         cmocka_unit_test(test_list_and_describe),
+        cmocka_unit_test(test_txn_offset_commit),
         cmocka_unit_test(test_arena_exhaustion_answers_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1532,6 +1532,20 @@ static int broker_on_request(void *arg, struct broker_conn *conn, uint32_t slot,
     case PROTO_API_DESCRIBE_CONFIGS: rc = handle_describe_configs(req); break;
     case PROTO_API_ALTER_CONFIGS: rc = handle_alter_configs(req); break;
     case PROTO_API_DELETE_RECORDS: rc = handle_delete_records(req); break;
+    case PROTO_API_FIND_COORDINATOR: {
+        /* No group or transaction coordinator in this broker yet: clients retry later
+         * instead of treating the connection as broken. */
+        struct proto_find_coordinator_response resp;
+        proto_schema_defaults(&proto_schema_find_coordinator_response, req->header.api_version,
+                              &resp);
+        resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+        resp.error_message = PROTO_STR("no coordinator on this broker yet");
+        resp.node_id = -1;
+        resp.host = PROTO_STR("");
+        resp.port = -1;
+        rc = respond_body(req, &resp);
+        break;
+    }
     default:
         io_log(broker->io, IO_LOG_WARN, "api %d (%s) not served yet; closing %s",
                req->header.api_key, proto_api_find(req->header.api_key)->name,

@@ -1,0 +1,407 @@
+#!/usr/bin/python3
+"""Integration tests: unmodified Kafka clients against a real triald on 127.0.0.1.
+
+Each case starts its own triald (port 0, a fresh temporary log dir), drives it with a real
+client (kcat, kafka-python, confluent-kafka-python, kafkajs, raw sockets) and asserts what
+the client observed. Usage: run_integration.py --triald PATH [--trialctl PATH] CASE...
+Exit 0 = pass, 77 = skipped (a client is missing), anything else = failure.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SKIP = 77
+
+
+class Triald:
+    """One triald process with its own directory."""
+
+    def __init__(self, binary, workdir, extra=None):
+        self.binary = binary
+        self.workdir = workdir
+        self.data = os.path.join(workdir, "data")
+        self.extra = extra or {}
+        self.proc = None
+        self.port = None
+        self.stderr_path = os.path.join(workdir, "triald.log")
+
+    def write_config(self):
+        lines = [
+            "process.roles=broker,controller",
+            "node.id=1",
+            "listeners=PLAINTEXT://127.0.0.1:0",
+            "log.dirs=" + self.data,
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+        ]
+        for k, v in self.extra.items():
+            lines.append("%s=%s" % (k, v))
+        path = os.path.join(self.workdir, "server.properties")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def start(self):
+        cfg = self.write_config()
+        self.log = open(self.stderr_path, "a")
+        self.proc = subprocess.Popen([self.binary, cfg], stdout=self.log, stderr=subprocess.PIPE,
+                                     text=True)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.log.write(line)
+            self.log.flush()
+            m = re.search(r"started node \d+ on port (\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                # Keep draining stderr into the log file so the broker never blocks on it.
+                threading.Thread(target=self._drain, daemon=True).start()
+                return self
+        raise RuntimeError("triald did not start; see " + self.stderr_path)
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.log.write(line)
+            self.log.flush()
+
+    @property
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.port
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def term(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(20)
+
+    def stop(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def run(cmd, timeout=60, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+# --- cases -------------------------------------------------------------------------------
+
+def case_kcat(b, args):
+    if shutil.which("kcat") is None:
+        return SKIP
+    meta = run(["kcat", "-b", b.bootstrap, "-L"])
+    check(meta.returncode == 0 and "1 brokers" in meta.stdout, "kcat -L: " + meta.stdout + meta.stderr)
+    lines = "".join("key%d:value-%d\n" % (i, i) for i in range(5000))
+    prod = run(["kcat", "-b", b.bootstrap, "-P", "-t", "kc", "-K:", "-X", "acks=all"],
+               input=lines)
+    check(prod.returncode == 0, "kcat produce failed: " + prod.stderr)
+    cons = run(["kcat", "-b", b.bootstrap, "-C", "-t", "kc", "-e", "-f", "%k:%s\n"])
+    check(cons.returncode == 0, "kcat consume failed: " + cons.stderr)
+    check(cons.stdout == lines, "kcat: records differ or out of order (%d lines)"
+          % cons.stdout.count("\n"))
+    meta = run(["kcat", "-b", b.bootstrap, "-L", "-t", "kc"])
+    check("topic \"kc\" with 1 partitions" in meta.stdout, "metadata for kc: " + meta.stdout)
+    return 0
+
+
+def case_kafka_python(b, args):
+    try:
+        from kafka import KafkaProducer, KafkaConsumer, TopicPartition
+    except ImportError:
+        return SKIP
+    p = KafkaProducer(bootstrap_servers=b.bootstrap, acks=1)
+    futures = [p.send("kp", key=b"k%d" % i, value=b"v%d" % i) for i in range(300)]
+    p.flush()
+    offsets = [f.get(timeout=10).offset for f in futures]
+    check(offsets == list(range(300)), "kafka-python offsets: %r" % offsets[:5])
+    p.close()
+    c = KafkaConsumer(bootstrap_servers=b.bootstrap, enable_auto_commit=False,
+                      consumer_timeout_ms=5000)
+    tp = TopicPartition("kp", 0)
+    c.assign([tp])
+    c.seek_to_beginning(tp)
+    got = []
+    for m in c:
+        got.append((m.offset, m.key, m.value))
+        if len(got) == 300:
+            break
+    c.close()
+    check([g[2] for g in got] == [b"v%d" % i for i in range(300)], "kafka-python consumed %d" % len(got))
+    return 0
+
+
+def case_confluent(b, args):
+    try:
+        from confluent_kafka import Producer, Consumer, TopicPartition
+    except ImportError:
+        return SKIP
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all"})
+    base = 1700000000000
+    for i in range(100):
+        p.produce("ck", key=b"k%d" % i, value=b"v%d" % i, timestamp=base + i * 1000)
+    check(p.flush(20) == 0, "confluent: unflushed messages")
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "g", "enable.auto.commit": False})
+    low, high = c.get_watermark_offsets(TopicPartition("ck", 0), timeout=10)
+    check((low, high) == (0, 100), "watermarks %r" % ((low, high),))
+    found = c.offsets_for_times([TopicPartition("ck", 0, base + 41500)], timeout=10)
+    check(found[0].offset == 42, "offsets_for_times -> %d, want 42" % found[0].offset)
+    exact = c.offsets_for_times([TopicPartition("ck", 0, base + 7000)], timeout=10)
+    check(exact[0].offset == 7, "offsets_for_times exact -> %d, want 7" % exact[0].offset)
+    past = c.offsets_for_times([TopicPartition("ck", 0, base + 10**9)], timeout=10)
+    check(past[0].offset in (-1, 100), "offsets_for_times after the end -> %d" % past[0].offset)
+    c.close()
+    return 0
+
+
+def case_kafkajs(b, args):
+    js = os.path.join(HERE, "js")
+    if shutil.which("node") is None or not os.path.isdir(os.path.join(js, "node_modules", "kafkajs")):
+        print("kafkajs not installed: run `npm install` in tests/integration/js")
+        return SKIP
+    r = run(["node", os.path.join(js, "kafkajs_roundtrip.js"), b.bootstrap, "kjs"], timeout=90)
+    print(r.stdout, r.stderr)
+    check(r.returncode == 0 and "kafkajs OK" in r.stdout, "kafkajs failed")
+    return 0
+
+
+def consume_all_keys(bootstrap, topic, expected_count, timeout=30):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "dur", "enable.auto.commit": False,
+                  "enable.partition.eof": True})
+    c.assign([TopicPartition(topic, 0, 0)])
+    keys = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = c.poll(1.0)
+        if m is None:
+            continue
+        if m.error():
+            if len(keys) >= expected_count:
+                break
+            continue
+        keys.append(m.key())
+    c.close()
+    return keys
+
+
+def case_durability_kill9(b, args):
+    try:
+        from confluent_kafka import Producer
+    except ImportError:
+        return SKIP
+    acked = []
+    lock = threading.Lock()
+
+    def on_delivery(err, msg):
+        if err is None:
+            with lock:
+                acked.append(msg.key())
+
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 0,
+                  "message.timeout.ms": 3000, "retries": 0})
+    sent = 0
+    killed = False
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if sent < 500000:
+            try:
+                p.produce("dur", key=b"%06d" % sent, value=b"x" * 100, on_delivery=on_delivery)
+                sent += 1
+            except BufferError:
+                p.poll(0.05)  # The client's queue is full: let deliveries drain.
+        p.poll(0)
+        with lock:
+            n = len(acked)
+        if not killed and n >= 20000:
+            b.kill9()  # Mid-stream: requests are in flight.
+            killed = True
+            break
+    p.flush(10)
+    check(killed, "never reached 20000 acks")
+    with lock:
+        acked_keys = list(acked)
+    b.start()
+    keys = consume_all_keys(b.bootstrap, "dur", len(acked_keys))
+    missing = set(acked_keys) - set(keys)
+    check(not missing, "%d acked records lost after kill -9 (e.g. %r)" % (len(missing), sorted(missing)[:3]))
+    check(keys == sorted(keys), "records out of order after recovery")
+    print("kill -9: %d acked, %d present after restart" % (len(acked_keys), len(keys)))
+    return 0
+
+
+def case_durability_sigterm(b, args):
+    if shutil.which("kcat") is None:
+        return SKIP
+    lines = "".join("k%d:v%d\n" % (i, i) for i in range(3000))
+    prod = run(["kcat", "-b", b.bootstrap, "-P", "-t", "st", "-K:", "-X", "acks=all"], input=lines)
+    check(prod.returncode == 0, "produce: " + prod.stderr)
+    rc = b.term()
+    check(rc == 0, "triald exited %d on SIGTERM" % rc)
+    check(os.path.exists(os.path.join(b.data, "st-0", ".kafka_cleanshutdown")),
+          "no clean-shutdown marker after SIGTERM")
+    b.start()
+    cons = run(["kcat", "-b", b.bootstrap, "-C", "-t", "st", "-e", "-f", "%k:%s\n"])
+    check(cons.stdout == lines, "after SIGTERM + restart: %d of 3000 lines" % cons.stdout.count("\n"))
+    return 0
+
+
+def raw_api_versions_ok(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    body = struct.pack(">hhih", 18, 0, 7, 4) + b"test"
+    s.sendall(struct.pack(">i", len(body)) + body)
+    size = struct.unpack(">i", recv_exact(s, 4))[0]
+    payload = recv_exact(s, size)
+    s.close()
+    return struct.unpack(">i", payload[:4])[0] == 7 and struct.unpack(">h", payload[4:6])[0] == 0
+
+
+def recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError("closed")
+        out += chunk
+    return out
+
+
+def closed_by_broker(s, timeout=5):
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def case_bad_input(b, args):
+    keeper = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    cases = {
+        "garbage": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "huge length": struct.pack(">i", 0x7FFFFFF0) + b"\x00" * 16,
+        "negative length": struct.pack(">i", -5),
+        "unknown api key": (lambda body: struct.pack(">i", len(body)) + body)(
+            struct.pack(">hhih", 999, 0, 1, 1) + b"x"),
+        "truncated request": struct.pack(">i", 6) + struct.pack(">hhh", 3, 1, 0),
+        "truncated metadata body": (lambda body: struct.pack(">i", len(body)) + body)(
+            struct.pack(">hhih", 3, 1, 2, -1) + struct.pack(">i", 5)),
+    }
+    for name, data in cases.items():
+        s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+        s.sendall(data)
+        check(closed_by_broker(s), "%s: connection not closed" % name)
+        s.close()
+        check(b.alive(), "%s: triald died" % name)
+        check(raw_api_versions_ok(b.port), "%s: broker stopped serving" % name)
+    # The connection opened before all that still works.
+    body = struct.pack(">hhih", 18, 0, 99, -1)
+    keeper.sendall(struct.pack(">i", len(body)) + body)
+    size = struct.unpack(">i", recv_exact(keeper, 4))[0]
+    payload = recv_exact(keeper, size)
+    check(struct.unpack(">i", payload[:4])[0] == 99, "keeper connection broken")
+    keeper.close()
+    return 0
+
+
+def case_trialctl(b, args):
+    if not args.trialctl or not os.path.exists(args.trialctl):
+        print("trialctl not built")
+        return SKIP
+    ctl = [args.trialctl, "--bootstrap-server", b.bootstrap]
+    r = run(ctl + ["topics", "create", "ct", "--partitions", "3"])
+    check(r.returncode == 0, "create: " + r.stdout + r.stderr)
+    r = run(ctl + ["topics", "list"])
+    check("ct" in r.stdout.split(), "list: " + r.stdout)
+    lines = "".join("k%d\tv%d\n" % (i, i) for i in range(200))
+    r = run(ctl + ["produce", "ct", "--partition", "1", "--key-separator", "\t"], input=lines)
+    check(r.returncode == 0, "produce: " + r.stderr)
+    r = run(ctl + ["consume", "ct", "--partition", "1", "--from-beginning", "--count", "200",
+                   "--print-key", "--key-separator", "\t"])
+    check(r.returncode == 0 and r.stdout == lines, "consume: %d lines %s" % (r.stdout.count("\n"), r.stderr))
+    r = run(ctl + ["offsets", "ct", "--partition", "1", "--latest"])
+    check(r.stdout.strip().endswith("200"), "offsets latest: " + r.stdout)
+    r = run(ctl + ["topics", "describe", "ct"])
+    check(r.returncode == 0 and "partitions 3" in r.stdout, "describe: " + r.stdout)
+    r = run(ctl + ["topics", "add-partitions", "ct", "--partitions", "4"])
+    check(r.returncode == 0, "add-partitions: " + r.stderr)
+    r = run(ctl + ["topics", "delete", "ct"])
+    check(r.returncode == 0, "delete: " + r.stderr)
+    r = run(ctl + ["cluster"])
+    check(r.returncode == 0 and "node 1" in r.stdout, "cluster: " + r.stdout)
+    return 0
+
+
+CASES = {
+    "kcat": (case_kcat, {}),
+    "kafka_python": (case_kafka_python, {}),
+    "confluent": (case_confluent, {}),
+    "kafkajs": (case_kafkajs, {}),
+    "durability_kill9": (case_durability_kill9, {"log.flush.interval.messages": "1"}),
+    "durability_sigterm": (case_durability_sigterm, {}),
+    "bad_input": (case_bad_input, {}),
+    "trialctl": (case_trialctl, {}),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--triald", required=True)
+    ap.add_argument("--trialctl")
+    ap.add_argument("cases", nargs="+")
+    args = ap.parse_args()
+    status = 0
+    for name in args.cases:
+        fn, extra = CASES[name]
+        workdir = tempfile.mkdtemp(prefix="trial-it-%s-" % name)
+        b = Triald(args.triald, workdir, extra)
+        try:
+            b.start()
+            rc = fn(b, args)
+        except Exception as e:  # noqa: BLE001 - report any failure with the broker log
+            print("FAIL %s: %s" % (name, e))
+            try:
+                with open(b.stderr_path) as f:
+                    print(f.read()[-3000:])
+            except OSError:
+                pass
+            rc = 1
+        finally:
+            b.stop()
+        print("%s %s" % ({0: "PASS", SKIP: "SKIP"}.get(rc, "FAIL"), name))
+        if rc == 0:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if rc != 0 and status == 0:
+            status = rc
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -166,7 +166,7 @@ static int memio_sync(void *ctx, struct io_file *h) {
     struct memio *m = ctx;
     struct memio_file_state *f = h->state;
     f->dur = realloc(f->dur, f->cur_len ? f->cur_len : 1);
-    memcpy(f->dur, f->cur, f->cur_len);
+    if (f->cur_len) memcpy(f->dur, f->cur, f->cur_len);
     f->dur_len = f->cur_len;
     memio_clear_ops(f);
     m->syncs++;
@@ -363,7 +363,7 @@ static inline void memio_crash(struct memio *m) {
         uint8_t *img = NULL;
         size_t len = f->dur_len, cap = 0;
         memio_grow(&img, &cap, len + 1);
-        memcpy(img, f->dur, len);
+        if (len) memcpy(img, f->dur, len);
         for (size_t k = 0; k < f->op_count; k++) {
             struct memio_op *op = &f->ops[k];
             uint32_t r = (uint32_t)(memio_rand(m) % 1000);
@@ -393,10 +393,10 @@ static inline void memio_crash(struct memio *m) {
         memio_clear_ops(f);
         free(f->dur);
         f->dur = malloc(len ? len : 1);
-        memcpy(f->dur, img, len);
+        if (len) memcpy(f->dur, img, len);
         f->dur_len = len;
         memio_grow(&f->cur, &f->cur_cap, len);
-        memcpy(f->cur, img, len);
+        if (len) memcpy(f->cur, img, len);
         f->cur_len = len;
         free(img);
     }

@@ -12,8 +12,10 @@
  *    never acknowledged;
  *  - I-GRP-1: OffsetFetch returns the last acknowledged commit of each partition, across
  *    unload and replay;
+ *  - I-TXN-8: a TxnOffsetCommit offset becomes visible only after its producer's COMMIT
+ *    marker, never after an ABORT;
  *  - with no failed writes, a Stable or Empty group reloaded from the log dumps exactly as
- *    it did live;
+ *    it did live, pending transactional offsets included;
  * and at the end that no memory or timer is left.
  */
 #include <setjmp.h>
@@ -45,6 +47,7 @@ struct client {
 /* What the runs covered, printed at the end so a weakened generator shows. */
 struct stats {
     size_t joins_ok, syncs_ok, commits_ok, commits_refused, reloads_compared, stable_seen;
+    size_t tx_acked, tx_fetched_visible;
     int32_t generation_max;
 };
 
@@ -61,6 +64,11 @@ struct sim {
     char leader_of[512][160]; /* Per generation: the leader every answer named. */
     char protocol_of[512][32];
     int64_t acked[TOPIC_PARTITIONS]; /* Last acknowledged commit per partition; -1 none. */
+    /* Transactional commits on topic "tx": acknowledged-but-pending per producer, and
+     * every value a COMMIT marker may have made visible. */
+    int64_t tx_pending[3][TOPIC_PARTITIONS];
+    int64_t tx_visible[TOPIC_PARTITIONS][64];
+    size_t tx_visible_count[TOPIC_PARTITIONS];
     bool failures;                   /* Did any write fail in this run? */
     struct stats *stats;
     int fail_percent;
@@ -68,6 +76,7 @@ struct sim {
 
 struct cb_arg {
     struct sim *s;
+    int producer; /* Transactional commits: index of the producer; -1 otherwise. */
     size_t request;
     int client;
     int32_t generation; /* For commits: the generation used. */
@@ -91,6 +100,7 @@ static struct cb_arg *new_request(struct sim *s, int client) {
     arg->s = s;
     arg->request = s->request_count++;
     arg->client = client;
+    arg->producer = -1;
     return arg;
 }
 
@@ -148,6 +158,14 @@ static void on_commit(void *p, const int16_t *errors, size_t count) {
     struct sim *s = arg->s;
     mark_answered(arg);
     assert_int_equal(count, 1);
+    if (arg->producer >= 0) {
+        if (errors[0] == GROUP_ERR_NONE) {
+            s->tx_pending[arg->producer][arg->partition] = arg->offset;
+            s->stats->tx_acked++;
+        }
+        free(arg);
+        return;
+    }
     if (errors[0] == GROUP_ERR_NONE) {
         /* I-GRP-2: a generation older than one already handed out never commits. */
         if (arg->generation >= 0) assert_true(arg->generation >= arg->max_generation_at_issue);
@@ -215,6 +233,36 @@ static void act_commit(struct sim *s, int client) {
     group_commit(s->co, &req, on_commit, arg);
 }
 
+static void act_txn_commit(struct sim *s) {
+    struct cb_arg *arg = new_request(s, 0);
+    arg->producer = (int)pick(s, 3);
+    arg->partition = (int32_t)pick(s, TOPIC_PARTITIONS);
+    arg->offset = (int64_t)pick(s, 1000000);
+    struct group_commit_partition p = {.topic = "tx", .partition = arg->partition,
+                                       .offset = arg->offset, .leader_epoch = -1,
+                                       .commit_timestamp_ms = -1, .metadata = ""};
+    struct group_txn_commit_request req = {.group_id = "g", .producer_id = 100 + arg->producer,
+                                           .producer_epoch = 0, .generation_id = -1,
+                                           .member_id = "", .partitions = &p,
+                                           .partition_count = 1};
+    group_txn_commit(s->co, &req, on_commit, arg);
+}
+
+/* The transaction coordinator ends a producer's transaction with a marker. */
+static void act_marker(struct sim *s) {
+    int producer = (int)pick(s, 3);
+    bool commit = pick(s, 3) != 0;
+    int32_t p = group_record_partition_for("g", PARTITIONS);
+    for (int32_t i = 0; i < TOPIC_PARTITIONS; i++) {
+        int64_t v = s->tx_pending[producer][i];
+        if (v >= 0 && commit && s->tx_visible_count[i] < 64) {
+            s->tx_visible[i][s->tx_visible_count[i]++] = v;
+        }
+        s->tx_pending[producer][i] = -1;
+    }
+    fake_log_marker(s->log, s->co, p, 100 + producer, commit);
+}
+
 static void complete_appends(struct sim *s) {
     int status = 0;
     if (s->fail_percent > 0 && (int)pick(s, 100) < s->fail_percent) {
@@ -241,6 +289,14 @@ static void check_offsets(struct sim *s) {
         int16_t err = group_offset_fetch(s->co, "g", "t", p, &o);
         if (err != GROUP_ERR_NONE) continue;
         assert_int_equal(o.offset, s->acked[p]); /* I-GRP-1 */
+        /* I-TXN-8: a transactional offset is visible only once its transaction committed. */
+        group_offset_fetch(s->co, "g", "tx", p, &o);
+        bool allowed = o.offset == -1;
+        for (size_t i = 0; i < s->tx_visible_count[p] && !allowed; i++) {
+            allowed = s->tx_visible[p][i] == o.offset;
+        }
+        assert_true(allowed);
+        if (o.offset != -1) s->stats->tx_fetched_visible++;
     }
 }
 
@@ -283,6 +339,9 @@ static void run_seed(uint64_t seed, struct stats *stats) {
     s->config.offsets_retention_ms = INT64_MAX / 4; /* Offsets never expire here. */
     for (int i = 0; i < CLIENTS; i++) s->clients[i].generation = -1;
     for (int i = 0; i < TOPIC_PARTITIONS; i++) s->acked[i] = -1;
+    for (int j = 0; j < 3; j++) {
+        for (int i = 0; i < TOPIC_PARTITIONS; i++) s->tx_pending[j][i] = -1;
+    }
     struct group_log seam = fake_log_seam(s->log);
     s->co = group_coordinator_create(&s->fio->io, &s->config, &seam);
     for (int32_t p = 0; p < PARTITIONS; p++) fake_log_replay(s->log, s->co, p);
@@ -290,7 +349,13 @@ static void run_seed(uint64_t seed, struct stats *stats) {
     for (int step = 0; step < STEPS; step++) {
         int client = (int)pick(s, CLIENTS);
         struct client *c = &s->clients[client];
-        switch (pick(s, 12)) {
+        switch (pick(s, 14)) {
+        case 12:
+            act_txn_commit(s);
+            break;
+        case 13:
+            if (pick(s, 2) == 0) act_marker(s);
+            break;
         case 0:
         case 1:
             act_join(s, client);
@@ -344,14 +409,17 @@ static void test_random_interleavings(void **state) {
     (void)state;
     struct stats stats = {0};
     for (uint64_t seed = 1; seed <= SEEDS; seed++) run_seed(seed, &stats);
-    printf("%d seeds: joins %zu, syncs %zu, commits acked %zu refused %zu, reloads compared "
-           "%zu (Stable %zu), max generation %d\n",
+    printf("%d seeds: joins %zu, syncs %zu, commits acked %zu refused %zu, txn commits acked %zu "
+           "(visible in %zu fetches), reloads compared %zu (Stable %zu), max generation %d\n",
            SEEDS, stats.joins_ok, stats.syncs_ok, stats.commits_ok, stats.commits_refused,
-           stats.reloads_compared, stats.stable_seen, stats.generation_max);
+           stats.tx_acked, stats.tx_fetched_visible, stats.reloads_compared, stats.stable_seen,
+           stats.generation_max);
     /* The generator must actually reach the interesting states. */
     assert_true(stats.syncs_ok > 100);
     assert_true(stats.commits_ok > 100);
     assert_true(stats.stable_seen > 20);
+    assert_true(stats.tx_acked > 100);
+    assert_true(stats.tx_fetched_visible > 100);
 }
 
 int main(void) {

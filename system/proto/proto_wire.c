@@ -76,20 +76,27 @@ void *proto_arena_alloc(struct proto_arena *arena, size_t size) {
     return p;
 }
 
-void proto_arena_reset(struct proto_arena *arena) {
+/* Frees chunks newest first; with keep_one, the oldest standard-size chunk stays, emptied. */
+static void arena_release(struct proto_arena *arena, bool keep_one) {
     ASSERT(arena != NULL);
     /* Bounded: each chunk accounts for at least ARENA_CHUNK_BYTES_MIN of limit_bytes. */
     while (arena->chunks != NULL) {
         struct proto_arena_chunk *c = arena->chunks;
+        if (keep_one && c->next == NULL && c->size_bytes == ARENA_CHUNK_BYTES_MIN) {
+            c->used_bytes = 0; /* Reused by the next request: no io_alloc per request. */
+            break;
+        }
         arena->chunks = c->next;
         ASSERT(arena->used_bytes >= c->size_bytes);
         arena->used_bytes -= c->size_bytes;
         io_free(arena->io, c, c->size_bytes);
     }
-    ASSERT(arena->used_bytes == 0);
+    ASSERT(arena->chunks != NULL || arena->used_bytes == 0);
 }
 
-void proto_arena_destroy(struct proto_arena *arena) { proto_arena_reset(arena); }
+void proto_arena_reset(struct proto_arena *arena) { arena_release(arena, true); }
+
+void proto_arena_destroy(struct proto_arena *arena) { arena_release(arena, false); }
 
 /* --- Reader ---------------------------------------------------------------------------- */
 

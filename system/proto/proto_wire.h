@@ -71,7 +71,8 @@ struct proto_arena {
 void proto_arena_init(struct proto_arena *arena, struct io *io, size_t limit_bytes);
 /* Returns zeroed, 8-byte aligned memory, or NULL when the limit would be exceeded. */
 void *proto_arena_alloc(struct proto_arena *arena, size_t size);
-/* Frees every chunk; the arena can be used again. */
+/* Releases everything allocated so far; the arena can be used again. One standard chunk is
+ * kept for the next request (so a small request costs no io_alloc); destroy frees all. */
 void proto_arena_reset(struct proto_arena *arena);
 void proto_arena_destroy(struct proto_arena *arena);
 

@@ -12,8 +12,9 @@
  *  - unknown API keys and versions are reported distinctly with the header decoded;
  *  - framing: need-more, complete, negative and oversized sizes;
  *  - bounded memory: a hostile array count fails before allocating, the arena limit turns
- *    into -ENOMEM, the writer limit into -EMSGSIZE with the frame rolled back, and every byte
- *    allocated through io is returned.
+ *    into -ENOMEM, the writer limit into -EMSGSIZE with the frame rolled back, a reset arena
+ *    serves small requests without allocating, and every byte allocated through io is
+ *    returned.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -460,6 +461,31 @@ static void test_bounded_memory(void **state) {
     assert_int_equal(t.live_bytes, 0);
 }
 
+/* A broker decodes request after request in one arena: after the first, small requests cost
+ * no allocation, and destroy returns everything. */
+static void test_arena_reuse(void **state) {
+    (void)state;
+    struct test_proto_io t;
+    test_proto_io_init(&t);
+    const uint8_t req[] = {0, 18, 0, 0, 0, 0, 0, 1, 0, 1, 'c'}; /* ApiVersions v0 */
+    struct proto_arena a;
+    proto_arena_init(&a, &t.io, 1 << 16);
+    struct proto_request_header h;
+    void *body;
+    assert_int_equal(proto_request_decode(&a, req, sizeof(req), &h, &body), 0);
+    proto_arena_reset(&a);
+    size_t allocs = t.alloc_count;
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(proto_request_decode(&a, req, sizeof(req), &h, &body), 0);
+        assert_true(proto_string_eq(h.client_id, "c"));
+        proto_arena_reset(&a);
+    }
+    assert_int_equal(t.alloc_count, allocs);
+    proto_arena_destroy(&a);
+    assert_int_equal(a.used_bytes, 0);
+    assert_int_equal(t.live_bytes, 0);
+}
+
 static void test_flexible_request_header(void **state) {
     (void)state;
     struct test_proto_io t;
@@ -494,6 +520,7 @@ int main(void) {
         cmocka_unit_test(test_unknown_api_and_version),
         cmocka_unit_test(test_frame_parse),
         cmocka_unit_test(test_bounded_memory),
+        cmocka_unit_test(test_arena_reuse),
         cmocka_unit_test(test_flexible_request_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

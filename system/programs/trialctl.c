@@ -1,0 +1,502 @@
+/*
+ * trialctl.c — the command-line tool over the Kafka protocol (system/client/), covering what
+ * kafka-topics.sh, kafka-console-producer.sh, kafka-console-consumer.sh and
+ * kafka-get-offsets.sh do for one broker:
+ *
+ *   trialctl [--bootstrap-server host:port] cluster
+ *   trialctl ... topics list | describe T | create T [--partitions N] [--replication-factor R]
+ *                [--config k=v]... | delete T | add-partitions T --partitions N
+ *   trialctl ... produce T [--partition P] [--key-separator S] [--acks A]    (lines on stdin)
+ *   trialctl ... consume T [--partition P] [--from-beginning | --offset O | --timestamp MS]
+ *                [--count N] [--print-key] [--key-separator S] [--timeout-ms MS]
+ *   trialctl ... offsets T [--partition P] [--earliest | --latest | --time MS]
+ *
+ * Without --count, consume stops at the high watermark (like kcat -e). Each request waits
+ * for its answer by turning the io_posix loop (a program, so blocking is fine here).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "io/io.h"
+#include "io/io_posix.h"
+#include "proto/proto.h"
+
+#define CTL_LINE_MAX (1u << 20)
+#define CTL_BATCH_RECORDS 256
+#define CTL_BATCH_BYTES (4u << 20)
+#define CTL_CONFIGS_MAX 16
+
+struct ctl {
+    struct io *io;
+    struct client *client;
+    const char *topic;
+    int32_t partition;
+    int32_t partitions;
+    int16_t replication;
+    int16_t acks;
+    const char *key_separator;
+    bool print_key;
+    int64_t start; /* -2 earliest, -1 latest, >= 0 offset */
+    int64_t timestamp;
+    bool by_timestamp;
+    int64_t count;
+    int64_t timeout_ms;
+    const char *configs[CTL_CONFIGS_MAX];
+    int config_count;
+    /* Results filled by callbacks. */
+    int16_t error;
+    int64_t offset;
+    int64_t high_watermark;
+    int64_t next_offset;
+    int64_t printed;
+    int32_t found_partitions;
+};
+
+struct ctl_wait {
+    bool done;
+    int status;
+    client_done_fn fn;
+    void *arg;
+};
+
+static void ctl_wait_done(void *arg, int status, const void *body) {
+    struct ctl_wait *w = arg;
+    w->done = true;
+    w->status = status;
+    if (status == 0 && w->fn != NULL) w->fn(w->arg, status, body);
+}
+
+/* Sends and waits (up to 30 s) for the answer, handed to fn. */
+static int ctl_call(struct ctl *ctl, int16_t key, int16_t version, const void *body,
+                    client_done_fn fn) {
+    struct ctl_wait w = {.fn = fn, .arg = ctl};
+    int rc = client_send(ctl->client, key, version, body, ctl_wait_done, &w);
+    if (rc < 0) return rc;
+    uint64_t deadline = io_now_ns(ctl->io) + 30ULL * 1000000000ULL;
+    while (!w.done && io_now_ns(ctl->io) < deadline) io_posix_run_once(ctl->io, 100);
+    if (!w.done) return -ETIMEDOUT;
+    return w.status;
+}
+
+static int fail(const char *what, int rc) {
+    fprintf(stderr, "trialctl: %s: %s\n", what, rc < 0 ? strerror(-rc) : "Kafka error");
+    return 1;
+}
+
+static int kafka_error(const char *what, int16_t code) {
+    fprintf(stderr, "trialctl: %s: Kafka error %d\n", what, code);
+    return 1;
+}
+
+/* --- cluster, topics ------------------------------------------------------------------ */
+
+static void on_cluster(void *arg, int status, const void *body) {
+    const struct proto_metadata_response *r = body;
+    printf("cluster id %s controller %d\n", r->cluster_id.str ? r->cluster_id.str : "-",
+           r->controller_id);
+    for (int32_t i = 0; i < r->brokers.count; i++) {
+        printf("node %d %s:%d\n", r->brokers.items[i].node_id, r->brokers.items[i].host.str,
+               r->brokers.items[i].port);
+    }
+    printf("topics %d\n", r->topics.count);
+}
+
+static void on_list(void *arg, int status, const void *body) {
+    const struct proto_metadata_response *r = body;
+    for (int32_t i = 0; i < r->topics.count; i++) printf("%s\n", r->topics.items[i].name.str);
+}
+
+static void print_ids(const char *label, const int32_t *ids, int32_t count) {
+    printf(" %s [", label);
+    for (int32_t i = 0; i < count; i++) printf(i ? ",%d" : "%d", ids[i]);
+    printf("]");
+}
+
+static void on_describe(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_metadata_response *r = body;
+    for (int32_t i = 0; i < r->topics.count; i++) {
+        const struct proto_metadata_response_topic *t = &r->topics.items[i];
+        ctl->error = t->error_code;
+        if (t->error_code != 0) continue;
+        ctl->found_partitions = t->partitions.count;
+        printf("topic %s partitions %d\n", t->name.str, t->partitions.count);
+        for (int32_t p = 0; p < t->partitions.count; p++) {
+            const struct proto_metadata_response_partition *mp = &t->partitions.items[p];
+            printf("  partition %d leader %d", mp->partition_index, mp->leader_id);
+            print_ids("replicas", mp->replica_nodes.items, mp->replica_nodes.count);
+            print_ids("isr", mp->isr_nodes.items, mp->isr_nodes.count);
+            printf("\n");
+        }
+    }
+}
+
+static int metadata(struct ctl *ctl, const char *topic, client_done_fn fn) {
+    struct proto_metadata_request_topic t = {.name = proto_string_from(topic)};
+    struct proto_metadata_request req = {.allow_auto_topic_creation = false};
+    req.topics.items = topic != NULL ? &t : NULL;
+    req.topics.count = topic != NULL ? 1 : -1;
+    return ctl_call(ctl, PROTO_API_METADATA, 4, &req, fn);
+}
+
+static void on_create(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_create_topics_response *r = body;
+    ctl->error = r->topics.count > 0 ? r->topics.items[0].error_code : -1;
+}
+
+static void on_delete(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_delete_topics_response *r = body;
+    ctl->error = r->responses.count > 0 ? r->responses.items[0].error_code : -1;
+}
+
+static void on_add_partitions(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_create_partitions_response *r = body;
+    ctl->error = r->results.count > 0 ? r->results.items[0].error_code : -1;
+}
+
+static int cmd_topics(struct ctl *ctl, const char *sub) {
+    int rc;
+    if (strcmp(sub, "list") == 0) {
+        rc = metadata(ctl, NULL, on_list);
+        return rc < 0 ? fail("list", rc) : 0;
+    }
+    if (ctl->topic == NULL) return fail("topics: a topic name is required", -EINVAL);
+    if (strcmp(sub, "describe") == 0) {
+        ctl->error = 3;
+        rc = metadata(ctl, ctl->topic, on_describe);
+        if (rc < 0) return fail("describe", rc);
+        return ctl->error != 0 ? kafka_error("describe", ctl->error) : 0;
+    }
+    if (strcmp(sub, "create") == 0) {
+        struct proto_create_topics_request_config configs[CTL_CONFIGS_MAX];
+        char keys[CTL_CONFIGS_MAX][128];
+        for (int i = 0; i < ctl->config_count; i++) {
+            const char *eq = strchr(ctl->configs[i], '=');
+            if (eq == NULL || (size_t)(eq - ctl->configs[i]) >= sizeof(keys[i])) {
+                return fail("--config wants key=value", -EINVAL);
+            }
+            memcpy(keys[i], ctl->configs[i], (size_t)(eq - ctl->configs[i]));
+            keys[i][eq - ctl->configs[i]] = '\0';
+            configs[i].name = proto_string_from(keys[i]);
+            configs[i].value = proto_string_from(eq + 1);
+        }
+        struct proto_create_topics_request_topic t = {
+            .name = proto_string_from(ctl->topic), .num_partitions = ctl->partitions,
+            .replication_factor = ctl->replication};
+        t.assignments.items = NULL;
+        t.assignments.count = 0;
+        t.configs.items = configs;
+        t.configs.count = ctl->config_count;
+        struct proto_create_topics_request req = {.timeout_ms = 30000, .validate_only = false};
+        req.topics.items = &t;
+        req.topics.count = 1;
+        rc = ctl_call(ctl, PROTO_API_CREATE_TOPICS, 2, &req, on_create);
+        if (rc < 0) return fail("create", rc);
+        if (ctl->error != 0) return kafka_error("create", ctl->error);
+        printf("created %s\n", ctl->topic);
+        return 0;
+    }
+    if (strcmp(sub, "delete") == 0) {
+        struct proto_string name = proto_string_from(ctl->topic);
+        struct proto_delete_topics_request req = {.timeout_ms = 30000};
+        req.topic_names.items = &name;
+        req.topic_names.count = 1;
+        rc = ctl_call(ctl, PROTO_API_DELETE_TOPICS, 1, &req, on_delete);
+        if (rc < 0) return fail("delete", rc);
+        if (ctl->error != 0) return kafka_error("delete", ctl->error);
+        printf("deleted %s\n", ctl->topic);
+        return 0;
+    }
+    if (strcmp(sub, "add-partitions") == 0) {
+        struct proto_create_partitions_topic t = {.name = proto_string_from(ctl->topic),
+                                                  .count = ctl->partitions};
+        t.assignments.items = NULL;
+        t.assignments.count = -1;
+        struct proto_create_partitions_request req = {.timeout_ms = 30000};
+        req.topics.items = &t;
+        req.topics.count = 1;
+        rc = ctl_call(ctl, PROTO_API_CREATE_PARTITIONS, 1, &req, on_add_partitions);
+        if (rc < 0) return fail("add-partitions", rc);
+        if (ctl->error != 0) return kafka_error("add-partitions", ctl->error);
+        printf("%s now has %d partitions\n", ctl->topic, ctl->partitions);
+        return 0;
+    }
+    return fail("unknown topics command", -EINVAL);
+}
+
+/* --- produce -------------------------------------------------------------------------- */
+
+static void on_produce(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_produce_response *r = body;
+    ctl->error = -1;
+    if (r->responses.count > 0 && r->responses.items[0].partition_responses.count > 0) {
+        ctl->error = r->responses.items[0].partition_responses.items[0].error_code;
+        ctl->offset = r->responses.items[0].partition_responses.items[0].base_offset;
+    }
+}
+
+static int produce_batch(struct ctl *ctl, const struct client_record *records, size_t count,
+                         uint8_t *buf) {
+    int64_t size = client_build_batch(buf, CTL_BATCH_BYTES, records, count);
+    if (size < 0) return fail("build batch", (int)size);
+    struct proto_produce_request_partition part = {
+        .index = ctl->partition, .records = {.data = buf, .len = (int32_t)size}};
+    struct proto_produce_request_topic topic = {.name = proto_string_from(ctl->topic)};
+    topic.partition_data.items = &part;
+    topic.partition_data.count = 1;
+    struct proto_produce_request req = {.transactional_id = PROTO_STR_NULL, .acks = ctl->acks,
+                                        .timeout_ms = 30000};
+    req.topic_data.items = &topic;
+    req.topic_data.count = 1;
+    if (ctl->acks == 0) {
+        /* No response will come: send and let the loop drain it. */
+        return fail("produce: --acks 0 is not supported by trialctl", -EINVAL);
+    }
+    int rc = ctl_call(ctl, PROTO_API_PRODUCE, 3, &req, on_produce);
+    if (rc < 0) return fail("produce", rc);
+    if (ctl->error != 0) return kafka_error("produce", ctl->error);
+    return 0;
+}
+
+static int cmd_produce(struct ctl *ctl) {
+    if (ctl->topic == NULL) return fail("produce: a topic name is required", -EINVAL);
+    char *lines = malloc((size_t)CTL_BATCH_BYTES);
+    uint8_t *buf = malloc(CTL_BATCH_BYTES + 4096);
+    char *line = malloc(CTL_LINE_MAX);
+    if (lines == NULL || buf == NULL || line == NULL) return fail("produce", -ENOMEM);
+    struct client_record records[CTL_BATCH_RECORDS];
+    size_t count = 0, used = 0;
+    int64_t total = 0;
+    int rc = 0;
+    int64_t now_ms = io_wall_ms(ctl->io);
+    while (rc == 0 && fgets(line, CTL_LINE_MAX, stdin) != NULL) {
+        size_t len = strcspn(line, "\n");
+        line[len] = '\0';
+        if (count == CTL_BATCH_RECORDS || used + len + 1 > CTL_BATCH_BYTES / 2) {
+            rc = produce_batch(ctl, records, count, buf);
+            count = 0;
+            used = 0;
+        }
+        char *copy = lines + used;
+        memcpy(copy, line, len + 1);
+        used += len + 1;
+        struct client_record *r = &records[count++];
+        memset(r, 0, sizeof(*r));
+        r->timestamp_ms = now_ms;
+        char *sep = ctl->key_separator != NULL ? strstr(copy, ctl->key_separator) : NULL;
+        if (sep != NULL) {
+            r->key = (const uint8_t *)copy;
+            r->key_len = (int32_t)(sep - copy);
+            r->value = (const uint8_t *)(sep + strlen(ctl->key_separator));
+            r->value_len = (int32_t)strlen((const char *)r->value);
+        } else {
+            r->value = (const uint8_t *)copy;
+            r->value_len = (int32_t)len;
+        }
+        total++;
+    }
+    if (rc == 0 && count > 0) rc = produce_batch(ctl, records, count, buf);
+    free(lines);
+    free(buf);
+    free(line);
+    if (rc == 0) fprintf(stderr, "trialctl: produced %" PRId64 " records\n", total);
+    return rc;
+}
+
+/* --- offsets and consume ---------------------------------------------------------------- */
+
+static void on_list_offsets(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_list_offsets_response *r = body;
+    ctl->error = -1;
+    if (r->topics.count > 0 && r->topics.items[0].partitions.count > 0) {
+        ctl->error = r->topics.items[0].partitions.items[0].error_code;
+        ctl->offset = r->topics.items[0].partitions.items[0].offset;
+    }
+}
+
+static int list_offset(struct ctl *ctl, int64_t timestamp, int64_t *offset) {
+    struct proto_list_offsets_request_partition p = {
+        .partition_index = ctl->partition, .current_leader_epoch = -1, .timestamp = timestamp,
+        .max_num_offsets = 1};
+    struct proto_list_offsets_request_topic t = {.name = proto_string_from(ctl->topic)};
+    t.partitions.items = &p;
+    t.partitions.count = 1;
+    struct proto_list_offsets_request req = {.replica_id = -1, .isolation_level = 0};
+    req.topics.items = &t;
+    req.topics.count = 1;
+    int rc = ctl_call(ctl, PROTO_API_LIST_OFFSETS, 1, &req, on_list_offsets);
+    if (rc < 0) return rc;
+    if (ctl->error != 0) return -EPROTO;
+    *offset = ctl->offset;
+    return 0;
+}
+
+static int cmd_offsets(struct ctl *ctl) {
+    if (ctl->topic == NULL) return fail("offsets: a topic name is required", -EINVAL);
+    int64_t ts = ctl->by_timestamp ? ctl->timestamp : ctl->start == -2 ? -2 : -1;
+    int64_t offset = -1;
+    int rc = list_offset(ctl, ts, &offset);
+    if (rc == -EPROTO) return kafka_error("offsets", ctl->error);
+    if (rc < 0) return fail("offsets", rc);
+    printf("%s:%d:%" PRId64 "\n", ctl->topic, ctl->partition, offset);
+    return 0;
+}
+
+static bool print_record(void *arg, int64_t offset, int64_t timestamp_ms, const uint8_t *key,
+                         int32_t key_len, const uint8_t *value, int32_t value_len) {
+    struct ctl *ctl = arg;
+    if (ctl->count >= 0 && ctl->printed >= ctl->count) return false;
+    if (ctl->print_key) {
+        if (key_len > 0) fwrite(key, 1, (size_t)key_len, stdout);
+        fputs(ctl->key_separator != NULL ? ctl->key_separator : "\t", stdout);
+    }
+    if (value_len > 0) fwrite(value, 1, (size_t)value_len, stdout);
+    fputc('\n', stdout);
+    ctl->printed++;
+    return true;
+}
+
+static void on_fetch(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_fetch_response *r = body;
+    ctl->error = -1;
+    if (r->responses.count == 0 || r->responses.items[0].partitions.count == 0) return;
+    const struct proto_fetch_response_partition *p = &r->responses.items[0].partitions.items[0];
+    ctl->error = p->error_code;
+    ctl->high_watermark = p->high_watermark;
+    if (p->error_code != 0 || p->records.len <= 0) return;
+    ctl->next_offset = client_walk_records(p->records.data, (size_t)p->records.len,
+                                           ctl->next_offset, print_record, ctl);
+}
+
+static int cmd_consume(struct ctl *ctl) {
+    if (ctl->topic == NULL) return fail("consume: a topic name is required", -EINVAL);
+    int64_t offset = ctl->start;
+    int rc = 0;
+    if (ctl->by_timestamp) rc = list_offset(ctl, ctl->timestamp, &offset);
+    else if (offset < 0) rc = list_offset(ctl, offset, &offset);
+    if (rc == -EPROTO) return kafka_error("consume: list offsets", ctl->error);
+    if (rc < 0) return fail("consume: list offsets", rc);
+    if (offset < 0) return 0; /* Nothing at or after that timestamp. */
+    ctl->next_offset = offset;
+    uint64_t deadline = io_now_ns(ctl->io) + (uint64_t)ctl->timeout_ms * 1000000ULL;
+    while (ctl->count < 0 || ctl->printed < ctl->count) {
+        struct proto_fetch_request_partition p = {
+            .partition = ctl->partition, .current_leader_epoch = -1,
+            .fetch_offset = ctl->next_offset, .log_start_offset = -1,
+            .partition_max_bytes = 1 << 20};
+        struct proto_fetch_request_topic t = {.topic = proto_string_from(ctl->topic)};
+        t.partitions.items = &p;
+        t.partitions.count = 1;
+        struct proto_fetch_request req = {.replica_id = -1, .max_wait_ms = 500, .min_bytes = 1,
+                                          .max_bytes = 50 << 20, .isolation_level = 0,
+                                          .session_id = 0, .session_epoch = -1,
+                                          .rack_id = PROTO_STR("")};
+        req.topics.items = &t;
+        req.topics.count = 1;
+        req.forgotten_topics_data.items = NULL;
+        req.forgotten_topics_data.count = 0;
+        rc = ctl_call(ctl, PROTO_API_FETCH, 4, &req, on_fetch);
+        if (rc < 0) return fail("fetch", rc);
+        if (ctl->error != 0) return kafka_error("fetch", ctl->error);
+        if (ctl->count < 0 && ctl->next_offset >= ctl->high_watermark) break;
+        if (io_now_ns(ctl->io) > deadline) {
+            fprintf(stderr, "trialctl: timed out after %" PRId64 " records\n", ctl->printed);
+            return 1;
+        }
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* --- main ----------------------------------------------------------------------------- */
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: trialctl [--bootstrap-server host:port] COMMAND ...\n"
+            "  cluster\n"
+            "  topics list | describe T | create T [--partitions N] [--replication-factor R]"
+            " [--config k=v] | delete T | add-partitions T --partitions N\n"
+            "  produce T [--partition P] [--key-separator S] [--acks 1|-1]\n"
+            "  consume T [--partition P] [--from-beginning|--offset O|--timestamp MS] [--count N]"
+            " [--print-key] [--key-separator S] [--timeout-ms MS]\n"
+            "  offsets T [--partition P] [--earliest|--latest|--time MS]\n");
+}
+
+int main(int argc, char **argv) {
+    struct ctl ctl = {.partition = 0, .partitions = -1, .replication = -1, .acks = -1,
+                      .start = -1, .count = -1, .timeout_ms = 30000};
+    const char *bootstrap = "127.0.0.1:9092";
+    const char *positional[3] = {NULL, NULL, NULL};
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--bootstrap-server") == 0 && next) bootstrap = argv[++i];
+        else if (strcmp(a, "--partition") == 0 && next) ctl.partition = atoi(argv[++i]);
+        else if (strcmp(a, "--partitions") == 0 && next) ctl.partitions = atoi(argv[++i]);
+        else if (strcmp(a, "--replication-factor") == 0 && next) ctl.replication = (int16_t)atoi(argv[++i]);
+        else if (strcmp(a, "--config") == 0 && next && ctl.config_count < CTL_CONFIGS_MAX) ctl.configs[ctl.config_count++] = argv[++i];
+        else if (strcmp(a, "--key-separator") == 0 && next) ctl.key_separator = argv[++i];
+        else if (strcmp(a, "--acks") == 0 && next) ctl.acks = (int16_t)atoi(argv[++i]);
+        else if (strcmp(a, "--print-key") == 0) ctl.print_key = true;
+        else if (strcmp(a, "--from-beginning") == 0 || strcmp(a, "--earliest") == 0) ctl.start = -2;
+        else if (strcmp(a, "--latest") == 0) ctl.start = -1;
+        else if (strcmp(a, "--offset") == 0 && next) ctl.start = atoll(argv[++i]);
+        else if ((strcmp(a, "--timestamp") == 0 || strcmp(a, "--time") == 0) && next) {
+            ctl.by_timestamp = true;
+            ctl.timestamp = atoll(argv[++i]);
+        } else if (strcmp(a, "--count") == 0 && next) ctl.count = atoll(argv[++i]);
+        else if (strcmp(a, "--timeout-ms") == 0 && next) ctl.timeout_ms = atoll(argv[++i]);
+        else if (a[0] == '-' && a[1] == '-') {
+            usage();
+            return 2;
+        } else if (npos < 3) positional[npos++] = a;
+    }
+    if (npos == 0) {
+        usage();
+        return 2;
+    }
+    char host[256];
+    const char *colon = strrchr(bootstrap, ':');
+    if (colon == NULL || (size_t)(colon - bootstrap) >= sizeof(host)) {
+        usage();
+        return 2;
+    }
+    memcpy(host, bootstrap, (size_t)(colon - bootstrap));
+    host[colon - bootstrap] = '\0';
+    ctl.io = io_posix_create();
+    ctl.client = client_create(ctl.io, host, (uint16_t)atoi(colon + 1), "trialctl");
+    const char *cmd = positional[0];
+    int rc;
+    if (strcmp(cmd, "cluster") == 0) {
+        rc = metadata(&ctl, NULL, on_cluster) < 0 ? fail("cluster", -EIO) : 0;
+    } else if (strcmp(cmd, "topics") == 0 && npos >= 2) {
+        ctl.topic = positional[2];
+        rc = cmd_topics(&ctl, positional[1]);
+    } else if (strcmp(cmd, "produce") == 0) {
+        ctl.topic = positional[1];
+        rc = cmd_produce(&ctl);
+    } else if (strcmp(cmd, "consume") == 0) {
+        ctl.topic = positional[1];
+        rc = cmd_consume(&ctl);
+    } else if (strcmp(cmd, "offsets") == 0) {
+        ctl.topic = positional[1];
+        rc = cmd_offsets(&ctl);
+    } else {
+        usage();
+        rc = 2;
+    }
+    client_destroy(ctl.client);
+    io_posix_destroy(ctl.io);
+    return rc;
+}

@@ -1,8 +1,8 @@
 /*
  * proto_messages.h — every message of the surface-v1 APIs, described once.
  *
- * Each PROTO_MSG_<name>(F) list below is THE description of one Kafka struct: one F(...) per
- * field, in wire order:
+ * Each PROTO_MSG_<name>(F, S) list below is THE description of one Kafka struct: one F(...)
+ * per field, in wire order (S is the struct's own <name>, passed through for offsetof):
  *
  *     F(S, kind, member, version_min, version_max, nullable_min, default, element)
  *
@@ -18,7 +18,9 @@
  * table that drives the generic codec (proto_schema.h). The field lists follow Apache Kafka's
  * message schemas (clients/src/main/resources/common/message/<Name>.json) restricted to the
  * versions of PROTOCOL.md's surface-v1 table; fields only present in later versions are left
- * out until we support those versions. Lists must appear before the lists that embed them.
+ * out until we support those versions. tests/golden/audit_schemas.py compares these lists with
+ * Kafka's JSON version by version. In PROTO_ALL_STRUCTS, a struct must come before the
+ * structs that embed it.
  */
 #ifndef TRIAL_PROTO_MESSAGES_H
 #define TRIAL_PROTO_MESSAGES_H

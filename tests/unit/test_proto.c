@@ -73,6 +73,48 @@ static void test_varint_known_bytes(void **state) {
     }
 }
 
+static void test_fixed_width_and_uuid(void **state) {
+    (void)state;
+    uint8_t buf[64];
+    struct proto_writer w;
+    proto_writer_init_fixed(&w, buf, 1 + 2 + 4 + 8 + 4 + 1 + 16); /* exactly full */
+    struct proto_uuid id;
+    for (int i = 0; i < 16; i++) id.bytes[i] = (uint8_t)(0xf0 + i);
+    proto_write_i8(&w, -2);
+    proto_write_i16(&w, -300);
+    proto_write_i32(&w, INT32_MIN);
+    proto_write_i64(&w, -5);
+    proto_write_u32(&w, 0xdeadbeefu);
+    proto_write_bool(&w, true);
+    proto_write_uuid(&w, &id);
+    assert_int_equal(w.error, 0);
+    assert_int_equal(w.len, 1 + 2 + 4 + 8 + 4 + 1 + 16);
+    /* Big-endian on the wire. */
+    const uint8_t head[] = {0xfe, 0xfe, 0xd4, 0x80, 0, 0, 0};
+    assert_memory_equal(buf, head, sizeof(head));
+    struct proto_reader r;
+    proto_reader_init(&r, buf, w.len);
+    assert_int_equal(proto_read_i8(&r), -2);
+    assert_int_equal(proto_read_i16(&r), -300);
+    assert_int_equal(proto_read_i32(&r), INT32_MIN);
+    assert_true(proto_read_i64(&r) == -5);
+    assert_true(proto_read_u32(&r) == 0xdeadbeefu);
+    assert_true(proto_read_bool(&r));
+    struct proto_uuid back;
+    proto_read_uuid(&r, &back);
+    assert_memory_equal(back.bytes, id.bytes, 16);
+    assert_int_equal(proto_reader_remaining(&r), 0);
+    assert_int_equal(r.error, 0);
+    /* A fixed writer that is full reports -EMSGSIZE and writes nothing more. */
+    proto_write_i8(&w, 1);
+    assert_int_equal(w.error, -EMSGSIZE);
+    assert_int_equal(w.len, 1 + 2 + 4 + 8 + 4 + 1 + 16);
+    proto_writer_init_fixed(&w, buf, 3);
+    proto_write_i32(&w, 7);
+    assert_int_equal(w.error, -EMSGSIZE);
+    assert_int_equal(w.len, 0);
+}
+
 static void test_reader_rejects_bad_input(void **state) {
     (void)state;
     /* Six continuation bytes: an unsigned varint (32-bit) may have at most five. */
@@ -510,6 +552,7 @@ static void test_flexible_request_header(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_varint_known_bytes),
+        cmocka_unit_test(test_fixed_width_and_uuid),
         cmocka_unit_test(test_reader_rejects_bad_input),
         cmocka_unit_test(test_compact_and_tagged),
         cmocka_unit_test(test_api_table_matches_surface),

@@ -123,7 +123,7 @@ static void segment_note_batch(struct log *log, struct log_segment *s, uint64_t 
         if (s->max_timestamp >= 0) time_push(log, s, s->max_timestamp, s->offset_of_max_timestamp);
         s->bytes_since_index = 0;
     }
-    if (s->rolling_timestamp_ms < 0) s->rolling_timestamp_ms = h->max_timestamp;
+    if (pos == 0) s->rolling_timestamp_ms = h->max_timestamp; /* The first batch's time. */
     s->bytes_since_index += batch_total_bytes(h);
     s->size_bytes = pos + batch_total_bytes(h);
     s->next_offset = last + 1;
@@ -172,6 +172,7 @@ static void segment_reset_state(struct log_segment *s) {
     s->max_timestamp = -1;
     s->offset_of_max_timestamp = -1;
     s->rolling_timestamp_ms = -1;
+    s->created_ms = -1;
     s->bytes_since_index = 0;
     s->index_count = s->index_written = 0;
     s->time_count = s->time_written = 0;
@@ -624,7 +625,13 @@ static bool should_roll(const struct log *log, const struct log_segment *s,
     if (s->size_bytes == 0) return false;
     const struct log_config *c = &log->config;
     if (s->size_bytes + batch_total_bytes(h) > c->segment_bytes) return true;
-    if (s->rolling_timestamp_ms >= 0 && now_ms - s->rolling_timestamp_ms > c->roll_ms) return true;
+    /* Kafka's timeWaitedForRoll: the new batch's time against the first batch's, or wall
+     * time since the segment started taking appends when batches carry no timestamps. */
+    if (s->rolling_timestamp_ms >= 0) {
+        if (h->max_timestamp - s->rolling_timestamp_ms > c->roll_ms) return true;
+    } else if (s->created_ms >= 0 && now_ms - s->created_ms > c->roll_ms) {
+        return true;
+    }
     if ((uint64_t)(s->index_count + 1) * LOG_OFFSET_INDEX_ENTRY_BYTES > c->index_size_max_bytes ||
         (uint64_t)(s->time_count + 1) * LOG_TIME_INDEX_ENTRY_BYTES > c->index_size_max_bytes) {
         return true;
@@ -685,10 +692,12 @@ static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches,
             h.partition_leader_epoch = epoch;
         }
         struct log_segment *s = &log->segments[log->segment_count - 1];
+        if (s->created_ms < 0) s->created_ms = now_ms;
         if (should_roll(log, s, &h, now_ms) || h.base_offset - s->base_offset > INT32_MAX) {
             int rc = roll(log, h.base_offset);
             if (rc < 0) return rc;
             s = &log->segments[log->segment_count - 1];
+            s->created_ms = now_ms;
         }
         if (s->size_bytes + total > UINT32_MAX) return -EFBIG; /* Positions are 32-bit. */
         /* The checkpoint names a new epoch before any batch of it reaches the disk, so
@@ -702,7 +711,6 @@ static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches,
         int64_t w = io_file_pwrite(log->io, s->log_file, batches + pos, total, s->size_bytes);
         if (w < 0) return (int)w;
         s->dirty = true;
-        if (s->rolling_timestamp_ms < 0 && h.max_timestamp < 0) s->rolling_timestamp_ms = now_ms;
         segment_note_batch(log, s, s->size_bytes, &h);
         if (info->first_offset < 0) info->first_offset = h.base_offset;
         info->last_offset = batch_last_offset(&h);

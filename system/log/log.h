@@ -89,7 +89,8 @@ struct log_segment {
     int64_t next_offset;   /* Last offset + 1 of the last batch, or base_offset if empty. */
     int64_t max_timestamp; /* Largest batch maxTimestamp, -1 if none. */
     int64_t offset_of_max_timestamp;
-    int64_t rolling_timestamp_ms; /* For log.roll.ms: first batch's time, -1 if empty. */
+    int64_t rolling_timestamp_ms; /* For log.roll.ms: first batch's maxTimestamp, or -1. */
+    int64_t created_ms;           /* now_ms of the first append since open, or -1. */
     uint64_t bytes_since_index;
     struct log_offset_entry *index;
     uint32_t index_count, index_cap, index_written;

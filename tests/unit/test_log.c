@@ -663,6 +663,13 @@ static void test_roll_conditions(void **state) {
     /* 300 ms apart, roll after 1000 ms of segment age: a new segment every 4 batches. */
     assert_int_equal(log->segment_count, 3);
     assert_int_equal(log->segments[1].base_offset, 8);
+    /* Like Kafka, age is the new batch's timestamp against the segment's first batch's,
+     * not the wall clock: old-timestamped batches arriving later do not roll. */
+    for (int i = 0; i < 3; i++) {
+        int64_t n = tl_build(buf, sizeof buf, &r, 2, 5, 0, 5000 + 8 * 300, 0, 0, -1);
+        assert_int_equal(log_append_leader(log, buf, (size_t)n, 0, 50000 + i * 5000, &info), 0);
+    }
+    assert_int_equal(log->segment_count, 3);
     /* Size: a batch that would overflow segment_bytes starts a new segment. */
     log->config.segment_bytes = log->segments[2].size_bytes + 10;
     log->config.roll_ms = INT64_MAX / 2;

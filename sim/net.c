@@ -69,7 +69,11 @@ static void kick_stalled(struct sim_world *world) {
     for (struct sim_conn *c = world->conns_head; c != NULL; c = c->next) {
         for (int d = 0; d < 2; d++) {
             struct sim_pipe *pipe = &c->pipes[d];
-            if (pipe->stalled && pipe->deliver_event == NULL) pipe_schedule(world, pipe);
+            if (pipe->stalled && pipe->deliver_event == NULL) {
+                /* A fresh attempt: a later stall starts a fresh timeout. */
+                pipe->stalled = false;
+                pipe_schedule(world, pipe);
+            }
         }
     }
 }

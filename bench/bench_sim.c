@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
     printf("sim_selftest_events_per_s %.0f events/s\n", events_per_s[mid]);
     printf("sim_selftest_simulated_s_per_wall_s %.1f sim-s/s target 200 ratio %.2f\n",
            sim_per_wall[mid], sim_per_wall[mid] / 200.0);
-    printf("sim_selftest_seeds_per_hour %.0f seeds/h target 3600 ratio %.2f\n",
-           seeds_per_hour[mid], seeds_per_hour[mid] / 3600.0);
+    printf("sim_selftest_seeds_per_hour %.0f seeds/h target 3600 ratio %.2f\n", seeds_per_hour[mid],
+           seeds_per_hour[mid] / 3600.0);
     return 0;
 }

@@ -17,7 +17,7 @@
 
 #include "sim/sim_internal.h"
 
-#define SIM_PATH_MAX 1024
+#define SIM_PATH_MAX       1024
 #define SIM_FILE_BYTES_MAX (1ULL << 34) /* 16 GiB: far beyond any simulated file */
 
 static const char *const fiu_names[SIM_DISK_OP_COUNT] = {
@@ -118,10 +118,12 @@ static int normalize(const char *path, char *out) {
     size_t n = 0;
     const char *p = path;
     while (*p != '\0') {
-        while (*p == '/') p++;
+        while (*p == '/')
+            p++;
         if (*p == '\0') break;
         const char *start = p;
-        while (*p != '\0' && *p != '/') p++;
+        while (*p != '\0' && *p != '/')
+            p++;
         size_t len = (size_t)(p - start);
         if (len == 1 && start[0] == '.') continue;
         if (len == 2 && start[0] == '.' && start[1] == '.') return -EINVAL;
@@ -213,7 +215,8 @@ static void image_reserve(uint8_t **data, uint64_t *cap, uint64_t size) {
     ASSERT(size <= SIM_FILE_BYTES_MAX);
     if (size <= *cap) return;
     uint64_t new_cap = *cap < 4096 ? 4096 : *cap;
-    while (new_cap < size) new_cap *= 2;
+    while (new_cap < size)
+        new_cap *= 2;
     uint8_t *grown = realloc(*data, (size_t)new_cap);
     if (grown == NULL) abort();
     *data = grown;
@@ -284,17 +287,21 @@ static void inode_crash(struct sim_node *node, const char *path, struct sim_inod
             continue;
         }
         uint64_t fate = sim_rng_below(&disk->rng, 1000);
-        enum { KEEP, DROP, TEAR } how =
-            fate < m->keep_permille ? KEEP
-                                    : (fate < m->keep_permille + m->drop_permille ? DROP : TEAR);
+        enum {
+            KEEP,
+            DROP,
+            TEAR
+        } how = fate < m->keep_permille
+                    ? KEEP
+                    : (fate < m->keep_permille + m->drop_permille ? DROP : TEAR);
         uint64_t off = p->offset;
         uint64_t end = p->offset + p->len;
         while (off < end) {
             uint64_t sector_end = (off / SIM_DISK_SECTOR_BYTES + 1) * SIM_DISK_SECTOR_BYTES;
             uint64_t piece_end = MIN(end, sector_end);
             uint64_t piece_len = piece_end - off;
-            bool kept = how == KEEP ||
-                        (how == TEAR && sim_rng_chance(&disk->rng, m->tear_keep_permille));
+            bool kept =
+                how == KEEP || (how == TEAR && sim_rng_chance(&disk->rng, m->tear_keep_permille));
             if (disk->observer != NULL) {
                 disk->observer(disk->observer_arg, node, path, false, off, piece_len, kept);
             }
@@ -342,7 +349,8 @@ void sim_disk_crash(struct sim_node *node) {
 }
 
 void sim_disk_close_all(struct sim_node *node) {
-    while (node->files != NULL) sim_disk_close(node, node->files);
+    while (node->files != NULL)
+        sim_disk_close(node, node->files);
 }
 
 /* --- Operations ------------------------------------------------------------------------- */
@@ -399,8 +407,8 @@ int64_t sim_disk_pread(struct sim_node *node, struct io_file *file, void *buf, s
     return (int64_t)n;
 }
 
-int64_t sim_disk_pwrite(struct sim_node *node, struct io_file *file, const void *buf,
-                        size_t len, uint64_t offset) {
+int64_t sim_disk_pwrite(struct sim_node *node, struct io_file *file, const void *buf, size_t len,
+                        uint64_t offset) {
     ASSERT(file->node == node);
     if (!file_writable(file)) return -EBADF;
     if (offset > SIM_FILE_BYTES_MAX || len > SIM_FILE_BYTES_MAX - offset) return -EFBIG;

@@ -11,7 +11,7 @@
 
 #include "sim/sim_internal.h"
 
-#define SIM_LOG_LINE_MAX 1024
+#define SIM_LOG_LINE_MAX   1024
 #define SIM_SENDFILE_CHUNK 65536
 
 static struct sim_node *node_of(void *ctx) {
@@ -23,8 +23,7 @@ static struct sim_node *node_of(void *ctx) {
 static uint64_t io_sim_monotonic_ns(void *ctx) { return sim_node_mono_ns(node_of(ctx)); }
 static int64_t io_sim_wall_ms(void *ctx) { return sim_node_wall_ms(node_of(ctx)); }
 
-static io_timer_id io_sim_timer_start(void *ctx, uint64_t deadline_ns, io_timer_cb cb,
-                                      void *arg) {
+static io_timer_id io_sim_timer_start(void *ctx, uint64_t deadline_ns, io_timer_cb cb, void *arg) {
     return sim_node_timer_start(node_of(ctx), deadline_ns, cb, arg);
 }
 
@@ -47,8 +46,7 @@ static void io_sim_listener_close(void *ctx, struct io_listener *listener) {
     sim_net_listener_close(node_of(ctx), listener);
 }
 
-static int io_sim_connect(void *ctx, const char *host, uint16_t port, io_connect_cb cb,
-                          void *arg) {
+static int io_sim_connect(void *ctx, const char *host, uint16_t port, io_connect_cb cb, void *arg) {
     return sim_net_connect(node_of(ctx), host, port, cb, arg);
 }
 
@@ -65,8 +63,7 @@ static void io_sim_stream_pause(void *ctx, struct io_stream *stream, bool paused
     sim_net_stream_pause(stream, paused);
 }
 
-static int io_sim_stream_write(void *ctx, struct io_stream *stream, const void *data,
-                               size_t len) {
+static int io_sim_stream_write(void *ctx, struct io_stream *stream, const void *data, size_t len) {
     struct sim_node *node = node_of(ctx);
     ASSERT(stream->node == node);
     return sim_net_stream_write(stream, data, len);

@@ -23,9 +23,9 @@
 
 #include "sim/sim_internal.h"
 
-#define SIM_NET_SEGMENT_BYTES_MAX 65536
-#define SIM_NET_WINDOW_BYTES 1048576
-#define SIM_NET_SYN_RETRY_NS (200 * NS_PER_MS)
+#define SIM_NET_SEGMENT_BYTES_MAX   65536
+#define SIM_NET_WINDOW_BYTES        1048576
+#define SIM_NET_SYN_RETRY_NS        (200 * NS_PER_MS)
 #define SIM_NET_READ_SPLIT_PERMILLE 250
 
 static void pipe_schedule(struct sim_world *world, struct sim_pipe *pipe);
@@ -87,7 +87,8 @@ void sim_net_heal(struct sim_world *world, struct sim_node *a, struct sim_node *
 
 void sim_net_heal_all(struct sim_world *world) {
     for (size_t a = 0; a < SIM_NODES_MAX; a++) {
-        for (size_t b = 0; b < SIM_NODES_MAX; b++) world->links[a][b].blocked = false;
+        for (size_t b = 0; b < SIM_NODES_MAX; b++)
+            world->links[a][b].blocked = false;
     }
     sim_hash_u64(world, 0x4EA1FFFFFFFFFFFFULL);
     kick_stalled(world);
@@ -108,8 +109,7 @@ void sim_net_set_timeout(struct sim_world *world, uint64_t timeout_ns) {
     world->net_timeout_ns = timeout_ns;
 }
 
-static uint64_t link_latency(struct sim_world *world, struct sim_node *from,
-                             struct sim_node *to) {
+static uint64_t link_latency(struct sim_world *world, struct sim_node *from, struct sim_node *to) {
     struct sim_link *link = link_of(world, from, to);
     uint64_t span = link->config.latency_max_ns - link->config.latency_min_ns;
     uint64_t latency = link->config.latency_min_ns;
@@ -213,8 +213,8 @@ static void stream_end(struct io_stream *s, int status) {
     stream_schedule_read(s);
 }
 
-static void pipe_append(struct sim_world *world, struct sim_pipe *pipe,
-                        enum sim_segment_kind kind, const uint8_t *data, size_t len) {
+static void pipe_append(struct sim_world *world, struct sim_pipe *pipe, enum sim_segment_kind kind,
+                        const uint8_t *data, size_t len) {
     struct sim_conn *conn = pipe->conn;
     struct sim_node *from = conn->nodes[pipe->from];
     struct sim_node *to = conn->nodes[1 - pipe->from];
@@ -305,8 +305,7 @@ static void pipe_timeout_event(struct sim_world *world, struct sim_event *ev) {
     conn_reset(world, conn, -ETIMEDOUT);
 }
 
-static void deliver_data(struct sim_world *world, struct sim_pipe *pipe,
-                         struct sim_segment *seg) {
+static void deliver_data(struct sim_world *world, struct sim_pipe *pipe, struct sim_segment *seg) {
     struct sim_conn *conn = pipe->conn;
     struct io_stream *to = conn->ends[1 - pipe->from];
     struct io_stream *from = conn->ends[pipe->from];
@@ -332,7 +331,8 @@ static void deliver_data(struct sim_world *world, struct sim_pipe *pipe,
     for (size_t c = 0; c < copies; c++) {
         if (to->rlen + seg->len > to->rcap) {
             size_t cap = to->rcap == 0 ? 4096 : to->rcap;
-            while (cap < to->rlen + seg->len) cap *= 2;
+            while (cap < to->rlen + seg->len)
+                cap *= 2;
             uint8_t *grown = realloc(to->rbuf, cap);
             if (grown == NULL) abort();
             to->rbuf = grown;
@@ -359,9 +359,9 @@ static void pipe_deliver_event(struct sim_world *world, struct sim_event *ev) {
             pipe->stalled_since_ns = world->now_ns;
         }
         if (pipe->timeout_event == NULL) {
-            pipe->timeout_event = sim_event_new(world, NULL, SIM_EV_NET_TIMEOUT,
-                                                pipe->stalled_since_ns + world->net_timeout_ns,
-                                                pipe_timeout_event);
+            pipe->timeout_event =
+                sim_event_new(world, NULL, SIM_EV_NET_TIMEOUT,
+                              pipe->stalled_since_ns + world->net_timeout_ns, pipe_timeout_event);
             pipe->timeout_event->p = pipe;
         }
         return;
@@ -473,7 +473,8 @@ int sim_net_stream_write(struct io_stream *s, const void *data, size_t len) {
     if (len == 0) return 0;
     if (s->slen + len > s->scap) {
         size_t cap = s->scap == 0 ? 4096 : s->scap;
-        while (cap < s->slen + len) cap *= 2;
+        while (cap < s->slen + len)
+            cap *= 2;
         uint8_t *grown = realloc(s->sbuf, cap);
         if (grown == NULL) abort();
         s->sbuf = grown;
@@ -719,7 +720,8 @@ int sim_net_connect(struct sim_node *node, const char *host, uint16_t port, io_c
 
 void sim_net_node_crash(struct sim_node *node) {
     struct sim_world *world = node->world;
-    while (node->listeners != NULL) listener_free(node, node->listeners, true);
+    while (node->listeners != NULL)
+        listener_free(node, node->listeners, true);
     while (node->connects != NULL) {
         struct sim_connect *c = node->connects;
         /* The SYN (a world event) dies with its sender; a node-owned completion event is
@@ -770,7 +772,8 @@ void sim_net_destroy(struct sim_world *world) {
 size_t sim_net_reset(struct sim_world *world, struct sim_node *a, struct sim_node *b) {
     size_t count = 0;
     for (struct sim_conn *c = world->conns_head; c != NULL; c = c->next) {
-        bool match = (c->nodes[0] == a && c->nodes[1] == b) || (c->nodes[0] == b && c->nodes[1] == a);
+        bool match =
+            (c->nodes[0] == a && c->nodes[1] == b) || (c->nodes[0] == b && c->nodes[1] == a);
         if (!match) continue;
         if ((c->ends[0] == NULL || c->ends[0]->end_delivered || c->ends[0]->end_pending) &&
             (c->ends[1] == NULL || c->ends[1]->end_delivered || c->ends[1]->end_pending)) {

@@ -22,35 +22,39 @@
 
 #include "sim/sim_internal.h"
 
-#define ST_NODES_MAX 8
-#define ST_PORT 7000
-#define ST_CONNS_MAX 32
-#define ST_PAYLOAD_MAX 2000
-#define ST_FRAME_MAGIC 0x54525354u  /* "TRST" */
-#define ST_RECORD_MAGIC 0x524C4F47u /* "RLOG" */
-#define ST_FRAME_HEADER 28          /* magic, len, token, seq, check */
-#define ST_RECORD_HEADER 20         /* magic, len, seq, check */
+#define ST_NODES_MAX     8
+#define ST_PORT          7000
+#define ST_CONNS_MAX     32
+#define ST_PAYLOAD_MAX   2000
+#define ST_FRAME_MAGIC   0x54525354u /* "TRST" */
+#define ST_RECORD_MAGIC  0x524C4F47u /* "RLOG" */
+#define ST_FRAME_HEADER  28          /* magic, len, token, seq, check */
+#define ST_RECORD_HEADER 20          /* magic, len, seq, check */
 #define ST_LOG_BYTES_MAX (512 * 1024)
-#define ST_LOG_PATH "data/log"
+#define ST_LOG_PATH      "data/log"
 #define ST_DECISIONS_MAX 200000
-#define ST_TIMERS_MAX 8
+#define ST_TIMERS_MAX    8
 
 /* --- Small helpers ---------------------------------------------------------------------- */
 
 static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static void put64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static uint32_t get32(const uint8_t *p) {
     uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
     return v;
 }
 static uint64_t get64(const uint8_t *p) {
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
 
@@ -63,7 +67,8 @@ static uint32_t checksum(uint64_t a, uint64_t b, const uint8_t *data, size_t len
         h = (h ^ get64(data + i)) * 0xff51afd7ed558ccdULL;
         h ^= h >> 32;
     }
-    for (; i < len; i++) h = (h ^ data[i]) * 0x100000001b3ULL;
+    for (; i < len; i++)
+        h = (h ^ data[i]) * 0x100000001b3ULL;
     h ^= h >> 29;
     return (uint32_t)(h ^ (h >> 32));
 }
@@ -73,7 +78,8 @@ static void fill_bytes(uint8_t *buf, size_t len, uint64_t r) {
     r |= 1;
     for (size_t i = 0; i < len; i += 8) {
         r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-        for (size_t k = 0; k < 8 && i + k < len; k++) buf[i + k] = (uint8_t)(r >> (8 * k));
+        for (size_t k = 0; k < 8 && i + k < len; k++)
+            buf[i + k] = (uint8_t)(r >> (8 * k));
     }
 }
 
@@ -171,7 +177,8 @@ static void image_set(struct st_image *img, uint64_t offset, const uint8_t *data
     uint64_t end = offset + len;
     if (end > img->cap) {
         uint64_t cap = img->cap < 4096 ? 4096 : img->cap;
-        while (cap < end) cap *= 2;
+        while (cap < end)
+            cap *= 2;
         img->data = realloc(img->data, (size_t)cap);
         if (img->data == NULL) abort();
         img->cap = cap;
@@ -195,7 +202,8 @@ static void image_copy(struct st_image *dst, const struct st_image *src) {
 }
 
 static void ops_clear(struct st_node *sn) {
-    for (size_t i = 0; i < sn->op_count; i++) free(sn->ops[i].data);
+    for (size_t i = 0; i < sn->op_count; i++)
+        free(sn->ops[i].data);
     sn->op_count = 0;
 }
 
@@ -346,8 +354,9 @@ static void on_frame(struct st_prog *p, struct st_conn *c, const uint8_t *f, siz
     uint64_t token = get64(f + 8);
     uint64_t seq = get64(f + 16);
     if (get32(f + 24) != checksum(token, seq, f + ST_FRAME_HEADER, len)) {
-        st_fail(st, "stream-exactly-once", "node %u: frame checksum mismatch (token %" PRIu64
-                ", seq %" PRIu64 ")", p->index, token, seq);
+        st_fail(st, "stream-exactly-once",
+                "node %u: frame checksum mismatch (token %" PRIu64 ", seq %" PRIu64 ")", p->index,
+                token, seq);
         return;
     }
     if (!c->have_peer_token) {
@@ -394,7 +403,8 @@ static void on_read(void *arg, struct io_stream *stream, const uint8_t *data, si
     }
     if (c->rlen + len > c->rcap) {
         size_t cap = c->rcap == 0 ? 4096 : c->rcap;
-        while (cap < c->rlen + len) cap *= 2;
+        while (cap < c->rlen + len)
+            cap *= 2;
         c->rbuf = io_realloc(p->io, c->rbuf, c->rcap, cap);
         c->rcap = cap;
     }
@@ -406,8 +416,8 @@ static void on_read(void *arg, struct io_stream *stream, const uint8_t *data, si
         const uint8_t *f = c->rbuf + off;
         uint32_t flen = get32(f + 4);
         if (get32(f) != ST_FRAME_MAGIC || flen > ST_PAYLOAD_MAX) {
-            st_fail(st, "stream-exactly-once", "node %u: garbage in stream at byte %zu",
-                    p->index, off);
+            st_fail(st, "stream-exactly-once", "node %u: garbage in stream at byte %zu", p->index,
+                    off);
             break;
         }
         if (c->rlen - off < ST_FRAME_HEADER + flen) break;
@@ -513,8 +523,10 @@ static void timer_fired(void *arg) {
     }
     if (t->deadline_ns < p->last_deadline_ns ||
         (t->deadline_ns == p->last_deadline_ns && t->serial < p->last_serial)) {
-        st_fail(p->st, "timer-order", "node %u: timer (deadline %" PRIu64 ") fired after one "
-                "with deadline %" PRIu64, p->index, t->deadline_ns, p->last_deadline_ns);
+        st_fail(p->st, "timer-order",
+                "node %u: timer (deadline %" PRIu64 ") fired after one "
+                "with deadline %" PRIu64,
+                p->index, t->deadline_ns, p->last_deadline_ns);
     }
     p->last_deadline_ns = t->deadline_ns;
     p->last_serial = t->serial;
@@ -614,7 +626,8 @@ static int recover(struct st_prog *p) {
     while (off + ST_RECORD_HEADER <= (uint64_t)n) {
         const uint8_t *r = buf + off;
         uint32_t len = get32(r + 4);
-        if (get32(r) != ST_RECORD_MAGIC || len > 600 || off + ST_RECORD_HEADER + len > (uint64_t)n) {
+        if (get32(r) != ST_RECORD_MAGIC || len > 600 ||
+            off + ST_RECORD_HEADER + len > (uint64_t)n) {
             break;
         }
         uint64_t seq = get64(r + 8);
@@ -630,8 +643,8 @@ static int recover(struct st_prog *p) {
     struct st_node *sn = &p->st->nodes[p->index];
     if (off < sn->sync_floor) {
         st_fail(p->st, "fsync-durable",
-                "node %u: recovered %" PRIu64 " valid log bytes, %" PRIu64 " were synced",
-                p->index, off, sn->sync_floor);
+                "node %u: recovered %" PRIu64 " valid log bytes, %" PRIu64 " were synced", p->index,
+                off, sn->sync_floor);
     }
     if (off < (uint64_t)n) {
         rc = io_file_truncate(io, p->log, off);
@@ -644,8 +657,9 @@ static int recover(struct st_prog *p) {
     p->log_size = off;
     p->next_record_seq = expect_seq;
     io_tracef(io, "recovered", IO_TF_I("bytes", off), IO_TF_I("next_seq", expect_seq));
-    io_log(io, IO_LOG_INFO, "recovered %" PRIu64 " log bytes (of %" PRId64 "), next record %" PRIu64,
-           off, n, expect_seq);
+    io_log(io, IO_LOG_INFO,
+           "recovered %" PRIu64 " log bytes (of %" PRId64 "), next record %" PRIu64, off, n,
+           expect_seq);
     return 0;
 }
 
@@ -683,8 +697,8 @@ static void st_observe(void *arg, struct sim_node *node, const char *path, bool 
         st_fail(st, "crash-model", "too many crash decisions");
         return;
     }
-    st->decisions[st->decision_count++] =
-        (struct st_decision){.is_truncate = is_truncate, .offset = offset, .len = len, .kept = kept};
+    st->decisions[st->decision_count++] = (struct st_decision){
+        .is_truncate = is_truncate, .offset = offset, .len = len, .kept = kept};
 }
 
 /* Crashes node idx and checks its disk against the model's decisions. */
@@ -724,7 +738,8 @@ static void st_crash(struct st *st, uint32_t idx) {
         uint64_t off = op->offset;
         uint64_t end = op->offset + op->len;
         while (off < end) {
-            uint64_t piece_end = MIN(end, (off / SIM_DISK_SECTOR_BYTES + 1) * SIM_DISK_SECTOR_BYTES);
+            uint64_t piece_end =
+                MIN(end, (off / SIM_DISK_SECTOR_BYTES + 1) * SIM_DISK_SECTOR_BYTES);
             struct st_decision *dec = d < st->decision_count ? &st->decisions[d] : NULL;
             if (dec == NULL || dec->is_truncate || dec->offset != off ||
                 dec->len != piece_end - off) {
@@ -742,8 +757,10 @@ static void st_crash(struct st *st, uint32_t idx) {
         }
     }
     if (!consistent || d != st->decision_count) {
-        st_fail(st, "crash-model", "node %u: the crash decisions do not match the %zu pending "
-                "writes (%zu decisions)", idx, sn->op_count, st->decision_count);
+        st_fail(st, "crash-model",
+                "node %u: the crash decisions do not match the %zu pending "
+                "writes (%zu decisions)",
+                idx, sn->op_count, st->decision_count);
     }
     int64_t size = sim_disk_file_size(node, ST_LOG_PATH);
     uint64_t actual_size = size < 0 ? 0 : (uint64_t)size;
@@ -753,13 +770,15 @@ static void st_crash(struct st *st, uint32_t idx) {
     if (!truncated && sn->synced.size > 0 &&
         (actual_size < sn->synced.size ||
          memcmp(actual, sn->synced.data, (size_t)sn->synced.size) != 0)) {
-        st_fail(st, "fsync-durable", "node %u: %" PRIu64 " synced bytes, disk has %" PRIu64
-                " and they differ", idx, sn->synced.size, actual_size);
+        st_fail(st, "fsync-durable",
+                "node %u: %" PRIu64 " synced bytes, disk has %" PRIu64 " and they differ", idx,
+                sn->synced.size, actual_size);
     }
     if (actual_size != expect.size ||
         (actual_size > 0 && memcmp(actual, expect.data, (size_t)actual_size) != 0)) {
         uint64_t at = 0;
-        while (at < actual_size && at < expect.size && actual[at] == expect.data[at]) at++;
+        while (at < actual_size && at < expect.size && actual[at] == expect.data[at])
+            at++;
         st_fail(st, "crash-model",
                 "node %u: after the crash the log differs from what the crash model decided "
                 "(first difference at byte %" PRIu64 ", sector %" PRIu64 "; size %" PRIu64
@@ -805,8 +824,8 @@ static void st_request_restart(struct st *st, uint32_t idx) {
     struct st_node *sn = &st->nodes[idx];
     if (sn->restart_pending) return;
     sn->restart_pending = true;
-    sim_world_schedule(st->world, sim_world_now_ns(st->world) + NS_PER_MS,
-                       st_restart_request_event, sn);
+    sim_world_schedule(st->world, sim_world_now_ns(st->world) + NS_PER_MS, st_restart_request_event,
+                       sn);
 }
 
 static void st_resume_event(struct sim_world *world, void *arg) {
@@ -841,8 +860,8 @@ static void st_fault_event(struct sim_world *world, void *arg) {
         sim_net_partition(world, na, nb, sim_rng_chance(rng, 300));
         st->stats_partitions++;
         st_note(st, "partition n%u %s n%u", a, sim_net_is_blocked(world, nb, na) ? "<->" : "->", b);
-        sim_world_schedule(world, now + (50 + sim_rng_below(rng, 2500)) * NS_PER_MS,
-                           st_heal_event, st);
+        sim_world_schedule(world, now + (50 + sim_rng_below(rng, 2500)) * NS_PER_MS, st_heal_event,
+                           st);
         break;
     case 3:
         if (sim_node_is_up(na) && !sim_node_is_paused(na)) {
@@ -872,7 +891,8 @@ static void st_fault_event(struct sim_world *world, void *arg) {
         uint64_t duration_ns = sim_rng_below(rng, 2000) * NS_PER_MS;
         sim_net_spike(world, na, nb, extra_ns, duration_ns);
         st->stats_spikes++;
-        st_note(st, "latency spike n%u n%u +%" PRIu64 " ms", a, b, (uint64_t)(extra_ns / NS_PER_MS));
+        st_note(st, "latency spike n%u n%u +%" PRIu64 " ms", a, b,
+                (uint64_t)(extra_ns / NS_PER_MS));
         break;
     }
     case 6:
@@ -922,8 +942,10 @@ int sim_selftest_run(const struct sim_selftest_options *options,
     st->node_count = options->nodes != 0 ? options->nodes : 3 + (uint32_t)sim_rng_below(wl, 3);
     ASSERT(st->node_count >= 2 && st->node_count <= ST_NODES_MAX);
     uint64_t duration_ns = options->duration_ns != 0 ? options->duration_ns : 20 * NS_PER_S;
-    struct sim_crash_model model = {.keep_permille = 300, .drop_permille = 300,
-                                    .tear_keep_permille = 500, .bitflip_per_million = 0};
+    struct sim_crash_model model = {.keep_permille = 300,
+                                    .drop_permille = 300,
+                                    .tear_keep_permille = 500,
+                                    .bitflip_per_million = 0};
     for (uint32_t i = 0; i < st->node_count; i++) {
         char name[16];
         snprintf(name, sizeof(name), "n%u", i);

@@ -27,11 +27,11 @@
 
 struct sim_selftest_options {
     uint64_t seed;
-    bool verbose;           /* print io_log lines */
-    bool quiet;             /* no summary lines (bench) */
-    enum sim_break broken;  /* a deliberately broken contract */
-    uint64_t duration_ns;   /* faulty phase; 0 = default (20 s) */
-    uint32_t nodes;         /* 0 = drawn from the seed (3..5) */
+    bool verbose;          /* print io_log lines */
+    bool quiet;            /* no summary lines (bench) */
+    enum sim_break broken; /* a deliberately broken contract */
+    uint64_t duration_ns;  /* faulty phase; 0 = default (20 s) */
+    uint32_t nodes;        /* 0 = drawn from the seed (3..5) */
 };
 
 struct sim_selftest_result {

@@ -57,9 +57,8 @@ void sim_world_set_buggify(struct sim_world *world, bool enabled);
 
 /* Observers. The trace hook sees every io_trace() of every node, in order; `fields` and
  * their strings are valid only during the call. The log hook sees every io_log line. */
-typedef void (*sim_trace_hook)(void *arg, struct sim_node *node, uint64_t now_ns,
-                               const char *event, const struct io_trace_field *fields,
-                               size_t count);
+typedef void (*sim_trace_hook)(void *arg, struct sim_node *node, uint64_t now_ns, const char *event,
+                               const struct io_trace_field *fields, size_t count);
 void sim_world_set_trace_hook(struct sim_world *world, sim_trace_hook hook, void *arg);
 typedef void (*sim_log_hook)(void *arg, struct sim_node *node, uint64_t now_ns,
                              enum io_log_level level, const char *message);
@@ -103,7 +102,7 @@ struct sim_rng *sim_world_rng(struct sim_world *world, enum sim_stream which);
 
 /* --- Nodes ----------------------------------------------------------------------------- */
 
-#define SIM_NODES_MAX 64
+#define SIM_NODES_MAX     64
 #define SIM_NODE_NAME_MAX 64
 
 /* Adds a node named `name` (unique; also its network host name) and schedules

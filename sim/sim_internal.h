@@ -123,8 +123,8 @@ void sim_disk_close_all(struct sim_node *node);
 int sim_disk_open(struct sim_node *node, const char *path, int flags, struct io_file **out);
 int64_t sim_disk_pread(struct sim_node *node, struct io_file *file, void *buf, size_t len,
                        uint64_t offset);
-int64_t sim_disk_pwrite(struct sim_node *node, struct io_file *file, const void *buf,
-                        size_t len, uint64_t offset);
+int64_t sim_disk_pwrite(struct sim_node *node, struct io_file *file, const void *buf, size_t len,
+                        uint64_t offset);
 int sim_disk_sync(struct sim_node *node, struct io_file *file);
 int sim_disk_truncate(struct sim_node *node, struct io_file *file, uint64_t size);
 int64_t sim_disk_size(struct sim_node *node, struct io_file *file);
@@ -167,9 +167,9 @@ struct sim_pipe {
 
 struct sim_conn {
     uint64_t id;
-    struct sim_node *nodes[2];     /* 0: client, 1: server */
-    struct io_stream *ends[2];     /* NULL once that end is closed or its node crashed */
-    struct sim_pipe pipes[2];      /* pipes[i]: from side i */
+    struct sim_node *nodes[2]; /* 0: client, 1: server */
+    struct io_stream *ends[2]; /* NULL once that end is closed or its node crashed */
+    struct sim_pipe pipes[2];  /* pipes[i]: from side i */
     uint16_t ports[2];
     struct sim_conn *prev;
     struct sim_conn *next;

@@ -17,10 +17,9 @@
 #include "sim/sim.h"
 
 static int usage(void) {
-    fprintf(stderr,
-            "usage: trial selftest --seed N [-v]\n"
-            "                      [--break keep-unsynced|dup-bytes|early-timer|assert]\n"
-            "                      [--nodes N] [--duration-s S]\n");
+    fprintf(stderr, "usage: trial selftest --seed N [-v]\n"
+                    "                      [--break keep-unsynced|dup-bytes|early-timer|assert]\n"
+                    "                      [--nodes N] [--duration-s S]\n");
     return 2;
 }
 
@@ -54,8 +53,8 @@ static int cmd_selftest(int argc, char **argv) {
                    value <= 8) {
             options.nodes = (uint32_t)value;
             i++;
-        } else if (strcmp(arg, "--duration-s") == 0 && parse_u64(next, &value) == 0 &&
-                   value >= 1 && value <= 3600) {
+        } else if (strcmp(arg, "--duration-s") == 0 && parse_u64(next, &value) == 0 && value >= 1 &&
+                   value <= 3600) {
             options.duration_ns = value * 1000000000ULL;
             i++;
         } else {

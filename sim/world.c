@@ -18,12 +18,13 @@
 
 #include "sim/sim_internal.h"
 
-#define SIM_ALLOC_MAGIC 0x51A110C8D00DF00DULL
-#define SIM_WALL_EPOCH_MS 1767225600000LL /* 2026-01-01T00:00:00Z: a fixed, plausible origin */
-#define SIM_NODE_STREAM_KEY 0x100
+#define SIM_ALLOC_MAGIC          0x51A110C8D00DF00DULL
+/* Wall clocks start at 2026-01-01T00:00:00Z: a fixed, plausible origin. */
+#define SIM_WALL_EPOCH_MS        1767225600000LL
+#define SIM_NODE_STREAM_KEY      0x100
 #define SIM_EPHEMERAL_PORT_FIRST 40000
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+#define FNV_OFFSET               0xcbf29ce484222325ULL
+#define FNV_PRIME                0x100000001b3ULL
 
 /* --- Helpers ---------------------------------------------------------------------------- */
 
@@ -66,7 +67,8 @@ void sim_rng_init(struct sim_rng *rng, uint64_t seed, uint64_t key) {
      * far apart; then fill the xoshiro state from SplitMix as its authors recommend. */
     uint64_t key_state = key;
     uint64_t state = seed ^ splitmix64(&key_state);
-    for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&state);
+    for (int i = 0; i < 4; i++)
+        rng->s[i] = splitmix64(&state);
     if ((rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0) rng->s[0] = 1;
 }
 
@@ -117,7 +119,8 @@ void sim_hash_bytes(struct sim_world *world, const void *data, size_t len) {
 
 void sim_hash_u64(struct sim_world *world, uint64_t value) {
     uint8_t bytes[8];
-    for (int i = 0; i < 8; i++) bytes[i] = (uint8_t)(value >> (8 * i)); /* little endian */
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (uint8_t)(value >> (8 * i)); /* little endian */
     sim_hash_bytes(world, bytes, sizeof(bytes));
 }
 
@@ -298,7 +301,8 @@ struct sim_world *sim_world_create(uint64_t seed) {
     world->seed = seed;
     world->trace_hash = FNV_OFFSET;
     sim_hash_u64(world, seed);
-    for (int i = 0; i < SIM_STREAM_COUNT; i++) sim_rng_init(&world->rngs[i], seed, (uint64_t)i);
+    for (int i = 0; i < SIM_STREAM_COUNT; i++)
+        sim_rng_init(&world->rngs[i], seed, (uint64_t)i);
     world->net_timeout_ns = 10 * NS_PER_S;
     world->next_conn_id = 1;
     for (size_t a = 0; a < SIM_NODES_MAX; a++) {
@@ -367,10 +371,8 @@ int sim_break_parse(const char *name, enum sim_break *out) {
         const char *name;
         enum sim_break value;
     } table[] = {
-        {"none", SIM_BREAK_NONE},
-        {"keep-unsynced", SIM_BREAK_KEEP_UNSYNCED},
-        {"dup-bytes", SIM_BREAK_DUP_BYTES},
-        {"early-timer", SIM_BREAK_EARLY_TIMER},
+        {"none", SIM_BREAK_NONE},           {"keep-unsynced", SIM_BREAK_KEEP_UNSYNCED},
+        {"dup-bytes", SIM_BREAK_DUP_BYTES}, {"early-timer", SIM_BREAK_EARLY_TIMER},
         {"assert", SIM_BREAK_ASSERT},
     };
     for (size_t i = 0; i < ARRAY_LEN(table); i++) {
@@ -438,7 +440,9 @@ struct sim_node *sim_node_add(struct sim_world *world, const char *name,
     return node;
 }
 
-struct io *sim_node_io(struct sim_node *node) { return node->up ? &node->io : NULL; }
+struct io *sim_node_io(struct sim_node *node) {
+    return node->up ? &node->io : NULL;
+}
 const char *sim_node_name(struct sim_node *node) { return node->name; }
 uint32_t sim_node_index(struct sim_node *node) { return node->index; }
 bool sim_node_is_up(struct sim_node *node) { return node->up; }
@@ -495,9 +499,12 @@ static void node_drop_events(struct sim_node *node) {
         }
     }
     world->heap_count = kept;
-    for (size_t i = 0; i < kept; i++) world->heap[i]->heap_index = i;
-    for (size_t i = kept / 2; i-- > 0;) heap_down(world, i);
-    for (size_t i = 0; i < node->deferred_count; i++) free(node->deferred[i]);
+    for (size_t i = 0; i < kept; i++)
+        world->heap[i]->heap_index = i;
+    for (size_t i = kept / 2; i-- > 0;)
+        heap_down(world, i);
+    for (size_t i = 0; i < node->deferred_count; i++)
+        free(node->deferred[i]);
     node->deferred_count = 0;
     node->timer_count = 0;
 }
@@ -505,9 +512,9 @@ static void node_drop_events(struct sim_node *node) {
 void sim_node_crash(struct sim_node *node) {
     struct sim_world *world = node->world;
     ASSERT(node->up);
-    ASSERT(world->current_node != node); /* a node cannot free the code that is running */
+    ASSERT(world->current_node != node);       /* a node cannot free the code that is running */
     ASSERT(world->broken != SIM_BREAK_ASSERT); /* deliberately broken: shows the handler */
-    sim_net_node_crash(node);            /* streams first: they may reference files */
+    sim_net_node_crash(node);                  /* streams first: they may reference files */
     sim_disk_close_all(node);
     node_drop_events(node);
     node_free_memory(node);
@@ -597,14 +604,14 @@ static uint64_t world_time_for_mono(struct sim_node *node, uint64_t mono_ns) {
     unsigned __int128 delta = mono_ns - node->clock_base_mono_ns;
     unsigned __int128 rate = (unsigned __int128)(1000000 + node->drift_ppm);
     uint64_t t = node->clock_base_world_ns + (uint64_t)((delta * 1000000 + rate - 1) / rate);
-    for (int i = 0; i < 4 && mono_at(node, t) < mono_ns; i++) t++;
+    for (int i = 0; i < 4 && mono_at(node, t) < mono_ns; i++)
+        t++;
     ASSERT(mono_at(node, t) >= mono_ns);
     return t;
 }
 
 int64_t sim_node_wall_ms(struct sim_node *node) {
-    return SIM_WALL_EPOCH_MS + (int64_t)(sim_node_mono_ns(node) / NS_PER_MS) +
-           node->wall_offset_ms;
+    return SIM_WALL_EPOCH_MS + (int64_t)(sim_node_mono_ns(node) / NS_PER_MS) + node->wall_offset_ms;
 }
 
 void sim_node_set_clock(struct sim_node *node, int64_t skew_ms, int32_t drift_ppm) {
@@ -642,9 +649,8 @@ static void timer_fire(struct sim_world *world, struct sim_event *ev) {
                        ev->deadline_ns > NS_PER_MS && mono + NS_PER_MS >= ev->deadline_ns;
     if (mono < ev->deadline_ns && !early_break) {
         /* The clock's rate changed after the timer was set: wait the remaining time. */
-        struct sim_event *again = sim_event_new(world, node, SIM_EV_TIMER,
-                                                world_time_for_mono(node, ev->deadline_ns),
-                                                timer_fire);
+        struct sim_event *again = sim_event_new(
+            world, node, SIM_EV_TIMER, world_time_for_mono(node, ev->deadline_ns), timer_fire);
         again->p = ev->p;
         again->q = ev->q;
         again->u = ev->u;

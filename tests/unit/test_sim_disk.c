@@ -52,7 +52,8 @@ static void test_synced_bytes_survive(void **state) {
     struct io *io = sim_node_io(node);
     struct io_file *f = open_file("a.log", IO_OPEN_CREATE);
     uint8_t buf[3000];
-    for (size_t i = 0; i < sizeof(buf); i++) buf[i] = (uint8_t)(i * 7 + 1);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)(i * 7 + 1);
     assert_int_equal(io_file_pwrite(io, f, buf, sizeof(buf), 0), (int64_t)sizeof(buf));
     assert_int_equal(io_file_sync(io, f), 0);
     assert_int_equal(sim_disk_pending_count(node, "a.log"), 0);
@@ -146,8 +147,10 @@ static void test_torn_writes_per_sector(void **state) {
             kept += ds.d[i].kept;
         }
         /* Bytes outside the write are untouched. */
-        for (size_t b = 0; b < 100; b++) assert_int_equal(back[b], 0xAA);
-        for (size_t b = 2200; b < 4096; b++) assert_int_equal(back[b], 0xAA);
+        for (size_t b = 0; b < 100; b++)
+            assert_int_equal(back[b], 0xAA);
+        for (size_t b = 2200; b < 4096; b++)
+            assert_int_equal(back[b], 0xAA);
         if (kept > 0 && kept < ds.count) saw_mixed = true;
     }
     assert_true(saw_mixed);
@@ -188,7 +191,8 @@ static void test_metadata_durable_and_sorted(void **state) {
     assert_int_equal(io_file_open(io, "nope/f", IO_OPEN_CREATE, &f), -ENOENT);
     assert_int_equal(io_file_open(io, "d/missing", IO_OPEN_READ, &f), -ENOENT);
     const char *names[] = {"d/zeta", "d/alpha", "d/b.tmp", "d/b"};
-    for (size_t i = 0; i < 4; i++) io_file_close(io, open_file(names[i], IO_OPEN_CREATE));
+    for (size_t i = 0; i < 4; i++)
+        io_file_close(io, open_file(names[i], IO_OPEN_CREATE));
     assert_int_equal(io_mkdir(io, "d/sub"), 0);
     io_file_close(io, open_file("d/sub/inner", IO_OPEN_CREATE));
     assert_int_equal(io_file_open(io, "d/b", IO_OPEN_CREATE | IO_OPEN_EXCL, &f), -EEXIST);

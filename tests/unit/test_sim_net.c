@@ -17,7 +17,7 @@
 
 #include "sim/sim.h"
 
-#define PORT 9000
+#define PORT    9000
 #define BUF_MAX (4 << 20)
 
 /* What one end saw. */
@@ -99,7 +99,9 @@ static int teardown(void **state) {
     return 0;
 }
 
-static void run_ms(uint64_t ms) { sim_world_run_until(world, sim_world_now_ns(world) + ms * 1000000); }
+static void run_ms(uint64_t ms) {
+    sim_world_run_until(world, sim_world_now_ns(world) + ms * 1000000);
+}
 
 static void connect_pair(void) {
     assert_int_equal(io_connect(client_end.io, "server", PORT, on_connect, &client_end), 0);
@@ -111,7 +113,8 @@ static void connect_pair(void) {
 }
 
 static void fill(uint8_t *buf, size_t len, uint32_t salt) {
-    for (size_t i = 0; i < len; i++) buf[i] = (uint8_t)((i * 131 + salt) ^ (i >> 8));
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)((i * 131 + salt) ^ (i >> 8));
 }
 
 static void test_order_and_split(void **state) {
@@ -138,8 +141,8 @@ static void test_order_and_split(void **state) {
 
 static void test_latency_bounds(void **state) {
     (void)state;
-    struct sim_link_config cfg = {.latency_min_ns = 5000000, .latency_max_ns = 7000000,
-                                  .bandwidth_bytes_per_s = 0};
+    struct sim_link_config cfg = {
+        .latency_min_ns = 5000000, .latency_max_ns = 7000000, .bandwidth_bytes_per_s = 0};
     sim_net_set_link(world, NULL, NULL, &cfg);
     connect_pair();
     for (int i = 0; i < 20; i++) {

@@ -103,7 +103,8 @@ static void test_timers(void **state) {
     }
     int want[] = {1, 4, 2, 3, 0};
     assert_int_equal(events.count, 5);
-    for (size_t i = 0; i < 5; i++) assert_int_equal(events.items[i], want[i]);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(events.items[i], want[i]);
     sim_world_destroy(world);
 }
 
@@ -112,7 +113,8 @@ static void test_prng_streams(void **state) {
     struct sim_world *a = sim_world_create(99);
     struct sim_world *b = sim_world_create(99);
     /* Extra draws from the workload stream of b leave its network stream untouched. */
-    for (int i = 0; i < 1000; i++) sim_rng_next(sim_world_rng(b, SIM_STREAM_WORKLOAD));
+    for (int i = 0; i < 1000; i++)
+        sim_rng_next(sim_world_rng(b, SIM_STREAM_WORKLOAD));
     for (int i = 0; i < 100; i++) {
         assert_int_equal(sim_rng_next(sim_world_rng(a, SIM_STREAM_NETWORK)),
                          sim_rng_next(sim_world_rng(b, SIM_STREAM_NETWORK)));
@@ -129,12 +131,14 @@ static void test_prng_streams(void **state) {
     sim_node_add(a, "y", NULL, NULL);
     struct sim_node *nb = sim_node_add(b, "x", NULL, NULL);
     struct sim_node *yb = sim_node_add(b, "y", NULL, NULL);
-    for (int i = 0; i < 50; i++) io_random_u64(sim_node_io(yb));
+    for (int i = 0; i < 50; i++)
+        io_random_u64(sim_node_io(yb));
     for (int i = 0; i < 50; i++) {
         assert_int_equal(io_random_u64(sim_node_io(na)), io_random_u64(sim_node_io(nb)));
     }
     /* Bounded draws stay in range. */
-    for (int i = 0; i < 1000; i++) assert_true(sim_rng_below(&r1, 7) < 7);
+    for (int i = 0; i < 1000; i++)
+        assert_true(sim_rng_below(&r1, 7) < 7);
     sim_world_destroy(a);
     sim_world_destroy(b);
 }
@@ -206,7 +210,8 @@ static void crash_start(struct io *io, void *arg) {
     struct crash_prog *p = arg;
     p->started++;
     p->mem = io_alloc(io, 4096);
-    for (int i = 0; i < 10; i++) io_alloc(io, (size_t)(i + 1) * 10); /* "leaked" on purpose */
+    for (int i = 0; i < 10; i++)
+        io_alloc(io, (size_t)(i + 1) * 10); /* "leaked" on purpose */
     io_timer_start(io, io_now_ns(io) + 1000000000, crash_timer, NULL);
     io_tracef(io, "started", IO_TF_I("count", p->started), IO_TF_S("who", "prog"));
 }
@@ -297,13 +302,15 @@ static void test_hooks_and_buggify(void **state) {
     assert_string_equal(h.last_log, "disk full at 99%");
     /* Buggify: off by default; when on, some site fires sometimes, never always. */
     struct io *io = sim_node_io(n);
-    for (int i = 0; i < 1000; i++) assert_false(io_buggify(io, "site"));
+    for (int i = 0; i < 1000; i++)
+        assert_false(io_buggify(io, "site"));
     sim_world_set_buggify(world, true);
     size_t fired = 0;
     char site[16];
     for (int s = 0; s < 40; s++) {
         snprintf(site, sizeof(site), "site-%d", s);
-        for (int i = 0; i < 100; i++) fired += io_buggify(io, site);
+        for (int i = 0; i < 100; i++)
+            fired += io_buggify(io, site);
     }
     assert_true(fired > 0 && fired < 4000 / 4);
     sim_node_crash(n);
@@ -312,14 +319,10 @@ static void test_hooks_and_buggify(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scheduler_order),
-        cmocka_unit_test(test_timers),
-        cmocka_unit_test(test_prng_streams),
-        cmocka_unit_test(test_clocks),
-        cmocka_unit_test(test_pause),
-        cmocka_unit_test(test_crash_frees_and_restart),
-        cmocka_unit_test(test_trace_hash),
-        cmocka_unit_test(test_hooks_and_buggify),
+        cmocka_unit_test(test_scheduler_order), cmocka_unit_test(test_timers),
+        cmocka_unit_test(test_prng_streams),    cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_pause),           cmocka_unit_test(test_crash_frees_and_restart),
+        cmocka_unit_test(test_trace_hash),      cmocka_unit_test(test_hooks_and_buggify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

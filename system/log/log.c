@@ -1428,7 +1428,9 @@ static int compact_segment(struct compact_ctx *c, size_t si, int64_t now_ms,
     segment_close_files(log, s);
     static const char *const exts[] = {".index", ".timeindex", ".log"};
     const char *sources[] = {ipath, tpath, path};
-    for (size_t i = 0; i < ARRAY_LEN(exts) && rc == 0; i++) {
+    /* Only the indexes: the .log is replaced by the atomic rename below, and removing it
+     * first would open a window in which a crash loses the segment. */
+    for (size_t i = 0; i < 2 && rc == 0; i++) {
         rc = log_segment_file_name(final_path, sizeof final_path, log->dir, s->base_offset,
                                    exts[i]);
         if (rc == 0) rc = io_unlink(log->io, final_path);

@@ -1,8 +1,9 @@
 /*
  * group_coordinator.h — the classic (pre-KIP-848) Kafka group coordinator as a
  * deterministic state machine: consumer group membership and rebalancing (JoinGroup,
- * SyncGroup, Heartbeat, LeaveGroup), committed offsets (OffsetCommit, OffsetFetch) and the
- * admin views (ListGroups, DescribeGroups), made durable in __consumer_offsets.
+ * SyncGroup, Heartbeat, LeaveGroup), committed offsets (OffsetCommit, OffsetFetch,
+ * TxnOffsetCommit with its pending-until-marker offsets) and the admin views (ListGroups,
+ * DescribeGroups), made durable in __consumer_offsets.
  *
  * It knows nothing of the wire or the log. The broker decodes a request, fills the plain
  * structs below, and encodes what comes back; it wires `struct group_log` to the partition
@@ -21,10 +22,11 @@
  *   Empty --offsets all expired--> Dead (removed)
  * See docs/GROUPS.md for the full table and the Kafka rules each transition follows.
  *
- * Callbacks: JoinGroup, SyncGroup and OffsetCommit answer through a callback that runs
- * EXACTLY ONCE per accepted call: either before the call returns (immediate answers and
- * errors) or later (from a timer, another member's request, or the log's completion). The
- * response and everything it points to are valid only during the callback. Heartbeat,
+ * Callbacks: JoinGroup, SyncGroup, OffsetCommit and TxnOffsetCommit answer through a
+ * callback that runs EXACTLY ONCE per accepted call: either before the call returns
+ * (immediate answers and errors) or later (from a timer, another member's request, or the
+ * log's completion). The response and everything it points to are valid only during the
+ * callback, which must not call back into the coordinator (an ASSERT catches it). Heartbeat,
  * LeaveGroup, OffsetFetch, ListGroups and DescribeGroups answer synchronously.
  * Kafka error codes are data (int16 in responses); C errors are negative errno values.
  *

@@ -11,8 +11,8 @@
 #include "base/base.h"
 
 /* Bounds on what one request may ask of us, beyond the arena's byte limit. */
-#define API_PROTOCOLS_MAX 64
-#define API_MEMBERS_MAX 10000
+#define API_PROTOCOLS_MAX  64
+#define API_MEMBERS_MAX    10000
 #define API_PARTITIONS_MAX 100000
 
 bool group_api_handles(int16_t api_key) {
@@ -90,8 +90,8 @@ static struct api_call *api_call_new(struct proto_arena *arena, int16_t version,
                                      const void *request, group_api_done_cb done, void *arg) {
     struct api_call *call = proto_arena_alloc(arena, sizeof(*call));
     if (call == NULL) return NULL;
-    *call = (struct api_call){.arena = arena, .version = version, .request = request,
-                              .done = done, .arg = arg};
+    *call = (struct api_call){
+        .arena = arena, .version = version, .request = request, .done = done, .arg = arg};
     return call;
 }
 
@@ -228,8 +228,8 @@ static void handle_heartbeat(struct group_coordinator *co,
                              void *arg) {
     struct proto_heartbeat_response resp;
     memset(&resp, 0, sizeof(resp));
-    resp.error_code = group_heartbeat(co, cstr(req->group_id), req->generation_id,
-                                      cstr_or_empty(req->member_id));
+    resp.error_code =
+        group_heartbeat(co, cstr(req->group_id), req->generation_id, cstr_or_empty(req->member_id));
     done(arg, &resp);
 }
 
@@ -248,7 +248,8 @@ static void handle_leave(struct group_coordinator *co, struct proto_arena *arena
         return;
     }
     int32_t count = req->members.count < 0 ? 0 : req->members.count;
-    const char **ids = count > API_MEMBERS_MAX ? NULL : arena_array(arena, (size_t)count, sizeof(*ids));
+    const char **ids =
+        count > API_MEMBERS_MAX ? NULL : arena_array(arena, (size_t)count, sizeof(*ids));
     int16_t *errors = ids == NULL ? NULL : arena_array(arena, (size_t)count, sizeof(*errors));
     resp.members.items =
         errors == NULL ? NULL : arena_array(arena, (size_t)count, sizeof(*resp.members.items));
@@ -257,7 +258,8 @@ static void handle_leave(struct group_coordinator *co, struct proto_arena *arena
         done(arg, &resp);
         return;
     }
-    for (int32_t i = 0; i < count; i++) ids[i] = cstr_or_empty(req->members.items[i].member_id);
+    for (int32_t i = 0; i < count; i++)
+        ids[i] = cstr_or_empty(req->members.items[i].member_id);
     resp.error_code = group_leave(co, cstr(req->group_id), ids, (size_t)count, errors);
     if (resp.error_code == GROUP_ERR_NONE) {
         resp.members.count = count;
@@ -286,8 +288,8 @@ static void commit_answered(void *p, const int16_t *errors, size_t count) {
         struct proto_offset_commit_response_topic *out = &resp.topics.items[t];
         int32_t parts = rt->partitions.count < 0 ? 0 : rt->partitions.count;
         out->name = rt->name;
-        out->partitions.items = arena_array(call->arena, (size_t)parts,
-                                            sizeof(*out->partitions.items));
+        out->partitions.items =
+            arena_array(call->arena, (size_t)parts, sizeof(*out->partitions.items));
         if (parts > 0 && out->partitions.items == NULL) {
             ok = false;
             break;
@@ -372,8 +374,8 @@ static void txn_commit_answered(void *p, const int16_t *errors, size_t count) {
         struct proto_txn_offset_commit_response_topic *out = &resp.topics.items[t];
         int32_t parts = rt->partitions.count < 0 ? 0 : rt->partitions.count;
         out->name = rt->name;
-        out->partitions.items = arena_array(call->arena, (size_t)parts,
-                                            sizeof(*out->partitions.items));
+        out->partitions.items =
+            arena_array(call->arena, (size_t)parts, sizeof(*out->partitions.items));
         if (parts > 0 && out->partitions.items == NULL) {
             ok = false;
             break;
@@ -541,7 +543,8 @@ static void handle_fetch(struct group_coordinator *co, struct proto_arena *arena
         for (int32_t i = 0; i < parts; i++) {
             struct group_offset o;
             int32_t partition = rt->partition_indexes.items[i];
-            int16_t error = group_offset_fetch(co, group_id, cstr_or_empty(rt->name), partition, &o);
+            int16_t error =
+                group_offset_fetch(co, group_id, cstr_or_empty(rt->name), partition, &o);
             if (error != GROUP_ERR_NONE) group_error = error;
             /* o.metadata points into the coordinator: copy, later calls may move it. */
             struct proto_string meta = arena_str(arena, o.metadata, &ok);
@@ -642,13 +645,14 @@ static void describe_visit(void *p, const struct group_description *d) {
 }
 
 static void handle_describe(struct group_coordinator *co, struct proto_arena *arena,
-                            const struct proto_describe_groups_request *req,
-                            group_api_done_cb done, void *arg) {
+                            const struct proto_describe_groups_request *req, group_api_done_cb done,
+                            void *arg) {
     struct proto_describe_groups_response resp;
     memset(&resp, 0, sizeof(resp));
     int32_t count = req->groups.count < 0 ? 0 : req->groups.count;
-    resp.groups.items =
-        count > API_MEMBERS_MAX ? NULL : arena_array(arena, (size_t)count, sizeof(*resp.groups.items));
+    resp.groups.items = count > API_MEMBERS_MAX
+                            ? NULL
+                            : arena_array(arena, (size_t)count, sizeof(*resp.groups.items));
     bool ok = count == 0 || resp.groups.items != NULL;
     for (int32_t i = 0; i < count && ok; i++) {
         struct describe_fill df = {.arena = arena, .out = &resp.groups.items[i], .ok = true};

@@ -19,18 +19,19 @@ size_t group_batch_size(const struct group_record *records, size_t count) {
     /* The 61-byte header, then per record at most: length 5, attributes 1, timestamp
      * delta 10, offset delta 5, key length 5, value length 5, header count 5 bytes. */
     size_t size = BATCH_HEADER_BYTES;
-    for (size_t i = 0; i < count; i++) size += 36 + records[i].key_len + records[i].value_len;
+    for (size_t i = 0; i < count; i++)
+        size += 36 + records[i].key_len + records[i].value_len;
     return size;
 }
 
 int64_t group_batch_build(struct io *io, uint8_t *buf, size_t cap,
-                          const struct group_record *records, size_t count,
-                          int64_t timestamp_ms, int64_t producer_id, int16_t producer_epoch) {
+                          const struct group_record *records, size_t count, int64_t timestamp_ms,
+                          int64_t producer_id, int16_t producer_epoch) {
     ASSERT(count >= 1 && count <= GROUP_BATCH_RECORDS_MAX);
     /* Small appends (the common case) build from the stack. */
     struct batch_record_in stack[64];
-    struct batch_record_in *list = count <= ARRAY_LEN(stack) ? stack
-                                                             : io_calloc(io, count, sizeof(*list));
+    struct batch_record_in *list =
+        count <= ARRAY_LEN(stack) ? stack : io_calloc(io, count, sizeof(*list));
     for (size_t i = 0; i < count; i++) {
         ASSERT(records[i].key != NULL && records[i].key_len <= INT32_MAX);
         ASSERT(records[i].value_len <= INT32_MAX);
@@ -92,8 +93,8 @@ int group_batch_replay(struct group_coordinator *co, int32_t partition, const ui
                     batch_is_transactional(&h)
                         ? group_coordinator_replay_txn(co, partition, h.producer_id, r.key,
                                                        (size_t)r.key_len, r.value, value_len)
-                        : group_coordinator_replay(co, partition, r.key, (size_t)r.key_len,
-                                                   r.value, value_len);
+                        : group_coordinator_replay(co, partition, r.key, (size_t)r.key_len, r.value,
+                                                   value_len);
                 if (replayed == -ENOSPC) return replayed;
                 if (replayed < 0) stats->records_refused++;
             }

@@ -28,8 +28,8 @@ size_t group_batch_size(const struct group_record *records, size_t count);
  * (producer_id, producer_epoch) — the append_txn seam; -1 a plain one. Returns its size, or
  * -ENOSPC if cap is too small. count >= 1; io lends scratch memory beyond 64 records. */
 int64_t group_batch_build(struct io *io, uint8_t *buf, size_t cap,
-                          const struct group_record *records, size_t count,
-                          int64_t timestamp_ms, int64_t producer_id, int16_t producer_epoch);
+                          const struct group_record *records, size_t count, int64_t timestamp_ms,
+                          int64_t producer_id, int16_t producer_epoch);
 
 /* What a replay saw. */
 struct group_batch_stats {

@@ -27,7 +27,7 @@
 
 /* Upper bounds that keep loops and buffers finite whatever a client sends. */
 #define PROTOCOLS_PER_MEMBER_MAX 64
-#define CLIENT_ID_BYTES_MAX 1024
+#define CLIENT_ID_BYTES_MAX      1024
 
 enum partition_state { PARTITION_NOT_OWNED = 0, PARTITION_LOADING = 1, PARTITION_OWNED = 2 };
 
@@ -93,11 +93,11 @@ struct group {
     uint32_t txn_offset_count;
     uint32_t txn_offset_cap;
     io_timer_id join_timer;
-    bool join_initial;          /* The join timer is group.initial.rebalance.delay.ms. */
-    bool new_member_added;      /* A member joined during the initial delay. */
+    bool join_initial;            /* The join timer is group.initial.rebalance.delay.ms. */
+    bool new_member_added;        /* A member joined during the initial delay. */
     int64_t initial_remaining_ms; /* Rebalance time left after the current initial delay. */
-    bool assignment_pending;    /* The leader's assignment is being written. */
-    int64_t state_timestamp_ms; /* Wall time of the last state change (KIP-211). */
+    bool assignment_pending;      /* The leader's assignment is being written. */
+    int64_t state_timestamp_ms;   /* Wall time of the last state change (KIP-211). */
 };
 
 struct group_coordinator {
@@ -227,8 +227,8 @@ static bool str_eq(const char *a, const char *b) {
 }
 
 /* Grows *arr (elements of elem_size) so it holds at least need elements. */
-static void array_reserve(struct group_coordinator *co, void **arr, uint32_t *cap,
-                          size_t elem_size, uint32_t need) {
+static void array_reserve(struct group_coordinator *co, void **arr, uint32_t *cap, size_t elem_size,
+                          uint32_t need) {
     if (need <= *cap) return;
     uint32_t new_cap = *cap == 0 ? 4 : *cap;
     while (new_cap < need) {
@@ -383,8 +383,7 @@ static struct member *member_find(const struct group *g, const char *member_id) 
     return NULL;
 }
 
-static struct member *pending_find(const struct group *g, const char *member_id,
-                                   uint32_t *index) {
+static struct member *pending_find(const struct group *g, const char *member_id, uint32_t *index) {
     for (uint32_t i = 0; i < g->pending_count; i++) {
         if (strcmp(g->pending[i]->member_id, member_id) == 0) {
             *index = i;
@@ -437,7 +436,8 @@ static void member_free_protocols(struct group_coordinator *co, struct member *m
         str_free(co, m->protocols[i].name);
         bytes_free(co, m->protocols[i].metadata, m->protocols[i].metadata_len);
     }
-    if (m->protocols != NULL) io_free(co->io, m->protocols, m->protocol_count * sizeof(*m->protocols));
+    if (m->protocols != NULL)
+        io_free(co->io, m->protocols, m->protocol_count * sizeof(*m->protocols));
     m->protocols = NULL;
     m->protocol_count = 0;
 }
@@ -488,10 +488,14 @@ static void group_destroy(struct group *g) {
             (co->group_count - index - 1) * sizeof(*co->groups));
     co->group_count--;
     io_timer_cancel(co->io, g->join_timer);
-    for (uint32_t i = 0; i < g->member_count; i++) member_free(co, g->members[i]);
-    for (uint32_t i = 0; i < g->pending_count; i++) member_free(co, g->pending[i]);
-    for (uint32_t i = 0; i < g->offset_count; i++) offset_entry_free(co, &g->offsets[i]);
-    for (uint32_t i = 0; i < g->txn_offset_count; i++) offset_entry_free(co, &g->txn_offsets[i]);
+    for (uint32_t i = 0; i < g->member_count; i++)
+        member_free(co, g->members[i]);
+    for (uint32_t i = 0; i < g->pending_count; i++)
+        member_free(co, g->pending[i]);
+    for (uint32_t i = 0; i < g->offset_count; i++)
+        offset_entry_free(co, &g->offsets[i]);
+    for (uint32_t i = 0; i < g->txn_offset_count; i++)
+        offset_entry_free(co, &g->txn_offsets[i]);
     array_free(co, g->txn_offsets, g->txn_offset_cap, sizeof(*g->txn_offsets));
     array_free(co, g->members, g->member_cap, sizeof(*g->members));
     array_free(co, g->pending, g->pending_cap, sizeof(*g->pending));
@@ -787,8 +791,8 @@ static void group_prepare_rebalance(struct group *g) {
         g->join_initial = false;
         delay_ms = rebalance_ms;
     }
-    g->join_timer = io_timer_start(co->io, deadline_after_ms(co, delay_ms),
-                                   group_join_timer_fired, g);
+    g->join_timer =
+        io_timer_start(co->io, deadline_after_ms(co, delay_ms), group_join_timer_fired, g);
 }
 
 static void group_maybe_prepare_rebalance(struct group *g) {
@@ -866,8 +870,8 @@ static void member_set_join_waiting(struct group *g, struct member *m, group_joi
 }
 
 static void group_add_member_and_rebalance(struct group *g, const char *member_id,
-                                           const struct group_join_request *req,
-                                           group_join_cb cb, void *arg) {
+                                           const struct group_join_request *req, group_join_cb cb,
+                                           void *arg) {
     struct group_coordinator *co = g->co;
     struct member *m = member_create(g, member_id, req);
     member_set_protocols(co, m, req->protocols, req->protocol_count);
@@ -899,10 +903,10 @@ static void make_member_id(struct group_coordinator *co, const char *client_id, 
                            size_t cap) {
     uint64_t hi = io_random_u64(co->io);
     uint64_t lo = io_random_u64(co->io);
-    int n = snprintf(out, cap, "%s-%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64
-                               "-%012" PRIx64,
-                     client_id, hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48,
-                     lo & (uint64_t)0xffffffffffff);
+    int n =
+        snprintf(out, cap, "%s-%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
+                 client_id, hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48,
+                 lo & (uint64_t)0xffffffffffff);
     ASSERT(n > 0 && (size_t)n < cap);
 }
 
@@ -1078,9 +1082,8 @@ static void trace_assignments(struct group *g) {
     for (uint32_t i = 0; i < g->member_count; i++) {
         struct assignment_trace t = {.g = g, .m = g->members[i]};
         if (g->members[i]->assignment_len == 0) continue;
-        int rc = group_record_consumer_assignment_walk(g->members[i]->assignment,
-                                                       g->members[i]->assignment_len,
-                                                       trace_one_partition, &t);
+        int rc = group_record_consumer_assignment_walk(
+            g->members[i]->assignment, g->members[i]->assignment_len, trace_one_partition, &t);
         if (rc < 0) {
             io_log(g->co->io, IO_LOG_WARN, "group %s: unreadable consumer assignment for %s",
                    g->group_id, g->members[i]->member_id);
@@ -1144,11 +1147,10 @@ static void append_done(void *arg, int status) {
             if (status != 0) continue;
             if (ctx->kind == APPEND_TXN_COMMIT) {
                 /* Durable but pending: visible only once the marker commits it. */
-                if (g != NULL && !txn_offset_upsert(g, ctx->producer_id, item->topic,
-                                                    item->partition, item->offset,
-                                                    item->leader_epoch, item->metadata,
-                                                    item->commit_timestamp_ms,
-                                                    co->order_next++)) {
+                if (g != NULL &&
+                    !txn_offset_upsert(g, ctx->producer_id, item->topic, item->partition,
+                                       item->offset, item->leader_epoch, item->metadata,
+                                       item->commit_timestamp_ms, co->order_next++)) {
                     io_log(co->io, IO_LOG_WARN, "group %s: offsets_per_group_max reached",
                            ctx->group_id);
                 }
@@ -1169,8 +1171,7 @@ static void append_done(void *arg, int status) {
 
 /* Issues an append; on synchronous failure returns the error and frees nothing. */
 static int issue_append(struct group_coordinator *co, int32_t partition,
-                        const struct group_record *records, size_t count,
-                        struct append_ctx *ctx) {
+                        const struct group_record *records, size_t count, struct append_ctx *ctx) {
     int rc;
     if (ctx->kind == APPEND_TXN_COMMIT) {
         ASSERT(co->log.append_txn != NULL);
@@ -1186,8 +1187,8 @@ static int issue_append(struct group_coordinator *co, int32_t partition,
 static void group_store_done_background(struct group_coordinator *co, struct append_ctx *ctx,
                                         int status) {
     if (status < 0) {
-        io_log(co->io, IO_LOG_WARN, "group %s: writing group metadata failed: %d",
-               ctx->group_id, status);
+        io_log(co->io, IO_LOG_WARN, "group %s: writing group metadata failed: %d", ctx->group_id,
+               status);
     }
 }
 
@@ -1246,8 +1247,8 @@ static void group_store(struct group *g, int32_t generation, struct append_ctx *
         ctx->group_id = str_dup(co, g->group_id);
         ctx->generation = generation;
     }
-    struct group_record record = {.key = key, .key_len = key_len, .value = val,
-                                  .value_len = value_len};
+    struct group_record record = {
+        .key = key, .key_len = key_len, .value = val, .value_len = value_len};
     int rc = issue_append(co, g->partition, &record, 1, ctx);
     io_free(co->io, key, key_len);
     io_free(co->io, val, value_len);
@@ -1326,8 +1327,8 @@ void group_sync(struct group_coordinator *co, const struct group_sync_request *r
 
 /* --- Heartbeat, LeaveGroup ------------------------------------------------------------ */
 
-int16_t group_heartbeat(struct group_coordinator *co, const char *group_id,
-                        int32_t generation_id, const char *member_id) {
+int16_t group_heartbeat(struct group_coordinator *co, const char *group_id, int32_t generation_id,
+                        const char *member_id) {
     ASSERT(co->callback_depth == 0);
     int16_t error = serve_check(co, group_id);
     if (error != GROUP_ERR_NONE) return error;
@@ -1617,8 +1618,8 @@ static void commit_write(struct group_coordinator *co, struct group *g,
         uint8_t *val = io_alloc(co->io, value_len);
         group_record_offset_key_encode(key, key_len, g->group_id, item->topic, item->partition);
         group_record_offset_value_encode(val, value_len, &value);
-        records[k] = (struct group_record){.key = key, .key_len = key_len, .value = val,
-                                           .value_len = value_len};
+        records[k] = (struct group_record){
+            .key = key, .key_len = key_len, .value = val, .value_len = value_len};
         k++;
     }
     ASSERT(k == valid);
@@ -1739,12 +1740,12 @@ static void offset_to_public(const struct offset_entry *e, struct group_offset *
     out->commit_timestamp_ms = e->commit_timestamp_ms;
 }
 
-int16_t group_offset_fetch(struct group_coordinator *co, const char *group_id,
-                           const char *topic, int32_t partition, struct group_offset *out) {
+int16_t group_offset_fetch(struct group_coordinator *co, const char *group_id, const char *topic,
+                           int32_t partition, struct group_offset *out) {
     ASSERT(co->callback_depth == 0);
     ASSERT(out != NULL && topic != NULL);
-    *out = (struct group_offset){.offset = -1, .leader_epoch = -1, .metadata = "",
-                                 .commit_timestamp_ms = -1};
+    *out = (struct group_offset){
+        .offset = -1, .leader_epoch = -1, .metadata = "", .commit_timestamp_ms = -1};
     int16_t error = serve_check(co, group_id);
     if (error != GROUP_ERR_NONE) return error;
     struct group *g = group_find(co, group_id);
@@ -1916,9 +1917,9 @@ static void retention_timer_fired(void *arg) {
     struct group_coordinator *co = arg;
     co->retention_timer = 0;
     group_coordinator_expire_offsets(co);
-    co->retention_timer =
-        io_timer_start(co->io, deadline_after_ms(co, (int64_t)co->config.retention_check_interval_ms),
-                       retention_timer_fired, co);
+    co->retention_timer = io_timer_start(
+        co->io, deadline_after_ms(co, (int64_t)co->config.retention_check_interval_ms),
+        retention_timer_fired, co);
 }
 
 /* --- Lifecycle, loading --------------------------------------------------------------- */
@@ -1935,9 +1936,9 @@ struct group_coordinator *group_coordinator_create(struct io *io, const struct g
     co->config = *config;
     co->log = *log;
     co->partition_states = io_calloc(io, (size_t)config->offsets_partitions, 1);
-    co->retention_timer = io_timer_start(
-        io, deadline_after_ms(co, (int64_t)config->retention_check_interval_ms),
-        retention_timer_fired, co);
+    co->retention_timer =
+        io_timer_start(io, deadline_after_ms(co, (int64_t)config->retention_check_interval_ms),
+                       retention_timer_fired, co);
     return co;
 }
 
@@ -1945,8 +1946,7 @@ uint32_t group_coordinator_appends(const struct group_coordinator *co) {
     return co->appends_inflight;
 }
 
-int32_t group_coordinator_partition_for(const struct group_coordinator *co,
-                                        const char *group_id) {
+int32_t group_coordinator_partition_for(const struct group_coordinator *co, const char *group_id) {
     return group_record_partition_for(group_id, co->config.offsets_partitions);
 }
 
@@ -1957,15 +1957,16 @@ void group_coordinator_load_begin(struct group_coordinator *co, int32_t partitio
     co->partition_states[partition] = PARTITION_LOADING;
 }
 
-static int replay_group_value(struct group_coordinator *co, struct group *g,
-                              const uint8_t *value, size_t value_len) {
+static int replay_group_value(struct group_coordinator *co, struct group *g, const uint8_t *value,
+                              size_t value_len) {
     struct group_metadata_value v;
     int rc = group_record_group_value_decode(value, value_len, &v);
     if (rc < 0) return rc;
     if ((uint32_t)v.member_count > co->config.group_members_max) return -ENOSPC;
     /* Members need a chosen protocol to belong to; refuse before changing anything. */
     if (v.member_count > 0 && v.protocol.len < 0) return -EINVAL;
-    for (uint32_t i = 0; i < g->member_count; i++) member_free(co, g->members[i]);
+    for (uint32_t i = 0; i < g->member_count; i++)
+        member_free(co, g->members[i]);
     g->member_count = 0;
     g->leader = NULL;
     g->generation = v.generation;
@@ -1988,7 +1989,8 @@ static int replay_group_value(struct group_coordinator *co, struct group *g,
         m->session_timeout_ms = mv.session_timeout_ms;
         m->rebalance_timeout_ms = mv.rebalance_timeout_ms;
         /* Like Kafka, a loaded member supports exactly the protocol that was chosen. */
-        struct group_protocol proto = {.name = g->protocol, .metadata = mv.subscription,
+        struct group_protocol proto = {.name = g->protocol,
+                                       .metadata = mv.subscription,
                                        .metadata_len = (size_t)mv.subscription_len};
         member_set_protocols(co, m, &proto, 1);
         member_set_assignment(co, m, mv.assignment, (size_t)mv.assignment_len);
@@ -2000,9 +2002,8 @@ static int replay_group_value(struct group_coordinator *co, struct group *g,
     return 0;
 }
 
-int group_coordinator_replay(struct group_coordinator *co, int32_t partition,
-                             const uint8_t *key, size_t key_len, const uint8_t *value,
-                             size_t value_len) {
+int group_coordinator_replay(struct group_coordinator *co, int32_t partition, const uint8_t *key,
+                             size_t key_len, const uint8_t *value, size_t value_len) {
     ASSERT(co->callback_depth == 0);
     ASSERT(partition >= 0 && partition < co->config.offsets_partitions);
     ASSERT(co->partition_states[partition] == PARTITION_LOADING);
@@ -2024,7 +2025,8 @@ int group_coordinator_replay(struct group_coordinator *co, int32_t partition,
                 if (g->offset_count == 0 && g->txn_offset_count == 0) {
                     group_destroy(g);
                 } else {
-                    for (uint32_t i = 0; i < g->member_count; i++) member_free(co, g->members[i]);
+                    for (uint32_t i = 0; i < g->member_count; i++)
+                        member_free(co, g->members[i]);
                     g->member_count = 0;
                     g->leader = NULL;
                     g->state = GROUP_EMPTY;
@@ -2060,8 +2062,7 @@ int group_coordinator_replay(struct group_coordinator *co, int32_t partition,
         if (rc == 0) {
             char *metadata = str_dup_n(co, v.metadata);
             if (!offset_upsert(g, topic, k.partition, v.offset, v.leader_epoch, metadata,
-                               v.commit_timestamp_ms, v.expire_timestamp_ms,
-                               co->order_next++)) {
+                               v.commit_timestamp_ms, v.expire_timestamp_ms, co->order_next++)) {
                 rc = -ENOSPC;
             }
             str_free(co, metadata);
@@ -2113,7 +2114,8 @@ void group_coordinator_load_end(struct group_coordinator *co, int32_t partition)
         struct group *g = co->groups[i];
         if (g->partition != partition) continue;
         trace_state(g);
-        for (uint32_t j = 0; j < g->member_count; j++) member_renew_session(g->members[j]);
+        for (uint32_t j = 0; j < g->member_count; j++)
+            member_renew_session(g->members[j]);
     }
 }
 
@@ -2153,8 +2155,8 @@ struct dump_buf {
     size_t len; /* What the whole dump needs, even past cap. */
 };
 
-__attribute__((format(printf, 2, 3))) static void dump_printf(struct dump_buf *d,
-                                                                const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void dump_printf(struct dump_buf *d, const char *fmt,
+                                                              ...) {
     va_list ap;
     va_start(ap, fmt);
     size_t room = d->len < d->cap ? d->cap - d->len : 0;
@@ -2167,7 +2169,8 @@ __attribute__((format(printf, 2, 3))) static void dump_printf(struct dump_buf *d
 /* FNV-1a: a short, stable fingerprint of byte fields for the dump. */
 static uint32_t fingerprint(const uint8_t *p, size_t len) {
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 16777619u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
     return h;
 }
 
@@ -2202,17 +2205,18 @@ size_t group_coordinator_dump(struct group_coordinator *co, char *buf, size_t ca
         }
         for (uint32_t j = 0; j < g->offset_count; j++) {
             const struct offset_entry *e = &g->offsets[j];
-            dump_printf(&d, "  offset %s/%d=%" PRId64 " epoch=%d meta=%s at=%" PRId64
-                            " expire=%" PRId64 "\n",
+            dump_printf(&d,
+                        "  offset %s/%d=%" PRId64 " epoch=%d meta=%s at=%" PRId64 " expire=%" PRId64
+                        "\n",
                         e->topic, e->partition, e->offset, e->leader_epoch, e->metadata,
                         e->commit_timestamp_ms, e->expire_timestamp_ms);
         }
         for (uint32_t j = 0; j < g->txn_offset_count; j++) {
             const struct offset_entry *e = &g->txn_offsets[j];
-            dump_printf(&d, "  pending pid=%" PRId64 " %s/%d=%" PRId64 " epoch=%d meta=%s at=%" PRId64
-                            "\n",
-                        e->producer_id, e->topic, e->partition, e->offset, e->leader_epoch,
-                        e->metadata, e->commit_timestamp_ms);
+            dump_printf(
+                &d, "  pending pid=%" PRId64 " %s/%d=%" PRId64 " epoch=%d meta=%s at=%" PRId64 "\n",
+                e->producer_id, e->topic, e->partition, e->offset, e->leader_epoch, e->metadata,
+                e->commit_timestamp_ms);
         }
     }
     if (cap > 0 && d.len >= cap) buf[cap - 1] = '\0';

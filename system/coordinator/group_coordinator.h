@@ -74,15 +74,15 @@ enum group_state {
 const char *group_state_name(enum group_state state);
 
 struct group_config {
-    int32_t offsets_partitions;          /* offsets.topic.num.partitions (50). */
-    uint32_t initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms (3000). */
-    int32_t min_session_timeout_ms;      /* group.min.session.timeout.ms (6000). */
-    int32_t max_session_timeout_ms;      /* group.max.session.timeout.ms (1800000). */
-    uint32_t group_members_max;          /* group.max.size; bounds one group's member list. */
-    uint32_t groups_max;                 /* Bound on groups held by this coordinator. */
-    uint32_t offsets_per_group_max;      /* Bound on committed partitions per group. */
-    uint32_t offset_metadata_bytes_max;  /* offset.metadata.max.bytes (4096). */
-    int64_t offsets_retention_ms;        /* offsets.retention.minutes (7 days) in ms. */
+    int32_t offsets_partitions;           /* offsets.topic.num.partitions (50). */
+    uint32_t initial_rebalance_delay_ms;  /* group.initial.rebalance.delay.ms (3000). */
+    int32_t min_session_timeout_ms;       /* group.min.session.timeout.ms (6000). */
+    int32_t max_session_timeout_ms;       /* group.max.session.timeout.ms (1800000). */
+    uint32_t group_members_max;           /* group.max.size; bounds one group's member list. */
+    uint32_t groups_max;                  /* Bound on groups held by this coordinator. */
+    uint32_t offsets_per_group_max;       /* Bound on committed partitions per group. */
+    uint32_t offset_metadata_bytes_max;   /* offset.metadata.max.bytes (4096). */
+    int64_t offsets_retention_ms;         /* offsets.retention.minutes (7 days) in ms. */
     uint64_t retention_check_interval_ms; /* offsets.retention.check.interval.ms (600000). */
 };
 
@@ -108,8 +108,8 @@ struct group_log {
     /* Appends `count` records (copied before return) atomically to partition `partition`
      * of __consumer_offsets. Returns 0 and later calls done(done_arg, status) exactly once,
      * never before returning; or returns < 0 and never calls done. */
-    int (*append)(void *ctx, int32_t partition, const struct group_record *records,
-                  size_t count, group_append_cb done, void *done_arg);
+    int (*append)(void *ctx, int32_t partition, const struct group_record *records, size_t count,
+                  group_append_cb done, void *done_arg);
     /* The same, as a transactional batch of (producer_id, producer_epoch) — TxnOffsetCommit.
      * The transaction coordinator later writes the marker to the partition; the broker then
      * calls group_coordinator_txn_complete(). NULL: TxnOffsetCommit answers
@@ -139,9 +139,8 @@ void group_coordinator_load_begin(struct group_coordinator *co, int32_t partitio
 /* One record of the partition, in log order. value NULL = tombstone. Returns 0, or
  * -EINVAL/-ENOTSUP for a record it cannot read (the caller logs it and goes on, as Kafka
  * does), or -ENOSPC when a bound was hit. */
-int group_coordinator_replay(struct group_coordinator *co, int32_t partition,
-                             const uint8_t *key, size_t key_len, const uint8_t *value,
-                             size_t value_len);
+int group_coordinator_replay(struct group_coordinator *co, int32_t partition, const uint8_t *key,
+                             size_t key_len, const uint8_t *value, size_t value_len);
 /* A record of a transactional batch of `producer_id` (a TxnOffsetCommit): pending until a
  * marker for that producer, replayed with group_coordinator_txn_complete(), decides. Only
  * offset records may be transactional (-EINVAL otherwise). */
@@ -155,8 +154,7 @@ void group_coordinator_load_end(struct group_coordinator *co, int32_t partition)
 void group_coordinator_unload(struct group_coordinator *co, int32_t partition);
 
 /* The partition of `group_id` (Kafka's hash rule), for FindCoordinator. */
-int32_t group_coordinator_partition_for(const struct group_coordinator *co,
-                                        const char *group_id);
+int32_t group_coordinator_partition_for(const struct group_coordinator *co, const char *group_id);
 
 /* --- JoinGroup ------------------------------------------------------------------------ */
 
@@ -167,15 +165,15 @@ struct group_protocol {
 };
 
 struct group_join_request {
-    int16_t api_version;           /* v4+ gets MEMBER_ID_REQUIRED for an empty member_id. */
+    int16_t api_version; /* v4+ gets MEMBER_ID_REQUIRED for an empty member_id. */
     const char *group_id;
     const char *member_id;         /* "" for a new member. */
     const char *group_instance_id; /* NULL; static membership is not implemented. */
     const char *client_id;
     const char *client_host;
     int32_t session_timeout_ms;
-    int32_t rebalance_timeout_ms;  /* v0 has none: pass session_timeout_ms. */
-    const char *protocol_type;     /* "consumer" for consumers. */
+    int32_t rebalance_timeout_ms;           /* v0 has none: pass session_timeout_ms. */
+    const char *protocol_type;              /* "consumer" for consumers. */
     const struct group_protocol *protocols; /* In the member's order of preference. */
     size_t protocol_count;
 };
@@ -189,11 +187,11 @@ struct group_join_member {
 
 struct group_join_response {
     int16_t error_code;
-    int32_t generation_id;     /* -1 on error. */
-    const char *protocol_type; /* NULL on error. */
-    const char *protocol_name; /* NULL on error. */
-    const char *leader_id;     /* "" on error. */
-    const char *member_id;     /* The member's id (the new one for a new member). */
+    int32_t generation_id;                   /* -1 on error. */
+    const char *protocol_type;               /* NULL on error. */
+    const char *protocol_name;               /* NULL on error. */
+    const char *leader_id;                   /* "" on error. */
+    const char *member_id;                   /* The member's id (the new one for a new member). */
     const struct group_join_member *members; /* Only in the leader's response. */
     size_t member_count;
 };
@@ -235,8 +233,8 @@ void group_sync(struct group_coordinator *co, const struct group_sync_request *r
 /* --- Heartbeat, LeaveGroup ------------------------------------------------------------- */
 
 /* Returns the Heartbeat error code; a success or REBALANCE_IN_PROGRESS renews the session. */
-int16_t group_heartbeat(struct group_coordinator *co, const char *group_id,
-                        int32_t generation_id, const char *member_id);
+int16_t group_heartbeat(struct group_coordinator *co, const char *group_id, int32_t generation_id,
+                        const char *member_id);
 
 /* LeaveGroup v0-2 leave one member_id; v3 a batch. Fills member_errors[i] for each member
  * and returns the top-level error (NONE unless the group cannot be served). For v0-2 the
@@ -257,10 +255,10 @@ struct group_commit_partition {
 
 struct group_commit_request {
     const char *group_id;
-    int32_t generation_id;   /* -1 for a group that only stores offsets (no membership). */
-    const char *member_id;   /* "" with generation -1. */
+    int32_t generation_id; /* -1 for a group that only stores offsets (no membership). */
+    const char *member_id; /* "" with generation -1. */
     const char *group_instance_id;
-    int64_t retention_ms;    /* v2-4 retention_time_ms; -1 = the broker's retention. */
+    int64_t retention_ms; /* v2-4 retention_time_ms; -1 = the broker's retention. */
     const struct group_commit_partition *partitions;
     size_t partition_count;
 };
@@ -280,8 +278,8 @@ struct group_offset {
 
 /* One partition's committed offset. Returns the group-level error (NOT_COORDINATOR,
  * COORDINATOR_LOAD_IN_PROGRESS) or NONE; an unknown group or partition gives offset -1. */
-int16_t group_offset_fetch(struct group_coordinator *co, const char *group_id,
-                           const char *topic, int32_t partition, struct group_offset *out);
+int16_t group_offset_fetch(struct group_coordinator *co, const char *group_id, const char *topic,
+                           int32_t partition, struct group_offset *out);
 
 typedef void (*group_offset_visit_cb)(void *arg, const char *topic, int32_t partition,
                                       const struct group_offset *offset);
@@ -293,12 +291,12 @@ int16_t group_offset_fetch_all(struct group_coordinator *co, const char *group_i
 /* --- TxnOffsetCommit (KIP-98) ---------------------------------------------------------- */
 
 struct group_txn_commit_request {
-    const char *transactional_id;  /* For diagnostics only. */
+    const char *transactional_id; /* For diagnostics only. */
     const char *group_id;
     int64_t producer_id;
     int16_t producer_epoch;
-    int32_t generation_id;         /* v3+ (KIP-447); -1 = not checked. */
-    const char *member_id;         /* v3+; "" = not checked. */
+    int32_t generation_id; /* v3+ (KIP-447); -1 = not checked. */
+    const char *member_id; /* v3+; "" = not checked. */
     const char *group_instance_id;
     const struct group_commit_partition *partitions; /* retention is never explicit here. */
     size_t partition_count;

@@ -40,7 +40,8 @@ static void put_bytes(struct writer *w, const void *src, size_t len) {
 static void put_u64(struct writer *w, uint64_t v, size_t width) {
     uint8_t tmp[8];
     ASSERT(width <= sizeof(tmp));
-    for (size_t i = 0; i < width; i++) tmp[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+    for (size_t i = 0; i < width; i++)
+        tmp[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
     put_bytes(w, tmp, width);
 }
 
@@ -85,7 +86,8 @@ static bool need(struct reader *r, size_t n) {
 static uint64_t get_u64(struct reader *r, size_t width) {
     if (!need(r, width)) return 0;
     uint64_t v = 0;
-    for (size_t i = 0; i < width; i++) v = (v << 8) | r->buf[r->pos + i];
+    for (size_t i = 0; i < width; i++)
+        v = (v << 8) | r->buf[r->pos + i];
     r->pos += width;
     return v;
 }
@@ -242,7 +244,8 @@ size_t group_record_group_value_size(const struct group_metadata_value *value,
                   str_size(value->leader);
     if (value->version >= 2) size += 8;
     size += 4;
-    for (size_t i = 0; i < count; i++) size += member_size(value->version, &members[i]);
+    for (size_t i = 0; i < count; i++)
+        size += member_size(value->version, &members[i]);
     return size;
 }
 
@@ -321,8 +324,8 @@ int group_record_member_next(const struct group_metadata_value *value, size_t *p
                              struct group_member_value *out) {
     ASSERT(pos != NULL && out != NULL);
     if (*pos >= value->members_len) return -ENOENT;
-    struct reader r = {.buf = value->members_buf, .len = value->members_len, .pos = *pos,
-                       .bad = false};
+    struct reader r = {
+        .buf = value->members_buf, .len = value->members_len, .pos = *pos, .bad = false};
     get_member(&r, value->version, out);
     ASSERT(!r.bad); /* group_record_group_value_decode() validated every member. */
     *pos = r.pos;

@@ -39,7 +39,7 @@
 /* Key versions: which kind of record this is. */
 #define GROUP_RECORD_KEY_OFFSET_V0 0
 #define GROUP_RECORD_KEY_OFFSET_V1 1 /* What Kafka and we write for offset commits. */
-#define GROUP_RECORD_KEY_GROUP 2
+#define GROUP_RECORD_KEY_GROUP     2
 
 /* A length-delimited string inside a record; len -1 is null. Not NUL-terminated. */
 struct group_str {
@@ -61,12 +61,12 @@ struct group_record_key {
 };
 
 struct group_offset_value {
-    int16_t version;               /* 0..3 */
-    int64_t offset;                /* The next record the group will read (I-GRP-5). */
-    int32_t leader_epoch;          /* v3; -1 unknown (and in older versions). */
-    struct group_str metadata;     /* Client-chosen string, never null. */
-    int64_t commit_timestamp_ms;   /* Wall clock at the coordinator. */
-    int64_t expire_timestamp_ms;   /* v1 only; -1 otherwise (retention by config). */
+    int16_t version;             /* 0..3 */
+    int64_t offset;              /* The next record the group will read (I-GRP-5). */
+    int32_t leader_epoch;        /* v3; -1 unknown (and in older versions). */
+    struct group_str metadata;   /* Client-chosen string, never null. */
+    int64_t commit_timestamp_ms; /* Wall clock at the coordinator. */
+    int64_t expire_timestamp_ms; /* v1 only; -1 otherwise (retention by config). */
 };
 
 struct group_member_value {
@@ -83,11 +83,11 @@ struct group_member_value {
 };
 
 struct group_metadata_value {
-    int16_t version;                   /* 0..3 */
-    struct group_str protocol_type;    /* "" for a group that only stores offsets. */
+    int16_t version;                /* 0..3 */
+    struct group_str protocol_type; /* "" for a group that only stores offsets. */
     int32_t generation;
-    struct group_str protocol;         /* Null when no protocol is chosen (Empty group). */
-    struct group_str leader;           /* Null when there are no members. */
+    struct group_str protocol;          /* Null when no protocol is chosen (Empty group). */
+    struct group_str leader;            /* Null when there are no members. */
     int64_t current_state_timestamp_ms; /* v2+; -1 otherwise. */
     int32_t member_count;
     /* Decoding: where the members start inside the buffer; walk them with

@@ -81,9 +81,8 @@ static struct request *load(struct world *w, const char *dir, const char *api, i
     struct proto_frame fr;
     assert_int_equal(proto_frame_parse(r->frame, r->frame_len, PROTO_FRAME_BYTES_MAX_DEFAULT, &fr),
                      1);
-    assert_int_equal(proto_request_decode(&r->arena, fr.payload, fr.payload_len, &r->header,
-                                          &r->body),
-                     0);
+    assert_int_equal(
+        proto_request_decode(&r->arena, fr.payload, fr.payload_len, &r->header, &r->body), 0);
     assert_int_equal(r->header.api_version, version);
     return r;
 }
@@ -181,7 +180,8 @@ static void run_conversation(const struct conversation *c) {
     for (int32_t i = 0; i < jr->protocols.count; i++) {
         if (!proto_string_eq(joined->protocol_name, jr->protocols.items[i].name.str)) continue;
         found = true;
-        assert_int_equal(joined->members.items[0].metadata.len, jr->protocols.items[i].metadata.len);
+        assert_int_equal(joined->members.items[0].metadata.len,
+                         jr->protocols.items[i].metadata.len);
         assert_memory_equal(joined->members.items[0].metadata.data,
                             jr->protocols.items[i].metadata.data,
                             (size_t)jr->protocols.items[i].metadata.len);
@@ -362,9 +362,11 @@ static void test_version_rules(void **state) {
     struct request fake_req = {0};
 
     /* OffsetCommit v0: no generation, a simple commit. */
-    struct proto_offset_commit_request_partition part = {
-        .partition_index = 3, .committed_offset = 44, .committed_leader_epoch = -1,
-        .commit_timestamp = -1, .committed_metadata = PROTO_STR_NULL};
+    struct proto_offset_commit_request_partition part = {.partition_index = 3,
+                                                         .committed_offset = 44,
+                                                         .committed_leader_epoch = -1,
+                                                         .commit_timestamp = -1,
+                                                         .committed_metadata = PROTO_STR_NULL};
     struct proto_offset_commit_request_topic topic = {.name = PROTO_STR("t")};
     topic.partitions.items = &part;
     topic.partitions.count = 1;
@@ -374,9 +376,9 @@ static void test_version_rules(void **state) {
     fake_req.header.api_key = PROTO_API_OFFSET_COMMIT;
     fake_req.header.api_version = 0;
     answer_init(&a, w, &fake_req);
-    assert_int_equal(group_api_handle(w->co, &arena, PROTO_API_OFFSET_COMMIT, 0, "c", "/h", &oc,
-                                      on_done, &a),
-                     0);
+    assert_int_equal(
+        group_api_handle(w->co, &arena, PROTO_API_OFFSET_COMMIT, 0, "c", "/h", &oc, on_done, &a),
+        0);
     fake_log_complete(w->log, 0);
     assert_int_equal(a.calls, 1);
     struct proto_offset_commit_response *ocr = a.body;
@@ -435,9 +437,9 @@ static void test_version_rules(void **state) {
     assert_int_equal(v5->topics.count, 0);
     answer_free(&a);
 
-    assert_int_equal(group_api_handle(w->co, &arena, PROTO_API_FIND_COORDINATOR, 0, "c", "/h", &of,
-                                      on_done, &a),
-                     -ENOSYS);
+    assert_int_equal(
+        group_api_handle(w->co, &arena, PROTO_API_FIND_COORDINATOR, 0, "c", "/h", &of, on_done, &a),
+        -ENOSYS);
     assert_false(group_api_handles(PROTO_API_FIND_COORDINATOR));
     assert_true(group_api_handles(PROTO_API_JOIN_GROUP));
     proto_arena_destroy(&arena);
@@ -455,7 +457,8 @@ static void test_list_and_describe(void **state) {
     char member[256];
     snprintf(member, sizeof(member), "%s", joined->member_id.str);
     char group[256];
-    snprintf(group, sizeof(group), "%s", ((struct proto_join_group_request *)join->body)->group_id.str);
+    snprintf(group, sizeof(group), "%s",
+             ((struct proto_join_group_request *)join->body)->group_id.str);
     answer_free(&a);
 
     struct request *list = load(w, "kafkajs", "list_groups", 2);

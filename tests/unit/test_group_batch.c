@@ -20,7 +20,7 @@
 #include "tests/unit/test_group_fake_io.c"
 
 #define PARTITIONS 2
-#define LOG_BYTES (1 << 20)
+#define LOG_BYTES  (1 << 20)
 
 struct world {
     struct fake_io *fio;
@@ -67,7 +67,8 @@ static void on_sync(void *arg, const struct group_sync_response *r) {
 }
 static void on_commit(void *arg, const int16_t *errors, size_t count) {
     (void)arg;
-    for (size_t i = 0; i < count; i++) ASSERT(errors[i] == GROUP_ERR_NONE);
+    for (size_t i = 0; i < count; i++)
+        ASSERT(errors[i] == GROUP_ERR_NONE);
 }
 
 /* A Stable group, a 100-partition commit (one append of 100 records), single commits. */
@@ -75,46 +76,68 @@ static void build_history(struct world *w) {
     static const struct group_protocol range[] = {
         {.name = "range", .metadata = (const uint8_t *)"sub", .metadata_len = 3}};
     char member[160];
-    struct group_join_request jr = {.api_version = 3, .group_id = "g", .member_id = "",
-                                    .client_id = "c", .client_host = "/h",
-                                    .session_timeout_ms = 10000, .rebalance_timeout_ms = 10000,
-                                    .protocol_type = "consumer", .protocols = range,
+    struct group_join_request jr = {.api_version = 3,
+                                    .group_id = "g",
+                                    .member_id = "",
+                                    .client_id = "c",
+                                    .client_host = "/h",
+                                    .session_timeout_ms = 10000,
+                                    .rebalance_timeout_ms = 10000,
+                                    .protocol_type = "consumer",
+                                    .protocols = range,
                                     .protocol_count = 1};
     group_join(w->co, &jr, on_join, member);
     fake_io_advance_ms(w->fio, 3000);
-    struct group_assignment asg = {.member_id = member, .assignment = (const uint8_t *)"A",
-                                   .assignment_len = 1};
-    struct group_sync_request sr = {.group_id = "g", .generation_id = 1, .member_id = member,
-                                    .assignments = &asg, .assignment_count = 1};
+    struct group_assignment asg = {
+        .member_id = member, .assignment = (const uint8_t *)"A", .assignment_len = 1};
+    struct group_sync_request sr = {.group_id = "g",
+                                    .generation_id = 1,
+                                    .member_id = member,
+                                    .assignments = &asg,
+                                    .assignment_count = 1};
     group_sync(w->co, &sr, on_sync, NULL);
     fake_log_complete(w->log, 0);
 
     struct group_commit_partition many[100];
     for (int i = 0; i < 100; i++) {
         many[i] = (struct group_commit_partition){.topic = i % 2 ? "odd" : "even",
-                                                  .partition = i, .offset = 1000 + i,
-                                                  .leader_epoch = 3, .commit_timestamp_ms = -1,
+                                                  .partition = i,
+                                                  .offset = 1000 + i,
+                                                  .leader_epoch = 3,
+                                                  .commit_timestamp_ms = -1,
                                                   .metadata = "m"};
     }
-    struct group_commit_request cr = {.group_id = "g", .generation_id = 1, .member_id = member,
-                                      .retention_ms = -1, .partitions = many,
+    struct group_commit_request cr = {.group_id = "g",
+                                      .generation_id = 1,
+                                      .member_id = member,
+                                      .retention_ms = -1,
+                                      .partitions = many,
                                       .partition_count = 100};
     group_commit(w->co, &cr, on_commit, NULL);
-    struct group_commit_request solo = {.group_id = "solo", .generation_id = -1,
-                                        .member_id = "", .retention_ms = -1,
-                                        .partitions = many, .partition_count = 1};
+    struct group_commit_request solo = {.group_id = "solo",
+                                        .generation_id = -1,
+                                        .member_id = "",
+                                        .retention_ms = -1,
+                                        .partitions = many,
+                                        .partition_count = 1};
     group_commit(w->co, &solo, on_commit, NULL);
     fake_log_complete(w->log, 0);
 
     /* Transactions: one committed, one aborted, one still open (pending). */
     int32_t p = group_record_partition_for("g", PARTITIONS);
     for (int64_t pid = 7; pid <= 9; pid++) {
-        struct group_commit_partition tx = {.topic = "txn", .partition = (int32_t)pid,
-                                            .offset = 5000 + pid, .leader_epoch = -1,
-                                            .commit_timestamp_ms = -1, .metadata = ""};
-        struct group_txn_commit_request tr = {.group_id = "g", .producer_id = pid,
-                                              .producer_epoch = 0, .generation_id = -1,
-                                              .member_id = "", .partitions = &tx,
+        struct group_commit_partition tx = {.topic = "txn",
+                                            .partition = (int32_t)pid,
+                                            .offset = 5000 + pid,
+                                            .leader_epoch = -1,
+                                            .commit_timestamp_ms = -1,
+                                            .metadata = ""};
+        struct group_txn_commit_request tr = {.group_id = "g",
+                                              .producer_id = pid,
+                                              .producer_epoch = 0,
+                                              .generation_id = -1,
+                                              .member_id = "",
+                                              .partitions = &tx,
                                               .partition_count = 1};
         group_txn_commit(w->co, &tr, on_commit, NULL);
         fake_log_complete(w->log, 0);
@@ -126,8 +149,8 @@ static void build_history(struct world *w) {
 /* Packs each partition's durable records into batches of at most `per_batch` records (a run
  * of one producer's transactional records shares a batch; a marker is a control batch),
  * stamped with consecutive offsets, as the log would hold them. Returns bytes used. */
-static size_t pack(struct world *w, int32_t partition, size_t per_batch, uint8_t *out,
-                   size_t cap, size_t *batches) {
+static size_t pack(struct world *w, int32_t partition, size_t per_batch, uint8_t *out, size_t cap,
+                   size_t *batches) {
     size_t used = 0;
     int64_t next_offset = 0;
     *batches = 0;
@@ -152,11 +175,9 @@ static size_t pack(struct world *w, int32_t partition, size_t per_batch, uint8_t
         }
         if (r == NULL) break;
         if (r->marker != 0) {
-            int64_t size = batch_build_control(out + used, cap - used, next_offset,
-                                               r->producer_id, 0,
-                                               r->marker == 1 ? BATCH_CONTROL_COMMIT
-                                                              : BATCH_CONTROL_ABORT,
-                                               0, w->fio->wall_ms);
+            int64_t size = batch_build_control(
+                out + used, cap - used, next_offset, r->producer_id, 0,
+                r->marker == 1 ? BATCH_CONTROL_COMMIT : BATCH_CONTROL_ABORT, 0, w->fio->wall_ms);
             assert_true(size > 0);
             next_offset++;
             used += (size_t)size;
@@ -164,8 +185,8 @@ static size_t pack(struct world *w, int32_t partition, size_t per_batch, uint8_t
             continue;
         }
         chunk_pid = r->producer_id;
-        chunk[n++] = (struct group_record){.key = r->key, .key_len = r->key_len,
-                                           .value = r->value, .value_len = r->value_len};
+        chunk[n++] = (struct group_record){
+            .key = r->key, .key_len = r->key_len, .value = r->value, .value_len = r->value_len};
     }
     return used;
 }

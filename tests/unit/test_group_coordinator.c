@@ -44,8 +44,8 @@ struct sync_result {
     char assignment[64];
 };
 
-static const struct group_protocol RANGE[] = {{.name = "range", .metadata = (const uint8_t *)"s1",
-                                               .metadata_len = 2}};
+static const struct group_protocol RANGE[] = {
+    {.name = "range", .metadata = (const uint8_t *)"s1", .metadata_len = 2}};
 static const struct group_protocol RANGE_RR[] = {
     {.name = "range", .metadata = (const uint8_t *)"a", .metadata_len = 1},
     {.name = "roundrobin", .metadata = (const uint8_t *)"b", .metadata_len = 1}};
@@ -509,7 +509,8 @@ static void test_protocol_selection_by_votes(void **state) {
             join_full(w, 3, "g", "", "c", cases[c].p[i], cases[c].n[i], 30000, &r[i]);
         }
         fake_io_advance_ms(w->fio, 6000);
-        for (size_t i = 0; i < 3; i++) assert_string_equal(r[i].protocol, cases[c].want);
+        for (size_t i = 0; i < 3; i++)
+            assert_string_equal(r[i].protocol, cases[c].want);
         world_free(w);
     }
     /* A tie goes to the first member's preference (Kafka leaves it to hash order). */
@@ -531,10 +532,15 @@ static void test_inconsistent_protocol_refused(void **state) {
     assert_int_equal(r.calls, 1);
     assert_int_equal(r.error, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL);
     /* A different protocol type is refused too. */
-    struct group_join_request req = {.api_version = 3, .group_id = "g", .member_id = "",
-                                     .client_id = "x", .session_timeout_ms = 10000,
-                                     .rebalance_timeout_ms = 10000, .protocol_type = "connect",
-                                     .protocols = RANGE, .protocol_count = 1};
+    struct group_join_request req = {.api_version = 3,
+                                     .group_id = "g",
+                                     .member_id = "",
+                                     .client_id = "x",
+                                     .session_timeout_ms = 10000,
+                                     .rebalance_timeout_ms = 10000,
+                                     .protocol_type = "connect",
+                                     .protocols = RANGE,
+                                     .protocol_count = 1};
     memset(&r, 0, sizeof(r));
     group_join(w->co, &req, on_join, &r);
     assert_int_equal(r.error, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL);
@@ -666,8 +672,8 @@ static void test_pending_member_holds_rebalance_until_its_session_ends(void **st
     sync_group(w, 2, a, NULL, 0, &s);
     fake_log_complete(w->log, 0);
     assert_string_equal(state_of(w, "g"), "Stable"); /* A pending id does not rebalance. */
-    join(w, a, "a", &r);                                /* Leader rejoin: rebalance. */
-    assert_int_equal(r.calls, 0); /* Held: the pending member may still come. */
+    join(w, a, "a", &r);                             /* Leader rejoin: rebalance. */
+    assert_int_equal(r.calls, 0);                    /* Held: the pending member may still come. */
     fake_io_advance_ms(w->fio, 9999);
     assert_int_equal(r.calls, 0);
     fake_io_advance_ms(w->fio, 1); /* Its 10 s session ends: the join completes. */
@@ -754,10 +760,15 @@ static void test_invalid_session_timeout_and_max_size(void **state) {
     (void)state;
     struct world *w = world_new();
     struct join_result r;
-    struct group_join_request req = {.api_version = 3, .group_id = "g", .member_id = "",
-                                     .client_id = "x", .session_timeout_ms = 5999,
-                                     .rebalance_timeout_ms = 10000, .protocol_type = "consumer",
-                                     .protocols = RANGE, .protocol_count = 1};
+    struct group_join_request req = {.api_version = 3,
+                                     .group_id = "g",
+                                     .member_id = "",
+                                     .client_id = "x",
+                                     .session_timeout_ms = 5999,
+                                     .rebalance_timeout_ms = 10000,
+                                     .protocol_type = "consumer",
+                                     .protocols = RANGE,
+                                     .protocol_count = 1};
     memset(&r, 0, sizeof(r));
     group_join(w->co, &req, on_join, &r);
     assert_int_equal(r.error, GROUP_ERR_INVALID_SESSION_TIMEOUT);
@@ -765,7 +776,8 @@ static void test_invalid_session_timeout_and_max_size(void **state) {
     group_join(w->co, &req, on_join, &r);
     assert_int_equal(r.error, GROUP_ERR_INVALID_SESSION_TIMEOUT);
     struct join_result many[9];
-    for (size_t i = 0; i < 8; i++) join(w, "", "c", &many[i]);
+    for (size_t i = 0; i < 8; i++)
+        join(w, "", "c", &many[i]);
     join(w, "", "c", &many[8]);
     assert_int_equal(many[8].calls, 1);
     assert_int_equal(many[8].error, GROUP_ERR_GROUP_MAX_SIZE_REACHED);
@@ -926,10 +938,9 @@ static void test_consumer_assignment_traced(void **state) {
     join(w, "", "b", &b);
     fake_io_advance_ms(w->fio, 6000);
     /* ConsumerProtocolAssignment v0: a gets t/0 and t/2, b gets t/1 (and user data). */
-    const uint8_t asg_a[] = {0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 2, 0, 0, 0, 0,
-                             0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff};
-    const uint8_t asg_b[] = {0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 1,
-                             0, 0, 0, 1, 'u'};
+    const uint8_t asg_a[] = {0, 0, 0, 0, 0, 1, 0, 1, 't',  0,    0,    0,   2,
+                             0, 0, 0, 0, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t asg_b[] = {0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 'u'};
     struct group_assignment asg[] = {
         {.member_id = a.member_id, .assignment = asg_a, .assignment_len = sizeof(asg_a)},
         {.member_id = b.member_id, .assignment = asg_b, .assignment_len = sizeof(asg_b)}};

@@ -20,10 +20,10 @@
 #include "coordinator/group_records.h"
 #include "io/io.h"
 
-#define FAKE_TIMERS_MAX 4096
+#define FAKE_TIMERS_MAX  4096
 #define FAKE_RECORDS_MAX 8192
 #define FAKE_APPENDS_MAX 1024
-#define FAKE_TRACES_MAX 64
+#define FAKE_TRACES_MAX  64
 #define FAKE_TRACE_BYTES 256
 
 struct fake_timer {
@@ -58,8 +58,11 @@ static io_timer_id fake_timer_start(void *ctx, uint64_t deadline_ns, io_timer_cb
     for (size_t i = 0; i < FAKE_TIMERS_MAX; i++) {
         if (f->timers[i].live) continue;
         f->next_id++;
-        f->timers[i] = (struct fake_timer){.id = f->next_id, .deadline_ns = deadline_ns,
-                                           .seq = f->next_id, .cb = cb, .arg = arg,
+        f->timers[i] = (struct fake_timer){.id = f->next_id,
+                                           .deadline_ns = deadline_ns,
+                                           .seq = f->next_id,
+                                           .cb = cb,
+                                           .arg = arg,
                                            .live = true};
         return f->next_id;
     }
@@ -77,7 +80,8 @@ static void fake_timer_cancel(void *ctx, io_timer_id id) {
 
 __attribute__((unused)) static size_t fake_timers_live(struct fake_io *f) {
     size_t n = 0;
-    for (size_t i = 0; i < FAKE_TIMERS_MAX; i++) n += f->timers[i].live ? 1 : 0;
+    for (size_t i = 0; i < FAKE_TIMERS_MAX; i++)
+        n += f->timers[i].live ? 1 : 0;
     return n;
 }
 
@@ -164,10 +168,10 @@ static void fake_trace(void *ctx, const char *event, const struct io_trace_field
 }
 
 /* How many kept trace lines contain `needle`. */
-__attribute__((unused)) static size_t fake_traces_matching(struct fake_io *f,
-                                                           const char *needle) {
+__attribute__((unused)) static size_t fake_traces_matching(struct fake_io *f, const char *needle) {
     size_t n = 0;
-    for (size_t i = 0; i < f->trace_count; i++) n += strstr(f->traces[i], needle) != NULL;
+    for (size_t i = 0; i < f->trace_count; i++)
+        n += strstr(f->traces[i], needle) != NULL;
     return n;
 }
 
@@ -281,9 +285,8 @@ static int fake_log_append(void *ctx, int32_t partition, const struct group_reco
 /* The transaction coordinator's marker for producer_id lands in `partition` (durable at
  * once); the broker then tells the group coordinator, as this does. */
 __attribute__((unused)) static void fake_log_marker(struct fake_log *l,
-                                                    struct group_coordinator *co,
-                                                    int32_t partition, int64_t producer_id,
-                                                    bool commit) {
+                                                    struct group_coordinator *co, int32_t partition,
+                                                    int64_t producer_id, bool commit) {
     ASSERT(l->record_count < FAKE_RECORDS_MAX);
     l->records[l->record_count++] = (struct fake_record){
         .partition = partition, .producer_id = producer_id, .marker = commit ? 1 : 2};
@@ -312,7 +315,8 @@ static size_t fake_log_complete(struct fake_log *l, int status) {
         memmove(&l->pending_records[0], &l->pending_records[a.count],
                 (l->pending_record_count - a.count) * sizeof(l->pending_records[0]));
         l->pending_record_count -= a.count;
-        for (size_t i = 0; i < l->append_count; i++) l->appends[i].first -= a.count;
+        for (size_t i = 0; i < l->append_count; i++)
+            l->appends[i].first -= a.count;
         a.done(a.done_arg, status);
         done_count++;
     }
@@ -335,14 +339,14 @@ static struct fake_log *fake_log_new(void) {
 }
 
 static struct group_log fake_log_seam(struct fake_log *l) {
-    return (struct group_log){.append = fake_log_append, .append_txn = fake_log_append_txn,
-                              .ctx = l};
+    return (struct group_log){
+        .append = fake_log_append, .append_txn = fake_log_append_txn, .ctx = l};
 }
 
 /* Feeds every durable record of `partition` to the coordinator, as the broker will at
  * leader election. Returns the number of records replayed. */
-__attribute__((unused)) static size_t fake_log_replay(struct fake_log *l, struct group_coordinator *co,
-                              int32_t partition) {
+__attribute__((unused)) static size_t
+fake_log_replay(struct fake_log *l, struct group_coordinator *co, int32_t partition) {
     size_t n = 0;
     group_coordinator_load_begin(co, partition);
     for (size_t i = 0; i < l->record_count; i++) {
@@ -355,8 +359,8 @@ __attribute__((unused)) static size_t fake_log_replay(struct fake_log *l, struct
             rc = group_coordinator_replay_txn(co, partition, r->producer_id, r->key, r->key_len,
                                               r->value, r->value_len);
         } else {
-            rc = group_coordinator_replay(co, partition, r->key, r->key_len, r->value,
-                                          r->value_len);
+            rc =
+                group_coordinator_replay(co, partition, r->key, r->key_len, r->value, r->value_len);
         }
         ASSERT(rc == 0);
         n++;

@@ -27,12 +27,12 @@
 
 #include "tests/unit/test_group_fake_io.c"
 
-#define PARTITIONS 2
-#define CLIENTS 6
+#define PARTITIONS       2
+#define CLIENTS          6
 #define TOPIC_PARTITIONS 3
-#define STEPS 400
-#define SEEDS 150
-#define REQUESTS_MAX 4096
+#define STEPS            400
+#define SEEDS            150
+#define REQUESTS_MAX     4096
 
 struct request {
     int answered;
@@ -69,7 +69,7 @@ struct sim {
     int64_t tx_pending[3][TOPIC_PARTITIONS];
     int64_t tx_visible[TOPIC_PARTITIONS][64];
     size_t tx_visible_count[TOPIC_PARTITIONS];
-    bool failures;                   /* Did any write fail in this run? */
+    bool failures; /* Did any write fail in this run? */
     struct stats *stats;
     int fail_percent;
 };
@@ -137,7 +137,8 @@ static void on_join(void *p, const struct group_join_response *r) {
         c->generation = r->generation_id;
         c->is_leader = strcmp(r->leader_id, r->member_id) == 0;
         s->stats->joins_ok++;
-        if (r->generation_id > s->stats->generation_max) s->stats->generation_max = r->generation_id;
+        if (r->generation_id > s->stats->generation_max)
+            s->stats->generation_max = r->generation_id;
         assert_int_equal(r->member_count > 0, c->is_leader);
     }
     free(arg);
@@ -189,10 +190,16 @@ static void act_join(struct sim *s, int client) {
     struct cb_arg *arg = new_request(s, client);
     int16_t version = pick(s, 2) == 0 ? 3 : 4;
     const char *member_id = pick(s, 8) == 0 ? "" : c->member_id;
-    struct group_join_request req = {
-        .api_version = version, .group_id = "g", .member_id = member_id, .client_id = "c",
-        .client_host = "/h", .session_timeout_ms = 10000, .rebalance_timeout_ms = 20000,
-        .protocol_type = "consumer", .protocols = PROTOS[client % 2], .protocol_count = 2};
+    struct group_join_request req = {.api_version = version,
+                                     .group_id = "g",
+                                     .member_id = member_id,
+                                     .client_id = "c",
+                                     .client_host = "/h",
+                                     .session_timeout_ms = 10000,
+                                     .rebalance_timeout_ms = 20000,
+                                     .protocol_type = "consumer",
+                                     .protocols = PROTOS[client % 2],
+                                     .protocol_count = 2};
     group_join(s->co, &req, on_join, arg);
 }
 
@@ -209,8 +216,10 @@ static void act_sync(struct sim *s, int client) {
                                                  .assignment_len = 1};
         }
     }
-    struct group_sync_request req = {.group_id = "g", .generation_id = c->generation,
-                                     .member_id = c->member_id, .assignments = asg,
+    struct group_sync_request req = {.group_id = "g",
+                                     .generation_id = c->generation,
+                                     .member_id = c->member_id,
+                                     .assignments = asg,
                                      .assignment_count = n};
     group_sync(s->co, &req, on_sync, arg);
 }
@@ -223,12 +232,17 @@ static void act_commit(struct sim *s, int client) {
     arg->max_generation_at_issue = s->max_generation;
     arg->partition = (int32_t)pick(s, TOPIC_PARTITIONS);
     arg->offset = (int64_t)pick(s, 1000000);
-    struct group_commit_partition p = {.topic = "t", .partition = arg->partition,
-                                       .offset = arg->offset, .leader_epoch = -1,
-                                       .commit_timestamp_ms = -1, .metadata = ""};
-    struct group_commit_request req = {.group_id = "g", .generation_id = arg->generation,
+    struct group_commit_partition p = {.topic = "t",
+                                       .partition = arg->partition,
+                                       .offset = arg->offset,
+                                       .leader_epoch = -1,
+                                       .commit_timestamp_ms = -1,
+                                       .metadata = ""};
+    struct group_commit_request req = {.group_id = "g",
+                                       .generation_id = arg->generation,
                                        .member_id = how == 0 ? "" : c->member_id,
-                                       .retention_ms = -1, .partitions = &p,
+                                       .retention_ms = -1,
+                                       .partitions = &p,
                                        .partition_count = 1};
     group_commit(s->co, &req, on_commit, arg);
 }
@@ -238,12 +252,18 @@ static void act_txn_commit(struct sim *s) {
     arg->producer = (int)pick(s, 3);
     arg->partition = (int32_t)pick(s, TOPIC_PARTITIONS);
     arg->offset = (int64_t)pick(s, 1000000);
-    struct group_commit_partition p = {.topic = "tx", .partition = arg->partition,
-                                       .offset = arg->offset, .leader_epoch = -1,
-                                       .commit_timestamp_ms = -1, .metadata = ""};
-    struct group_txn_commit_request req = {.group_id = "g", .producer_id = 100 + arg->producer,
-                                           .producer_epoch = 0, .generation_id = -1,
-                                           .member_id = "", .partitions = &p,
+    struct group_commit_partition p = {.topic = "tx",
+                                       .partition = arg->partition,
+                                       .offset = arg->offset,
+                                       .leader_epoch = -1,
+                                       .commit_timestamp_ms = -1,
+                                       .metadata = ""};
+    struct group_txn_commit_request req = {.group_id = "g",
+                                           .producer_id = 100 + arg->producer,
+                                           .producer_epoch = 0,
+                                           .generation_id = -1,
+                                           .member_id = "",
+                                           .partitions = &p,
                                            .partition_count = 1};
     group_txn_commit(s->co, &req, on_commit, arg);
 }
@@ -337,14 +357,18 @@ static void run_seed(uint64_t seed, struct stats *stats) {
     group_config_default(&s->config);
     s->config.offsets_partitions = PARTITIONS;
     s->config.offsets_retention_ms = INT64_MAX / 4; /* Offsets never expire here. */
-    for (int i = 0; i < CLIENTS; i++) s->clients[i].generation = -1;
-    for (int i = 0; i < TOPIC_PARTITIONS; i++) s->acked[i] = -1;
+    for (int i = 0; i < CLIENTS; i++)
+        s->clients[i].generation = -1;
+    for (int i = 0; i < TOPIC_PARTITIONS; i++)
+        s->acked[i] = -1;
     for (int j = 0; j < 3; j++) {
-        for (int i = 0; i < TOPIC_PARTITIONS; i++) s->tx_pending[j][i] = -1;
+        for (int i = 0; i < TOPIC_PARTITIONS; i++)
+            s->tx_pending[j][i] = -1;
     }
     struct group_log seam = fake_log_seam(s->log);
     s->co = group_coordinator_create(&s->fio->io, &s->config, &seam);
-    for (int32_t p = 0; p < PARTITIONS; p++) fake_log_replay(s->log, s->co, p);
+    for (int32_t p = 0; p < PARTITIONS; p++)
+        fake_log_replay(s->log, s->co, p);
 
     for (int step = 0; step < STEPS; step++) {
         int client = (int)pick(s, CLIENTS);
@@ -408,7 +432,8 @@ static void run_seed(uint64_t seed, struct stats *stats) {
 static void test_random_interleavings(void **state) {
     (void)state;
     struct stats stats = {0};
-    for (uint64_t seed = 1; seed <= SEEDS; seed++) run_seed(seed, &stats);
+    for (uint64_t seed = 1; seed <= SEEDS; seed++)
+        run_seed(seed, &stats);
     printf("%d seeds: joins %zu, syncs %zu, commits acked %zu refused %zu, txn commits acked %zu "
            "(visible in %zu fetches), reloads compared %zu (Stable %zu), max generation %d\n",
            SEEDS, stats.joins_ok, stats.syncs_ok, stats.commits_ok, stats.commits_refused,

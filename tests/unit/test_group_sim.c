@@ -28,10 +28,10 @@
 #include "coordinator/group_records.h"
 #include "sim/sim.h"
 
-#define PARTITIONS 3
-#define FILE_PATH "offsets.log"
+#define PARTITIONS     3
+#define FILE_PATH      "offsets.log"
 #define FILE_BYTES_MAX (4u << 20)
-#define SEEDS 40
+#define SEEDS          40
 
 #define WAITING_MAX 4096
 
@@ -66,9 +66,9 @@ struct run {
     struct sim_world *world;
     struct sim_node *node;
     struct node_state state;
-    int64_t next_offset;  /* Offsets are issued 1, 2, 3, ... */
+    int64_t next_offset; /* Offsets are issued 1, 2, 3, ... */
     int64_t issued_max;
-    int64_t acked_max;    /* Highest acknowledged commit. */
+    int64_t acked_max; /* Highest acknowledged commit. */
     uint32_t acked, refused, crashes;
     /* Callback args of commits in flight live here: a crash drops callbacks unanswered. */
     struct commit_arg commits[COMMITS_MAX];
@@ -79,7 +79,8 @@ struct run {
 
 static uint32_t checksum(const uint8_t *p, size_t len) {
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 16777619u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
     return h;
 }
 
@@ -107,7 +108,8 @@ static void sync_fire(void *arg) {
     struct waiting waiting[WAITING_MAX];
     memcpy(waiting, st->waiting, count * sizeof(waiting[0]));
     st->waiting_count = 0;
-    for (size_t i = 0; i < count; i++) waiting[i].done(waiting[i].arg, rc);
+    for (size_t i = 0; i < count; i++)
+        waiting[i].done(waiting[i].arg, rc);
 }
 
 static int file_append(void *ctx, int32_t partition, const struct group_record *records,
@@ -155,7 +157,8 @@ static void node_start(struct io *io, void *arg) {
     config.offsets_partitions = PARTITIONS;
     struct group_log seam = {.append = file_append, .append_txn = NULL, .ctx = st};
     st->co = group_coordinator_create(io, &config, &seam);
-    for (int32_t p = 0; p < PARTITIONS; p++) group_coordinator_load_begin(st->co, p);
+    for (int32_t p = 0; p < PARTITIONS; p++)
+        group_coordinator_load_begin(st->co, p);
     uint64_t pos = 0;
     while (pos + 8 <= (uint64_t)size) {
         uint32_t body = get32(buf + pos);
@@ -179,7 +182,8 @@ static void node_start(struct io *io, void *arg) {
         ASSERT(io_file_truncate(io, st->file, pos) == 0);
         /* An injected fsync fault may still be armed from before the crash: retry. */
         int rc = -EIO;
-        for (int i = 0; i < 3 && rc < 0; i++) rc = io_file_sync(io, st->file);
+        for (int i = 0; i < 3 && rc < 0; i++)
+            rc = io_file_sync(io, st->file);
         ASSERT(rc == 0);
     }
     st->file_size = pos;
@@ -187,7 +191,8 @@ static void node_start(struct io *io, void *arg) {
     st->sync_timer = 0;
     st->waiting_count = 0;
     if (buf != NULL) io_free(io, buf, (size_t)size);
-    for (int32_t p = 0; p < PARTITIONS; p++) group_coordinator_load_end(st->co, p);
+    for (int32_t p = 0; p < PARTITIONS; p++)
+        group_coordinator_load_end(st->co, p);
     st->up = true;
 }
 
@@ -212,12 +217,18 @@ static void client_commit(struct sim_world *world, void *arg) {
         c->run = run;
         c->offset = run->next_offset++;
         run->issued_max = c->offset;
-        struct group_commit_partition p = {.topic = "t", .partition = 0, .offset = c->offset,
-                                           .leader_epoch = -1, .commit_timestamp_ms = -1,
+        struct group_commit_partition p = {.topic = "t",
+                                           .partition = 0,
+                                           .offset = c->offset,
+                                           .leader_epoch = -1,
+                                           .commit_timestamp_ms = -1,
                                            .metadata = ""};
-        struct group_commit_request req = {.group_id = "g", .generation_id = -1,
-                                           .member_id = "", .retention_ms = -1,
-                                           .partitions = &p, .partition_count = 1};
+        struct group_commit_request req = {.group_id = "g",
+                                           .generation_id = -1,
+                                           .member_id = "",
+                                           .retention_ms = -1,
+                                           .partitions = &p,
+                                           .partition_count = 1};
         group_commit(run->state.co, &req, on_commit, c);
     }
     struct sim_rng *rng = sim_world_rng(world, SIM_STREAM_WORKLOAD);
@@ -268,7 +279,8 @@ static uint64_t run_seed(uint64_t seed, struct run *run) {
     assert_true(run->state.up);
     sim_world_schedule(run->world, sim_world_now_ns(run->world), client_commit, run);
     struct sim_rng *faults = sim_world_rng(run->world, SIM_STREAM_FAULTS);
-    uint64_t crash_at = sim_world_now_ns(run->world) + (100 + sim_rng_below(faults, 400)) * NS_PER_MS;
+    uint64_t crash_at =
+        sim_world_now_ns(run->world) + (100 + sim_rng_below(faults, 400)) * NS_PER_MS;
     sim_world_schedule(run->world, crash_at, crash, run);
     /* The restart comes 50 ms after the crash; check right after its replay, before the
      * clients' new commits could hide a lost one. */

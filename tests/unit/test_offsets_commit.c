@@ -22,7 +22,7 @@
 #include "tests/unit/test_group_fake_io.c"
 
 #define PARTITIONS 3
-#define MINUTE_MS (60 * 1000ULL)
+#define MINUTE_MS  (60 * 1000ULL)
 
 struct world {
     struct fake_io *fio;
@@ -41,7 +41,8 @@ static void on_commit(void *arg, const int16_t *errors, size_t count) {
     struct commit_result *out = arg;
     out->calls++;
     out->count = count;
-    for (size_t i = 0; i < count && i < 8; i++) out->errors[i] = errors[i];
+    for (size_t i = 0; i < count && i < 8; i++)
+        out->errors[i] = errors[i];
 }
 
 static struct group_coordinator *coordinator_new(struct world *w) {
@@ -58,7 +59,8 @@ static struct world *world_new(void) {
     w->config.offsets_retention_ms = 60 * MINUTE_MS;
     w->config.retention_check_interval_ms = 10 * MINUTE_MS;
     w->co = coordinator_new(w);
-    for (int32_t p = 0; p < PARTITIONS; p++) fake_log_replay(w->log, w->co, p);
+    for (int32_t p = 0; p < PARTITIONS; p++)
+        fake_log_replay(w->log, w->co, p);
     return w;
 }
 
@@ -73,14 +75,21 @@ static void world_free(struct world *w) {
 }
 
 static void commit(struct world *w, const char *group, int32_t generation, const char *member,
-                   const char *topic, int32_t partition, int64_t offset, struct commit_result *out) {
+                   const char *topic, int32_t partition, int64_t offset,
+                   struct commit_result *out) {
     memset(out, 0, sizeof(*out));
-    struct group_commit_partition p = {.topic = topic, .partition = partition, .offset = offset,
-                                       .leader_epoch = 4, .commit_timestamp_ms = -1,
+    struct group_commit_partition p = {.topic = topic,
+                                       .partition = partition,
+                                       .offset = offset,
+                                       .leader_epoch = 4,
+                                       .commit_timestamp_ms = -1,
                                        .metadata = "m"};
-    struct group_commit_request req = {.group_id = group, .generation_id = generation,
-                                       .member_id = member, .retention_ms = -1,
-                                       .partitions = &p, .partition_count = 1};
+    struct group_commit_request req = {.group_id = group,
+                                       .generation_id = generation,
+                                       .member_id = member,
+                                       .retention_ms = -1,
+                                       .partitions = &p,
+                                       .partition_count = 1};
     group_commit(w->co, &req, on_commit, out);
 }
 
@@ -115,10 +124,15 @@ static const struct group_protocol RANGE[] = {
 
 static void join_one(struct world *w, const char *group, const char *member_id,
                      struct member_ref *m) {
-    struct group_join_request req = {.api_version = 3, .group_id = group, .member_id = member_id,
-                                     .client_id = "c", .client_host = "/10.0.0.1",
-                                     .session_timeout_ms = 10000, .rebalance_timeout_ms = 20000,
-                                     .protocol_type = "consumer", .protocols = RANGE,
+    struct group_join_request req = {.api_version = 3,
+                                     .group_id = group,
+                                     .member_id = member_id,
+                                     .client_id = "c",
+                                     .client_host = "/10.0.0.1",
+                                     .session_timeout_ms = 10000,
+                                     .rebalance_timeout_ms = 20000,
+                                     .protocol_type = "consumer",
+                                     .protocols = RANGE,
                                      .protocol_count = 1};
     m->calls = 0;
     group_join(w->co, &req, on_join, m);
@@ -129,10 +143,12 @@ static void make_stable(struct world *w, const char *group, struct member_ref *m
     fake_io_advance_ms(w->fio, w->config.initial_rebalance_delay_ms);
     assert_int_equal(m->calls, 1);
     int calls = 0;
-    struct group_assignment asg = {.member_id = m->id, .assignment = (const uint8_t *)"tp0",
-                                   .assignment_len = 3};
-    struct group_sync_request req = {.group_id = group, .generation_id = m->generation,
-                                     .member_id = m->id, .assignments = &asg,
+    struct group_assignment asg = {
+        .member_id = m->id, .assignment = (const uint8_t *)"tp0", .assignment_len = 3};
+    struct group_sync_request req = {.group_id = group,
+                                     .generation_id = m->generation,
+                                     .member_id = m->id,
+                                     .assignments = &asg,
                                      .assignment_count = 1};
     group_sync(w->co, &req, on_sync, &calls);
     fake_log_complete(w->log, 0);
@@ -236,17 +252,36 @@ static void test_partition_errors_and_log_failures(void **state) {
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     struct group_commit_partition ps[] = {
-        {.topic = "t", .partition = 0, .offset = 5, .leader_epoch = -1,
-         .commit_timestamp_ms = -1, .metadata = NULL},
-        {.topic = "t", .partition = 1, .offset = 6, .leader_epoch = -1,
-         .commit_timestamp_ms = -1, .metadata = big},
-        {.topic = "", .partition = 2, .offset = 7, .leader_epoch = -1,
-         .commit_timestamp_ms = -1, .metadata = ""},
-        {.topic = "u", .partition = 0, .offset = 8, .leader_epoch = -1,
-         .commit_timestamp_ms = 1234, .metadata = "keep"},
+        {.topic = "t",
+         .partition = 0,
+         .offset = 5,
+         .leader_epoch = -1,
+         .commit_timestamp_ms = -1,
+         .metadata = NULL},
+        {.topic = "t",
+         .partition = 1,
+         .offset = 6,
+         .leader_epoch = -1,
+         .commit_timestamp_ms = -1,
+         .metadata = big},
+        {.topic = "",
+         .partition = 2,
+         .offset = 7,
+         .leader_epoch = -1,
+         .commit_timestamp_ms = -1,
+         .metadata = ""},
+        {.topic = "u",
+         .partition = 0,
+         .offset = 8,
+         .leader_epoch = -1,
+         .commit_timestamp_ms = 1234,
+         .metadata = "keep"},
     };
-    struct group_commit_request req = {.group_id = "solo", .generation_id = -1, .member_id = "",
-                                       .retention_ms = -1, .partitions = ps,
+    struct group_commit_request req = {.group_id = "solo",
+                                       .generation_id = -1,
+                                       .member_id = "",
+                                       .retention_ms = -1,
+                                       .partitions = ps,
                                        .partition_count = 4};
     struct commit_result r = {0};
     group_commit(w->co, &req, on_commit, &r);
@@ -264,7 +299,10 @@ static void test_partition_errors_and_log_failures(void **state) {
     assert_string_equal(o.metadata, "keep");
 
     /* Log failures: nothing applied, Kafka's codes. */
-    struct { int status; int16_t want; } cases[] = {
+    struct {
+        int status;
+        int16_t want;
+    } cases[] = {
         {-ESTALE, GROUP_ERR_NOT_COORDINATOR},
         {-EIO, GROUP_ERR_NOT_COORDINATOR},
         {-EMSGSIZE, GROUP_ERR_INVALID_COMMIT_OFFSET_SIZE},
@@ -339,11 +377,17 @@ static void tick(struct world *w, uint64_t ms, struct member_ref *const *alive, 
 static void commit_with_retention(struct world *w, const char *group, const char *topic,
                                   int64_t offset, int64_t retention_ms, struct commit_result *out) {
     memset(out, 0, sizeof(*out));
-    struct group_commit_partition p = {.topic = topic, .partition = 0, .offset = offset,
-                                       .leader_epoch = -1, .commit_timestamp_ms = -1,
+    struct group_commit_partition p = {.topic = topic,
+                                       .partition = 0,
+                                       .offset = offset,
+                                       .leader_epoch = -1,
+                                       .commit_timestamp_ms = -1,
                                        .metadata = ""};
-    struct group_commit_request req = {.group_id = group, .generation_id = -1, .member_id = "",
-                                       .retention_ms = retention_ms, .partitions = &p,
+    struct group_commit_request req = {.group_id = group,
+                                       .generation_id = -1,
+                                       .member_id = "",
+                                       .retention_ms = retention_ms,
+                                       .partitions = &p,
                                        .partition_count = 1};
     group_commit(w->co, &req, on_commit, out);
 }
@@ -392,7 +436,8 @@ static void test_replay_rebuilds_same_state(void **state) {
     /* A fresh coordinator (a restart, or a failover to another broker) replays the log. */
     struct group_coordinator *fresh = coordinator_new(w);
     size_t replayed_records = 0;
-    for (int32_t p = 0; p < PARTITIONS; p++) replayed_records += fake_log_replay(w->log, fresh, p);
+    for (int32_t p = 0; p < PARTITIONS; p++)
+        replayed_records += fake_log_replay(w->log, fresh, p);
     assert_true(replayed_records >= 10);
     group_coordinator_dump(fresh, replayed, sizeof(replayed));
     assert_string_equal(replayed, live);
@@ -456,7 +501,8 @@ static void test_replay_survives_corrupt_records(void **state) {
                 rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
                 uint32_t what = (uint32_t)(rng >> 33) % 4;
                 uint32_t where = (uint32_t)(rng >> 13);
-                if (what == 0 && key_len > 0) key[where % key_len] ^= (uint8_t)(1 + (rng >> 50) % 255);
+                if (what == 0 && key_len > 0)
+                    key[where % key_len] ^= (uint8_t)(1 + (rng >> 50) % 255);
                 if (what == 1 && value_len > 0 && r->value != NULL) {
                     value[where % value_len] ^= (uint8_t)(1 + (rng >> 50) % 255);
                 }
@@ -493,8 +539,7 @@ static void test_replay_rejects_bad_records(void **state) {
     uint8_t key[64];
     size_t key_len = group_record_offset_key_encode(key, sizeof(key), "solo", "t", 0);
     const uint8_t junk[] = {0, 3, 1};
-    assert_int_equal(group_coordinator_replay(w->co, p, key, key_len, junk, sizeof(junk)),
-                     -EINVAL);
+    assert_int_equal(group_coordinator_replay(w->co, p, key, key_len, junk, sizeof(junk)), -EINVAL);
     assert_int_equal(group_coordinator_replay(w->co, p, key, 3, NULL, 0), -EINVAL);
     /* A record for a group that belongs to another partition is not ours to load. */
     int32_t other = (p + 1) % PARTITIONS;
@@ -502,8 +547,11 @@ static void test_replay_rejects_bad_records(void **state) {
     group_coordinator_unload(w->co, other);
     group_coordinator_load_begin(w->co, other);
     uint8_t value[64];
-    struct group_offset_value v = {.version = 3, .offset = 1, .leader_epoch = -1,
-                                   .metadata = group_str_c(""), .commit_timestamp_ms = 1,
+    struct group_offset_value v = {.version = 3,
+                                   .offset = 1,
+                                   .leader_epoch = -1,
+                                   .metadata = group_str_c(""),
+                                   .commit_timestamp_ms = 1,
                                    .expire_timestamp_ms = -1};
     size_t value_len = group_record_offset_value_encode(value, sizeof(value), &v);
     assert_int_equal(group_coordinator_replay(w->co, other, key, key_len, value, value_len),
@@ -564,7 +612,8 @@ static void test_retention_rules(void **state) {
     assert_non_null(strstr(live_dump, "group g "));
     /* Tombstones were written: a replay agrees nothing is left of those groups. */
     struct group_coordinator *fresh = coordinator_new(w);
-    for (int32_t p = 0; p < PARTITIONS; p++) fake_log_replay(w->log, fresh, p);
+    for (int32_t p = 0; p < PARTITIONS; p++)
+        fake_log_replay(w->log, fresh, p);
     char replayed[4096];
     group_coordinator_dump(fresh, replayed, sizeof(replayed));
     assert_string_equal(replayed, live_dump);
@@ -588,12 +637,18 @@ static void test_explicit_retention(void **state) {
     (void)state;
     struct world *w = world_new();
     /* OffsetCommit v2-4 retention_time_ms: value v1 with an expire timestamp. */
-    struct group_commit_partition p = {.topic = "t", .partition = 0, .offset = 9,
-                                       .leader_epoch = -1, .commit_timestamp_ms = -1,
+    struct group_commit_partition p = {.topic = "t",
+                                       .partition = 0,
+                                       .offset = 9,
+                                       .leader_epoch = -1,
+                                       .commit_timestamp_ms = -1,
                                        .metadata = ""};
-    struct group_commit_request req = {.group_id = "solo", .generation_id = -1,
-                                       .member_id = "", .retention_ms = 5 * MINUTE_MS,
-                                       .partitions = &p, .partition_count = 1};
+    struct group_commit_request req = {.group_id = "solo",
+                                       .generation_id = -1,
+                                       .member_id = "",
+                                       .retention_ms = 5 * MINUTE_MS,
+                                       .partitions = &p,
+                                       .partition_count = 1};
     struct commit_result r = {0};
     group_commit(w->co, &req, on_commit, &r);
     fake_log_complete(w->log, 0);
@@ -614,13 +669,20 @@ static void txn_commit(struct world *w, const char *group, int64_t producer_id, 
                        int64_t offset, int32_t generation, const char *member,
                        struct commit_result *out) {
     memset(out, 0, sizeof(*out));
-    struct group_commit_partition p = {.topic = "t", .partition = partition, .offset = offset,
-                                       .leader_epoch = 2, .commit_timestamp_ms = -1,
+    struct group_commit_partition p = {.topic = "t",
+                                       .partition = partition,
+                                       .offset = offset,
+                                       .leader_epoch = 2,
+                                       .commit_timestamp_ms = -1,
                                        .metadata = "tx"};
-    struct group_txn_commit_request req = {.transactional_id = "tid", .group_id = group,
-                                           .producer_id = producer_id, .producer_epoch = 0,
-                                           .generation_id = generation, .member_id = member,
-                                           .partitions = &p, .partition_count = 1};
+    struct group_txn_commit_request req = {.transactional_id = "tid",
+                                           .group_id = group,
+                                           .producer_id = producer_id,
+                                           .producer_epoch = 0,
+                                           .generation_id = generation,
+                                           .member_id = member,
+                                           .partitions = &p,
+                                           .partition_count = 1};
     group_txn_commit(w->co, &req, on_commit, out);
 }
 
@@ -701,7 +763,8 @@ static void test_txn_replay_and_pending_across_failover(void **state) {
 
     /* The new leader replays: same committed offsets, same pending transaction. */
     struct group_coordinator *fresh = coordinator_new(w);
-    for (int32_t q = 0; q < PARTITIONS; q++) fake_log_replay(w->log, fresh, q);
+    for (int32_t q = 0; q < PARTITIONS; q++)
+        fake_log_replay(w->log, fresh, q);
     group_coordinator_dump(fresh, replayed, sizeof(replayed));
     assert_string_equal(replayed, live);
     /* The open transaction's marker arrives at the new leader. */
@@ -745,10 +808,13 @@ static void test_txn_commit_fencing_and_limits(void **state) {
     int32_t p = group_record_partition_for("x", PARTITIONS);
     group_coordinator_load_begin(no_txn, p);
     group_coordinator_load_end(no_txn, p);
-    struct group_commit_partition part = {.topic = "t", .partition = 0, .offset = 1,
-                                          .leader_epoch = -1, .commit_timestamp_ms = -1};
-    struct group_txn_commit_request req = {.group_id = "x", .producer_id = 1, .generation_id = -1,
-                                           .member_id = "", .partitions = &part,
+    struct group_commit_partition part = {
+        .topic = "t", .partition = 0, .offset = 1, .leader_epoch = -1, .commit_timestamp_ms = -1};
+    struct group_txn_commit_request req = {.group_id = "x",
+                                           .producer_id = 1,
+                                           .generation_id = -1,
+                                           .member_id = "",
+                                           .partitions = &part,
                                            .partition_count = 1};
     memset(&r, 0, sizeof(r));
     group_txn_commit(no_txn, &req, on_commit, &r);

@@ -76,8 +76,7 @@ static void test_key_rejects_malformed(void **state) {
     const uint8_t null_group[] = {0, 2, 0xff, 0xff};
     assert_int_equal(group_record_key_decode(null_group, sizeof(null_group), &key), -EINVAL);
     const uint8_t neg_partition[] = {0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
-    assert_int_equal(group_record_key_decode(neg_partition, sizeof(neg_partition), &key),
-                     -EINVAL);
+    assert_int_equal(group_record_key_decode(neg_partition, sizeof(neg_partition), &key), -EINVAL);
 }
 
 static void test_offset_value_versions(void **state) {
@@ -123,14 +122,26 @@ static void test_group_value_versions(void **state) {
     const uint8_t sub1[] = {1, 2, 3};
     const uint8_t asg1[] = {4, 5};
     struct group_member_value members[2] = {
-        {.member_id = group_str_c("m1"), .group_instance_id = group_str_c("inst"),
-         .client_id = group_str_c("c1"), .client_host = group_str_c("/1.2.3.4"),
-         .rebalance_timeout_ms = 60000, .session_timeout_ms = 10000, .subscription = sub1,
-         .subscription_len = 3, .assignment = asg1, .assignment_len = 2},
-        {.member_id = group_str_c("m2"), .group_instance_id = group_str_c(NULL),
-         .client_id = group_str_c("c2"), .client_host = group_str_c("/5.6.7.8"),
-         .rebalance_timeout_ms = 30000, .session_timeout_ms = 45000, .subscription = NULL,
-         .subscription_len = 0, .assignment = NULL, .assignment_len = 0},
+        {.member_id = group_str_c("m1"),
+         .group_instance_id = group_str_c("inst"),
+         .client_id = group_str_c("c1"),
+         .client_host = group_str_c("/1.2.3.4"),
+         .rebalance_timeout_ms = 60000,
+         .session_timeout_ms = 10000,
+         .subscription = sub1,
+         .subscription_len = 3,
+         .assignment = asg1,
+         .assignment_len = 2},
+        {.member_id = group_str_c("m2"),
+         .group_instance_id = group_str_c(NULL),
+         .client_id = group_str_c("c2"),
+         .client_host = group_str_c("/5.6.7.8"),
+         .rebalance_timeout_ms = 30000,
+         .session_timeout_ms = 45000,
+         .subscription = NULL,
+         .subscription_len = 0,
+         .assignment = NULL,
+         .assignment_len = 0},
     };
     for (int16_t version = 0; version <= 3; version++) {
         struct group_metadata_value in = {
@@ -184,8 +195,10 @@ static void test_group_value_versions(void **state) {
 static void test_group_value_empty_group_bytes(void **state) {
     (void)state;
     /* The record an Empty group writes: no protocol, no leader, no members (v0 layout). */
-    struct group_metadata_value in = {.version = 0, .protocol_type = group_str_c(""),
-                                      .generation = 1, .protocol = group_str_c(NULL),
+    struct group_metadata_value in = {.version = 0,
+                                      .protocol_type = group_str_c(""),
+                                      .generation = 1,
+                                      .protocol = group_str_c(NULL),
                                       .leader = group_str_c(NULL)};
     uint8_t buf[32];
     size_t n = group_record_group_value_encode(buf, sizeof(buf), &in, NULL, 0);
@@ -221,11 +234,10 @@ static void on_partition(void *arg, struct group_str topic, int32_t partition) {
 static void test_consumer_assignment_walk(void **state) {
     (void)state;
     /* version 1, [("ab", [3, 0]), ("c", [])], user_data null */
-    const uint8_t buf[] = {0, 1, 0, 0, 0, 2, 0, 2, 'a', 'b', 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0,
-                           0, 0, 1, 'c', 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t buf[] = {0, 1, 0, 0, 0, 2, 0, 2,   'a', 'b', 0, 0, 0,    2,    0,    0,   0,
+                           3, 0, 0, 0, 0, 0, 1, 'c', 0,   0,   0, 0, 0xff, 0xff, 0xff, 0xff};
     struct walked w = {0};
-    assert_int_equal(group_record_consumer_assignment_walk(buf, sizeof(buf), on_partition, &w),
-                     2);
+    assert_int_equal(group_record_consumer_assignment_walk(buf, sizeof(buf), on_partition, &w), 2);
     assert_int_equal(w.count, 2);
     assert_string_equal(w.seen[0], "ab/3");
     assert_string_equal(w.seen[1], "ab/0");

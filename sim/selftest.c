@@ -139,6 +139,8 @@ struct st {
     size_t token_cap;
     struct st_decision *decisions;
     size_t decision_count;
+    struct st_decision *kept; /* kept write pieces of the crash being checked, in order */
+    size_t kept_count;
     bool failed;
     bool quiet_phase;
     uint64_t faulty_until_ns;
@@ -701,6 +703,35 @@ static void st_observe(void *arg, struct sim_node *node, const char *path, bool 
         .is_truncate = is_truncate, .offset = offset, .len = len, .kept = kept};
 }
 
+/* With bit flips on, a kept piece may differ from the written bytes in one bit, and nothing
+ * else may differ. A byte belongs to the last kept piece that covers it. */
+static void bitflips_check(struct st *st, uint32_t idx, const uint8_t *actual,
+                           const uint8_t *expect, uint64_t size) {
+    uint32_t *bits = calloc(st->kept_count + 1, sizeof(*bits));
+    if (bits == NULL) abort();
+    for (uint64_t at = 0; at < size && !st->failed; at++) {
+        uint8_t diff = actual[at] ^ expect[at];
+        if (diff == 0) continue;
+        size_t owner = st->kept_count;
+        for (size_t k = st->kept_count; k-- > 0;) {
+            if (at >= st->kept[k].offset && at < st->kept[k].offset + st->kept[k].len) {
+                owner = k;
+                break;
+            }
+        }
+        bits[owner] += (uint32_t)__builtin_popcount(diff);
+        if (owner == st->kept_count || bits[owner] > 1) {
+            st_fail(st, "crash-model",
+                    "node %u: byte %" PRIu64 " differs by more than the one bit flip a kept "
+                    "sector may suffer",
+                    idx, at);
+        } else {
+            st->result->bits_flipped++;
+        }
+    }
+    free(bits);
+}
+
 /* Crashes node idx and checks its disk against the model's decisions. */
 static void st_crash(struct st *st, uint32_t idx) {
     struct st_node *sn = &st->nodes[idx];
@@ -716,6 +747,7 @@ static void st_crash(struct st *st, uint32_t idx) {
     /* Predict: the synced image, then each pending op with the model's decisions. */
     struct st_image expect = {0};
     image_copy(&expect, &sn->synced);
+    st->kept_count = 0;
     size_t d = 0;
     bool truncated = false;
     bool consistent = true;
@@ -749,6 +781,7 @@ static void st_crash(struct st *st, uint32_t idx) {
             if (dec->kept) {
                 image_set(&expect, off, op->data + (off - op->offset), piece_end - off);
                 st->result->pieces_kept++;
+                if (st->kept_count < ST_DECISIONS_MAX) st->kept[st->kept_count++] = *dec;
             } else {
                 st->result->pieces_dropped++;
             }
@@ -774,8 +807,10 @@ static void st_crash(struct st *st, uint32_t idx) {
                 "node %u: %" PRIu64 " synced bytes, disk has %" PRIu64 " and they differ", idx,
                 sn->synced.size, actual_size);
     }
-    if (actual_size != expect.size ||
-        (actual_size > 0 && memcmp(actual, expect.data, (size_t)actual_size) != 0)) {
+    if (st->options->bitflips && actual_size == expect.size) {
+        bitflips_check(st, idx, actual, expect.data, actual_size);
+    } else if (actual_size != expect.size ||
+               (actual_size > 0 && memcmp(actual, expect.data, (size_t)actual_size) != 0)) {
         uint64_t at = 0;
         while (at < actual_size && at < expect.size && actual[at] == expect.data[at])
             at++;
@@ -785,10 +820,10 @@ static void st_crash(struct st *st, uint32_t idx) {
                 ", expected %" PRIu64 ")",
                 idx, at, at / SIM_DISK_SECTOR_BYTES, actual_size, expect.size);
     }
-    free(actual);
-    /* The disk is now the truth for the next incarnation. */
+    /* The disk is now the truth for the next incarnation (with any bit flips). */
     sn->cur.size = 0;
-    image_set(&sn->cur, 0, expect.data, expect.size);
+    image_set(&sn->cur, 0, actual, actual_size);
+    free(actual);
     image_copy(&sn->synced, &sn->cur);
     ops_clear(sn);
     free(expect.data);
@@ -933,6 +968,7 @@ int sim_selftest_run(const struct sim_selftest_options *options,
     st->options = options;
     st->result = result;
     st->decisions = sim_xmalloc(ST_DECISIONS_MAX * sizeof(*st->decisions));
+    st->kept = sim_xmalloc(ST_DECISIONS_MAX * sizeof(*st->kept));
     struct sim_world *world = sim_world_create(options->seed);
     st->world = world;
     sim_world_set_verbose(world, options->verbose);
@@ -945,7 +981,7 @@ int sim_selftest_run(const struct sim_selftest_options *options,
     struct sim_crash_model model = {.keep_permille = 300,
                                     .drop_permille = 300,
                                     .tear_keep_permille = 500,
-                                    .bitflip_per_million = 0};
+                                    .bitflip_per_million = options->bitflips ? 100000 : 0};
     for (uint32_t i = 0; i < st->node_count; i++) {
         char name[16];
         snprintf(name, sizeof(name), "n%u", i);
@@ -1004,9 +1040,10 @@ int sim_selftest_run(const struct sim_selftest_options *options,
                " ended by EOF, %" PRIu64 " by error\n",
                result->messages_sent, result->messages_received, st->stats_eof, st->stats_errors);
         printf("  disk: %" PRIu64 " records appended, %" PRIu64 " syncs; %" PRIu64
-               " crashes checked (%" PRIu64 " unsynced pieces kept, %" PRIu64 " dropped)\n",
+               " crashes checked (%" PRIu64 " unsynced pieces kept, %" PRIu64 " dropped, %" PRIu64
+               " bits flipped)\n",
                result->records_appended, result->syncs, result->crashes, result->pieces_kept,
-               result->pieces_dropped);
+               result->pieces_dropped, result->bits_flipped);
         printf("  faults: %" PRIu64 " partitions, %" PRIu64 " pauses, %" PRIu64
                " clock changes, %" PRIu64 " latency spikes, %" PRIu64 " resets, %" PRIu64
                " disk faults\n",
@@ -1038,6 +1075,7 @@ int sim_selftest_run(const struct sim_selftest_options *options,
     }
     free(st->tokens);
     free(st->decisions);
+    free(st->kept);
     free(st);
     return result->passed ? 0 : 1;
 }

@@ -12,7 +12,8 @@
  *                        ends with an error (EOF only after everything sent arrived);
  *   fsync-durable        bytes synced before a crash are on disk after it;
  *   crash-model          unsynced bytes after a crash are exactly what the crash model
- *                        reported (per 512-byte sector old or new contents, nothing else);
+ *                        reported (per 512-byte sector old or new contents, nothing else;
+ *                        with --bitflips, a kept sector may also have one bit flipped);
  *   timer-order          timers never fire before their deadline and fire in order;
  *   crash-frees-memory   a crashed node holds no allocation;
  *   liveness-after-heal  once every fault is healed, every node hears from its peers.
@@ -32,6 +33,7 @@ struct sim_selftest_options {
     enum sim_break broken; /* a deliberately broken contract */
     uint64_t duration_ns;  /* faulty phase; 0 = default (20 s) */
     uint32_t nodes;        /* 0 = drawn from the seed (3..5) */
+    bool bitflips;         /* the crash model flips a bit in 10% of kept sectors */
 };
 
 struct sim_selftest_result {
@@ -48,6 +50,7 @@ struct sim_selftest_result {
     uint64_t crashes;
     uint64_t pieces_kept;
     uint64_t pieces_dropped;
+    uint64_t bits_flipped;
 };
 
 /* Runs the workload; prints a summary to stdout unless quiet, and a contract failure to

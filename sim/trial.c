@@ -1,7 +1,7 @@
 /*
  * trial.c — the `trial` program: the simulator's command line (a thin main).
  *
- *   trial selftest --seed N [-v] [--break NAME] [--nodes N] [--duration-s S]
+ *   trial selftest --seed N [-v] [--break NAME] [--nodes N] [--duration-s S] [--bitflips]
  *
  * runs the world's own stress workload and contract checks (sim/selftest.h). The last line
  * of output is `trace-hash <16 hex digits>`; the exit status is 0 when every contract held.
@@ -19,7 +19,7 @@
 static int usage(void) {
     fprintf(stderr, "usage: trial selftest --seed N [-v]\n"
                     "                      [--break keep-unsynced|dup-bytes|early-timer|assert]\n"
-                    "                      [--nodes N] [--duration-s S]\n");
+                    "                      [--nodes N] [--duration-s S] [--bitflips]\n");
     return 2;
 }
 
@@ -43,6 +43,8 @@ static int cmd_selftest(int argc, char **argv) {
         uint64_t value = 0;
         if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
             options.verbose = true;
+        } else if (strcmp(arg, "--bitflips") == 0) {
+            options.bitflips = true;
         } else if (strcmp(arg, "--seed") == 0 && parse_u64(next, &options.seed) == 0) {
             have_seed = true;
             i++;

@@ -303,6 +303,7 @@ struct sim_world {
     uint64_t next_seq;
     uint64_t trace_hash;
     uint64_t events_run;
+    uint64_t events_this_instant; /* livelock guard */
     struct sim_event **heap;
     size_t heap_count;
     size_t heap_cap;

@@ -18,13 +18,14 @@
 
 #include "sim/sim_internal.h"
 
-#define SIM_ALLOC_MAGIC          0x51A110C8D00DF00DULL
+#define SIM_ALLOC_MAGIC 0x51A110C8D00DF00DULL
 /* Wall clocks start at 2026-01-01T00:00:00Z: a fixed, plausible origin. */
-#define SIM_WALL_EPOCH_MS        1767225600000LL
-#define SIM_NODE_STREAM_KEY      0x100
-#define SIM_EPHEMERAL_PORT_FIRST 40000
-#define FNV_OFFSET               0xcbf29ce484222325ULL
-#define FNV_PRIME                0x100000001b3ULL
+#define SIM_WALL_EPOCH_MS          1767225600000LL
+#define SIM_NODE_STREAM_KEY        0x100
+#define SIM_EVENTS_PER_INSTANT_MAX 10000000
+#define SIM_EPHEMERAL_PORT_FIRST   40000
+#define FNV_OFFSET                 0xcbf29ce484222325ULL
+#define FNV_PRIME                  0x100000001b3ULL
 
 /* --- Helpers ---------------------------------------------------------------------------- */
 
@@ -232,6 +233,10 @@ bool sim_world_step(struct sim_world *world) {
     struct sim_event *ev = world->heap[0];
     heap_remove(world, ev);
     ASSERT(ev->time_ns >= world->now_ns);
+    /* Virtual time must move: millions of events at one instant is a livelock (a timer
+     * re-armed for "now" forever), which would otherwise hang the run silently. */
+    world->events_this_instant = ev->time_ns == world->now_ns ? world->events_this_instant + 1 : 0;
+    ASSERT(world->events_this_instant < SIM_EVENTS_PER_INSTANT_MAX);
     world->now_ns = ev->time_ns;
     struct sim_node *node = ev->node;
     if (node != NULL && node->paused) {

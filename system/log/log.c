@@ -66,19 +66,6 @@ static void scratch_reserve(struct log *log, size_t need) {
     log->scratch_cap = cap;
 }
 
-static bool is_segment_log_name(const char *name, int64_t *base) {
-    /* Exactly 20 digits + ".log". */
-    if (strlen(name) != 24 || strcmp(name + 20, ".log") != 0) return false;
-    int64_t v = 0;
-    for (int i = 0; i < 20; i++) {
-        if (name[i] < '0' || name[i] > '9') return false;
-        if (v > (INT64_MAX - 9) / 10) return false;
-        v = v * 10 + (name[i] - '0');
-    }
-    *base = v;
-    return true;
-}
-
 /* --- Segment indexes ---------------------------------------------------------------- */
 
 static void index_push(struct log *log, struct log_segment *s, int64_t offset, uint32_t pos) {
@@ -437,10 +424,35 @@ static int epochs_trim(struct log *log) {
 
 struct open_scan {
     struct log *log;
-    int64_t *bases;
+    int64_t *bases; /* Segments: bases of the .log files, ascending. */
     size_t count, cap;
+    int64_t *index_bases; /* Bases of index files, to find orphans. */
+    size_t index_count, index_cap;
     int rc;
 };
+
+static void push_base(struct log *log, int64_t **arr, size_t *count, size_t *cap, int64_t base) {
+    if (*count == *cap) {
+        size_t n = *cap ? *cap * 2 : 16;
+        ASSERT(n <= 4 * (size_t)LOG_SEGMENTS_MAX);
+        *arr = io_realloc(log->io, *arr, *cap * sizeof **arr, n * sizeof **arr);
+        *cap = n;
+    }
+    (*arr)[(*count)++] = base;
+}
+
+/* 20 digits then `ext`. */
+static bool is_segment_file_name(const char *name, const char *ext, int64_t *base) {
+    size_t len = strlen(name), elen = strlen(ext);
+    if (len != 20 + elen || strcmp(name + 20, ext) != 0) return false;
+    int64_t v = 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (INT64_MAX - 9) / 10) return false;
+        v = v * 10 + (name[i] - '0');
+    }
+    *base = v;
+    return true;
+}
 
 static void open_scan_entry(void *arg, const char *name, bool is_dir) {
     struct open_scan *sc = arg;
@@ -457,15 +469,28 @@ static void open_scan_entry(void *arg, const char *name, bool is_dir) {
         if (rc < 0 && rc != -ENOENT) sc->rc = rc;
         return;
     }
-    if (!is_segment_log_name(name, &base)) return;
-    if (sc->count == sc->cap) {
-        size_t cap = sc->cap ? sc->cap * 2 : 16;
-        ASSERT(cap <= LOG_SEGMENTS_MAX);
-        sc->bases = io_realloc(log->io, sc->bases, sc->cap * sizeof *sc->bases,
-                               cap * sizeof *sc->bases);
-        sc->cap = cap;
+    if (is_segment_file_name(name, ".index", &base) ||
+        is_segment_file_name(name, ".timeindex", &base) ||
+        is_segment_file_name(name, ".txnindex", &base)) {
+        push_base(log, &sc->index_bases, &sc->index_count, &sc->index_cap, base);
+        return;
     }
-    sc->bases[sc->count++] = base;
+    if (!is_segment_file_name(name, ".log", &base)) return;
+    push_base(log, &sc->bases, &sc->count, &sc->cap, base);
+}
+
+/* Index files whose .log is gone (an interrupted segment deletion) are removed, so a later
+ * segment with that base never meets stale entries. */
+static int remove_orphans(struct log *log, const struct open_scan *sc) {
+    size_t j = 0;
+    for (size_t i = 0; i < sc->index_count; i++) {
+        int64_t base = sc->index_bases[i];
+        while (j < sc->count && sc->bases[j] < base) j++;
+        if (j < sc->count && sc->bases[j] == base) continue;
+        int rc = segment_unlink_files(log, base);
+        if (rc < 0) return rc;
+    }
+    return 0;
 }
 
 static void log_free(struct log *log) {
@@ -564,9 +589,11 @@ int log_open(struct io *io, const char *dir, const struct log_config *config,
      * lead to a recovery scan. */
     if (rc == 0 && clean) rc = io_unlink(io, marker);
     log->recovered_unclean = !clean;
+    if (rc == 0) rc = remove_orphans(log, &sc);
     if (rc == 0) rc = epochs_load(log);
     if (rc == 0) rc = open_segments(log, &sc, clean);
     io_free(io, sc.bases, sc.cap * sizeof *sc.bases);
+    io_free(io, sc.index_bases, sc.index_cap * sizeof *sc.index_bases);
     if (rc == 0 && log->segment_count == 0) rc = create_segment(log, log_start_offset);
     if (rc < 0) {
         log_free(log);

@@ -175,10 +175,21 @@ static void test_append_read_layout_reopen(void **state) {
     snapshot(log, &before);
     int64_t leo = log_end_offset(log);
     int32_t latest = log_epoch_cache_latest(&log->epochs);
-    /* Clean reopen: the marker skips the scan of all but the active segment. */
+    /* Clean reopen: the marker skips the scan of all but the active segment. Leftovers
+     * of interrupted work (a checkpoint .tmp, a .cleaned file, an orphan index) go. */
     assert_int_equal(log_close(log), 0);
+    struct io_file *junk;
+    const char *leftovers[] = {DIR "/leader-epoch-checkpoint.tmp",
+                               DIR "/00000000000000000000.log.cleaned",
+                               DIR "/00000000000099999999.index"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(io_file_open(&m->io, leftovers[i], IO_OPEN_CREATE, &junk), 0);
+        io_file_close(&m->io, junk);
+    }
     log = open_log(m, &c, 0, 0);
     assert_false(log->recovered_unclean);
+    assert_true(log->recovery_bytes_scanned <= log->segments[log->segment_count - 1].size_bytes);
+    for (size_t i = 0; i < 3; i++) assert_int_equal(io_exists(&m->io, leftovers[i], NULL), -ENOENT);
     assert_int_equal(log_end_offset(log), leo);
     assert_int_equal(log_epoch_cache_latest(&log->epochs), latest);
     snapshot(log, &after);
@@ -683,6 +694,17 @@ static void test_roll_conditions(void **state) {
     n = tl_build(buf, sizeof buf, &r, 4, 5, 0, 9000, 0, 0, -1);
     assert_int_equal(log_append_leader(log, buf, (size_t)n, 0, 9000, &info), 0);
     assert_true(m->syncs > syncs);
+    assert_int_equal(log->recovery_point, log_end_offset(log));
+    /* The flush policy by time. */
+    log->config.flush_interval_messages = INT64_MAX;
+    log->config.flush_interval_ms = 100;
+    n = tl_build(buf, sizeof buf, &r, 1, 5, 0, 9000, 0, 0, -1);
+    assert_int_equal(log_append_leader(log, buf, (size_t)n, 0, 9000, &info), 0);
+    assert_true(log->recovery_point < log_end_offset(log));
+    int64_t flushed_at = log->last_flush_ms;
+    assert_int_equal(log_maybe_flush(log, flushed_at + 50), 0);
+    assert_true(log->recovery_point < log_end_offset(log));
+    assert_int_equal(log_maybe_flush(log, flushed_at + 100), 0);
     assert_int_equal(log->recovery_point, log_end_offset(log));
     assert_int_equal(log_close(log), 0);
     memio_destroy(m);

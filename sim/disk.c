@@ -17,8 +17,9 @@
 
 #include "sim/sim_internal.h"
 
-#define SIM_PATH_MAX       1024
-#define SIM_FILE_BYTES_MAX (1ULL << 34) /* 16 GiB: far beyond any simulated file */
+#define SIM_PATH_MAX           1024
+#define SIM_FILE_BYTES_MAX     (1ULL << 34) /* 16 GiB: far beyond any simulated file */
+#define SIM_PENDING_WRITES_MAX 10000000
 
 static const char *const fiu_names[SIM_DISK_OP_COUNT] = {
     "sim/disk/open", "sim/disk/read", "sim/disk/write", "sim/disk/sync", "sim/disk/rename",
@@ -251,6 +252,7 @@ static void pending_append(struct sim_inode *inode, bool is_truncate, uint64_t o
         p->data = sim_xmalloc((size_t)len);
         memcpy(p->data, data, (size_t)len);
     }
+    ASSERT(inode->pending_count < SIM_PENDING_WRITES_MAX); /* a writer that never syncs */
     if (inode->pending_tail == NULL) {
         inode->pending_head = p;
     } else {

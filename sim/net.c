@@ -23,10 +23,11 @@
 
 #include "sim/sim_internal.h"
 
-#define SIM_NET_SEGMENT_BYTES_MAX   65536
-#define SIM_NET_WINDOW_BYTES        1048576
-#define SIM_NET_SYN_RETRY_NS        (200 * NS_PER_MS)
-#define SIM_NET_READ_SPLIT_PERMILLE 250
+#define SIM_NET_SEGMENT_BYTES_MAX    65536
+#define SIM_NET_WINDOW_BYTES         1048576
+#define SIM_NET_SEND_QUEUE_BYTES_MAX (256u << 20)
+#define SIM_NET_SYN_RETRY_NS         (200 * NS_PER_MS)
+#define SIM_NET_READ_SPLIT_PERMILLE  250
 
 static void pipe_schedule(struct sim_world *world, struct sim_pipe *pipe);
 static void stream_schedule_read(struct io_stream *stream);
@@ -471,6 +472,9 @@ int sim_net_stream_write(struct io_stream *s, const void *data, size_t len) {
     }
     struct sim_conn *conn = s->conn;
     if (len == 0) return 0;
+    /* io.h leaves bounding the queue to the caller (io_stream_queued); a queue this deep
+     * means a caller forgot, and would otherwise eat the machine. */
+    ASSERT(len <= SIM_NET_SEND_QUEUE_BYTES_MAX && s->slen <= SIM_NET_SEND_QUEUE_BYTES_MAX - len);
     if (s->slen + len > s->scap) {
         size_t cap = s->scap == 0 ? 4096 : s->scap;
         while (cap < s->slen + len)

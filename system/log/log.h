@@ -26,8 +26,11 @@
  * functions change them. Nothing here calls back.
  *
  * Errors: negative errno. -ERANGE: offset outside [log start, log end] (Kafka
- * OFFSET_OUT_OF_RANGE). -EINVAL: a follower batch below the log end or malformed.
- * -EBADMSG: CRC failure in follower data. -EIO/-ENOSPC from io.
+ * OFFSET_OUT_OF_RANGE). -EINVAL: a follower batch below the log end or malformed, or an
+ * epoch older than the cache's latest (a fenced leader's data). -EBADMSG: CRC failure in
+ * follower data, or bit rot met while reading. -EIO/-ENOSPC from io. After an io error
+ * from truncation, retention or compaction the in-memory state may no longer match the
+ * disk: close the log and open it again (Kafka takes the log dir offline in that case).
  */
 #ifndef TRIAL_LOG_LOG_H
 #define TRIAL_LOG_LOG_H
@@ -143,8 +146,10 @@ struct log_append_info {
 /*
  * Leader append: `batches` (already validated with batch_validate_produce_set) get offsets
  * from the log end and `leader_epoch` stamped in place (the buffer is modified), are
- * written as received, and a new epoch enters the epoch cache. now_ms drives log.roll.ms
- * and the flush policy.
+ * written as received, and a new epoch enters the epoch cache (persisted before the data).
+ * leader_epoch must be >= the cache's latest epoch (-EINVAL otherwise). now_ms drives
+ * log.roll.ms (without batch timestamps) and the flush policy. Nothing is written when
+ * any batch fails its check.
  */
 int log_append_leader(struct log *log, uint8_t *batches, size_t len, int32_t leader_epoch,
                       int64_t now_ms, struct log_append_info *info);

@@ -12,7 +12,6 @@ trial_build_dir() {
     default) echo "$TRIAL_ROOT/build" ;;
     release) echo "$TRIAL_ROOT/build-release" ;;
     asan) echo "$TRIAL_ROOT/build-asan" ;;
-    clang) echo "$TRIAL_ROOT/build-clang" ;;
     coverage) echo "$TRIAL_ROOT/build-cov" ;;
     *) echo "unknown preset $1" >&2; return 2 ;;
     esac

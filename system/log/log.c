@@ -49,6 +49,8 @@ static int dir_file_name(char *buf, size_t cap, const char *dir, const char *nam
     return 0;
 }
 
+static int truncate_fully(struct log *log, int64_t offset);
+
 /* --- Small helpers ------------------------------------------------------------------ */
 
 /* Reads exactly len bytes or reports how many there were (a short file is not an error
@@ -600,8 +602,16 @@ int log_open(struct io *io, const char *dir, const struct log_config *config,
         return rc;
     }
     log->log_start_offset = MAX(log->log_start_offset, log->segments[0].base_offset);
-    if (log->log_start_offset > log_end_offset(log)) log->log_start_offset = log_end_offset(log);
-    rc = epochs_trim(log);
+    /* A crash lost unflushed data below a checkpointed log start (DeleteRecords ran
+     * ahead of the flush): like Kafka, restart the log empty at the start rather than let
+     * the start go back (I-LOG-3). */
+    rc = 0;
+    if (log->log_start_offset > log_end_offset(log)) {
+        io_log(io, IO_LOG_WARN, "log %s: end %" PRId64 " below start %" PRId64 ", emptying", dir,
+               log_end_offset(log), log->log_start_offset);
+        rc = truncate_fully(log, log->log_start_offset);
+    }
+    if (rc == 0) rc = epochs_trim(log);
     /* What was scanned is what the disk holds; syncing it makes it the recovery point. */
     if (rc == 0) rc = log_flush(log, 0);
     if (rc < 0) {
@@ -998,6 +1008,11 @@ int log_truncate_to(struct log *log, int64_t offset) {
     if (rc < 0) return rc;
     ASSERT(!cut);
     s->dirty = true;
+    /* Cutting the whole batch that straddles `offset` can take the end below the log
+     * start; nothing readable is left, so restart empty at the start (I-LOG-3). */
+    if (log_end_offset(log) < log->log_start_offset) {
+        return truncate_fully(log, log->log_start_offset);
+    }
     log->recovery_point = MIN(log->recovery_point, log_end_offset(log));
     if (log_epoch_cache_truncate_from_end(&log->epochs, log_end_offset(log))) {
         rc = epochs_persist(log);

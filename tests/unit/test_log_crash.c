@@ -15,7 +15,13 @@
  * Without sim/ (TRIAL_LOG_TEST_SIM undefined) it runs on test_log_memio.h's equivalent
  * crash model instead.
  *
- * A second property (sim only) crashes in the middle of compaction: the k-th mutating
+ * A second property mixes everything (appends with transactions, flushes, truncations,
+ * DeleteRecords, retention, compaction, clean restarts, crashes): after each step the
+ * structure holds (I-LOG-1, I-REPL-7), the log start never goes down (I-LOG-3), compaction
+ * only removes records, and a crash keeps only records that were there and all that were
+ * below the recovery point. TEST_LOG_MIXED_SEEDS (default 300).
+ *
+ * A third property (sim only) crashes in the middle of compaction: the k-th mutating
  * disk operation of log_compact and every one after it fail (libfiu points of sim/disk),
  * then the node crashes. For every k, the recovered log must hold a subset of the records
  * before compaction and a superset of those a complete compaction keeps (so no record is
@@ -248,36 +254,7 @@ static void run_seed(uint64_t seed) {
     env_destroy(&e);
 }
 
-#ifdef TRIAL_LOG_TEST_SIM
-
-/* --- Crash in the middle of compaction ---------------------------------------------- */
-
-/* libfiu callback state: process-wide by libfiu's design, so a plain static here. */
-static struct {
-    uint64_t calls;
-    uint64_t fail_from; /* 0: never fail, just count. */
-} fault;
-
-static int fault_cb(const char *name, int *failnum, void **failinfo, unsigned int *flags) {
-    (void)name, (void)failnum, (void)failinfo, (void)flags;
-    fault.calls++;
-    return fault.fail_from != 0 && fault.calls >= fault.fail_from;
-}
-
-static const char *const fault_points[] = {"sim/disk/open", "sim/disk/write", "sim/disk/sync",
-                                           "sim/disk/rename"};
-
-static void faults_arm(uint64_t fail_from) {
-    fault.calls = 0;
-    fault.fail_from = fail_from;
-    for (size_t i = 0; i < ARRAY_LEN(fault_points); i++) {
-        assert_int_equal(fiu_enable_external(fault_points[i], 1, NULL, 0, fault_cb), 0);
-    }
-}
-
-static void faults_disarm(void) {
-    for (size_t i = 0; i < ARRAY_LEN(fault_points); i++) fiu_disable(fault_points[i]);
-}
+/* --- Record sets: what a log holds, as (offset, content hash) ------------------- */
 
 /* A record identity: offset plus a hash of (control flag, key, value). */
 struct rec_id {
@@ -334,6 +311,37 @@ static bool same(const struct rec_set *a, const struct rec_set *b) {
     return a->count == b->count && subset(a, b);
 }
 
+#ifdef TRIAL_LOG_TEST_SIM
+
+/* --- Crash in the middle of compaction ---------------------------------------------- */
+
+/* libfiu callback state: process-wide by libfiu's design, so a plain static here. */
+static struct {
+    uint64_t calls;
+    uint64_t fail_from; /* 0: never fail, just count. */
+} fault;
+
+static int fault_cb(const char *name, int *failnum, void **failinfo, unsigned int *flags) {
+    (void)name, (void)failnum, (void)failinfo, (void)flags;
+    fault.calls++;
+    return fault.fail_from != 0 && fault.calls >= fault.fail_from;
+}
+
+static const char *const fault_points[] = {"sim/disk/open", "sim/disk/write", "sim/disk/sync",
+                                           "sim/disk/rename"};
+
+static void faults_arm(uint64_t fail_from) {
+    fault.calls = 0;
+    fault.fail_from = fail_from;
+    for (size_t i = 0; i < ARRAY_LEN(fault_points); i++) {
+        assert_int_equal(fiu_enable_external(fault_points[i], 1, NULL, 0, fault_cb), 0);
+    }
+}
+
+static void faults_disarm(void) {
+    for (size_t i = 0; i < ARRAY_LEN(fault_points); i++) fiu_disable(fault_points[i]);
+}
+
 /* Builds the same compactable log for a seed: keyed data, tombstones, transactions. */
 static struct log *build_compactable(struct env *e, uint64_t seed, struct log_config *c) {
     struct tl_rng r = {seed * 0x9E3779B97F4A7C15ull + 7};
@@ -375,7 +383,7 @@ static struct log *build_compactable(struct env *e, uint64_t seed, struct log_co
 
 static void test_crash_during_compaction(void **state) {
     (void)state;
-    uint64_t seeds = env_u64_early("TEST_LOG_COMPACT_CRASH_SEEDS", 60);
+    uint64_t seeds = env_u64_early("TEST_LOG_COMPACT_CRASH_SEEDS", 60); /* Env var. */
     uint64_t points_tested = 0;
     for (uint64_t seed = 1; seed <= seeds; seed++) {
         /* The reference: a complete compaction, counting its mutating disk operations. */
@@ -443,6 +451,159 @@ static void test_crash_during_compaction(void **state) {
 
 #endif /* TRIAL_LOG_TEST_SIM */
 
+/* --- Everything at once ------------------------------------------------------------- */
+
+static void check_structure(struct log *log) {
+    /* I-LOG-1 and the epoch cache rule (I-REPL-7). */
+    for (size_t si = 0; si < log->segment_count; si++) {
+        const struct log_segment *s = &log->segments[si];
+        if (si > 0) assert_true(s->base_offset >= log->segments[si - 1].next_offset);
+        for (uint32_t i = 0; i < s->index_count; i++) {
+            uint8_t hdr[BATCH_HEADER_BYTES];
+            assert_int_equal(io_file_pread(log->io, s->log_file, hdr, sizeof hdr,
+                                           s->index[i].position),
+                             (int64_t)sizeof hdr);
+            struct batch_header h;
+            batch_header_decode(hdr, sizeof hdr, &h);
+            assert_int_equal(batch_last_offset(&h), s->index[i].offset);
+            if (i > 0) assert_true(s->index[i].offset > s->index[i - 1].offset);
+        }
+        for (uint32_t i = 1; i < s->time_count; i++) {
+            assert_true(s->time_index[i].timestamp >= s->time_index[i - 1].timestamp);
+        }
+    }
+    for (size_t i = 1; i < log->epochs.count; i++) {
+        assert_true(log->epochs.entries[i].epoch > log->epochs.entries[i - 1].epoch);
+        assert_true(log->epochs.entries[i].start_offset > log->epochs.entries[i - 1].start_offset);
+    }
+    if (log->epochs.count) {
+        assert_true(log->epochs.entries[log->epochs.count - 1].start_offset <=
+                    log_end_offset(log));
+    }
+    assert_true(log->log_start_offset <= log_end_offset(log));
+    assert_true(log->recovery_point <= log_end_offset(log));
+}
+
+/* Records of `set` below `limit`. */
+static void below(const struct rec_set *set, int64_t limit, struct rec_set *out) {
+    out->count = 0;
+    for (size_t i = 0; i < set->count && set->r[i].offset < limit; i++) {
+        if (out->count == out->cap) {
+            out->cap = out->cap ? out->cap * 2 : 256;
+            out->r = realloc(out->r, out->cap * sizeof *out->r);
+        }
+        out->r[out->count++] = set->r[i];
+    }
+}
+
+/*
+ * Random appends (leader and transactional), flushes, truncations, DeleteRecords,
+ * retention, compaction, clean restarts and crashes, checking after every step that the
+ * structure holds and after every crash that the recovered log holds only records that
+ * were there (same offsets, same bytes) and every record that was below the recovery
+ * point, and that the log start never went down except by a truncation below it.
+ */
+static void test_mixed_operations(void **state) {
+    (void)state;
+    uint64_t seeds = env_u64_early("TEST_LOG_MIXED_SEEDS", 300);
+    for (uint64_t seed = 1; seed <= seeds; seed++) {
+        struct env e;
+        struct tl_rng r = {seed * 0xD1B54A32D192ED03ull};
+        env_create(&e, seed, false);
+        assert_int_equal(io_mkdir(e.io, DIR), 0);
+        struct log_config c;
+        log_config_default(&c);
+        c.segment_bytes = 1024 + tl_below(&r, 4096);
+        c.index_interval_bytes = 64 + (uint32_t)tl_below(&r, 1024);
+        c.cleanup_compact = tl_below(&r, 2);
+        c.cleanup_delete = tl_below(&r, 2);
+        c.retention_ms = 50 + (int64_t)tl_below(&r, 200);
+        c.retention_bytes = tl_below(&r, 2) ? -1 : 4096 + (int64_t)tl_below(&r, 16384);
+        c.delete_retention_ms = (int64_t)tl_below(&r, 100);
+        struct log *log;
+        assert_int_equal(log_open(e.io, DIR, &c, 0, 0, &log), 0);
+        uint8_t buf[16384];
+        int32_t epoch = 0;
+        int64_t now = 1000;
+        bool open_txn[3] = {false};
+        for (int step = 0; step < 80; step++) {
+            uint64_t op = tl_below(&r, 100);
+            int64_t start_before = log->log_start_offset;
+            bool start_may_drop = false;
+            struct log_append_info info;
+            now += (int64_t)tl_below(&r, 10);
+            if (op < 45) {
+                int64_t pid = (int64_t)tl_below(&r, 3);
+                int64_t n;
+                if (pid == 0) {
+                    n = tl_build(buf, sizeof buf, &r, 1 + (int)tl_below(&r, 5), 8, 150, now, 3, 0,
+                                 -1);
+                } else if (open_txn[pid] && tl_below(&r, 3) == 0) {
+                    n = batch_build_control(buf, sizeof buf, 0, pid, 0,
+                                            tl_below(&r, 2) ? BATCH_CONTROL_COMMIT
+                                                            : BATCH_CONTROL_ABORT,
+                                            0, now);
+                    open_txn[pid] = false;
+                } else {
+                    n = tl_build(buf, sizeof buf, &r, 1 + (int)tl_below(&r, 3), 8, 100, now, 3,
+                                 BATCH_ATTR_TRANSACTIONAL, pid);
+                    open_txn[pid] = true;
+                }
+                if (tl_below(&r, 15) == 0) epoch++;
+                assert_int_equal(log_append_leader(log, buf, (size_t)n, epoch, now, &info), 0);
+            } else if (op < 55) {
+                assert_int_equal(log_flush(log, now), 0);
+            } else if (op < 60) {
+                int64_t to = (int64_t)tl_below(&r, (uint64_t)log_end_offset(log) + 1);
+                start_may_drop = to < log->log_start_offset;
+                assert_int_equal(log_truncate_to(log, to), 0);
+                /* Open transactions may have lost their data: start them afresh. */
+                memset(open_txn, 0, sizeof open_txn);
+            } else if (op < 65) {
+                int64_t to = log->log_start_offset +
+                             (int64_t)tl_below(&r, (uint64_t)(log_end_offset(log) -
+                                                              log->log_start_offset + 1));
+                assert_int_equal(log_delete_records(log, to), 0);
+            } else if (op < 72) {
+                size_t deleted;
+                assert_int_equal(log_apply_retention(log, now, &deleted), 0);
+            } else if (op < 80) {
+                struct rec_set pre = {0}, post = {0};
+                tl_read_all(log, log->log_start_offset, collect, &pre);
+                struct log_compact_stats st;
+                assert_int_equal(log_compact(log, now, log_end_offset(log), &st), 0);
+                tl_read_all(log, log->log_start_offset, collect, &post);
+                assert_true(subset(&post, &pre)); /* Never invents or moves a record. */
+                free(pre.r);
+                free(post.r);
+            } else if (op < 85) {
+                int64_t start = log->log_start_offset, rp = log->recovery_point;
+                assert_int_equal(log_close(log), 0);
+                assert_int_equal(log_open(e.io, DIR, &c, rp, start, &log), 0);
+            } else {
+                struct rec_set pre = {0}, durable = {0}, post = {0};
+                tl_read_all(log, log->log_start_offset, collect, &pre);
+                below(&pre, log->recovery_point, &durable);
+                int64_t start = log->log_start_offset, rp = log->recovery_point;
+                env_crash(&e);
+                assert_int_equal(log_open(e.io, DIR, &c, tl_below(&r, 2) ? rp : 0, start, &log),
+                                 0);
+                tl_read_all(log, log->log_start_offset, collect, &post);
+                assert_true(subset(&post, &pre));    /* Only what was there... */
+                assert_true(subset(&durable, &post)); /* ...and all that was flushed. */
+                free(pre.r);
+                free(durable.r);
+                free(post.r);
+                memset(open_txn, 0, sizeof open_txn);
+            }
+            if (!start_may_drop) assert_true(log->log_start_offset >= start_before);
+            check_structure(log);
+        }
+        assert_int_equal(log_close(log), 0);
+        env_destroy(&e);
+    }
+}
+
 static uint64_t env_u64(const char *name, uint64_t dflt) {
     const char *v = getenv(name);
     return v && *v ? strtoull(v, NULL, 10) : dflt;
@@ -465,6 +626,7 @@ static void test_crash_consistency(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash_consistency),
+        cmocka_unit_test(test_mixed_operations),
 #ifdef TRIAL_LOG_TEST_SIM
         cmocka_unit_test(test_crash_during_compaction),
 #endif

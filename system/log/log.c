@@ -727,6 +727,15 @@ static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches,
             batch_stamp(mut + pos, log_end_offset(log), epoch);
             h.base_offset = log_end_offset(log);
             h.partition_leader_epoch = epoch;
+            if (log->config.timestamp_log_append && !batch_is_control(&h)) {
+                /* LogAppendTime: the broker's clock becomes every record's timestamp,
+                 * carried by maxTimestamp and the attribute bit; both are CRC-covered. */
+                h.attributes = (int16_t)(h.attributes | BATCH_ATTR_TIMESTAMP_LOG_APPEND);
+                h.max_timestamp = now_ms;
+                batch_put16(mut + pos + 21, (uint16_t)h.attributes);
+                batch_put64(mut + pos + 35, (uint64_t)now_ms);
+                batch_crc_update(mut + pos, total);
+            }
         }
         struct log_segment *s = &log->segments[log->segment_count - 1];
         if (s->created_ms < 0) s->created_ms = now_ms;

@@ -69,6 +69,7 @@ struct log_config {
     bool cleanup_compact;            /* cleanup.policy contains compact */
     int64_t delete_retention_ms;     /* delete.retention.ms (1 day): tombstone lifetime */
     uint32_t max_batch_bytes;        /* message.max.bytes (1048588) for appends */
+    bool timestamp_log_append;       /* message.timestamp.type=LogAppendTime (false) */
 };
 
 void log_config_default(struct log_config *config);

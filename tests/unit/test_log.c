@@ -14,7 +14,8 @@
  *    unexpired tombstones, offsets unchanged, markers kept, aborted data gone, open
  *    transactions untouched), durably;
  *  - follower appends keep offsets and refuse bad or overlapping data;
- *  - segments roll on size, on time and on offset overflow; the epoch cache answers.
+ *  - segments roll on size and on time (Kafka's rule) and flush by count and by time; the
+ *    epoch cache answers; LogAppendTime stamps the broker's clock with a fresh CRC.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -710,6 +711,34 @@ static void test_roll_conditions(void **state) {
     memio_destroy(m);
 }
 
+static void test_log_append_time(void **state) {
+    (void)state;
+    struct memio *m = memio_create(3);
+    assert_int_equal(io_mkdir(&m->io, DIR), 0);
+    struct log_config c = small_config();
+    c.timestamp_log_append = true;
+    struct log *log = open_log(m, &c, 0, 0);
+    uint8_t buf[4096];
+    struct tl_rng r = {9};
+    struct log_append_info info;
+    for (int i = 0; i < 5; i++) {
+        int64_t n = tl_build(buf, sizeof buf, &r, 3, 5, 0, 100, 50, 0, -1); /* Client times. */
+        assert_int_equal(log_append_leader(log, buf, (size_t)n, 0, 7000 + i * 10, &info), 0);
+        struct batch_header h;
+        assert_int_equal(batch_check(buf, (size_t)n, 1 << 20, &h), 0); /* CRC redone. */
+        assert_true(h.attributes & BATCH_ATTR_TIMESTAMP_LOG_APPEND);
+        assert_int_equal(h.max_timestamp, 7000 + i * 10);
+    }
+    /* Lookups see the broker's times, not the clients'. */
+    int64_t off, ts;
+    assert_int_equal(log_offset_for_timestamp(log, 7015, &off, &ts), 0);
+    assert_int_equal(off, 6);
+    assert_int_equal(ts, 7020);
+    assert_int_equal(log_offset_for_timestamp(log, 7041, &off, &ts), -ENOENT);
+    assert_int_equal(log_close(log), 0);
+    memio_destroy(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_read_layout_reopen),
@@ -719,6 +748,7 @@ int main(void) {
         cmocka_unit_test(test_compaction_property),
         cmocka_unit_test(test_follower_append),
         cmocka_unit_test(test_roll_conditions),
+        cmocka_unit_test(test_log_append_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -980,6 +980,53 @@ int log_offset_for_timestamp(struct log *log, int64_t timestamp, int64_t *offset
 
 /* --- Truncation, deletion, retention ------------------------------------------------ */
 
+/*
+ * Cuts segment `s` at batch boundary `pos` without rescanning it: index entries at or past
+ * pos go; the state after the last kept offset entry is recomputed from the few batch
+ * headers between that entry and pos (at most about index_interval_bytes of them). The
+ * largest timestamp up to that entry is the last time entry at or below its offset, since
+ * time entries are taken with offset entries.
+ */
+static int segment_truncate_at(struct log *log, struct log_segment *s, uint64_t pos) {
+    ASSERT(pos <= s->size_bytes);
+    int rc = io_file_truncate(log->io, s->log_file, pos);
+    if (rc < 0) return rc;
+    while (s->index_count && s->index[s->index_count - 1].position >= pos) s->index_count--;
+    uint64_t from = s->index_count ? s->index[s->index_count - 1].position : 0;
+    int64_t from_offset = s->index_count ? s->index[s->index_count - 1].offset : -1;
+    /* Time entries up to the last kept offset entry stay; later ones are recomputed. */
+    while (s->time_count && s->time_index[s->time_count - 1].offset > from_offset) {
+        s->time_count--;
+    }
+    s->max_timestamp = s->time_count ? s->time_index[s->time_count - 1].timestamp : -1;
+    s->offset_of_max_timestamp = s->time_count ? s->time_index[s->time_count - 1].offset : -1;
+    s->next_offset = s->base_offset;
+    uint64_t p = from;
+    /* Bounded: every header read moves p forward by a whole batch. */
+    while (p < pos) {
+        struct batch_header h;
+        rc = read_header(log, s, p, &h);
+        if (rc < 0) return rc;
+        if (h.max_timestamp > s->max_timestamp) {
+            s->max_timestamp = h.max_timestamp;
+            s->offset_of_max_timestamp = batch_last_offset(&h);
+        }
+        s->next_offset = batch_last_offset(&h) + 1;
+        p += batch_total_bytes(&h);
+    }
+    ASSERT(p == pos);
+    s->size_bytes = pos;
+    s->bytes_since_index = pos - from;
+    if (pos == 0) s->rolling_timestamp_ms = -1;
+    s->index_written = MIN(s->index_written, s->index_count);
+    s->time_written = MIN(s->time_written, s->time_count);
+    rc = io_file_truncate(log->io, s->index_file, (uint64_t)s->index_written * 8);
+    if (rc == 0) rc = io_file_truncate(log->io, s->time_file, (uint64_t)s->time_written * 12);
+    if (rc < 0) return rc;
+    s->dirty = true;
+    return write_index_tail(log, s);
+}
+
 static int truncate_fully(struct log *log, int64_t offset) {
     while (log->segment_count > 0) {
         int rc = segment_delete(log, log->segment_count - 1);
@@ -1009,14 +1056,8 @@ int log_truncate_to(struct log *log, int64_t offset) {
     struct batch_header h;
     int rc = find_batch(log, s, offset, &pos, &h);
     if (rc < 0) return rc;
-    rc = io_file_truncate(log->io, s->log_file, pos);
+    rc = segment_truncate_at(log, s, pos);
     if (rc < 0) return rc;
-    /* Rebuild the segment's state from what is left (cheap next to a follower's fetch). */
-    bool cut;
-    rc = segment_recover(log, s, false, &cut);
-    if (rc < 0) return rc;
-    ASSERT(!cut);
-    s->dirty = true;
     /* Cutting the whole batch that straddles `offset` can take the end below the log
      * start; nothing readable is left, so restart empty at the start (I-LOG-3). */
     if (log_end_offset(log) < log->log_start_offset) {

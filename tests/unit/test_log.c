@@ -332,9 +332,21 @@ static void test_truncation(void **state) {
         check_index_files(m, log);
         struct log_read_result rr;
         assert_int_equal(log_read(log, want_leo + 1, 10, true, INT64_MAX, &rr), -ERANGE);
-        /* Truncation is durable: a crash right after keeps the cut. */
+        /* Truncation is durable: a crash right after keeps the cut. And the state kept
+         * without a rescan equals what a full rebuild computes. */
+        static struct seg_snapshot cut_state, rebuilt;
+        snapshot(log, &cut_state);
+        const struct log_segment *last = &log->segments[log->segment_count - 1];
+        int64_t max_ts = last->max_timestamp, max_at = last->offset_of_max_timestamp;
+        uint64_t since = last->bytes_since_index;
         memio_crash(m);
         log = open_log(m, &c, 0, 0);
+        snapshot(log, &rebuilt);
+        assert_same_indexes(&cut_state, &rebuilt);
+        last = &log->segments[log->segment_count - 1];
+        assert_int_equal(last->max_timestamp, max_ts);
+        assert_int_equal(last->offset_of_max_timestamp, max_at);
+        assert_int_equal(last->bytes_since_index, since);
         assert_int_equal(log_end_offset(log), want_leo);
         assert_reads_match(log, &model, 0);
         /* Appending continues at the new end. */

@@ -1077,13 +1077,13 @@ static bool fetch_ready(struct broker_request *req) {
 
 static bool fetch_try_complete(struct purgatory_op *op) {
     struct broker_request *req =
-        (struct broker_request *)((char *)op - offsetof(struct broker_request, op));
+        (struct broker_request *)(void *)((char *)op - offsetof(struct broker_request, op));
     return fetch_ready(req);
 }
 
 static void fetch_on_complete(struct purgatory_op *op, bool expired) {
     struct broker_request *req =
-        (struct broker_request *)((char *)op - offsetof(struct broker_request, op));
+        (struct broker_request *)(void *)((char *)op - offsetof(struct broker_request, op));
     fetch_respond(req);
     request_free(req);
 }

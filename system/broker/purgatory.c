@@ -163,7 +163,7 @@ static void rearm(struct purgatory *purgatory) {
 }
 
 static void task_expired(struct timing_wheel_task *task) {
-    struct purgatory_op *op = (struct purgatory_op *)((char *)task -
+    struct purgatory_op *op = (struct purgatory_op *)(void *)((char *)task -
                                                       offsetof(struct purgatory_op, timer));
     op_finish(op->purgatory, op, true);
 }

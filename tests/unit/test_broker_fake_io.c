@@ -141,6 +141,8 @@ static void f_free(void *ctx, void *ptr, size_t size) {
     free(ptr);
 }
 static void f_trace(void *ctx, const char *e, const struct io_trace_field *f, size_t n) {}
+static void f_log(void *ctx, enum io_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 static void f_log(void *ctx, enum io_log_level level, const char *fmt, va_list ap) {
     if (level >= IO_LOG_WARN) FIO(ctx)->warnings++;
     if (getenv("FAKE_IO_VERBOSE") != NULL) {

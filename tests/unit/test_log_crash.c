@@ -15,7 +15,8 @@
  * Without sim/ (TRIAL_LOG_TEST_SIM undefined) it runs on test_log_memio.h's equivalent
  * crash model instead.
  *
- * A second property mixes everything (appends with transactions, flushes, truncations,
+ * A second property mixes everything (leader appends with transactions, follower appends
+ * with gaps, flushes, truncations,
  * DeleteRecords, retention, compaction, clean restarts, crashes): after each step the
  * structure holds (I-LOG-1, I-REPL-7), the log start never goes down (I-LOG-3), compaction
  * only removes records, and a crash keeps only records that were there and all that were
@@ -28,6 +29,7 @@
  * lost or invented, offsets included), its indexes must point right, and compacting it
  * again must reach exactly the complete compaction's result.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -551,6 +553,16 @@ static void test_mixed_operations(void **state) {
                 }
                 if (tl_below(&r, 15) == 0) epoch++;
                 assert_int_equal(log_append_leader(log, buf, (size_t)n, epoch, now, &info), 0);
+            } else if (op < 50) {
+                /* A follower's fetch: the leader's offsets, maybe after a compacted gap. */
+                int64_t n = tl_build(buf, sizeof buf, &r, 1 + (int)tl_below(&r, 4), 8, 100, now,
+                                     3, 0, -1);
+                int64_t base = log_end_offset(log) + (int64_t)tl_below(&r, 3);
+                batch_stamp(buf, base, epoch);
+                assert_int_equal(log_append_follower(log, buf, (size_t)n, now, &info), 0);
+                assert_int_equal(info.first_offset, base);
+                batch_stamp(buf, base, epoch); /* Overlap is refused. */
+                assert_int_equal(log_append_follower(log, buf, (size_t)n, now, &info), -EINVAL);
             } else if (op < 55) {
                 assert_int_equal(log_flush(log, now), 0);
             } else if (op < 60) {

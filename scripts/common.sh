@@ -39,7 +39,11 @@ trial_build() {
 # True if the configured build in DIR defines TARGET (Makefile or Ninja generators).
 trial_has_target() {
     local dir=$1 target=$2
-    cmake --build "$dir" --target help 2>/dev/null | grep -Eq "(^|[ .:])$target(:| |$)"
+    # No `grep -q` on the pipe: it would exit at the first match, and under pipefail the
+    # writer's SIGPIPE would turn a found target into "not found".
+    local targets
+    targets=$(cmake --build "$dir" --target help 2>/dev/null) || return 1
+    grep -Eq "(^|[ .:])$target(:| |$)" <<<"$targets"
 }
 
 # Prints the path of the `trial` simulator binary in build dir DIR, if it was built.

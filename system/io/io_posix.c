@@ -138,8 +138,9 @@ struct posix_ctx {
     io_timer_id timer_next_id;
     struct posix_handle *live;   /* Open handles, for destroy. */
     struct posix_handle *dead;   /* Closed this pass, freed at its end. */
-    struct io_stream *pending_head;
+    struct io_stream *pending_head; /* Streams with a notification due, in order. */
     struct io_stream *pending_tail;
+    size_t pending_count;
     uint8_t read_buf[POSIX_READ_BUF_BYTES];
 };
 
@@ -449,9 +450,29 @@ static void posix_pending_add(struct io_stream *s, unsigned flag) {
     if (s->in_pending) return;
     s->in_pending = true;
     s->pending_next = NULL;
+    s->ctx->pending_count++;
     if (s->ctx->pending_tail != NULL) s->ctx->pending_tail->pending_next = s;
     else s->ctx->pending_head = s;
     s->ctx->pending_tail = s;
+}
+
+/* Takes a closing stream off the pending list, so no later pass can touch it once freed.
+ * O(pending streams); the list only holds streams with a notification due this pass. */
+static void posix_pending_remove(struct io_stream *s) {
+    if (!s->in_pending) return;
+    struct posix_ctx *ctx = s->ctx;
+    struct io_stream *prev = NULL;
+    for (struct io_stream *it = ctx->pending_head; it != NULL; prev = it, it = it->pending_next) {
+        if (it != s) continue;
+        if (prev != NULL) prev->pending_next = s->pending_next;
+        else ctx->pending_head = s->pending_next;
+        if (ctx->pending_tail == s) ctx->pending_tail = prev;
+        ctx->pending_count--;
+        break;
+    }
+    s->in_pending = false;
+    s->pending_next = NULL;
+    s->pending = 0;
 }
 
 static void posix_wq_free(struct io_stream *s) {
@@ -610,17 +631,21 @@ static void posix_stream_event(struct io_stream *s, uint32_t events) {
 /* Runs drain and end notifications decided during the pass. */
 static int posix_pending_run(struct posix_ctx *ctx) {
     int ran = 0;
-    /* Take the current list: notifications added by these callbacks run next round. */
-    struct io_stream *s = ctx->pending_head;
-    ctx->pending_head = ctx->pending_tail = NULL;
-    while (s != NULL) {
-        struct io_stream *next = s->pending_next;
+    /* Only the entries present now: notifications added by these callbacks go to the tail
+     * and run next round. Entries are popped one at a time (never detached as a chain) so
+     * that a callback closing another pending stream can unlink it safely. */
+    size_t due = ctx->pending_count;
+    for (size_t i = 0; i < due && ctx->pending_head != NULL; i++) {
+        struct io_stream *s = ctx->pending_head;
+        ctx->pending_head = s->pending_next;
+        if (ctx->pending_head == NULL) ctx->pending_tail = NULL;
+        ctx->pending_count--;
+        ASSERT(s->in_pending && !s->h.closed);
         s->in_pending = false;
         s->pending_next = NULL;
         unsigned flags = s->pending;
         s->pending = 0;
-        if (!s->h.closed && (flags & POSIX_PENDING_DRAIN) && s->wq_head == NULL &&
-            s->drain_cb != NULL) {
+        if ((flags & POSIX_PENDING_DRAIN) && s->wq_head == NULL && s->drain_cb != NULL) {
             s->drain_cb(s->arg, s);
             ran++;
         }
@@ -629,12 +654,10 @@ static int posix_pending_run(struct posix_ctx *ctx) {
                 s->end_delivered = true;
                 s->read_cb(s->arg, s, NULL, 0, s->end_status);
                 ran++;
-            } else {
-                /* Held until start or resume: a paused stream delivers no reads. */
-                s->pending |= POSIX_PENDING_END;
             }
+            /* Otherwise held: io_stream_start()/resume re-queue it (a paused stream
+             * delivers no reads). */
         }
-        s = next;
     }
     return ran;
 }
@@ -712,6 +735,7 @@ static void posix_stream_close(void *vctx, struct io_stream *s) {
     struct posix_ctx *ctx = vctx;
     ASSERT(s != NULL && !s->h.closed);
     posix_wq_free(s);
+    posix_pending_remove(s);
     s->registered = false;
     posix_handle_bury(ctx, &s->h);
 }

@@ -4,6 +4,8 @@
  *  - writes and sendfile ranges leave in the order they were queued, and the drain
  *    callback runs once the queue is empty;
  *  - no callback runs before the call that registered it returned (connect);
+ *  - no callback runs for a stream after it was closed, even one already due in the same
+ *    pass (a drain callback closing another stream with a pending drain);
  *  - a paused stream delivers nothing until resumed; an orderly close reaches the peer as
  *    EOF (len 0, status 0);
  *  - timers fire in (deadline, start order) and a cancelled timer never fires;
@@ -220,6 +222,47 @@ static void test_pause_and_eof(void **state) {
     f->client = NULL;
     fixture_run_until(f, server_ended);
     assert_int_equal(f->server_end_status, 0); /* Orderly EOF. */
+    fixture_free(f);
+}
+
+struct close_other {
+    struct io *io;
+    struct io_stream *victim;
+    int drains_closer;
+    int drains_victim;
+};
+
+static void on_drain_close_other(void *arg, struct io_stream *s) {
+    struct close_other *c = arg;
+    (void)s;
+    c->drains_closer++;
+    if (c->victim != NULL) io_stream_close(c->io, c->victim);
+    c->victim = NULL;
+}
+
+static void on_drain_victim(void *arg, struct io_stream *s) {
+    (void)s;
+    ((struct close_other *)arg)->drains_victim++;
+}
+
+static void on_read_ignore(void *arg, struct io_stream *s, const uint8_t *data, size_t len,
+                           int status) {
+    (void)arg, (void)s, (void)data, (void)len, (void)status;
+}
+
+static void test_no_callback_after_close(void **state) {
+    (void)state;
+    struct net_fixture *f = fixture_connect(false);
+    struct close_other c = {.io = f->io, .victim = f->server};
+    io_stream_start(f->io, f->client, on_read_ignore, on_drain_close_other, &c);
+    io_stream_start(f->io, f->server, on_read_ignore, on_drain_victim, &c);
+    /* Both sends complete at once, so both drains are due in the same pass, client first. */
+    assert_int_equal(io_stream_write(f->io, f->client, "a", 1), 0);
+    assert_int_equal(io_stream_write(f->io, f->server, "b", 1), 0);
+    for (int i = 0; i < 10; i++) assert_true(io_posix_run_once(f->io, 1) >= 0);
+    assert_int_equal(c.drains_closer, 1);
+    assert_int_equal(c.drains_victim, 0);
+    f->server = NULL; /* Closed by the callback. */
     fixture_free(f);
 }
 
@@ -553,6 +596,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_loopback_echo),
         cmocka_unit_test(test_write_sendfile_order),
         cmocka_unit_test(test_pause_and_eof),
+        cmocka_unit_test(test_no_callback_after_close),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_timers_order),
         cmocka_unit_test(test_run_until_stop),

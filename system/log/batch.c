@@ -374,3 +374,13 @@ int64_t batch_filter(const uint8_t *batch, size_t len, const bool *keep, size_t 
     batch_crc_update(out, pos);
     return (int64_t)pos;
 }
+
+int64_t batch_build_empty(const uint8_t *batch, size_t len, uint8_t *out, size_t cap) {
+    if (len < BATCH_HEADER_BYTES) return -ENODATA;
+    if (cap < BATCH_HEADER_BYTES) return -ENOSPC;
+    memmove(out, batch, BATCH_HEADER_BYTES);
+    batch_put32(out + 8, BATCH_HEADER_BYTES - BATCH_LOG_OVERHEAD);
+    batch_put32(out + 57, 0);
+    batch_crc_update(out, BATCH_HEADER_BYTES);
+    return BATCH_HEADER_BYTES;
+}

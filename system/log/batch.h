@@ -208,6 +208,13 @@ int batch_control_decode(const uint8_t *batch, size_t len, enum batch_control_ty
 int64_t batch_filter(const uint8_t *batch, size_t len, const bool *keep, size_t keep_count,
                      uint8_t *out, size_t cap);
 
+/*
+ * Writes a copy of the batch's header with no records (recordsCount 0, fresh CRC): the
+ * batch still spans baseOffset..baseOffset+lastOffsetDelta, so offsets and the producer
+ * fields survive. Kafka's cleaner leaves such empty batches too. Returns 61 or -ENOSPC.
+ */
+int64_t batch_build_empty(const uint8_t *batch, size_t len, uint8_t *out, size_t cap);
+
 /* --- Varints (zigzag), exported for tests and the fuzzer --- */
 
 /* Decodes a zigzag varint of at most 10 bytes; returns bytes used or -EBADMSG. */

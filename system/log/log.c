@@ -542,14 +542,18 @@ static int open_segments(struct log *log, struct open_scan *sc, bool clean) {
         bool cut;
         rc = segment_recover(log, s, !last, &cut);
         if (rc < 0) return rc;
-        if (cut && !last) {
-            /* Everything after a corrupt batch is suspect: drop later segments. */
+        /* A segment that ends short of the next one lost its unsynced tail in a crash
+         * (segments are gap-free, see roll()); anything after a corrupt batch is suspect. */
+        if (!last && (cut || s->next_offset != sc->bases[i + 1])) {
             for (size_t k = i + 1; k < sc->count; k++) {
                 rc = segment_unlink_files(log, sc->bases[k]);
                 if (rc < 0) return rc;
             }
-            /* The cut segment becomes active again: no final time entry yet is needed,
-             * but one is harmless (it only repeats the max). */
+            io_log(log->io, IO_LOG_WARN, "log %s: segment %" PRId64 " ends at %" PRId64
+                   ", dropping the %zu segments after it", log->dir, s->base_offset,
+                   s->next_offset, sc->count - i - 1);
+            /* The cut segment becomes active again; its final time entry only repeats the
+             * maximum, which is harmless. */
             break;
         }
     }
@@ -678,21 +682,50 @@ static bool should_roll(const struct log *log, const struct log_segment *s,
 }
 
 /*
- * Starts a new active segment at `base`. The finished segment is synced first (Kafka
- * flushes it right after a roll too): the new segment's file is durable as soon as it is
- * created, so without this a crash could keep a later segment while dropping the tail of
- * an earlier one, and the recovered log would not be a prefix (I-LOG-2). Every segment but
- * the active one is therefore always durable, and the recovery point can move to `base`.
+ * Starts a new active segment for batch `h`, based at the log end rather than at the batch
+ * (a follower's batch may start later after the leader's compaction), so segments stay
+ * gap-free: each ends exactly where the next begins, and recovery can tell a lost tail.
+ *
+ * The finished segment is synced first (Kafka flushes it right after a roll, in the
+ * background). The new segment's file is durable as soon as it is created, so without
+ * the sync a crash could keep later data while dropping the old segment's tail; and with
+ * it, every segment but the active one is always durable, which keeps recovery right even
+ * when the caller's recovery-point checkpoint is stale (e.g. written before a truncation).
+ * The cost is one fsync per log.segment.bytes appended, on the caller's thread: an
+ * asynchronous sync in io.h would remove it.
+ *
+ * Only when the batch cannot be addressed from the log end (more than 2^31 offsets ahead)
+ * does the new segment start at the batch.
  */
-static int roll(struct log *log, int64_t base) {
+static int roll(struct log *log, const struct batch_header *h) {
     struct log_segment *old = &log->segments[log->segment_count - 1];
-    segment_finish_time_index(log, old);
-    int rc = write_index_tail(log, old);
-    if (rc < 0) return rc;
+    int64_t end = old->next_offset;
+    if (old->size_bytes > 0 && batch_last_offset(h) - end <= INT32_MAX) {
+        segment_finish_time_index(log, old);
+        int rc = write_index_tail(log, old);
+        if (rc == 0) rc = log_flush_segments(log);
+        if (rc < 0) return rc;
+        log->recovery_point = MAX(log->recovery_point, end);
+        return create_segment(log, end);
+    }
+    /* The rare gap. An empty active segment must not stay behind as a non-last segment
+     * (it would look like a lost tail), so it goes first. */
+    int rc;
+    if (old->size_bytes == 0) {
+        rc = segment_delete(log, log->segment_count - 1);
+        if (rc < 0) return rc;
+    } else {
+        segment_finish_time_index(log, old);
+        rc = write_index_tail(log, old);
+        if (rc < 0) return rc;
+    }
     rc = log_flush_segments(log);
     if (rc < 0) return rc;
-    log->recovery_point = MAX(log->recovery_point, old->next_offset);
-    return create_segment(log, base);
+    log->recovery_point = MAX(log->recovery_point, end);
+    rc = create_segment(log, h->base_offset);
+    if (rc < 0) return rc;
+    if (log->segment_count == 1) log->log_start_offset = MAX(log->log_start_offset, h->base_offset);
+    return 0;
 }
 
 static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches, size_t len,
@@ -739,8 +772,8 @@ static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches,
         }
         struct log_segment *s = &log->segments[log->segment_count - 1];
         if (s->created_ms < 0) s->created_ms = now_ms;
-        if (should_roll(log, s, &h, now_ms) || h.base_offset - s->base_offset > INT32_MAX) {
-            int rc = roll(log, h.base_offset);
+        if (should_roll(log, s, &h, now_ms) || batch_last_offset(&h) - s->base_offset > INT32_MAX) {
+            int rc = roll(log, &h);
             if (rc < 0) return rc;
             s = &log->segments[log->segment_count - 1];
             s->created_ms = now_ms;
@@ -1434,17 +1467,25 @@ static int compact_segment(struct compact_ctx *c, size_t si, int64_t now_ms,
     const uint8_t *b;
     uint64_t pos;
     int64_t tombstone_horizon = now_ms - log->config.delete_retention_ms;
+    uint8_t empty[BATCH_HEADER_BYTES];
     while ((rc = seg_reader_next(&r, &h, &b, &pos)) == 1) {
         size_t total = batch_total_bytes(&h);
         const uint8_t *write = b;
         size_t write_len = total;
+        /* The segment's last batch always stays, emptied if need be, so the segment still
+         * ends where the next begins (roll() and recovery rely on gap-free segments). */
+        bool last = pos + total == s->size_bytes;
         if (batch_is_transactional(&h) && !batch_is_control(&h) &&
             is_aborted(c, h.producer_id, h.base_offset)) {
             /* Aborted data is never readable by read_committed consumers; dropping it
              * keeps compaction from ever exposing it (I-LOG-5). */
-            st->batches_removed++;
             st->records_removed += (uint64_t)MAX(h.records_count, 0);
-            continue;
+            if (!last) {
+                st->batches_removed++;
+                continue;
+            }
+            write_len = (size_t)batch_build_empty(b, total, empty, sizeof empty);
+            write = empty;
         }
         if (batch_is_filterable(c, &h)) {
             size_t n = (size_t)h.records_count;
@@ -1473,11 +1514,14 @@ static int compact_segment(struct compact_ctx *c, size_t si, int64_t now_ms,
             if (rc < 0) break;
             st->records_kept += kept;
             st->records_removed += n - kept;
-            if (kept == 0) {
+            if (kept == 0 && !last) {
                 st->batches_removed++;
                 continue;
             }
-            if (kept < n) {
+            if (kept == 0) {
+                write_len = (size_t)batch_build_empty(b, total, empty, sizeof empty);
+                write = empty;
+            } else if (kept < n) {
                 if (total > out_cap) {
                     out = io_realloc(log->io, out, out_cap, total);
                     out_cap = total;

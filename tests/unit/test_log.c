@@ -13,7 +13,8 @@
  *  - compaction (I-LOG-5): exactly the expected records survive (latest per key,
  *    unexpired tombstones, offsets unchanged, markers kept, aborted data gone, open
  *    transactions untouched), durably;
- *  - follower appends keep offsets and refuse bad or overlapping data;
+ *  - follower appends keep offsets and refuse bad or overlapping data; segments stay
+ *    gap-free and recovery drops segments after one that lost its tail;
  *  - segments roll on size and on time (Kafka's rule) and flush by count and by time; the
  *    epoch cache answers; LogAppendTime stamps the broker's clock with a fresh CRC.
  */
@@ -669,6 +670,63 @@ static void test_follower_append(void **state) {
     memio_destroy(m);
 }
 
+static void test_gap_free_segments(void **state) {
+    (void)state;
+    struct memio *m = memio_create(4);
+    assert_int_equal(io_mkdir(&m->io, DIR), 0);
+    struct log_config c = small_config();
+    c.segment_bytes = 600;
+    struct log *log = open_log(m, &c, 0, 0);
+    uint8_t buf[4096];
+    struct tl_rng r = {6};
+    struct log_append_info info;
+    int64_t next = 0;
+    for (int i = 0; i < 12; i++) {
+        int64_t n = tl_build(buf, sizeof buf, &r, 2, 5, 0, 100, 0, 0, -1);
+        next += 3; /* The leader compacted one offset away before each batch. */
+        batch_stamp(buf, next, 1);
+        assert_int_equal(log_append_follower(log, buf, (size_t)n, 0, &info), 0);
+        next += 2;
+    }
+    assert_true(log->segment_count > 2);
+    /* Segments are named at the previous end, not at their first batch. */
+    for (size_t i = 1; i < log->segment_count; i++) {
+        assert_int_equal(log->segments[i].base_offset, log->segments[i - 1].next_offset);
+    }
+    /* A segment that ends short of the next one lost its tail: recovery drops what
+     * follows rather than leave a hole in the log. */
+    int64_t base1 = log->segments[1].base_offset;
+    int64_t cut_end = log->segments[0].next_offset;
+    uint64_t size0 = log->segments[0].size_bytes;
+    assert_int_equal(log_close(log), 0);
+    assert_int_equal(io_unlink(&m->io, DIR "/" LOG_CLEAN_SHUTDOWN_FILE), 0);
+    struct io_file *f;
+    char path[600];
+    log_segment_file_name(path, sizeof path, DIR, 0, ".log");
+    assert_int_equal(io_file_open(&m->io, path, IO_OPEN_WRITE, &f), 0);
+    struct batch_header h;
+    uint8_t hdr[BATCH_HEADER_BYTES];
+    /* Remove the last batch of segment 0 (as a dropped unsynced write would). */
+    uint64_t pos = 0, last_pos = 0;
+    while (pos < size0) {
+        assert_int_equal(io_file_pread(&m->io, f, hdr, sizeof hdr, pos), (int64_t)sizeof hdr);
+        batch_header_decode(hdr, sizeof hdr, &h);
+        last_pos = pos;
+        pos += batch_total_bytes(&h);
+    }
+    assert_int_equal(io_file_truncate(&m->io, f, last_pos), 0);
+    io_file_close(&m->io, f);
+    log = open_log(m, &c, 0, 0);
+    assert_int_equal(log->segment_count, 1);
+    assert_true(log_end_offset(log) < cut_end);
+    assert_true(log_end_offset(log) < base1);
+    assert_int_equal(io_exists(&m->io, path, NULL), 0);
+    log_segment_file_name(path, sizeof path, DIR, base1, ".log");
+    assert_int_equal(io_exists(&m->io, path, NULL), -ENOENT);
+    assert_int_equal(log_close(log), 0);
+    memio_destroy(m);
+}
+
 static void test_roll_conditions(void **state) {
     (void)state;
     struct memio *m = memio_create(3);
@@ -759,6 +817,7 @@ int main(void) {
         cmocka_unit_test(test_retention_property),
         cmocka_unit_test(test_compaction_property),
         cmocka_unit_test(test_follower_append),
+        cmocka_unit_test(test_gap_free_segments),
         cmocka_unit_test(test_roll_conditions),
         cmocka_unit_test(test_log_append_time),
     };

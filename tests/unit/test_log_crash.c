@@ -459,7 +459,7 @@ static void check_structure(struct log *log) {
     /* I-LOG-1 and the epoch cache rule (I-REPL-7). */
     for (size_t si = 0; si < log->segment_count; si++) {
         const struct log_segment *s = &log->segments[si];
-        if (si > 0) assert_true(s->base_offset >= log->segments[si - 1].next_offset);
+        if (si > 0) assert_int_equal(s->base_offset, log->segments[si - 1].next_offset);
         for (uint32_t i = 0; i < s->index_count; i++) {
             uint8_t hdr[BATCH_HEADER_BYTES];
             assert_int_equal(io_file_pread(log->io, s->log_file, hdr, sizeof hdr,

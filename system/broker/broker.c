@@ -27,6 +27,8 @@
 #include "base/base.h"
 #include "broker/connection.h"
 #include "broker/purgatory.h"
+#include "coordinator/group_api.h"
+#include "coordinator/group_coordinator.h"
 #include "log/checkpoint.h"
 #include "log/log.h"
 #include "partition/partition.h"
@@ -43,6 +45,8 @@
 #define BROKER_OUTPUT_BYTES_MAX (4u << 20)
 #define BROKER_TOPIC_CONFIG_FILE ".trial-topic-configs"
 #define BROKER_LOG_START_FILE "log-start-offset-checkpoint"
+#define BROKER_OFFSETS_TOPIC "__consumer_offsets"
+#define BROKER_GROUP_RECORDS_MAX 4096 /* Records in one coordinator append. */
 
 /* Kafka error codes used here. */
 enum {
@@ -80,6 +84,14 @@ struct broker_topic {
     int32_t wanted_partitions;    /* Startup only: highest partition dir found + 1. */
 };
 
+/* A coordinator append whose completion runs from a timer (never before append returns). */
+struct broker_append_done {
+    struct broker_append_done *next;
+    group_append_cb done;
+    void *arg;
+    int status;
+};
+
 struct broker_client {
     struct broker_client *prev;
     struct broker_client *next;
@@ -104,6 +116,10 @@ struct broker {
     io_timer_id housekeeping;
     int64_t last_retention_ms;
     int storage_error; /* First storage error (logged once). */
+    struct group_coordinator *groups; /* Created with __consumer_offsets, on first use. */
+    struct broker_append_done *appends_head; /* FIFO of completions due. */
+    struct broker_append_done *appends_tail;
+    io_timer_id appends_timer;
 };
 
 struct broker_request {
@@ -667,6 +683,152 @@ static int broker_save_log_starts(struct broker *broker) {
     io_free(broker->io, e, (count + 1) * sizeof(*e));
     if (rc < 0) note_storage_error(broker, "log start checkpoint", rc);
     return rc;
+}
+
+/* --- The group coordinator and __consumer_offsets ------------------------------------ */
+
+static void appends_run(void *arg) {
+    struct broker *broker = arg;
+    broker->appends_timer = 0;
+    /* Bound: only completions queued before this pass run now; later ones get a new timer. */
+    struct broker_append_done *list = broker->appends_head;
+    broker->appends_head = broker->appends_tail = NULL;
+    while (list != NULL) {
+        struct broker_append_done *d = list;
+        list = d->next;
+        group_append_cb done = d->done;
+        void *done_arg = d->arg;
+        int status = d->status;
+        io_free(broker->io, d, sizeof(*d));
+        done(done_arg, status);
+    }
+}
+
+static void appends_queue(struct broker *broker, group_append_cb done, void *arg, int status) {
+    struct broker_append_done *d = io_calloc(broker->io, 1, sizeof(*d));
+    d->done = done;
+    d->arg = arg;
+    d->status = status;
+    if (broker->appends_tail != NULL) broker->appends_tail->next = d; else broker->appends_head = d;
+    broker->appends_tail = d;
+    if (broker->appends_timer == 0) {
+        broker->appends_timer = io_timer_start(broker->io, io_now_ns(broker->io), appends_run,
+                                               broker);
+    }
+}
+
+static int broker_group_append(void *ctx, int32_t partition, const struct group_record *records,
+                               size_t count, group_append_cb done, void *done_arg) {
+    struct broker *broker = ctx;
+    struct partition *part = partition_find(broker, BROKER_OFFSETS_TOPIC, partition);
+    if (part == NULL) return -ESTALE;
+    if (count == 0 || count > BROKER_GROUP_RECORDS_MAX) return -EMSGSIZE;
+    size_t cap = BATCH_HEADER_BYTES + 64;
+    for (size_t i = 0; i < count; i++) cap += records[i].key_len + records[i].value_len + 32;
+    struct batch_record_in *in = io_calloc(broker->io, count, sizeof(*in));
+    uint8_t *buf = io_alloc(broker->io, cap);
+    int64_t now_ms = broker_now_ms(broker);
+    for (size_t i = 0; i < count; i++) {
+        in[i] = (struct batch_record_in){
+            .offset_delta = (int64_t)i, .timestamp = now_ms, .key = records[i].key,
+            .key_len = (int32_t)records[i].key_len, .value = records[i].value,
+            .value_len = records[i].value != NULL ? (int32_t)records[i].value_len : -1};
+    }
+    struct batch_build_params params = {.base_offset = 0, .partition_leader_epoch = -1,
+                                        .producer_id = -1, .producer_epoch = -1,
+                                        .base_sequence = -1};
+    int64_t size = batch_build(buf, cap, &params, in, count);
+    int status = (int)MIN(size, 0);
+    if (size > 0) {
+        struct log_append_info info;
+        status = partition_append(part, buf, (size_t)size, now_ms, &info);
+        if (status < 0) note_storage_error(broker, "offsets append", status);
+    }
+    io_free(broker->io, buf, cap);
+    io_free(broker->io, in, count * sizeof(*in));
+    if (status < 0) return status == -EMSGSIZE ? -EMSGSIZE : -EIO;
+    purgatory_check(broker->fetches, part->key);
+    appends_queue(broker, done, done_arg, 0);
+    return 0;
+}
+
+/* Feeds a partition of __consumer_offsets to the coordinator, batch by batch. */
+static void group_load_partition(struct broker *broker, struct partition *part) {
+    group_coordinator_load_begin(broker->groups, part->index);
+    size_t cap = 1u << 20;
+    uint8_t *buf = io_alloc(broker->io, cap);
+    int64_t offset = partition_log_start(part);
+    int64_t end = partition_log_end(part);
+    /* Bound: every pass advances past at least one batch or stops. */
+    while (offset < end) {
+        size_t len = 0;
+        int64_t first = -1;
+        int rc = log_read_copy(part->log, offset, cap, false, end, buf, cap, &len, &first);
+        if (rc == -ENOSPC) {
+            io_free(broker->io, buf, cap);
+            cap *= 2;
+            buf = io_alloc(broker->io, cap);
+            continue;
+        }
+        if (rc < 0 || len == 0) break;
+        size_t pos = 0;
+        int64_t next = offset;
+        while (len - pos >= BATCH_HEADER_BYTES) {
+            struct batch_header h;
+            if (batch_header_decode(buf + pos, len - pos, &h) < 0) break;
+            size_t total = batch_total_bytes(&h);
+            if (total > len - pos) break;
+            if (!batch_is_control(&h)) {
+                struct batch_record_iter it;
+                struct batch_record r;
+                if (batch_records_begin(buf + pos, total, &it) == 0) {
+                    while (batch_records_next(&it, &r) == 1) {
+                        if (r.key == NULL) continue;
+                        int rr = batch_is_transactional(&h)
+                                     ? group_coordinator_replay_txn(
+                                           broker->groups, part->index, h.producer_id, r.key,
+                                           (size_t)r.key_len, r.value,
+                                           r.value != NULL ? (size_t)r.value_len : 0)
+                                     : group_coordinator_replay(
+                                           broker->groups, part->index, r.key, (size_t)r.key_len,
+                                           r.value, r.value != NULL ? (size_t)r.value_len : 0);
+                        if (rr < 0) {
+                            io_log(broker->io, IO_LOG_WARN, "%s-%d: skipping a record (%d)",
+                                   BROKER_OFFSETS_TOPIC, part->index, rr);
+                        }
+                    }
+                }
+            }
+            next = batch_last_offset(&h) + 1;
+            pos += total;
+        }
+        if (next <= offset) break;
+        offset = next;
+    }
+    io_free(broker->io, buf, cap);
+    group_coordinator_load_end(broker->groups, part->index);
+}
+
+/* Creates __consumer_offsets (if needed) and the coordinator, loading what the log holds.
+ * Kafka also creates the topic on the first FindCoordinator. */
+static struct group_coordinator *broker_groups(struct broker *broker) {
+    if (broker->groups != NULL) return broker->groups;
+    struct broker_topic *t = topic_find(broker, BROKER_OFFSETS_TOPIC);
+    if (t == NULL) {
+        struct topic_config compact = {.name = "cleanup.policy", .value = "compact"};
+        int16_t err = KERR_NONE;
+        t = topic_create(broker, BROKER_OFFSETS_TOPIC, broker->config.offsets_topic_num_partitions,
+                         &compact, 1, &err);
+        if (err != KERR_NONE) return NULL;
+    }
+    struct group_config gc;
+    group_config_default(&gc);
+    gc.offsets_partitions = t->partition_count;
+    gc.initial_rebalance_delay_ms = (uint32_t)broker->config.group_initial_rebalance_delay_ms;
+    struct group_log gl = {.append = broker_group_append, .append_txn = NULL, .ctx = broker};
+    broker->groups = group_coordinator_create(broker->io, &gc, &gl);
+    for (int32_t p = 0; p < t->partition_count; p++) group_load_partition(broker, t->partitions[p]);
+    return broker->groups;
 }
 
 /* --- Requests: lifecycle and encoding ------------------------------------------------ */
@@ -1492,6 +1654,53 @@ static int handle_delete_records(struct broker_request *req) {
     return respond_body(req, &resp);
 }
 
+/* --- Groups -------------------------------------------------------------------------- */
+
+static int handle_find_coordinator(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_find_coordinator_request *fr = req->body;
+    struct proto_find_coordinator_response resp;
+    proto_schema_defaults(&proto_schema_find_coordinator_response, req->header.api_version,
+                          &resp);
+    resp.error_message = PROTO_STR_NULL;
+    /* Groups only: transactions have no coordinator here yet (clients retry). */
+    if (fr->key_type != 0 || broker_groups(broker) == NULL) {
+        resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+        resp.node_id = -1;
+        resp.host = PROTO_STR("");
+        resp.port = -1;
+        return respond_body(req, &resp);
+    }
+    /* This node leads every partition of __consumer_offsets. */
+    resp.error_code = KERR_NONE;
+    resp.node_id = broker->config.node_id;
+    resp.host = proto_string_from(broker->advertised_host);
+    resp.port = broker->advertised_port;
+    return respond_body(req, &resp);
+}
+
+static void group_api_done(void *arg, const void *response) {
+    struct broker_request *req = arg;
+    respond_body(req, response);
+    request_free(req);
+}
+
+/* Returns 1: the coordinator answers through group_api_done, now or later, which frees req. */
+static int handle_group_api(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    struct group_coordinator *co = broker_groups(broker);
+    if (co == NULL) return -EIO;
+    char host[80];
+    const char *peer = broker_conn_peer(req->conn);
+    const char *colon = strrchr(peer, ':');
+    size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+    snprintf(host, sizeof(host), "/%.*s", (int)MIN(n, sizeof(host) - 2), peer);
+    const char *client_id = req->header.client_id.str != NULL ? req->header.client_id.str : "";
+    int rc = group_api_handle(co, &req->arena, req->header.api_key, req->header.api_version,
+                              client_id, host, req->body, group_api_done, req);
+    return rc < 0 ? rc : 1;
+}
+
 /* --- Dispatch ------------------------------------------------------------------------ */
 
 static int broker_on_request(void *arg, struct broker_conn *conn, uint32_t slot,
@@ -1532,21 +1741,12 @@ static int broker_on_request(void *arg, struct broker_conn *conn, uint32_t slot,
     case PROTO_API_DESCRIBE_CONFIGS: rc = handle_describe_configs(req); break;
     case PROTO_API_ALTER_CONFIGS: rc = handle_alter_configs(req); break;
     case PROTO_API_DELETE_RECORDS: rc = handle_delete_records(req); break;
-    case PROTO_API_FIND_COORDINATOR: {
-        /* No group or transaction coordinator in this broker yet: clients retry later
-         * instead of treating the connection as broken. */
-        struct proto_find_coordinator_response resp;
-        proto_schema_defaults(&proto_schema_find_coordinator_response, req->header.api_version,
-                              &resp);
-        resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
-        resp.error_message = PROTO_STR("no coordinator on this broker yet");
-        resp.node_id = -1;
-        resp.host = PROTO_STR("");
-        resp.port = -1;
-        rc = respond_body(req, &resp);
-        break;
-    }
+    case PROTO_API_FIND_COORDINATOR: rc = handle_find_coordinator(req); break;
     default:
+        if (group_api_handles(req->header.api_key)) {
+            rc = handle_group_api(req);
+            break;
+        }
         io_log(broker->io, IO_LOG_WARN, "api %d (%s) not served yet; closing %s",
                req->header.api_key, proto_api_find(req->header.api_key)->name,
                broker_conn_peer(conn));
@@ -1643,6 +1843,8 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
         broker_stop(broker);
         return rc;
     }
+    /* A broker that served groups before reloads them now (Kafka: on becoming leader). */
+    if (topic_find(broker, BROKER_OFFSETS_TOPIC) != NULL) broker_groups(broker);
     broker->port = io_listener_port(io, broker->listener);
     /* What Metadata tells clients: the advertised listener of the same name. */
     const struct broker_listener *adv = NULL;
@@ -1672,6 +1874,18 @@ int broker_stop(struct broker *broker) {
      * purgatory is destroyed, which frees the connections. Bound: one pass per client. */
     while (broker->clients != NULL) broker_conn_close(broker->clients->conn, 0);
     purgatory_destroy(broker->fetches);
+    if (broker->groups != NULL) {
+        /* The coordinator may only go once every accepted append has completed. */
+        if (broker->appends_timer != 0) io_timer_cancel(io, broker->appends_timer);
+        broker->appends_timer = 0;
+        /* Completions may queue appends of their own; a few passes drain any chain. */
+        for (int pass = 0; pass < 16 && broker->appends_head != NULL; pass++) appends_run(broker);
+        if (broker->appends_timer != 0) io_timer_cancel(io, broker->appends_timer);
+        broker->appends_timer = 0;
+        ASSERT(group_coordinator_appends(broker->groups) == 0);
+        group_coordinator_destroy(broker->groups);
+        broker->groups = NULL;
+    }
     int rc = 0;
     if (broker->topic_count > 0) rc = broker_save_log_starts(broker);
     for (uint32_t i = 0; i < broker->topic_count; i++) topic_free(broker, broker->topics[i], false);

@@ -48,6 +48,7 @@ struct broker_conn {
     bool dispatching; /* Inside the parse loop: do not re-enter it. */
     uint64_t last_activity_ns;
     io_timer_id idle_timer;
+    io_timer_id resume_timer; /* Parses buffered frames after an answer freed a slot. */
 };
 
 static void conn_parse(struct broker_conn *conn);
@@ -67,6 +68,7 @@ static void slot_release(struct broker_conn *conn, struct conn_slot *s) {
 
 static void conn_free(struct broker_conn *conn) {
     ASSERT(conn->closed && conn->count == 0 && conn->stream == NULL);
+    ASSERT(conn->resume_timer == 0 && conn->idle_timer == 0);
     if (conn->in != NULL) io_free(conn->io, conn->in, conn->in_cap);
     io_free(conn->io, conn->slots, conn->limits.max_inflight * sizeof(struct conn_slot));
     io_free(conn->io, conn, sizeof(*conn));
@@ -77,6 +79,8 @@ void broker_conn_close(struct broker_conn *conn, int reason) {
     conn->closed = true;
     if (conn->idle_timer != 0) io_timer_cancel(conn->io, conn->idle_timer);
     conn->idle_timer = 0;
+    if (conn->resume_timer != 0) io_timer_cancel(conn->io, conn->resume_timer);
+    conn->resume_timer = 0;
     io_stream_close(conn->io, conn->stream);
     conn->stream = NULL;
     /* Ready answers will never be sent: drop them now; waiting slots stay counted until
@@ -128,6 +132,14 @@ static int conn_flush(struct broker_conn *conn) {
     return 0;
 }
 
+static void conn_resume(void *arg) {
+    struct broker_conn *conn = arg;
+    conn->resume_timer = 0;
+    ASSERT(!conn->closed);
+    conn_update_pause(conn);
+    if (!conn->paused && conn->in_len > 0) conn_parse(conn);
+}
+
 static void conn_after_answer(struct broker_conn *conn, int rc) {
     if (conn->closed) {
         if (conn->count == 0 && !conn->dispatching) conn_free(conn);
@@ -139,7 +151,12 @@ static void conn_after_answer(struct broker_conn *conn, int rc) {
     }
     conn->last_activity_ns = io_now_ns(conn->io);
     conn_update_pause(conn);
-    if (!conn->paused && conn->in_len > 0) conn_parse(conn);
+    /* Buffered frames are parsed from a timer, not from here: the owner may be answering
+     * from inside a callback of its own (a purgatory or coordinator completion) that must
+     * not see a new request arrive underneath it. */
+    if (!conn->paused && conn->in_len > 0 && conn->resume_timer == 0) {
+        conn->resume_timer = io_timer_start(conn->io, io_now_ns(conn->io), conn_resume, conn);
+    }
 }
 
 static struct conn_slot *conn_slot_for_answer(struct broker_conn *conn, uint32_t slot) {

@@ -21,10 +21,10 @@
  *
  * Lifetime: the connection frees itself once it is closed AND every request handed out has
  * been answered, so an owner holding a slot (a Fetch parked in the purgatory) can always
- * answer it; answers on a closed connection are dropped. Callbacks (on_request, on_close)
- * run from io callbacks, never from inside broker_conn_* calls made by the owner, except
- * that on_request may run from broker_conn_respond*() when answering frees a slot and
- * buffered frames are waiting (the owner must tolerate that re-entry).
+ * answer it; answers on a closed connection are dropped. on_request runs only from io
+ * callbacks (reads, drains, a zero-delay timer that resumes buffered frames after an answer
+ * freed a slot), never from inside broker_conn_respond*(). on_close runs from the io
+ * callback that saw the end, or from broker_conn_close().
  */
 #ifndef TRIAL_BROKER_CONNECTION_H
 #define TRIAL_BROKER_CONNECTION_H

@@ -331,6 +331,54 @@ def case_bad_input(b, args):
     return 0
 
 
+def case_groups(b, args):
+    try:
+        from confluent_kafka import Consumer, Producer, TopicPartition
+        from kafka import KafkaConsumer
+    except ImportError:
+        return SKIP
+    p = Producer({"bootstrap.servers": b.bootstrap})
+    for i in range(100):
+        p.produce("gr", value=b"%d" % i, partition=0)
+    check(p.flush(20) == 0, "produce")
+    conf = {"bootstrap.servers": b.bootstrap, "group.id": "g1", "auto.offset.reset": "earliest",
+            "enable.auto.commit": False}
+    c = Consumer(conf)
+    c.subscribe(["gr"])
+    got = []
+    deadline = time.time() + 30
+    while len(got) < 60 and time.time() < deadline:
+        m = c.poll(1)
+        if m is not None and not m.error():
+            got.append(m.offset())
+    check(got == list(range(60)), "group consume: %r" % got[:5])
+    c.commit(offsets=[TopicPartition("gr", 0, 60)], asynchronous=False)
+    c.close()
+    # Committed offsets survive a clean restart (they live in __consumer_offsets).
+    check(b.term() == 0, "SIGTERM")
+    b.start()  # On a new port: rebuild the client config.
+    conf["bootstrap.servers"] = b.bootstrap
+    c = Consumer(conf)
+    committed = c.committed([TopicPartition("gr", 0)], timeout=20)[0].offset
+    check(committed == 60, "committed after restart: %d" % committed)
+    c.subscribe(["gr"])
+    first = None
+    deadline = time.time() + 30
+    while first is None and time.time() < deadline:
+        m = c.poll(1)
+        if m is not None and not m.error():
+            first = m.offset()
+    c.close()
+    check(first == 60, "resumed at %r, want 60" % first)
+    # kafka-python joins a group too (its own JoinGroup/SyncGroup versions).
+    k = KafkaConsumer("gr", bootstrap_servers=b.bootstrap, group_id="g2",
+                      auto_offset_reset="earliest", consumer_timeout_ms=15000)
+    n = sum(1 for _ in zip(range(100), k))
+    k.close()
+    check(n == 100, "kafka-python group consumer read %d" % n)
+    return 0
+
+
 def case_trialctl(b, args):
     if not args.trialctl or not os.path.exists(args.trialctl):
         print("trialctl not built")
@@ -367,6 +415,7 @@ CASES = {
     "durability_kill9": (case_durability_kill9, {"log.flush.interval.messages": "1"}),
     "durability_sigterm": (case_durability_sigterm, {}),
     "bad_input": (case_bad_input, {}),
+    "groups": (case_groups, {"group.initial.rebalance.delay.ms": "0"}),
     "trialctl": (case_trialctl, {}),
 }
 

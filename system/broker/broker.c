@@ -58,6 +58,7 @@ enum {
     KERR_MESSAGE_TOO_LARGE = 10,
     KERR_COORDINATOR_NOT_AVAILABLE = 15,
     KERR_INVALID_TOPIC = 17,
+    KERR_NOT_ENOUGH_REPLICAS = 19,
     KERR_INVALID_REQUIRED_ACKS = 21,
     KERR_TOPIC_ALREADY_EXISTS = 36,
     KERR_INVALID_PARTITIONS = 37,
@@ -82,6 +83,7 @@ struct broker_topic {
     uint32_t config_count;
     struct log_config log_config; /* Broker defaults + overrides. */
     int32_t wanted_partitions;    /* Startup only: highest partition dir found + 1. */
+    int32_t min_insync_replicas;  /* min.insync.replicas (broker default or override). */
 };
 
 /* A coordinator append whose completion runs from a timer (never before append returns). */
@@ -292,9 +294,15 @@ static int16_t topic_configs_check(const struct broker_config *bc, const struct 
 
 static void topic_recompute_config(struct broker *broker, struct broker_topic *t) {
     log_config_from_broker(&broker->config, &t->log_config);
+    t->min_insync_replicas = broker->config.min_insync_replicas;
     for (uint32_t i = 0; i < t->config_count; i++) {
         bool ok = topic_config_apply(&t->log_config, t->configs[i].name, t->configs[i].value);
         ASSERT(ok); /* Checked before it was stored. */
+        int64_t v = 0;
+        if (strcmp(t->configs[i].name, "min.insync.replicas") == 0 &&
+            parse_i64(t->configs[i].value, &v) && v <= INT32_MAX) {
+            t->min_insync_replicas = (int32_t)v;
+        }
     }
     for (int32_t p = 0; p < t->partition_count; p++) {
         /* The log reads its config on each operation; keep them in step. */
@@ -342,6 +350,7 @@ static struct broker_topic *topic_insert(struct broker *broker, const char *name
     memcpy(t->name, name, strlen(name) + 1);
     t->id = ++broker->next_topic_id;
     log_config_from_broker(&broker->config, &t->log_config);
+    t->min_insync_replicas = broker->config.min_insync_replicas;
     uint32_t at = topic_lower_bound(broker, name);
     memmove(&broker->topics[at + 1], &broker->topics[at],
             (broker->topic_count - at) * sizeof(*broker->topics));
@@ -1019,6 +1028,13 @@ static int handle_produce(struct broker_request *req) {
             }
             if (rp->records.len <= 0) {
                 op->error_code = KERR_CORRUPT_MESSAGE;
+                continue;
+            }
+            /* acks=-1 needs min.insync.replicas in the ISR before appending (Kafka checks
+             * first, answering NOT_ENOUGH_REPLICAS; with one replica only a setting of 1
+             * can be met). */
+            if (pr->acks == -1 && (int32_t)part->isr_count < t->min_insync_replicas) {
+                op->error_code = KERR_NOT_ENOUGH_REPLICAS;
                 continue;
             }
             struct batch_set_info info;

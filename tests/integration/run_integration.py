@@ -379,6 +379,59 @@ def case_groups(b, args):
     return 0
 
 
+def case_config(b, args):
+    """Invalid values stop the start with a message naming the key; unknown keys only warn."""
+    bad = os.path.join(b.workdir, "bad.properties")
+    with open(bad, "w") as f:
+        f.write("listeners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s/bad\nnum.partitions=zero\n" % b.workdir)
+    r = run([b.binary, bad], timeout=20)
+    check(r.returncode != 0, "triald started with num.partitions=zero")
+    check("num.partitions" in r.stderr and "line 3" in r.stderr, "message: " + r.stderr)
+    check(not os.path.exists(os.path.join(b.workdir, "bad")), "log dir touched before validation")
+    warn = os.path.join(b.workdir, "warn.properties")
+    with open(warn, "w") as f:
+        f.write("listeners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s/warn\nno.such.key=1\n" % b.workdir)
+    p = subprocess.Popen([b.binary, warn], stderr=subprocess.PIPE, text=True)
+    out = ""
+    deadline = time.time() + 20
+    while time.time() < deadline and "started node" not in out:
+        line = p.stderr.readline()
+        if not line:
+            break
+        out += line
+    p.send_signal(signal.SIGTERM)
+    p.wait(20)
+    check("unknown configuration 'no.such.key'" in out and "started node" in out, out)
+    check(os.path.exists(os.path.join(b.workdir, "warn", "meta.properties")), "meta.properties")
+    return 0
+
+
+def case_min_insync(b, args):
+    try:
+        from confluent_kafka import Producer, Consumer, TopicPartition
+        from confluent_kafka.admin import AdminClient, NewTopic
+    except ImportError:
+        return SKIP
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    fs = admin.create_topics([NewTopic("mi", 1, 1, config={"min.insync.replicas": "2"})])
+    fs["mi"].result(timeout=10)
+    errors = []
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "message.timeout.ms": 2000})
+    p.produce("mi", b"x", on_delivery=lambda err, msg: errors.append(err))
+    p.flush(10)
+    check(len(errors) == 1 and errors[0] is not None, "acks=all with min.insync.replicas=2 on one "
+          "replica succeeded: %r" % errors)
+    errors.clear()
+    p1 = Producer({"bootstrap.servers": b.bootstrap, "acks": "1"})
+    p1.produce("mi", b"y", on_delivery=lambda err, msg: errors.append(err))
+    p1.flush(10)
+    check(errors == [None], "acks=1 failed: %r" % errors)
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "x"})
+    check(c.get_watermark_offsets(TopicPartition("mi", 0), timeout=10) == (0, 1), "only the acks=1 record")
+    c.close()
+    return 0
+
+
 def case_trialctl(b, args):
     if not args.trialctl or not os.path.exists(args.trialctl):
         print("trialctl not built")
@@ -415,6 +468,8 @@ CASES = {
     "durability_kill9": (case_durability_kill9, {"log.flush.interval.messages": "1"}),
     "durability_sigterm": (case_durability_sigterm, {}),
     "bad_input": (case_bad_input, {}),
+    "config": (case_config, {}),
+    "min_insync": (case_min_insync, {}),
     "groups": (case_groups, {"group.initial.rebalance.delay.ms": "0"}),
     "trialctl": (case_trialctl, {}),
 }

@@ -38,7 +38,7 @@ int log_epoch_cache_load(struct log_epoch_cache *cache, const struct log_epoch_e
         if (i > 0 && (e[i].epoch <= e[i - 1].epoch || e[i].start_offset <= e[i - 1].start_offset))
             return -EBADMSG;
     }
-    memcpy(cache->entries, e, count * sizeof *e);
+    if (count) memcpy(cache->entries, e, count * sizeof *e);
     cache->count = count;
     check_invariants(cache);
     return 0;

@@ -132,8 +132,10 @@ static void snapshot(const struct log *log, struct seg_snapshot *s) {
         assert_true(g->index_count <= 64 && g->time_count <= 64);
         s->index_count[i] = g->index_count;
         s->time_count[i] = g->time_count;
-        memcpy(s->index[i], g->index, g->index_count * sizeof *g->index);
-        memcpy(s->time[i], g->time_index, g->time_count * sizeof *g->time_index);
+        if (g->index_count) memcpy(s->index[i], g->index, g->index_count * sizeof *g->index);
+        if (g->time_count) {
+            memcpy(s->time[i], g->time_index, g->time_count * sizeof *g->time_index);
+        }
     }
 }
 

@@ -49,6 +49,7 @@ struct broker_conn {
     uint64_t last_activity_ns;
     io_timer_id idle_timer;
     io_timer_id resume_timer; /* Parses buffered frames after an answer freed a slot. */
+    bool splice_pending;      /* A file range was queued and the stream has not drained. */
 };
 
 static void conn_parse(struct broker_conn *conn);
@@ -117,6 +118,7 @@ static int conn_flush(struct broker_conn *conn) {
                 if (rc == 0 && sp->length > 0) {
                     rc = io_stream_sendfile(conn->io, conn->stream, sp->file, sp->position,
                                             sp->length);
+                    conn->splice_pending = true;
                 }
                 pos = sp->at;
             }
@@ -286,6 +288,7 @@ static void conn_on_read(void *arg, struct io_stream *stream, const uint8_t *dat
 static void conn_on_drain(void *arg, struct io_stream *stream) {
     struct broker_conn *conn = arg;
     if (conn->closed) return;
+    if (io_stream_queued(conn->io, conn->stream) == 0) conn->splice_pending = false;
     conn_update_pause(conn);
     if (!conn->paused && conn->in_len > 0) conn_parse(conn);
 }
@@ -328,6 +331,9 @@ struct broker_conn *broker_conn_create(struct io *io, struct io_stream *stream,
 }
 
 bool broker_conn_is_closed(const struct broker_conn *conn) { return conn->closed; }
+bool broker_conn_splicing(const struct broker_conn *conn) {
+    return !conn->closed && conn->splice_pending;
+}
 const char *broker_conn_peer(const struct broker_conn *conn) {
     return conn->closed ? "" : io_stream_peer(conn->io, conn->stream);
 }

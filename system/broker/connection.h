@@ -88,6 +88,9 @@ void broker_conn_respond_none(struct broker_conn *conn, uint32_t slot);
 void broker_conn_close(struct broker_conn *conn, int reason);
 
 bool broker_conn_is_closed(const struct broker_conn *conn);
+/* True while file ranges queued on this connection may not have been sent yet: the files
+ * must stay open (the owner defers or forces deleting segments until then). */
+bool broker_conn_splicing(const struct broker_conn *conn);
 const char *broker_conn_peer(const struct broker_conn *conn); /* "" once closed. */
 uint32_t broker_conn_inflight(const struct broker_conn *conn);
 bool broker_conn_reading_paused(const struct broker_conn *conn);

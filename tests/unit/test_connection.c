@@ -6,7 +6,8 @@
  * keeps working; reading pauses at the in-flight bound and at the output bound and resumes
  * when answers drain; idle connections close after idle_ms but not while a request is
  * outstanding; a connection closed with a parked request lives until it is answered, and
- * then everything is freed.
+ * then everything is freed; a response with spliced file ranges goes out with the ranges
+ * at their positions, and the connection reports file ranges in flight until it drains.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -259,6 +260,29 @@ static void test_close_with_parked_request(void **state) {
     server_stop(srv);
 }
 
+static void test_spliced_response(void **state) {
+    struct server *srv = server_start(16, 1 << 20);
+    struct fake_stream *fs = fake_io_connect_client(&srv->fio);
+    static const char file_bytes[] = "0123456789";
+    fs->stall = true;
+    send_frame(srv, fs, "fetch");
+    /* "<hdr|" + file[2..5) + "|mid|" + file[7..10) + "|end>" */
+    const char *bytes = "<hdr||mid||end>";
+    struct broker_conn_splice splices[2] = {
+        {.at = 5, .file = (struct io_file *)(uintptr_t)file_bytes, .position = 2, .length = 3},
+        {.at = 10, .file = (struct io_file *)(uintptr_t)file_bytes, .position = 7, .length = 3},
+    };
+    broker_conn_respond(srv->requests[0].conn, srv->requests[0].slot, (const uint8_t *)bytes,
+                        strlen(bytes), splices, 2);
+    assert_int_equal(fs->sendfile_calls, 2);
+    /* Until the stream drains, the files must stay open. */
+    assert_true(broker_conn_splicing(srv->conns[0]));
+    fs->stall = false;
+    expect_sent(&srv->fio, fs, "<hdr|234|mid|789|end>");
+    assert_false(broker_conn_splicing(srv->conns[0]));
+    server_stop(srv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_order_responses),
@@ -267,6 +291,7 @@ int main(void) {
         cmocka_unit_test(test_output_backpressure),
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_close_with_parked_request),
+        cmocka_unit_test(test_spliced_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

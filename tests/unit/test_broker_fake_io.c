@@ -253,6 +253,7 @@ void fake_stream_flush(struct fake_io *fio, struct fake_stream *fs) {
 
 size_t fake_stream_take(struct fake_stream *fs, void *out, size_t len) {
     size_t n = len < fs->sent_len ? len : fs->sent_len;
+    if (n == 0) return 0; /* fs->sent may still be NULL. */
     memcpy(out, fs->sent, n);
     memmove(fs->sent, fs->sent + n, fs->sent_len - n);
     fs->sent_len -= n;

@@ -36,6 +36,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/sendfile.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -56,7 +57,7 @@
 #define POSIX_PATH_MAX 4096
 #define POSIX_PEER_MAX 64
 
-enum posix_kind { POSIX_STREAM = 1, POSIX_LISTENER = 2, POSIX_FILE = 3 };
+enum posix_kind { POSIX_STREAM = 1, POSIX_LISTENER = 2, POSIX_FILE = 3, POSIX_SIGNAL = 4 };
 
 /* Common head of every handle: lets the loop find, and destroy free, what is open. */
 struct posix_handle {
@@ -118,6 +119,13 @@ struct io_file {
     struct posix_handle h;
 };
 
+/* The signalfd of io_posix_watch_signals(). */
+struct posix_signal {
+    struct posix_handle h;
+    io_posix_signal_cb cb;
+    void *arg;
+};
+
 struct posix_timer {
     uint64_t deadline_ns;
     io_timer_id id; /* Start order: ties on deadline fire in id order. */
@@ -138,6 +146,7 @@ struct posix_ctx {
     io_timer_id timer_next_id;
     struct posix_handle *live;   /* Open handles, for destroy. */
     struct posix_handle *dead;   /* Closed this pass, freed at its end. */
+    struct posix_signal *signal;    /* NULL unless io_posix_watch_signals() was called. */
     struct io_stream *pending_head; /* Streams with a notification due, in order. */
     struct io_stream *pending_tail;
     size_t pending_count;
@@ -1217,6 +1226,49 @@ static const struct io_vtable posix_vtable = {
 
 /* --- The loop -------------------------------------------------------------------------- */
 
+/* --- Signals (programs only) ---------------------------------------------------------- */
+
+static void posix_signal_event(struct posix_signal *sig) {
+    for (int i = 0; i < 16 && !sig->h.closed; i++) {
+        struct signalfd_siginfo info;
+        ssize_t n = read(sig->h.fd, &info, sizeof(info));
+        if (n < 0 && errno == EINTR) continue;
+        if (n != (ssize_t)sizeof(info)) return; /* EAGAIN: drained. */
+        sig->cb(sig->arg, (int)info.ssi_signo);
+    }
+}
+
+int io_posix_watch_signals(struct io *io, const int *signals, size_t count,
+                           io_posix_signal_cb cb, void *arg) {
+    struct posix_ctx *ctx = posix_ctx_of(io);
+    ASSERT(cb != NULL && (signals != NULL || count == 0));
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (size_t i = 0; i < count; i++) {
+        if (sigaddset(&mask, signals[i]) < 0) return -EINVAL;
+    }
+    /* Blocked signals stay pending for the signalfd instead of running a handler. */
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) return -errno;
+    if (ctx->signal != NULL) {
+        posix_handle_bury(ctx, &ctx->signal->h);
+        ctx->signal = NULL;
+    }
+    int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct posix_signal *sig = posix_xmalloc(sizeof(*sig));
+    memset(sig, 0, sizeof(*sig));
+    sig->h.kind = POSIX_SIGNAL;
+    sig->h.fd = fd;
+    sig->cb = cb;
+    sig->arg = arg;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &sig->h};
+    int rc = epoll_ctl(ctx->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+    ASSERT(rc == 0);
+    posix_handle_link(ctx, &sig->h);
+    ctx->signal = sig;
+    return 0;
+}
+
 static enum io_log_level posix_level_from_env(void) {
     const char *v = getenv("TRIAL_LOG_LEVEL");
     if (v == NULL) return IO_LOG_INFO;
@@ -1275,6 +1327,8 @@ int io_posix_run_once(struct io *io, int timeout_ms) {
         if (h->closed) continue; /* Closed by an earlier callback of this batch. */
         if (h->kind == POSIX_LISTENER) {
             posix_listener_event((struct io_listener *)(void *)h);
+        } else if (h->kind == POSIX_SIGNAL) {
+            posix_signal_event((struct posix_signal *)(void *)h);
         } else {
             ASSERT(h->kind == POSIX_STREAM);
             posix_stream_event((struct io_stream *)(void *)h, events[i].events);
@@ -1309,8 +1363,8 @@ void io_posix_destroy(struct io *io) {
     while (ctx->live != NULL) {
         struct posix_handle *h = ctx->live;
         if (h->kind == POSIX_STREAM) posix_wq_free((struct io_stream *)(void *)h);
+        if (h->kind != POSIX_SIGNAL) leaked++; /* The signal watcher is the loop's own. */
         posix_handle_bury(ctx, h);
-        leaked++;
     }
     if (leaked > 0) {
         fprintf(stderr, "io_posix: destroy closed %zu handle(s) left open by their owner\n",

@@ -10,6 +10,7 @@
  *    EOF (len 0, status 0);
  *  - timers fire in (deadline, start order) and a cancelled timer never fires;
  *    io_posix_run() returns once a callback calls io_posix_stop();
+ *  - a watched signal (io_posix_watch_signals) arrives as a loop callback, not a handler;
  *  - with TRIAL_TRACE_FILE set, trace events land in that file, one line each;
  *  - the file calls round-trip (write, sync, read, truncate, size, rename, unlink, mkdir,
  *    list_dir sorted byte-wise, exists);
@@ -24,6 +25,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -348,6 +350,31 @@ static void test_run_until_stop(void **state) {
     io_posix_destroy(log.io); /* Frees the pending 60 s timer. */
 }
 
+struct signal_seen {
+    int signo;
+    int calls;
+};
+
+static void on_signal(void *arg, int signo) {
+    struct signal_seen *seen = arg;
+    seen->signo = signo;
+    seen->calls++;
+}
+
+static void test_signals(void **state) {
+    (void)state;
+    struct io *io = io_posix_create();
+    struct signal_seen seen = {0};
+    const int signals[] = {SIGUSR1, SIGUSR2};
+    assert_int_equal(io_posix_watch_signals(io, signals, 2, on_signal, &seen), 0);
+    assert_int_equal(raise(SIGUSR2), 0); /* Blocked: would kill the process otherwise. */
+    assert_int_equal(seen.calls, 0);     /* Only the loop delivers it. */
+    for (int i = 0; i < PASSES_MAX && seen.calls == 0; i++) io_posix_run_once(io, 10);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.signo, SIGUSR2);
+    io_posix_destroy(io);
+}
+
 static void test_trace_file(void **state) {
     (void)state;
     char path[] = "/tmp/trial-io-posix-trace-XXXXXX";
@@ -600,6 +627,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_timers_order),
         cmocka_unit_test(test_run_until_stop),
+        cmocka_unit_test(test_signals),
         cmocka_unit_test(test_trace_file),
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_alloc_random_buggify),

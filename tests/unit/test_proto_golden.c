@@ -117,6 +117,15 @@ static const struct golden goldens[] = {
     {"kcat_sasl/metadata_v4.bin", 3, 4, "rdkafka"},
     {"kcat_sasl/sasl_authenticate_v0.bin", 36, 0, "rdkafka"},
     {"kcat_sasl/sasl_handshake_v1.bin", 17, 1, "rdkafka"},
+    {"confluent_kafka_admin/alter_configs_v0.bin", 33, 0, "ck-admin"},
+    {"confluent_kafka_admin/api_versions_v3.bin", 18, 3, "ck-admin"},
+    {"confluent_kafka_admin/create_partitions_v0.bin", 37, 0, "ck-admin"},
+    {"confluent_kafka_admin/create_topics_v4.bin", 19, 4, "ck-admin"},
+    {"confluent_kafka_admin/delete_topics_v1.bin", 20, 1, "ck-admin"},
+    {"confluent_kafka_admin/describe_configs_v1.bin", 32, 1, "ck-admin"},
+    {"confluent_kafka_admin/describe_groups_v0.bin", 15, 0, "ck-admin"},
+    {"confluent_kafka_admin/list_groups_v0.bin", 16, 0, "ck-admin"},
+    {"confluent_kafka_admin/metadata_v4.bin", 3, 4, "ck-admin"},
 };
 
 /* One decoded fixture; the frame buffer stays alive because records point into it. */
@@ -402,6 +411,30 @@ static void test_transaction_fields(void **state) {
 
 static void test_more_admin_and_sasl_fields(void **state) {
     (void)state;
+    /* librdkafka's AdminClient (confluent-kafka). */
+    struct decoded *k = load("confluent_kafka_admin/create_topics_v4.bin");
+    struct proto_create_topics_request *kct = k->body;
+    assert_int_equal(kct->topics.count, 1);
+    assert_true(proto_string_eq(kct->topics.items[0].name, "ck-new"));
+    assert_int_equal(kct->topics.items[0].num_partitions, 3);
+    assert_int_equal(kct->topics.items[0].replication_factor, 1);
+    assert_true(proto_string_eq(kct->topics.items[0].configs.items[0].value, "compact"));
+    unload(k);
+    k = load("confluent_kafka_admin/alter_configs_v0.bin");
+    struct proto_alter_configs_request *kac = k->body;
+    assert_true(proto_string_eq(kac->resources.items[0].resource_name, "golden"));
+    assert_true(proto_string_eq(kac->resources.items[0].configs.items[0].value, "3600000"));
+    unload(k);
+    k = load("confluent_kafka_admin/create_partitions_v0.bin");
+    struct proto_create_partitions_request *kcp = k->body;
+    assert_int_equal(kcp->topics.items[0].count, 4);
+    assert_int_equal(kcp->topics.items[0].assignments.count, -1); /* null: broker decides */
+    unload(k);
+    k = load("confluent_kafka_admin/delete_topics_v1.bin");
+    struct proto_delete_topics_request *kdt = k->body;
+    assert_true(proto_string_eq(kdt->topic_names.items[0], "ck-new"));
+    unload(k);
+
     struct decoded *d = load("kafkajs_admin/create_topics_v3.bin");
     struct proto_create_topics_request *ct = d->body;
     assert_int_equal(ct->topics.items[0].configs.count, 1);

@@ -39,6 +39,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@
 #define POSIX_READS_PER_EVENT 16           /* Reads per readiness event (fairness). */
 #define POSIX_ACCEPTS_PER_EVENT 64         /* Accepts per readiness event. */
 #define POSIX_WRITES_PER_FLUSH 256         /* Send calls per flush before yielding. */
+#define POSIX_IOV_MAX 64                   /* Queue items gathered into one sendmsg. */
 #define POSIX_QUEUE_BYTES_MAX (1ULL << 30) /* Per-stream send queue; past it -ENOBUFS. */
 #define POSIX_TIMERS_MAX (1U << 20)        /* Pending timers per loop. */
 #define POSIX_DIR_ENTRIES_MAX (1U << 20)   /* Entries list_dir will sort. */
@@ -511,35 +513,76 @@ static void posix_stream_fail(struct io_stream *s, int err) {
 
 /* Hands queued bytes to the kernel until the queue empties, the socket would block, or the
  * bound on calls is hit. Runs no callback; an emptied queue schedules the drain callback. */
+/* Marks n sent bytes off the front of the queue, freeing the items they complete. */
+static void posix_wq_consume(struct io_stream *s, size_t n) {
+    ASSERT(n <= s->queued_bytes);
+    s->queued_bytes -= n;
+    while (n > 0) {
+        struct posix_wq_item *item = s->wq_head;
+        ASSERT(item != NULL && item->sent < item->len);
+        size_t take = MIN(n, item->len - item->sent);
+        item->sent += take;
+        item->offset += take;
+        n -= take;
+        if (item->sent == item->len) {
+            s->wq_head = item->next;
+            if (s->wq_head == NULL) s->wq_tail = NULL;
+            free(item);
+        }
+    }
+}
+
+/* Sends the head file item with sendfile(2), or by copy where the file system lacks it. */
+static ssize_t posix_send_file_item(struct io_stream *s, struct posix_wq_item *item) {
+    size_t left = item->len - item->sent;
+    off_t off = (off_t)item->offset;
+    ssize_t n = sendfile(s->h.fd, item->file_fd, &off, left);
+    if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
+        size_t chunk = MIN(left, sizeof(s->ctx->read_buf));
+        ssize_t got = pread(item->file_fd, s->ctx->read_buf, chunk, (off_t)item->offset);
+        n = got > 0 ? send(s->h.fd, s->ctx->read_buf, (size_t)got, MSG_NOSIGNAL) : got;
+    }
+    if (n == 0) {
+        /* The file is shorter than the range promised: a bug of the caller or a truncation
+         * under us; the peer would wait forever, so end the stream. */
+        errno = EIO;
+        return -1;
+    }
+    return n;
+}
+
+/* Sends the run of buffer items at the head of the queue in one sendmsg (gather write). */
+static ssize_t posix_send_buffers(struct io_stream *s) {
+    struct iovec iov[POSIX_IOV_MAX];
+    size_t count = 0;
+    for (struct posix_wq_item *item = s->wq_head;
+         item != NULL && item->file_fd < 0 && count < POSIX_IOV_MAX; item = item->next) {
+        iov[count].iov_base = item->data + item->sent;
+        iov[count].iov_len = item->len - item->sent;
+        count++;
+    }
+    ASSERT(count > 0);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count;
+    return sendmsg(s->h.fd, &msg, MSG_NOSIGNAL);
+}
+
+/* Hands queued bytes to the kernel until the queue empties, the socket would block, or the
+ * bound on calls is hit. Runs no callback; an emptied queue schedules the drain callback. */
 static void posix_stream_flush(struct io_stream *s) {
     if (s->connecting || s->failed || s->h.closed) return;
     bool had_bytes = s->wq_head != NULL;
     for (int calls = 0; s->wq_head != NULL && calls < POSIX_WRITES_PER_FLUSH; calls++) {
-        struct posix_wq_item *item = s->wq_head;
-        ASSERT(item->sent < item->len);
-        size_t left = item->len - item->sent;
         ssize_t n;
         if (fiu_fail("posix/net/write")) {
             n = -1;
             errno = posix_fault_errno(ECONNRESET);
-        } else if (item->file_fd < 0) {
-            n = send(s->h.fd, item->data + item->sent, left, MSG_NOSIGNAL);
+        } else if (s->wq_head->file_fd < 0) {
+            n = posix_send_buffers(s);
         } else {
-            off_t off = (off_t)item->offset;
-            n = sendfile(s->h.fd, item->file_fd, &off, left);
-            if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
-                /* A file system without sendfile support: copy through the read buffer. */
-                size_t chunk = MIN(left, sizeof(s->ctx->read_buf));
-                ssize_t got = pread(item->file_fd, s->ctx->read_buf, chunk, (off_t)item->offset);
-                if (got > 0) n = send(s->h.fd, s->ctx->read_buf, (size_t)got, MSG_NOSIGNAL);
-                else n = got;
-            }
-            if (n == 0) {
-                /* The file is shorter than the range promised: a bug of the caller or a
-                 * truncation under us; the peer would wait forever, so end the stream. */
-                n = -1;
-                errno = EIO;
-            }
+            n = posix_send_file_item(s, s->wq_head);
         }
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -547,15 +590,7 @@ static void posix_stream_flush(struct io_stream *s) {
             posix_stream_fail(s, errno);
             return;
         }
-        ASSERT((size_t)n <= left);
-        item->sent += (size_t)n;
-        item->offset += (uint64_t)n;
-        s->queued_bytes -= (size_t)n;
-        if (item->sent == item->len) {
-            s->wq_head = item->next;
-            if (s->wq_head == NULL) s->wq_tail = NULL;
-            free(item);
-        }
+        posix_wq_consume(s, (size_t)n);
     }
     if (had_bytes && s->wq_head == NULL) {
         ASSERT(s->queued_bytes == 0);

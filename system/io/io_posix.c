@@ -46,38 +46,38 @@
 #include "base/base.h"
 
 /* Bounds: every queue and loop has one. */
-#define POSIX_EPOLL_BATCH 64               /* Events taken per epoll_wait. */
-#define POSIX_READ_BUF_BYTES (64 * 1024)   /* One read() into the loop's buffer. */
-#define POSIX_READS_PER_EVENT 16           /* Reads per readiness event (fairness). */
-#define POSIX_ACCEPTS_PER_EVENT 64         /* Accepts per readiness event. */
-#define POSIX_WRITES_PER_FLUSH 256         /* Send calls per flush before yielding. */
-#define POSIX_IOV_MAX 64                   /* Queue items gathered into one sendmsg. */
-#define POSIX_QUEUE_BYTES_MAX (1ULL << 30) /* Per-stream send queue; past it -ENOBUFS. */
-#define POSIX_TIMERS_MAX (1U << 20)        /* Pending timers per loop. */
-#define POSIX_DIR_ENTRIES_MAX (1U << 20)   /* Entries list_dir will sort. */
-#define POSIX_PENDING_PASSES 64            /* Pending-list rounds per loop pass. */
-#define POSIX_PATH_MAX 4096
-#define POSIX_PEER_MAX 64
+#define POSIX_EPOLL_BATCH       64           /* Events taken per epoll_wait. */
+#define POSIX_READ_BUF_BYTES    (64 * 1024)  /* One read() into the loop's buffer. */
+#define POSIX_READS_PER_EVENT   16           /* Reads per readiness event (fairness). */
+#define POSIX_ACCEPTS_PER_EVENT 64           /* Accepts per readiness event. */
+#define POSIX_WRITES_PER_FLUSH  256          /* Send calls per flush before yielding. */
+#define POSIX_IOV_MAX           64           /* Queue items gathered into one sendmsg. */
+#define POSIX_QUEUE_BYTES_MAX   (1ULL << 30) /* Per-stream send queue; past it -ENOBUFS. */
+#define POSIX_TIMERS_MAX        (1U << 20)   /* Pending timers per loop. */
+#define POSIX_DIR_ENTRIES_MAX   (1U << 20)   /* Entries list_dir will sort. */
+#define POSIX_PENDING_PASSES    64           /* Pending-list rounds per loop pass. */
+#define POSIX_PATH_MAX          4096
+#define POSIX_PEER_MAX          64
 
 enum posix_kind { POSIX_STREAM = 1, POSIX_LISTENER = 2, POSIX_FILE = 3, POSIX_SIGNAL = 4 };
 
 /* Common head of every handle: lets the loop find, and destroy free, what is open. */
 struct posix_handle {
     enum posix_kind kind;
-    int fd;                     /* -1 once closed. */
-    bool closed;                /* Closed by the owner; freed at the end of the pass. */
-    struct posix_handle *prev;  /* Live list (open handles) or dead list (next only). */
+    int fd;                    /* -1 once closed. */
+    bool closed;               /* Closed by the owner; freed at the end of the pass. */
+    struct posix_handle *prev; /* Live list (open handles) or dead list (next only). */
     struct posix_handle *next;
 };
 
 /* One entry of a stream's send queue: a copied buffer or a range of an open file. */
 struct posix_wq_item {
     struct posix_wq_item *next;
-    int file_fd;         /* -1 for a buffer; else the fd to sendfile from. */
-    uint64_t offset;     /* File offset of the next byte (file items). */
-    size_t len;          /* Total bytes of this item. */
-    size_t sent;         /* Bytes already handed to the kernel. */
-    uint8_t data[];      /* Buffer items only. */
+    int file_fd;     /* -1 for a buffer; else the fd to sendfile from. */
+    uint64_t offset; /* File offset of the next byte (file items). */
+    size_t len;      /* Total bytes of this item. */
+    size_t sent;     /* Bytes already handed to the kernel. */
+    uint8_t data[];  /* Buffer items only. */
 };
 
 /* Pending notification flags of a stream (run from the loop, never from the call). */
@@ -89,24 +89,24 @@ struct io_stream {
     io_read_cb read_cb;
     io_drain_cb drain_cb;
     void *arg;
-    io_connect_cb connect_cb;   /* Only while connecting. */
+    io_connect_cb connect_cb; /* Only while connecting. */
     void *connect_arg;
-    bool connecting;            /* Waiting for the non-blocking connect to finish. */
-    bool started;               /* io_stream_start() was called. */
-    bool paused;                /* Backpressure from the owner: no reads. */
-    bool read_ended;            /* EOF or error seen: no more reads. */
-    bool failed;                /* A socket error ended the stream both ways. */
-    bool end_delivered;         /* The read callback was told about the end. */
-    int end_status;             /* 0 (EOF) or -errno to report with the end. */
-    bool registered;            /* fd is in the epoll set. */
-    uint32_t events;            /* Interest mask currently registered. */
-    unsigned pending;           /* POSIX_PENDING_* flags waiting to run. */
+    bool connecting;    /* Waiting for the non-blocking connect to finish. */
+    bool started;       /* io_stream_start() was called. */
+    bool paused;        /* Backpressure from the owner: no reads. */
+    bool read_ended;    /* EOF or error seen: no more reads. */
+    bool failed;        /* A socket error ended the stream both ways. */
+    bool end_delivered; /* The read callback was told about the end. */
+    int end_status;     /* 0 (EOF) or -errno to report with the end. */
+    bool registered;    /* fd is in the epoll set. */
+    uint32_t events;    /* Interest mask currently registered. */
+    unsigned pending;   /* POSIX_PENDING_* flags waiting to run. */
     struct io_stream *pending_next;
     bool in_pending;
     struct posix_wq_item *wq_head;
     struct posix_wq_item *wq_tail;
-    size_t queued_bytes;        /* Unsent bytes over all queue items. */
-    char peer[POSIX_PEER_MAX];  /* "host:port". */
+    size_t queued_bytes;       /* Unsent bytes over all queue items. */
+    char peer[POSIX_PEER_MAX]; /* "host:port". */
 };
 
 struct io_listener {
@@ -136,18 +136,18 @@ struct posix_timer {
 };
 
 struct posix_ctx {
-    struct io io;                /* The handle given out; first so io->ctx == ctx. */
+    struct io io; /* The handle given out; first so io->ctx == ctx. */
     int epoll_fd;
     bool stopping;
     enum io_log_level log_level;
-    FILE *trace_file;            /* NULL: trace events are dropped. */
+    FILE *trace_file; /* NULL: trace events are dropped. */
     size_t allocated_bytes;
-    struct posix_timer *timers;  /* Binary min-heap on (deadline_ns, id). */
+    struct posix_timer *timers; /* Binary min-heap on (deadline_ns, id). */
     size_t timer_count;
     size_t timer_capacity;
     io_timer_id timer_next_id;
-    struct posix_handle *live;   /* Open handles, for destroy. */
-    struct posix_handle *dead;   /* Closed this pass, freed at its end. */
+    struct posix_handle *live;      /* Open handles, for destroy. */
+    struct posix_handle *dead;      /* Closed this pass, freed at its end. */
     struct posix_signal *signal;    /* NULL unless io_posix_watch_signals() was called. */
     struct io_stream *pending_head; /* Streams with a notification due, in order. */
     struct io_stream *pending_tail;
@@ -169,9 +169,9 @@ static int posix_fault_errno(int fallback) {
     return fallback;
 }
 
-#define POSIX_FAULT(name, fallback)                                                            \
-    do {                                                                                       \
-        if (fiu_fail(name)) return -posix_fault_errno(fallback);                               \
+#define POSIX_FAULT(name, fallback)                                                                \
+    do {                                                                                           \
+        if (fiu_fail(name)) return -posix_fault_errno(fallback);                                   \
     } while (0)
 
 /* --- Memory ---------------------------------------------------------------------------- */
@@ -264,8 +264,7 @@ static void posix_heap_down(struct posix_ctx *ctx, size_t i) {
         size_t left = 2 * i + 1, right = left + 1, best = i;
         if (left < ctx->timer_count && posix_timer_before(&ctx->timers[left], &ctx->timers[best]))
             best = left;
-        if (right < ctx->timer_count &&
-            posix_timer_before(&ctx->timers[right], &ctx->timers[best]))
+        if (right < ctx->timer_count && posix_timer_before(&ctx->timers[right], &ctx->timers[best]))
             best = right;
         if (best == i) return;
         posix_heap_swap(ctx, i, best);
@@ -282,8 +281,7 @@ static void posix_heap_remove_at(struct posix_ctx *ctx, size_t i) {
     posix_heap_up(ctx, i);
 }
 
-static io_timer_id posix_timer_start(void *vctx, uint64_t deadline_ns, io_timer_cb cb,
-                                     void *arg) {
+static io_timer_id posix_timer_start(void *vctx, uint64_t deadline_ns, io_timer_cb cb, void *arg) {
     struct posix_ctx *ctx = vctx;
     ASSERT(cb != NULL);
     ASSERT(ctx->timer_count < POSIX_TIMERS_MAX);
@@ -345,8 +343,10 @@ static void posix_handle_link(struct posix_ctx *ctx, struct posix_handle *h) {
 }
 
 static void posix_handle_unlink(struct posix_ctx *ctx, struct posix_handle *h) {
-    if (h->prev != NULL) h->prev->next = h->next;
-    else ctx->live = h->next;
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        ctx->live = h->next;
     if (h->next != NULL) h->next->prev = h->prev;
     h->prev = h->next = NULL;
 }
@@ -462,8 +462,10 @@ static void posix_pending_add(struct io_stream *s, unsigned flag) {
     s->in_pending = true;
     s->pending_next = NULL;
     s->ctx->pending_count++;
-    if (s->ctx->pending_tail != NULL) s->ctx->pending_tail->pending_next = s;
-    else s->ctx->pending_head = s;
+    if (s->ctx->pending_tail != NULL)
+        s->ctx->pending_tail->pending_next = s;
+    else
+        s->ctx->pending_head = s;
     s->ctx->pending_tail = s;
 }
 
@@ -475,8 +477,10 @@ static void posix_pending_remove(struct io_stream *s) {
     struct io_stream *prev = NULL;
     for (struct io_stream *it = ctx->pending_head; it != NULL; prev = it, it = it->pending_next) {
         if (it != s) continue;
-        if (prev != NULL) prev->pending_next = s->pending_next;
-        else ctx->pending_head = s->pending_next;
+        if (prev != NULL)
+            prev->pending_next = s->pending_next;
+        else
+            ctx->pending_head = s->pending_next;
         if (ctx->pending_tail == s) ctx->pending_tail = prev;
         ctx->pending_count--;
         break;
@@ -729,8 +733,10 @@ static void posix_stream_pause(void *vctx, struct io_stream *s, bool paused) {
 
 static int posix_stream_enqueue(struct io_stream *s, struct posix_wq_item *item) {
     item->next = NULL;
-    if (s->wq_tail != NULL) s->wq_tail->next = item;
-    else s->wq_head = item;
+    if (s->wq_tail != NULL)
+        s->wq_tail->next = item;
+    else
+        s->wq_head = item;
     s->wq_tail = item;
     s->queued_bytes += item->len;
     posix_stream_flush(s);
@@ -796,8 +802,7 @@ static void posix_socket_tune(int fd) {
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-static int posix_connect(void *vctx, const char *host, uint16_t port, io_connect_cb cb,
-                         void *arg) {
+static int posix_connect(void *vctx, const char *host, uint16_t port, io_connect_cb cb, void *arg) {
     struct posix_ctx *ctx = vctx;
     ASSERT(cb != NULL);
     POSIX_FAULT("posix/net/connect", ECONNREFUSED);
@@ -833,8 +838,8 @@ static void posix_listener_event(struct io_listener *l) {
         struct sockaddr_storage addr;
         memset(&addr, 0, sizeof(addr));
         socklen_t addr_len = sizeof(addr);
-        int fd = accept4(l->h.fd, (struct sockaddr *)&addr, &addr_len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(l->h.fd, (struct sockaddr *)&addr, &addr_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             return; /* EAGAIN, or EMFILE & co.: the next readiness event retries. */
@@ -999,8 +1004,8 @@ static int64_t posix_file_pwrite(void *vctx, struct io_file *f, const void *buf,
     POSIX_FAULT("posix/file/write", EIO);
     size_t done = 0;
     while (done < len) {
-        ssize_t n = pwrite(f->h.fd, (const uint8_t *)buf + done, len - done,
-                           (off_t)(offset + done));
+        ssize_t n =
+            pwrite(f->h.fd, (const uint8_t *)buf + done, len - done, (off_t)(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
             return -errno;
@@ -1197,8 +1202,8 @@ static void posix_trace(void *vctx, const char *event, const struct io_trace_fie
 
 static const char *const posix_level_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
-__attribute__((format(printf, 3, 0))) static void
-posix_log(void *vctx, enum io_log_level level, const char *fmt, va_list ap) {
+__attribute__((format(printf, 3, 0))) static void posix_log(void *vctx, enum io_log_level level,
+                                                            const char *fmt, va_list ap) {
     struct posix_ctx *ctx = vctx;
     ASSERT(level >= IO_LOG_DEBUG && level <= IO_LOG_ERROR);
     if (level < ctx->log_level) return;
@@ -1273,8 +1278,8 @@ static void posix_signal_event(struct posix_signal *sig) {
     }
 }
 
-int io_posix_watch_signals(struct io *io, const int *signals, size_t count,
-                           io_posix_signal_cb cb, void *arg) {
+int io_posix_watch_signals(struct io *io, const int *signals, size_t count, io_posix_signal_cb cb,
+                           void *arg) {
     struct posix_ctx *ctx = posix_ctx_of(io);
     ASSERT(cb != NULL && (signals != NULL || count == 0));
     sigset_t mask;

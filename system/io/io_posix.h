@@ -46,8 +46,8 @@ typedef void (*io_posix_signal_cb)(void *arg, int signo);
  * they are blocked for the calling thread and read from a signalfd, so `cb` runs like any
  * other callback and may call io_posix_stop() or anything else. One watcher per loop; a
  * second call replaces the first. 0 or -errno. Programs only (triald, trialctl). */
-int io_posix_watch_signals(struct io *io, const int *signals, size_t count,
-                           io_posix_signal_cb cb, void *arg);
+int io_posix_watch_signals(struct io *io, const int *signals, size_t count, io_posix_signal_cb cb,
+                           void *arg);
 
 /* Bytes currently allocated through io_alloc/io_realloc and not yet freed: a leak check
  * for tests and a gauge for metrics. */

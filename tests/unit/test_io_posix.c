@@ -43,29 +43,29 @@
 #include "io/io.h"
 #include "io/io_posix.h"
 
-#define PASSES_MAX 2000 /* Loop passes before a test gives up (each waits <= 10 ms). */
-#define BUF_MAX (256 * 1024)
+#define PASSES_MAX    2000 /* Loop passes before a test gives up (each waits <= 10 ms). */
+#define BUF_MAX       (256 * 1024)
 #define NS_PER_S_TEST 1000000000ULL
 
 /* Everything one test's callbacks touch. */
 struct net_fixture {
     struct io *io;
     struct io_listener *listener;
-    struct io_stream *server;    /* Accepted side. */
-    struct io_stream *client;    /* Connecting side. */
-    bool echo;                   /* Server writes back what it reads. */
+    struct io_stream *server; /* Accepted side. */
+    struct io_stream *client; /* Connecting side. */
+    bool echo;                /* Server writes back what it reads. */
     int connect_status;
     int connect_calls;
     uint8_t server_got[BUF_MAX]; /* Bytes the server read. */
     size_t server_len;
     uint8_t client_got[BUF_MAX]; /* Bytes the client read. */
     size_t client_len;
-    int client_end_status;       /* 1 = no end yet. */
+    int client_end_status; /* 1 = no end yet. */
     int server_end_status;
     int client_drains;
     int server_reads;
-    size_t want_len;             /* Bytes the current wait expects. */
-    bool check_pattern;          /* Server verifies bytes against pattern_byte, not stores. */
+    size_t want_len;    /* Bytes the current wait expects. */
+    bool check_pattern; /* Server verifies bytes against pattern_byte, not stores. */
     size_t pattern_mismatches;
 };
 
@@ -73,7 +73,8 @@ struct net_fixture {
 static uint8_t pattern_byte(size_t i) { return (uint8_t)(i * 131 + i / 4099); }
 
 static void fixture_run_until(struct net_fixture *f, bool (*done)(struct net_fixture *)) {
-    for (int i = 0; i < PASSES_MAX && !done(f); i++) assert_true(io_posix_run_once(f->io, 10) >= 0);
+    for (int i = 0; i < PASSES_MAX && !done(f); i++)
+        assert_true(io_posix_run_once(f->io, 10) >= 0);
     assert_true(done(f));
 }
 
@@ -176,7 +177,8 @@ static void test_loopback_echo(void **state) {
     struct net_fixture *f = fixture_connect(true);
     /* Large enough to need several reads and partial sends. */
     static uint8_t msg[200000];
-    for (size_t i = 0; i < sizeof(msg); i++) msg[i] = (uint8_t)(i * 7 + i / 251);
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (uint8_t)(i * 7 + i / 251);
     assert_int_equal(io_stream_write(f->io, f->client, msg, 100000), 0);
     assert_int_equal(io_stream_write(f->io, f->client, msg + 100000, 100000), 0);
     f->want_len = sizeof(msg);
@@ -228,7 +230,8 @@ static void test_backlog_order(void **state) {
     f->check_pattern = true;
     uint8_t *bytes = malloc(TOTAL);
     assert_non_null(bytes);
-    for (size_t i = 0; i < TOTAL; i++) bytes[i] = pattern_byte(i);
+    for (size_t i = 0; i < TOTAL; i++)
+        bytes[i] = pattern_byte(i);
     char dir[] = "/tmp/trial-io-posix-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[256];
@@ -249,7 +252,8 @@ static void test_backlog_order(void **state) {
         pos += len;
     }
     assert_true(io_stream_queued(f->io, f->client) > 0);
-    for (int i = 0; i < 5; i++) assert_true(io_posix_run_once(f->io, 1) >= 0);
+    for (int i = 0; i < 5; i++)
+        assert_true(io_posix_run_once(f->io, 1) >= 0);
     assert_int_equal(f->server_len, 0);
     assert_int_equal(f->client_drains, 0);
 
@@ -259,7 +263,8 @@ static void test_backlog_order(void **state) {
         assert_true(io_posix_run_once(f->io, 10) >= 0);
     assert_int_equal(f->server_len, TOTAL);
     assert_int_equal(f->pattern_mismatches, 0);
-    for (int i = 0; i < PASSES_MAX && f->client_drains == 0; i++) io_posix_run_once(f->io, 1);
+    for (int i = 0; i < PASSES_MAX && f->client_drains == 0; i++)
+        io_posix_run_once(f->io, 1);
     assert_int_equal(f->client_drains, 1);
     assert_int_equal(io_stream_queued(f->io, f->client), 0);
 
@@ -275,7 +280,8 @@ static void test_pause_and_eof(void **state) {
     struct net_fixture *f = fixture_connect(false);
     io_stream_pause(f->io, f->server, true);
     assert_int_equal(io_stream_write(f->io, f->client, "ping", 4), 0);
-    for (int i = 0; i < 20; i++) assert_true(io_posix_run_once(f->io, 1) >= 0);
+    for (int i = 0; i < 20; i++)
+        assert_true(io_posix_run_once(f->io, 1) >= 0);
     assert_int_equal(f->server_len, 0); /* Paused: the bytes wait in the kernel. */
     io_stream_pause(f->io, f->server, false);
     f->want_len = 4;
@@ -323,7 +329,8 @@ static void test_no_callback_after_close(void **state) {
     /* Both sends complete at once, so both drains are due in the same pass, client first. */
     assert_int_equal(io_stream_write(f->io, f->client, "a", 1), 0);
     assert_int_equal(io_stream_write(f->io, f->server, "b", 1), 0);
-    for (int i = 0; i < 10; i++) assert_true(io_posix_run_once(f->io, 1) >= 0);
+    for (int i = 0; i < 10; i++)
+        assert_true(io_posix_run_once(f->io, 1) >= 0);
     assert_int_equal(c.drains_closer, 1);
     assert_int_equal(c.drains_victim, 0);
     f->server = NULL; /* Closed by the callback. */
@@ -341,7 +348,8 @@ static void test_connect_refused(void **state) {
     uint16_t port = io_listener_port(f.io, l);
     io_listener_close(f.io, l);
     assert_int_equal(io_connect(f.io, "127.0.0.1", port, on_connect, &f), 0);
-    for (int i = 0; i < PASSES_MAX && f.connect_calls == 0; i++) io_posix_run_once(f.io, 10);
+    for (int i = 0; i < PASSES_MAX && f.connect_calls == 0; i++)
+        io_posix_run_once(f.io, 10);
     assert_int_equal(f.connect_calls, 1);
     assert_int_equal(f.connect_status, -ECONNREFUSED);
     assert_null(f.client);
@@ -383,7 +391,8 @@ static void test_timers_order(void **state) {
     io_timer_cancel(log.io, ie); /* Twice is a no-op. */
     io_timer_cancel(log.io, 0);
     assert_int_equal(log.count, 0); /* Nothing fires inside timer_start. */
-    for (int i = 0; i < PASSES_MAX && log.count < 4; i++) io_posix_run_once(log.io, 10);
+    for (int i = 0; i < PASSES_MAX && log.count < 4; i++)
+        io_posix_run_once(log.io, 10);
     log.order[log.count] = '\0';
     /* Deadline order; b and c share a deadline and fire in start order; e was cancelled. */
     assert_string_equal(log.order, "dbca");
@@ -404,7 +413,7 @@ static void test_run_until_stop(void **state) {
     struct timer_arg a = {&log, 'a'};
     uint64_t now = io_now_ns(log.io);
     io_timer_start(log.io, now + 1000000, on_stop_timer, &log);
-    io_timer_start(log.io, now + 1000000, on_timer, &a); /* Same pass as the stop. */
+    io_timer_start(log.io, now + 1000000, on_timer, &a);            /* Same pass as the stop. */
     io_timer_start(log.io, now + 60 * NS_PER_S_TEST, on_timer, &a); /* Never reached. */
     assert_int_equal(io_posix_run(log.io), 0);
     log.order[log.count] = '\0';
@@ -431,7 +440,8 @@ static void test_signals(void **state) {
     assert_int_equal(io_posix_watch_signals(io, signals, 2, on_signal, &seen), 0);
     assert_int_equal(raise(SIGUSR2), 0); /* Blocked: would kill the process otherwise. */
     assert_int_equal(seen.calls, 0);     /* Only the loop delivers it. */
-    for (int i = 0; i < PASSES_MAX && seen.calls == 0; i++) io_posix_run_once(io, 10);
+    for (int i = 0; i < PASSES_MAX && seen.calls == 0; i++)
+        io_posix_run_once(io, 10);
     assert_int_equal(seen.calls, 1);
     assert_int_equal(seen.signo, SIGUSR2);
     io_posix_destroy(io);
@@ -496,7 +506,8 @@ static void test_file_round_trip(void **state) {
     assert_int_equal(io_file_open(io, p_b, IO_OPEN_CREATE | IO_OPEN_EXCL, &dup), -EEXIST);
 
     uint8_t data[10000];
-    for (size_t i = 0; i < sizeof(data); i++) data[i] = (uint8_t)(i % 253);
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i % 253);
     assert_int_equal(io_file_pwrite(io, f, data, sizeof(data), 0), (int64_t)sizeof(data));
     assert_int_equal(io_file_pwrite(io, f, "XY", 2, 20000), 2); /* Leaves a hole. */
     assert_int_equal(io_file_sync(io, f), 0);
@@ -557,7 +568,8 @@ static void test_alloc_random_buggify(void **state) {
     assert_int_equal(io_posix_allocated_bytes(io), 0);
     char *s = io_strdup(io, "trial");
     uint8_t *z = io_calloc(io, 10, 10);
-    for (int i = 0; i < 100; i++) assert_int_equal(z[i], 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(z[i], 0);
     z = io_realloc(io, z, 100, 200);
     assert_int_equal(io_posix_allocated_bytes(io), 206);
     io_free(io, z, 200);
@@ -643,10 +655,10 @@ static void test_fault_net_read_and_accept(void **state) {
     g.client_end_status = 1;
     assert_int_equal(io_listen(g.io, "127.0.0.1", 0, on_accept, &g, &g.listener), 0);
     assert_int_equal(fiu_enable("posix/net/accept", 1, NULL, 0), 0);
-    assert_int_equal(io_connect(g.io, "127.0.0.1", io_listener_port(g.io, g.listener),
-                                on_connect, &g),
-                     0);
-    for (int i = 0; i < PASSES_MAX && !client_ended(&g); i++) io_posix_run_once(g.io, 10);
+    assert_int_equal(
+        io_connect(g.io, "127.0.0.1", io_listener_port(g.io, g.listener), on_connect, &g), 0);
+    for (int i = 0; i < PASSES_MAX && !client_ended(&g); i++)
+        io_posix_run_once(g.io, 10);
     assert_int_equal(fiu_disable("posix/net/accept"), 0);
     assert_int_equal(g.connect_status, 0);
     assert_true(client_ended(&g));
@@ -667,7 +679,7 @@ static void test_external_fault(void **state) {
     snprintf(path, sizeof(path), "%s/f", dir);
     struct io_file *f = NULL;
     assert_int_equal(io_file_open(io, path, IO_OPEN_CREATE, &f), -ENOSPC); /* Its dir sync. */
-    assert_int_equal(io_file_open(io, path, IO_OPEN_WRITE, &f), 0);         /* Exists now. */
+    assert_int_equal(io_file_open(io, path, IO_OPEN_WRITE, &f), 0);        /* Exists now. */
     assert_int_equal(io_file_pwrite(io, f, "abc", 3, 0), 3);
     assert_int_equal(io_file_sync(io, f), -ENOSPC);
     io_file_close(io, f);

@@ -433,7 +433,7 @@ static struct broker_topic *topic_create(struct broker *broker, const char *name
                                          uint32_t config_count, int16_t *error) {
     struct broker_topic *t = topic_insert(broker, name);
     ASSERT(config_count <= BROKER_TOPIC_CONFIGS_MAX);
-    memcpy(t->configs, configs, config_count * sizeof(*configs));
+    if (config_count > 0) memcpy(t->configs, configs, config_count * sizeof(*configs));
     t->config_count = config_count;
     topic_recompute_config(broker, t);
     int rc = topic_grow(broker, t, partitions, true, NULL, 0);
@@ -1635,7 +1635,7 @@ static int handle_alter_configs(struct broker_request *req) {
             out->error_code = topic_configs_check(&broker->config, configs, count);
         }
         if (out->error_code != KERR_NONE || ar->validate_only) continue;
-        memcpy(t->configs, configs, count * sizeof(*configs));
+        if (count > 0) memcpy(t->configs, configs, count * sizeof(*configs));
         t->config_count = count;
         topic_recompute_config(broker, t);
         changed = true;

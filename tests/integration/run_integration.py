@@ -191,6 +191,26 @@ def case_kafkajs(b, args):
     return 0
 
 
+def case_admin(b, args):
+    js = os.path.join(HERE, "js")
+    if shutil.which("node") is None or not os.path.isdir(os.path.join(js, "node_modules", "kafkajs")):
+        print("kafkajs not installed: run `npm install` in tests/integration/js")
+        return SKIP
+    r = run(["node", os.path.join(js, "kafkajs_admin.js"), b.bootstrap, "adm"], timeout=90)
+    print(r.stdout, r.stderr)
+    check(r.returncode == 0 and "kafkajs admin OK" in r.stdout, "kafkajs admin failed")
+    check(not os.path.exists(os.path.join(b.data, "adm-0")), "deleted topic's directory remains")
+    # DeleteRecords is durable: the raised log start survives a restart.
+    check(b.term() == 0, "SIGTERM")
+    b.start()
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "w"})
+    marks = c.get_watermark_offsets(TopicPartition("adm-kept", 0), timeout=10)
+    c.close()
+    check(marks == (4, 10), "watermarks after restart %r, want (4, 10)" % (marks,))
+    return 0
+
+
 def consume_all_keys(bootstrap, topic, expected_count, timeout=30):
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "dur", "enable.auto.commit": False,
@@ -469,6 +489,7 @@ CASES = {
     "durability_sigterm": (case_durability_sigterm, {}),
     "bad_input": (case_bad_input, {}),
     "config": (case_config, {}),
+    "admin": (case_admin, {}),
     "min_insync": (case_min_insync, {}),
     "groups": (case_groups, {"group.initial.rebalance.delay.ms": "0"}),
     "trialctl": (case_trialctl, {}),

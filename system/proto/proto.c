@@ -4,7 +4,8 @@
  *
  * The table below is the single place that says which versions of which API we speak. The
  * codec range may be wider than what the broker advertises: ApiVersions v3 decodes (so the
- * first request of librdkafka is understood) while PROTOCOL.md's surface v1 advertises 0-2.
+ * first request of librdkafka is understood) while PROTOCOL.md's surface v1 advertises 0-2,
+ * and InitProducerId 2-4 (flexible; KIP-360 epoch bump) decode ahead of being advertised.
  */
 #include "proto/proto.h"
 
@@ -48,7 +49,7 @@ static const struct proto_api api_table[] = {
     API(19, "CreateTopics", 0, 4, 0, 4, 5, create_topics_request, create_topics_response),
     API(20, "DeleteTopics", 0, 3, 0, 3, 4, delete_topics_request, delete_topics_response),
     API(21, "DeleteRecords", 0, 1, 0, 1, 2, delete_records_request, delete_records_response),
-    API(22, "InitProducerId", 0, 1, 0, 1, 2, init_producer_id_request,
+    API(22, "InitProducerId", 0, 4, 0, 1, 2, init_producer_id_request,
         init_producer_id_response),
     API(23, "OffsetForLeaderEpoch", 0, 3, 0, 3, 4, offset_for_leader_epoch_request,
         offset_for_leader_epoch_response),

@@ -338,9 +338,13 @@
     F(S, ARRAY_STRUCT, groups, 0, PROTO_VX, PROTO_NN, 0, describe_groups_response_group)
 
 /* --- InitProducerId (22) ---------------------------------------------------------------- */
+/* v2+ flexible (KIP-482); v3+ (KIP-360) lets a producer bump its epoch after an abortable
+ * error by naming its current id and epoch. Decoded, not advertised yet (PROTOCOL.md). */
 #define PROTO_MSG_init_producer_id_request(F, S)                                                  \
     F(S, STRING, transactional_id, 0, PROTO_VX, 0, 0, none)                                       \
-    F(S, INT32, transaction_timeout_ms, 0, PROTO_VX, PROTO_NN, 0, none)
+    F(S, INT32, transaction_timeout_ms, 0, PROTO_VX, PROTO_NN, 0, none)                           \
+    F(S, INT64, producer_id, 3, PROTO_VX, PROTO_NN, -1, none)                                     \
+    F(S, INT16, producer_epoch, 3, PROTO_VX, PROTO_NN, -1, none)
 #define PROTO_MSG_init_producer_id_response(F, S)                                                 \
     F(S, INT32, throttle_time_ms, 0, PROTO_VX, PROTO_NN, 0, none)                                 \
     F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \

@@ -8,7 +8,9 @@
  * keep request order even when the earlier request (a parked Fetch) finishes last,
  * ListOffsets earliest/latest are right, and with log.flush.interval.messages=1 every acked
  * record survives a crash of the broker node (whose unsynced writes the simulated disk may
- * drop). Running the same seed twice gives the same trace hash.
+ * drop). Running the same seed twice gives the same trace hash. Also: produce to an unknown
+ * topic and fetches outside [log start, log end] get their Kafka errors, and the
+ * housekeeping timer applies time retention (the log start moves past expired segments).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -307,6 +309,59 @@ static uint64_t run_scenario(uint64_t seed) {
     return hash;
 }
 
+/* Errors clients must see, and retention driven by the broker's housekeeping timer. */
+static void test_broker_errors_and_retention(void **state) {
+    static struct world_state ws;
+    memset(&ws, 0, sizeof(ws));
+    char error[BROKER_CONFIG_ERROR_MAX];
+    broker_config_defaults(&ws.config);
+    const char *props = "listeners=PLAINTEXT://:9092\nlog.dirs=/data\nlog.segment.bytes=1024\n"
+                        "log.retention.ms=60000\nlog.retention.check.interval.ms=1000\n"
+                        "auto.create.topics.enable=false\n";
+    assert_int_equal(broker_config_parse(&ws.config, props, strlen(props), NULL, NULL, error), 0);
+    ws.world = sim_world_create(7);
+    ws.broker_node = sim_node_add(ws.world, "broker", broker_main, &ws);
+    ws.client_node = sim_node_add(ws.world, "client", NULL, NULL);
+    sim_world_run_until(ws.world, 10 * NS_PER_MS);
+    struct client *a = client_create(sim_node_io(ws.client_node), "broker", 9092, "a");
+    struct call c1;
+    /* Unknown topic: no auto-creation here. */
+    send_produce(a, fresh(&ws, &c1), 0, 1);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 3); /* UNKNOWN_TOPIC_OR_PARTITION */
+    send_create(a, fresh(&ws, &c1));
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 0);
+    /* Records stamped in 1970: older than retention.ms as soon as their segment rolls. */
+    for (int i = 0; i < 20; i++) {
+        send_produce(a, fresh(&ws, &c1), i * 10, 10);
+        run_until_done(&ws, &c1, NS_PER_S);
+        assert_int_equal(c1.error, 0);
+    }
+    send_fetch(a, fresh(&ws, &c1), 500, 0);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 1); /* OFFSET_OUT_OF_RANGE beyond the end */
+    send_list(a, fresh(&ws, &c1), -2);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.offset, 0);
+    sim_world_run_until(ws.world, sim_world_now_ns(ws.world) + 3 * NS_PER_S);
+    send_list(a, fresh(&ws, &c1), -2);
+    run_until_done(&ws, &c1, NS_PER_S);
+    int64_t start = c1.offset;
+    assert_true(start > 0 && start < 200); /* Old segments gone; the active one stays. */
+    send_fetch(a, fresh(&ws, &c1), 0, 0);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 1); /* Below the new log start. */
+    send_fetch(a, fresh(&ws, &c1), start, 0);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 0);
+    assert_int_equal(c1.records, 200 - start);
+    client_destroy(a);
+    assert_int_equal(broker_stop(ws.broker), 0);
+    assert_int_equal(sim_node_live_bytes(ws.broker_node), 0);
+    sim_world_destroy(ws.world);
+}
+
 static void test_broker_in_sim(void **state) {
     uint64_t first = run_scenario(42);
     uint64_t second = run_scenario(42);
@@ -316,6 +371,7 @@ static void test_broker_in_sim(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_broker_in_sim),
+        cmocka_unit_test(test_broker_errors_and_retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,6 +60,7 @@ enum {
     KERR_INVALID_TOPIC = 17,
     KERR_NOT_ENOUGH_REPLICAS = 19,
     KERR_INVALID_REQUIRED_ACKS = 21,
+    KERR_INVALID_TXN_STATE = 48,
     KERR_TOPIC_ALREADY_EXISTS = 36,
     KERR_INVALID_PARTITIONS = 37,
     KERR_INVALID_REPLICATION_FACTOR = 38,
@@ -988,6 +989,10 @@ static int handle_metadata(struct broker_request *req) {
         memset(out, 0, sizeof(*out));
         out->name = mr->topics.items[i].name;
         struct broker_topic *t = topic_find(broker, name);
+        if (t == NULL && strcmp(name, BROKER_OFFSETS_TOPIC) == 0) {
+            broker_groups(broker); /* Internal: created with its own partitions and policy. */
+            t = topic_find(broker, name);
+        }
         if (t == NULL && auto_create) {
             int16_t err = create_topic_checked(broker, name, -1, -1, NULL, 0, false);
             t = topic_find(broker, name);
@@ -1069,6 +1074,31 @@ static int handle_produce(struct broker_request *req) {
             if (rc < 0) {
                 op->error_code = KERR_CORRUPT_MESSAGE;
                 continue;
+            }
+            if (info.transactional) {
+                /* No transaction coordinator yet: nothing can have added the partition. */
+                op->error_code = KERR_INVALID_TXN_STATE;
+                continue;
+            }
+            if (info.producer_id >= 0) {
+                /* Idempotent producer (KIP-98): one batch per partition, as clients send. */
+                struct batch_header h;
+                struct partition_producer_batch dup;
+                if (info.batch_count != 1 ||
+                    batch_header_decode(rp->records.data, (size_t)rp->records.len, &h) < 0) {
+                    op->error_code = KERR_CORRUPT_MESSAGE;
+                    continue;
+                }
+                int verdict = partition_check_sequence(part, &h, &dup);
+                if (verdict == PARTITION_SEQUENCE_DUPLICATE) {
+                    op->base_offset = dup.first_offset; /* A retry: the original answer. */
+                    op->log_start_offset = partition_log_start(part);
+                    continue;
+                }
+                if (verdict < 0) {
+                    op->error_code = (int16_t)-verdict;
+                    continue;
+                }
             }
             struct log_append_info ai;
             /* The records point into the connection's input buffer, which is ours to modify:
@@ -1694,6 +1724,29 @@ static int handle_delete_records(struct broker_request *req) {
     return respond_body(req, &resp);
 }
 
+/* --- Idempotent producers ---------------------------------------------------------- */
+
+static int handle_init_producer_id(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_init_producer_id_request *ir = req->body;
+    struct proto_init_producer_id_response resp;
+    proto_schema_defaults(&proto_schema_init_producer_id_response, req->header.api_version,
+                          &resp);
+    if (ir->transactional_id.str != NULL) {
+        /* Transactional ids belong to a transaction coordinator, which this broker lacks. */
+        resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+        resp.producer_id = -1;
+        resp.producer_epoch = -1;
+        return respond_body(req, &resp);
+    }
+    /* Without a controller handing out id blocks, a random 62-bit id is unique enough
+     * across restarts (a collision needs ~2^31 producers). */
+    resp.error_code = KERR_NONE;
+    resp.producer_id = (int64_t)(io_random_u64(broker->io) >> 2);
+    resp.producer_epoch = 0;
+    return respond_body(req, &resp);
+}
+
 /* --- Groups -------------------------------------------------------------------------- */
 
 static int handle_find_coordinator(struct broker_request *req) {
@@ -1782,6 +1835,7 @@ static int broker_on_request(void *arg, struct broker_conn *conn, uint32_t slot,
     case PROTO_API_ALTER_CONFIGS: rc = handle_alter_configs(req); break;
     case PROTO_API_DELETE_RECORDS: rc = handle_delete_records(req); break;
     case PROTO_API_FIND_COORDINATOR: rc = handle_find_coordinator(req); break;
+    case PROTO_API_INIT_PRODUCER_ID: rc = handle_init_producer_id(req); break;
     default:
         if (group_api_handles(req->header.api_key)) {
             rc = handle_group_api(req);

@@ -20,6 +20,31 @@
 #include "log/log.h"
 
 #define PARTITION_REPLICAS_MAX 16
+#define PARTITION_PRODUCER_BATCHES 5       /* Kafka keeps the last 5 batches per producer. */
+#define PARTITION_PRODUCERS_MAX 65536      /* Bound on producers remembered per partition. */
+#define PARTITION_RECOVERY_SCAN_SEGMENTS 2 /* Producer state is rebuilt from the newest ones. */
+
+/* One of a producer's recent batches: a retry of it is answered with the same offsets. */
+struct partition_producer_batch {
+    int32_t first_sequence;
+    int32_t last_sequence;
+    int64_t first_offset;
+    int64_t last_offset;
+};
+
+/* Idempotent producer state (KIP-98): epoch, and the last few batches for dedupe. */
+struct partition_producer {
+    int64_t producer_id;
+    int16_t epoch;
+    uint32_t batch_count; /* Valid entries in `batches` (oldest first). */
+    struct partition_producer_batch batches[PARTITION_PRODUCER_BATCHES];
+};
+
+/* What partition_check_sequence() decided for an idempotent batch. */
+enum partition_sequence_verdict {
+    PARTITION_SEQUENCE_APPEND = 0,   /* In order: append it. */
+    PARTITION_SEQUENCE_DUPLICATE = 1 /* A retry of a recent batch: answer its offsets. */
+};
 
 struct partition {
     struct io *io;
@@ -33,6 +58,9 @@ struct partition {
     int32_t isr[PARTITION_REPLICAS_MAX];
     uint32_t isr_count;
     int64_t high_watermark;  /* Offsets below it are committed (visible to consumers). */
+    struct partition_producer *producers; /* Sorted by producer_id (deterministic). */
+    uint32_t producer_count;
+    uint32_t producer_cap;
 };
 
 /* Opens (or creates) the partition's log in `dir` (which must exist). */
@@ -45,6 +73,16 @@ int partition_close(struct partition *partition);
 /* Leader append of a validated produce payload; advances the HW (single node). */
 int partition_append(struct partition *partition, uint8_t *batches, size_t len, int64_t now_ms,
                      struct log_append_info *info);
+
+/*
+ * Checks an idempotent batch (producer_id >= 0) against the producer's state. Returns
+ * PARTITION_SEQUENCE_APPEND, PARTITION_SEQUENCE_DUPLICATE (with *duplicate filled), or a
+ * negative Kafka error code: -47 INVALID_PRODUCER_EPOCH (fenced epoch), -45
+ * OUT_OF_ORDER_SEQUENCE_NUMBER (a gap), -59 UNKNOWN_PRODUCER_ID (a producer we have no state
+ * for that does not start at sequence 0). Batches without a producer id always append.
+ */
+int partition_check_sequence(const struct partition *partition, const struct batch_header *batch,
+                             struct partition_producer_batch *duplicate);
 
 static inline int64_t partition_log_end(const struct partition *partition) {
     return log_end_offset(partition->log);

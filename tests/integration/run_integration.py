@@ -191,6 +191,20 @@ def case_kafkajs(b, args):
     return 0
 
 
+def case_idempotence(b, args):
+    try:
+        from confluent_kafka import Producer
+    except ImportError:
+        return SKIP
+    p = Producer({"bootstrap.servers": b.bootstrap, "enable.idempotence": True})
+    for i in range(3000):
+        p.produce("idem", key=b"%06d" % i, value=b"v", partition=0)
+    check(p.flush(30) == 0, "idempotent producer did not finish")
+    keys = consume_all_keys(b.bootstrap, "idem", 3000)
+    check(keys == [b"%06d" % i for i in range(3000)], "idempotent: %d records" % len(keys))
+    return 0
+
+
 def case_admin(b, args):
     js = os.path.join(HERE, "js")
     if shutil.which("node") is None or not os.path.isdir(os.path.join(js, "node_modules", "kafkajs")):
@@ -490,6 +504,7 @@ CASES = {
     "bad_input": (case_bad_input, {}),
     "config": (case_config, {}),
     "admin": (case_admin, {}),
+    "idempotence": (case_idempotence, {}),
     "min_insync": (case_min_insync, {}),
     "groups": (case_groups, {"group.initial.rebalance.delay.ms": "0"}),
     "trialctl": (case_trialctl, {}),

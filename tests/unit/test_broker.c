@@ -11,6 +11,8 @@
  * drop). Running the same seed twice gives the same trace hash. Also: produce to an unknown
  * topic and fetches outside [log start, log end] get their Kafka errors, and the
  * housekeeping timer applies time retention (the log start moves past expired segments).
+ * Idempotent producers: retries get the original offsets, sequence gaps, unknown producers
+ * and fenced epochs get their errors, and the state survives a crash (rebuilt from the log).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -25,6 +27,7 @@
 #include "base/base.h"
 #include "broker/broker.h"
 #include "client/client.h"
+#include "log/batch.h"
 #include "proto/proto.h"
 #include "sim/sim.h"
 
@@ -156,6 +159,35 @@ static void send_produce(struct client *cl, struct call *c, int64_t first, int c
                                             .timestamp_ms = 1000 + first + i};
     }
     int64_t size = client_build_batch(buf, sizeof(buf), records, (size_t)count);
+    assert_true(size > 0);
+    struct proto_produce_request_partition part = {.index = 0,
+                                                   .records = {.data = buf, .len = (int32_t)size}};
+    struct proto_produce_request_topic topic = {.name = PROTO_STR(TOPIC)};
+    topic.partition_data.items = &part;
+    topic.partition_data.count = 1;
+    struct proto_produce_request req = {.transactional_id = PROTO_STR_NULL, .acks = -1,
+                                        .timeout_ms = 1000};
+    req.topic_data.items = &topic;
+    req.topic_data.count = 1;
+    assert_int_equal(client_send(cl, PROTO_API_PRODUCE, 3, &req, done_produce, c), 0);
+}
+
+/* An idempotent batch of `count` records: producer (pid, epoch), first sequence `seq`. */
+static void send_produce_idempotent(struct client *cl, struct call *c, int64_t pid, int16_t epoch,
+                                    int32_t seq, int count) {
+    static uint8_t buf[1 << 16];
+    static const char value[] = "idem";
+    struct batch_record_in in[16];
+    assert_true(count <= 16);
+    for (int i = 0; i < count; i++) {
+        in[i] = (struct batch_record_in){.offset_delta = i, .timestamp = 5000, .key = NULL,
+                                         .key_len = -1, .value = (const uint8_t *)value,
+                                         .value_len = 4};
+    }
+    struct batch_build_params params = {.base_offset = 0, .partition_leader_epoch = -1,
+                                        .producer_id = pid, .producer_epoch = epoch,
+                                        .base_sequence = seq};
+    int64_t size = batch_build(buf, sizeof(buf), &params, in, (size_t)count);
     assert_true(size > 0);
     struct proto_produce_request_partition part = {.index = 0,
                                                    .records = {.data = buf, .len = (int32_t)size}};
@@ -362,6 +394,75 @@ static void test_broker_errors_and_retention(void **state) {
     sim_world_destroy(ws.world);
 }
 
+/* KIP-98 dedupe: retries answer the original offsets, gaps and fenced epochs are refused,
+ * and the state is rebuilt from the log after a crash. */
+static void test_broker_idempotence(void **state) {
+    static struct world_state ws;
+    memset(&ws, 0, sizeof(ws));
+    char error[BROKER_CONFIG_ERROR_MAX];
+    broker_config_defaults(&ws.config);
+    const char *props = "listeners=PLAINTEXT://:9092\nlog.dirs=/data\n"
+                        "log.flush.interval.messages=1\n";
+    assert_int_equal(broker_config_parse(&ws.config, props, strlen(props), NULL, NULL, error), 0);
+    ws.world = sim_world_create(11);
+    ws.broker_node = sim_node_add(ws.world, "broker", broker_main, &ws);
+    ws.client_node = sim_node_add(ws.world, "client", NULL, NULL);
+    sim_world_run_until(ws.world, 10 * NS_PER_MS);
+    struct client *a = client_create(sim_node_io(ws.client_node), "broker", 9092, "a");
+    struct call c1;
+    send_create(a, fresh(&ws, &c1));
+    run_until_done(&ws, &c1, NS_PER_S);
+    const int64_t pid = 4242;
+    send_produce_idempotent(a, fresh(&ws, &c1), pid, 0, 0, 5);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 0);
+    assert_int_equal(c1.offset, 0);
+    send_produce_idempotent(a, fresh(&ws, &c1), pid, 0, 5, 5);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.offset, 5);
+    /* A retry of the first batch: same offsets, nothing appended. */
+    send_produce_idempotent(a, fresh(&ws, &c1), pid, 0, 0, 5);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 0);
+    assert_int_equal(c1.offset, 0);
+    send_list(a, fresh(&ws, &c1), -1);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.offset, 10);
+    /* A gap, an unknown producer not at 0, a fenced epoch. */
+    send_produce_idempotent(a, fresh(&ws, &c1), pid, 0, 20, 1);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 45); /* OUT_OF_ORDER_SEQUENCE_NUMBER */
+    send_produce_idempotent(a, fresh(&ws, &c1), 777, 0, 3, 1);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 59); /* UNKNOWN_PRODUCER_ID */
+    send_produce_idempotent(a, fresh(&ws, &c1), pid, 1, 0, 1);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 0);
+    assert_int_equal(c1.offset, 10);
+    send_produce_idempotent(a, fresh(&ws, &c1), pid, 0, 10, 1);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 47); /* INVALID_PRODUCER_EPOCH */
+    /* After a crash the state comes back from the log: the last batch is still a retry. */
+    client_destroy(a);
+    sim_node_crash(ws.broker_node);
+    ws.broker = NULL;
+    sim_node_restart(ws.broker_node);
+    sim_world_run_until(ws.world, sim_world_now_ns(ws.world) + 100 * NS_PER_MS);
+    assert_non_null(ws.broker);
+    a = client_create(sim_node_io(ws.client_node), "broker", 9092, "a2");
+    send_produce_idempotent(a, fresh(&ws, &c1), pid, 1, 0, 1);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 0);
+    assert_int_equal(c1.offset, 10);
+    send_produce_idempotent(a, fresh(&ws, &c1), pid, 1, 1, 2);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.offset, 11);
+    client_destroy(a);
+    assert_int_equal(broker_stop(ws.broker), 0);
+    assert_int_equal(sim_node_live_bytes(ws.broker_node), 0);
+    sim_world_destroy(ws.world);
+}
+
 static void test_broker_in_sim(void **state) {
     uint64_t first = run_scenario(42);
     uint64_t second = run_scenario(42);
@@ -372,6 +473,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_broker_in_sim),
         cmocka_unit_test(test_broker_errors_and_retention),
+        cmocka_unit_test(test_broker_idempotence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

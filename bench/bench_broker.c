@@ -42,13 +42,14 @@ static void set(rd_kafka_conf_t *conf, const char *k, const char *v) {
     }
 }
 
-static rd_kafka_t *make(rd_kafka_type_t type, const char *bootstrap, const char *acks) {
+static rd_kafka_t *make_with_linger(rd_kafka_type_t type, const char *bootstrap, const char *acks,
+                                    const char *linger_ms) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     set(conf, "bootstrap.servers", bootstrap);
     set(conf, "log_level", "3");
     if (type == RD_KAFKA_PRODUCER) {
         set(conf, "acks", acks);
-        set(conf, "linger.ms", "5");
+        set(conf, "linger.ms", linger_ms);
         set(conf, "batch.size", "1000000");
         set(conf, "queue.buffering.max.messages", "2000000");
         set(conf, "queue.buffering.max.kbytes", "2097151");
@@ -68,6 +69,10 @@ static rd_kafka_t *make(rd_kafka_type_t type, const char *bootstrap, const char 
         exit(1);
     }
     return rk;
+}
+
+static rd_kafka_t *make(rd_kafka_type_t type, const char *bootstrap, const char *acks) {
+    return make_with_linger(type, bootstrap, acks, "5");
 }
 
 /* Produces n records of `size` bytes; returns records/s (0 on failure). */
@@ -138,7 +143,8 @@ static int cmp_u64(const void *a, const void *b) {
 /* End-to-end latency at `rate` records/s for `seconds`: send time travels in the value. */
 static void bench_latency(const char *bootstrap, const char *topic, int rate, int seconds,
                           double *p50_us, double *p99_us) {
-    rd_kafka_t *prod = make(RD_KAFKA_PRODUCER, bootstrap, "all");
+    /* No lingering: the latency of one record, not of batching. */
+    rd_kafka_t *prod = make_with_linger(RD_KAFKA_PRODUCER, bootstrap, "all", "0");
     rd_kafka_t *cons = make(RD_KAFKA_CONSUMER, bootstrap, NULL);
     rd_kafka_conf_t *unused = NULL;
     (void)unused;

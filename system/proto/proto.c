@@ -234,8 +234,24 @@ int proto_response_decode(struct proto_arena *arena, const uint8_t *payload, siz
     header->correlation_id = proto_read_i32(&r);
     if (proto_response_header_version(api, api_version) == 1) proto_skip_tagged_fields(&r);
     if (r.error != 0) return r.error;
-    return decode_body(&r, arena, api->response, api_version,
-                       proto_api_is_flexible(api, api_version), body);
+    size_t body_pos = r.pos;
+    int rc = decode_body(&r, arena, api->response, api_version,
+                         proto_api_is_flexible(api, api_version), body);
+    if (rc == PROTO_ERR_MALFORMED && api->key == PROTO_API_API_VERSIONS && api_version > 0) {
+        /* A broker that does not know our ApiVersions version answers in v0 format with
+         * UNSUPPORTED_VERSION (KIP-511); read it as v0, as Kafka's own client does. */
+        proto_reader_init(&r, payload, len);
+        r.pos = body_pos;
+        rc = decode_body(&r, arena, api->response, 0, false, body);
+        /* Only that reply: a cut-short v1+ body must not pass for a v0 one. */
+        if (rc == 0 &&
+            ((struct proto_api_versions_response *)*body)->error_code !=
+                PROTO_KAFKA_UNSUPPORTED_VERSION) {
+            *body = NULL;
+            rc = PROTO_ERR_MALFORMED;
+        }
+    }
+    return rc;
 }
 
 int proto_api_versions_unsupported_encode(struct proto_writer *w, int32_t correlation_id) {

@@ -138,7 +138,10 @@ int proto_request_encode(struct proto_writer *w, const struct proto_request_head
 /* Appends a whole response frame for (api_key, version). Returns 0 or an error. */
 int proto_response_encode(struct proto_writer *w, int16_t api_key, int16_t api_version,
                           const struct proto_response_header *header, const void *body);
-/* Decodes a response payload; the caller knows (api_key, version) from its correlation id. */
+/* Decodes a response payload; the caller knows (api_key, version) from its correlation id.
+ * An ApiVersions response that does not parse at the requested version is read as v0 and
+ * accepted if it carries error 35: that is how a broker answers a version it does not
+ * support (with its own ApiVersions range). */
 int proto_response_decode(struct proto_arena *arena, const uint8_t *payload, size_t len,
                           int16_t api_key, int16_t api_version,
                           struct proto_response_header *header, void **body);

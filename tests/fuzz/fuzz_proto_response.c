@@ -4,8 +4,8 @@
  *
  * Input: byte 0 picks an API from the table, byte 1 a version within its codec range, the
  * rest is the response payload. Checks: no crash or sanitizer report, a successful decode
- * re-encodes to at most the bytes it consumed and encoding is a fixed point after one
- * decode, and memory is bounded and fully returned.
+ * re-encodes to at most the bytes it consumed (ApiVersions' v0 fallback aside) and encoding
+ * is a fixed point after one decode, and memory is bounded and fully returned.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -50,7 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (proto_response_encode(&w2, api->key, version, &h2, body2) != 0) abort();
         if (w1.len != w2.len || memcmp(w1.buf, w2.buf, w1.len) != 0) abort();
-        if (w1.len - 4 > size - 2) abort(); /* Never longer than what was read. */
+        /* Never longer than what was read, except an ApiVersions error reply read as v0 and
+         * written back at the requested version (proto_response_decode's KIP-511 fallback). */
+        if (w1.len - 4 > size - 2 && api->key != PROTO_API_API_VERSIONS) abort();
         proto_arena_destroy(&arena2);
         proto_writer_destroy(&w1);
         proto_writer_destroy(&w2);

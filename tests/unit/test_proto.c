@@ -397,6 +397,17 @@ static void test_api_versions_unsupported_reply(void **state) {
                               0, 18, 0, 0, 0, 2};
     assert_int_equal(w.len, sizeof(expect));
     assert_memory_equal(w.buf, expect, sizeof(expect));
+
+    /* Client side: the error-35 reply to our v3 request decodes (read as v0). */
+    struct proto_api_versions_response *back = NULL;
+    struct proto_response_header back_h;
+    assert_int_equal(proto_response_decode(&a, w.buf + 4, w.len - 4, 18, 3, &back_h,
+                                           (void **)&back),
+                     0);
+    assert_int_equal(back_h.correlation_id, 5);
+    assert_int_equal(back->error_code, 35);
+    assert_int_equal(back->api_keys.count, 1);
+    assert_int_equal(back->api_keys.items[0].max_version, 2);
     proto_writer_destroy(&w);
 
     /* ApiVersions v3 (flexible) answers with header v0: no tagged byte after the id. */

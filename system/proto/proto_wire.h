@@ -52,7 +52,8 @@ struct proto_uuid {
         int32_t count;                                                                         \
     }
 
-/* Helpers to build values by hand (tests, clients). */
+/* Helpers to build values by hand (tests, clients). PROTO_STR takes a string LITERAL only
+ * (it uses sizeof); use proto_string_from() for a char pointer. */
 #define PROTO_STR(s) ((struct proto_string){.str = (s), .len = (int32_t)(sizeof(s) - 1)})
 #define PROTO_STR_NULL ((struct proto_string){.str = NULL, .len = -1})
 struct proto_string proto_string_from(const char *s); /* NULL -> null string. */

@@ -89,7 +89,9 @@ void broker_conn_close(struct broker_conn *conn, int reason) {
     uint32_t remaining = conn->count;
     for (uint32_t i = 0; i < remaining; i++) {
         struct conn_slot *s = &conn->slots[slot_index(conn, conn->head + i)];
-        if (s->state == SLOT_READY) slot_release(conn, s), s->state = SLOT_READY;
+        if (s->state != SLOT_READY) continue;
+        slot_release(conn, s); /* Frees the bytes; the slot stays answered. */
+        s->state = SLOT_READY;
     }
     if (conn->on_close != NULL) conn->on_close(conn->arg, conn, reason);
     /* Count the ready-but-unsent ones as done. */

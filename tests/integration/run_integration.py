@@ -128,6 +128,19 @@ def case_kcat(b, args):
           % cons.stdout.count("\n"))
     meta = run(["kcat", "-b", b.bootstrap, "-L", "-t", "kc"])
     check("topic \"kc\" with 1 partitions" in meta.stdout, "metadata for kc: " + meta.stdout)
+    # acks=0: the broker must not answer (librdkafka would see an unexpected response).
+    lines0 = "".join("z%d\n" % i for i in range(1000))
+    prod = run(["kcat", "-b", b.bootstrap, "-P", "-t", "k0", "-X", "acks=0", "-X", "debug=protocol"],
+               input=lines0)
+    check(prod.returncode == 0, "kcat acks=0 produce failed: " + prod.stderr[-500:])
+    check("Received ProduceResponse" not in prod.stderr, "a response came for acks=0")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        cons = run(["kcat", "-b", b.bootstrap, "-C", "-t", "k0", "-e", "-f", "%s\n"])
+        if cons.stdout == lines0:
+            break
+        time.sleep(0.2)
+    check(cons.stdout == lines0, "acks=0 records: %d of 1000" % cons.stdout.count("\n"))
     return 0
 
 
@@ -483,6 +496,14 @@ def case_trialctl(b, args):
     check(r.returncode == 0 and r.stdout == lines, "consume: %d lines %s" % (r.stdout.count("\n"), r.stderr))
     r = run(ctl + ["offsets", "ct", "--partition", "1", "--latest"])
     check(r.stdout.strip().endswith("200"), "offsets latest: " + r.stdout)
+    r = run(ctl + ["offsets", "ct", "--partition", "1", "--earliest"])
+    check(r.stdout.strip() == "ct:1:0", "offsets earliest: " + r.stdout)
+    r = run(ctl + ["offsets", "ct", "--partition", "1", "--time", "0"])
+    check(r.stdout.strip() == "ct:1:0", "offsets by time: " + r.stdout)
+    r = run(ctl + ["consume", "ct", "--partition", "1", "--offset", "150", "--count", "50"])
+    check(r.stdout == "".join("v%d\n" % i for i in range(150, 200)), "consume --offset: " + r.stdout[:80])
+    r = run(ctl + ["consume", "ct", "--partition", "1", "--timestamp", "0", "--count", "3"])
+    check(r.stdout == "v0\nv1\nv2\n", "consume --timestamp: " + r.stdout[:80])
     r = run(ctl + ["topics", "describe", "ct"])
     check(r.returncode == 0 and "partitions 3" in r.stdout, "describe: " + r.stdout)
     r = run(ctl + ["topics", "add-partitions", "ct", "--partitions", "4"])

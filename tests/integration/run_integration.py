@@ -218,6 +218,32 @@ def case_idempotence(b, args):
     return 0
 
 
+def case_log_append_time(b, args):
+    try:
+        from confluent_kafka import Producer, Consumer, TopicPartition, TIMESTAMP_LOG_APPEND_TIME
+        from confluent_kafka.admin import AdminClient, NewTopic
+    except ImportError:
+        return SKIP
+    a = AdminClient({"bootstrap.servers": b.bootstrap})
+    a.create_topics([NewTopic("lat", 1, 1, config={"message.timestamp.type": "LogAppendTime"})])["lat"].result(10)
+    p = Producer({"bootstrap.servers": b.bootstrap})
+    p.produce("lat", b"x", timestamp=1000)
+    p.produce("ct", b"y", timestamp=1000)  # CreateTime (auto-created): kept as sent.
+    check(p.flush(10) == 0, "produce")
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "z"})
+    c.assign([TopicPartition("lat", 0, 0)])
+    m = c.poll(10)
+    check(m is not None and not m.error(), "consume lat")
+    kind, ts = m.timestamp()
+    check(kind == TIMESTAMP_LOG_APPEND_TIME and abs(ts - time.time() * 1000) < 60000,
+          "LogAppendTime: %r" % ((kind, ts),))
+    c.assign([TopicPartition("ct", 0, 0)])
+    m = c.poll(10)
+    check(m is not None and m.timestamp()[1] == 1000, "CreateTime: %r" % (m and m.timestamp(),))
+    c.close()
+    return 0
+
+
 def case_admin(b, args):
     js = os.path.join(HERE, "js")
     if shutil.which("node") is None or not os.path.isdir(os.path.join(js, "node_modules", "kafkajs")):
@@ -526,6 +552,7 @@ CASES = {
     "config": (case_config, {}),
     "admin": (case_admin, {}),
     "idempotence": (case_idempotence, {}),
+    "log_append_time": (case_log_append_time, {}),
     "min_insync": (case_min_insync, {}),
     "groups": (case_groups, {"group.initial.rebalance.delay.ms": "0"}),
     "trialctl": (case_trialctl, {}),

@@ -1936,6 +1936,15 @@ static void broker_housekeeping(void *arg) {
                 rc = log_apply_retention(part->log, now_ms, &deleted);
                 if (rc < 0) note_storage_error(broker, "retention", rc);
                 start_moved = start_moved || partition_log_start(part) != start;
+                /* The log cleaner, simply: compact when a segment rolled since the last
+                 * pass (only closed segments below the HW are rewritten; offsets stay). */
+                int64_t active_base = part->log->segments[part->log->segment_count - 1].base_offset;
+                if (t->log_config.cleanup_compact && active_base > part->compacted_below) {
+                    struct log_compact_stats stats;
+                    rc = log_compact(part->log, now_ms, part->high_watermark, &stats);
+                    if (rc < 0) note_storage_error(broker, "compaction", rc);
+                    part->compacted_below = active_base;
+                }
             }
         }
     }

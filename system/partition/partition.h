@@ -58,6 +58,7 @@ struct partition {
     int32_t isr[PARTITION_REPLICAS_MAX];
     uint32_t isr_count;
     int64_t high_watermark;  /* Offsets below it are committed (visible to consumers). */
+    int64_t compacted_below; /* Active segment's base offset when compaction last ran. */
     struct partition_producer *producers; /* Sorted by producer_id (deterministic). */
     uint32_t producer_count;
     uint32_t producer_cap;

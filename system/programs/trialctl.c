@@ -11,8 +11,11 @@
  *                [--count N] [--print-key] [--key-separator S] [--timeout-ms MS]
  *   trialctl ... offsets T [--partition P] [--earliest | --latest | --time MS]
  *
- * Without --count, consume stops at the high watermark (like kcat -e). Each request waits
- * for its answer by turning the io_posix loop (a program, so blocking is fine here).
+ * Without --partition, produce spreads records like Kafka's default partitioner (murmur2 of
+ * the key; keyless records go to one partition per round of batches), and consume and
+ * offsets cover every partition. Without --count, consume stops once every partition is
+ * at its high watermark (like kcat -e). Each request waits for its answer by turning the
+ * io_posix loop (a program, so blocking is fine here).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "client/client.h"
 #include "io/io.h"
 #include "io/io_posix.h"
@@ -54,7 +58,13 @@ struct ctl {
     int64_t next_offset;
     int64_t printed;
     int32_t found_partitions;
+    /* Per partition (consume over all partitions). */
+    int32_t partition_count;
+    int64_t *next_offsets;
+    int64_t *high_watermarks;
 };
+
+#define CTL_PARTITIONS_MAX 10000
 
 struct ctl_wait {
     bool done;
@@ -141,6 +151,21 @@ static int metadata(struct ctl *ctl, const char *topic, client_done_fn fn) {
     req.topics.items = topic != NULL ? &t : NULL;
     req.topics.count = topic != NULL ? 1 : -1;
     return ctl_call(ctl, PROTO_API_METADATA, 4, &req, fn);
+}
+
+static void on_count(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_metadata_response *r = body;
+    ctl->error = r->topics.count == 1 ? r->topics.items[0].error_code : 3;
+    ctl->partition_count = ctl->error == 0 ? r->topics.items[0].partitions.count : 0;
+}
+
+/* The topic's partition count, or a negative error. */
+static int topic_partition_count(struct ctl *ctl) {
+    int rc = metadata(ctl, ctl->topic, on_count);
+    if (rc < 0) return rc;
+    if (ctl->error != 0 || ctl->partition_count <= 0) return -ENOENT;
+    return MIN(ctl->partition_count, CTL_PARTITIONS_MAX);
 }
 
 static void on_create(void *arg, int status, const void *body) {
@@ -243,12 +268,12 @@ static void on_produce(void *arg, int status, const void *body) {
     }
 }
 
-static int produce_batch(struct ctl *ctl, const struct client_record *records, size_t count,
-                         uint8_t *buf) {
+static int produce_batch(struct ctl *ctl, int32_t partition, const struct client_record *records,
+                         size_t count, uint8_t *buf) {
     int64_t size = client_build_batch(buf, CTL_BATCH_BYTES, records, count);
     if (size < 0) return fail("build batch", (int)size);
     struct proto_produce_request_partition part = {
-        .index = ctl->partition, .records = {.data = buf, .len = (int32_t)size}};
+        .index = partition, .records = {.data = buf, .len = (int32_t)size}};
     struct proto_produce_request_topic topic = {.name = proto_string_from(ctl->topic)};
     topic.partition_data.items = &part;
     topic.partition_data.count = 1;
@@ -266,47 +291,124 @@ static int produce_batch(struct ctl *ctl, const struct client_record *records, s
     return 0;
 }
 
+/* Kafka's default partitioner for keyed records: murmur2 of the key, made positive. */
+static uint32_t murmur2(const uint8_t *data, int32_t len) {
+    const uint32_t m = 0x5bd1e995;
+    uint32_t h = 0x9747b28c ^ (uint32_t)len;
+    int32_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t k = (uint32_t)data[i] | ((uint32_t)data[i + 1] << 8) |
+                     ((uint32_t)data[i + 2] << 16) | ((uint32_t)data[i + 3] << 24);
+        k *= m;
+        k ^= k >> 24;
+        k *= m;
+        h *= m;
+        h ^= k;
+    }
+    switch (len - i) {
+    case 3: h ^= (uint32_t)data[i + 2] << 16; /* fall through */
+    case 2: h ^= (uint32_t)data[i + 1] << 8;  /* fall through */
+    case 1:
+        h ^= data[i];
+        h *= m;
+    }
+    h ^= h >> 13;
+    h *= m;
+    h ^= h >> 15;
+    return h;
+}
+
+/* Records waiting for their partition's next batch. */
+struct ctl_pending {
+    struct client_record records[CTL_BATCH_RECORDS];
+    size_t count;
+};
+
+static int flush_pending(struct ctl *ctl, struct ctl_pending *pending, int32_t n, uint8_t *buf) {
+    for (int32_t p = 0; p < n; p++) {
+        if (pending[p].count == 0) continue;
+        int32_t partition = ctl->partition >= 0 ? ctl->partition : p;
+        int rc = produce_batch(ctl, partition, pending[p].records, pending[p].count, buf);
+        pending[p].count = 0;
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
 static int cmd_produce(struct ctl *ctl) {
     if (ctl->topic == NULL) return fail("produce: a topic name is required", -EINVAL);
+    int32_t n = 1;
+    if (ctl->partition < 0) {
+        n = topic_partition_count(ctl);
+        if (n < 0) return fail("produce: unknown topic", n);
+    }
     char *lines = malloc((size_t)CTL_BATCH_BYTES);
     uint8_t *buf = malloc(CTL_BATCH_BYTES + 4096);
     char *line = malloc(CTL_LINE_MAX);
-    if (lines == NULL || buf == NULL || line == NULL) return fail("produce", -ENOMEM);
-    struct client_record records[CTL_BATCH_RECORDS];
-    size_t count = 0, used = 0;
+    struct ctl_pending *pending = calloc((size_t)n, sizeof(*pending));
+    if (lines == NULL || buf == NULL || line == NULL || pending == NULL) {
+        return fail("produce", -ENOMEM);
+    }
+    size_t used = 0;
     int64_t total = 0;
+    int32_t sticky = 0; /* Null keys: one partition per round of batches, then the next. */
     int rc = 0;
     int64_t now_ms = io_wall_ms(ctl->io);
     while (rc == 0 && fgets(line, CTL_LINE_MAX, stdin) != NULL) {
         size_t len = strcspn(line, "\n");
         line[len] = '\0';
-        if (count == CTL_BATCH_RECORDS || used + len + 1 > CTL_BATCH_BYTES / 2) {
-            rc = produce_batch(ctl, records, count, buf);
-            count = 0;
+        if (used + len + 1 > CTL_BATCH_BYTES / 2) {
+            rc = flush_pending(ctl, pending, n, buf);
             used = 0;
+            sticky = (sticky + 1) % n;
+            if (rc != 0) break;
         }
         char *copy = lines + used;
         memcpy(copy, line, len + 1);
         used += len + 1;
-        struct client_record *r = &records[count++];
-        memset(r, 0, sizeof(*r));
-        r->timestamp_ms = now_ms;
+        struct client_record r;
+        memset(&r, 0, sizeof(r));
+        r.timestamp_ms = now_ms;
         char *sep = ctl->key_separator != NULL ? strstr(copy, ctl->key_separator) : NULL;
         if (sep != NULL) {
-            r->key = (const uint8_t *)copy;
-            r->key_len = (int32_t)(sep - copy);
-            r->value = (const uint8_t *)(sep + strlen(ctl->key_separator));
-            r->value_len = (int32_t)strlen((const char *)r->value);
+            r.key = (const uint8_t *)copy;
+            r.key_len = (int32_t)(sep - copy);
+            r.value = (const uint8_t *)(sep + strlen(ctl->key_separator));
+            r.value_len = (int32_t)strlen((const char *)r.value);
         } else {
-            r->value = (const uint8_t *)copy;
-            r->value_len = (int32_t)len;
+            r.value = (const uint8_t *)copy;
+            r.value_len = (int32_t)len;
         }
+        int32_t p = 0;
+        if (ctl->partition < 0) {
+            p = r.key != NULL ? (int32_t)((murmur2(r.key, r.key_len) & 0x7fffffff) % (uint32_t)n)
+                              : sticky;
+        }
+        if (pending[p].count == CTL_BATCH_RECORDS) {
+            rc = flush_pending(ctl, pending, n, buf);
+            used = 0;
+            sticky = (sticky + 1) % n;
+            /* The record's bytes stay valid: flushing does not reuse `lines` until the
+             * next line is read, and this one is re-copied below. */
+            memmove(lines, copy, len + 1);
+            used = len + 1;
+            copy = lines;
+            if (r.key != NULL) {
+                r.key = (const uint8_t *)copy;
+                r.value = (const uint8_t *)(copy + r.key_len + strlen(ctl->key_separator));
+            } else {
+                r.value = (const uint8_t *)copy;
+            }
+            if (rc != 0) break;
+        }
+        pending[p].records[pending[p].count++] = r;
         total++;
     }
-    if (rc == 0 && count > 0) rc = produce_batch(ctl, records, count, buf);
+    if (rc == 0) rc = flush_pending(ctl, pending, n, buf);
     free(lines);
     free(buf);
     free(line);
+    free(pending);
     if (rc == 0) fprintf(stderr, "trialctl: produced %" PRId64 " records\n", total);
     return rc;
 }
@@ -323,9 +425,9 @@ static void on_list_offsets(void *arg, int status, const void *body) {
     }
 }
 
-static int list_offset(struct ctl *ctl, int64_t timestamp, int64_t *offset) {
+static int list_offset(struct ctl *ctl, int32_t partition, int64_t timestamp, int64_t *offset) {
     struct proto_list_offsets_request_partition p = {
-        .partition_index = ctl->partition, .current_leader_epoch = -1, .timestamp = timestamp,
+        .partition_index = partition, .current_leader_epoch = -1, .timestamp = timestamp,
         .max_num_offsets = 1};
     struct proto_list_offsets_request_topic t = {.name = proto_string_from(ctl->topic)};
     t.partitions.items = &p;
@@ -343,11 +445,19 @@ static int list_offset(struct ctl *ctl, int64_t timestamp, int64_t *offset) {
 static int cmd_offsets(struct ctl *ctl) {
     if (ctl->topic == NULL) return fail("offsets: a topic name is required", -EINVAL);
     int64_t ts = ctl->by_timestamp ? ctl->timestamp : ctl->start == -2 ? -2 : -1;
-    int64_t offset = -1;
-    int rc = list_offset(ctl, ts, &offset);
-    if (rc == -EPROTO) return kafka_error("offsets", ctl->error);
-    if (rc < 0) return fail("offsets", rc);
-    printf("%s:%d:%" PRId64 "\n", ctl->topic, ctl->partition, offset);
+    int32_t first = ctl->partition, n = 1;
+    if (ctl->partition < 0) {
+        first = 0;
+        n = topic_partition_count(ctl);
+        if (n < 0) return fail("offsets: unknown topic", n);
+    }
+    for (int32_t p = first; p < first + n; p++) {
+        int64_t offset = -1;
+        int rc = list_offset(ctl, p, ts, &offset);
+        if (rc == -EPROTO) return kafka_error("offsets", ctl->error);
+        if (rc < 0) return fail("offsets", rc);
+        printf("%s:%d:%" PRId64 "\n", ctl->topic, p, offset);
+    }
     return 0;
 }
 
@@ -368,35 +478,61 @@ static bool print_record(void *arg, int64_t offset, int64_t timestamp_ms, const 
 static void on_fetch(void *arg, int status, const void *body) {
     struct ctl *ctl = arg;
     const struct proto_fetch_response *r = body;
-    ctl->error = -1;
-    if (r->responses.count == 0 || r->responses.items[0].partitions.count == 0) return;
-    const struct proto_fetch_response_partition *p = &r->responses.items[0].partitions.items[0];
-    ctl->error = p->error_code;
-    ctl->high_watermark = p->high_watermark;
-    if (p->error_code != 0 || p->records.len <= 0) return;
-    ctl->next_offset = client_walk_records(p->records.data, (size_t)p->records.len,
-                                           ctl->next_offset, print_record, ctl);
+    ctl->error = 0;
+    for (int32_t t = 0; t < r->responses.count; t++) {
+        for (int32_t i = 0; i < r->responses.items[t].partitions.count; i++) {
+            const struct proto_fetch_response_partition *p = &r->responses.items[t].partitions.items[i];
+            int32_t idx = p->partition_index - (ctl->partition < 0 ? 0 : ctl->partition);
+            if (idx < 0 || idx >= ctl->partition_count) continue;
+            if (p->error_code != 0) {
+                ctl->error = p->error_code;
+                continue;
+            }
+            ctl->high_watermarks[idx] = p->high_watermark;
+            if (p->records.len <= 0) continue;
+            ctl->next_offsets[idx] = client_walk_records(p->records.data, (size_t)p->records.len,
+                                                         ctl->next_offsets[idx], print_record, ctl);
+        }
+    }
 }
 
 static int cmd_consume(struct ctl *ctl) {
     if (ctl->topic == NULL) return fail("consume: a topic name is required", -EINVAL);
-    int64_t offset = ctl->start;
+    int32_t first = ctl->partition, n = 1;
+    if (ctl->partition < 0) {
+        first = 0;
+        n = topic_partition_count(ctl);
+        if (n < 0) return fail("consume: unknown topic", n);
+        if (ctl->start >= 0) return fail("consume: --offset needs --partition", -EINVAL);
+    }
+    ctl->partition_count = n;
+    ctl->next_offsets = calloc((size_t)n, sizeof(int64_t));
+    ctl->high_watermarks = calloc((size_t)n, sizeof(int64_t));
+    struct proto_fetch_request_partition *parts = calloc((size_t)n, sizeof(*parts));
+    if (ctl->next_offsets == NULL || ctl->high_watermarks == NULL || parts == NULL) {
+        return fail("consume", -ENOMEM);
+    }
     int rc = 0;
-    if (ctl->by_timestamp) rc = list_offset(ctl, ctl->timestamp, &offset);
-    else if (offset < 0) rc = list_offset(ctl, offset, &offset);
+    for (int32_t i = 0; i < n && rc == 0; i++) {
+        int64_t offset = ctl->start;
+        if (ctl->by_timestamp) rc = list_offset(ctl, first + i, ctl->timestamp, &offset);
+        else if (offset < 0) rc = list_offset(ctl, first + i, offset, &offset);
+        if (rc == 0 && offset < 0) rc = list_offset(ctl, first + i, -1, &offset); /* None after T. */
+        ctl->next_offsets[i] = offset;
+    }
     if (rc == -EPROTO) return kafka_error("consume: list offsets", ctl->error);
     if (rc < 0) return fail("consume: list offsets", rc);
-    if (offset < 0) return 0; /* Nothing at or after that timestamp. */
-    ctl->next_offset = offset;
     uint64_t deadline = io_now_ns(ctl->io) + (uint64_t)ctl->timeout_ms * 1000000ULL;
     while (ctl->count < 0 || ctl->printed < ctl->count) {
-        struct proto_fetch_request_partition p = {
-            .partition = ctl->partition, .current_leader_epoch = -1,
-            .fetch_offset = ctl->next_offset, .log_start_offset = -1,
-            .partition_max_bytes = 1 << 20};
+        for (int32_t i = 0; i < n; i++) {
+            parts[i] = (struct proto_fetch_request_partition){
+                .partition = first + i, .current_leader_epoch = -1,
+                .fetch_offset = ctl->next_offsets[i], .log_start_offset = -1,
+                .partition_max_bytes = 1 << 20};
+        }
         struct proto_fetch_request_topic t = {.topic = proto_string_from(ctl->topic)};
-        t.partitions.items = &p;
-        t.partitions.count = 1;
+        t.partitions.items = parts;
+        t.partitions.count = n;
         struct proto_fetch_request req = {.replica_id = -1, .max_wait_ms = 500, .min_bytes = 1,
                                           .max_bytes = 50 << 20, .isolation_level = 0,
                                           .session_id = 0, .session_epoch = -1,
@@ -408,12 +544,17 @@ static int cmd_consume(struct ctl *ctl) {
         rc = ctl_call(ctl, PROTO_API_FETCH, 4, &req, on_fetch);
         if (rc < 0) return fail("fetch", rc);
         if (ctl->error != 0) return kafka_error("fetch", ctl->error);
-        if (ctl->count < 0 && ctl->next_offset >= ctl->high_watermark) break;
+        bool at_end = true;
+        for (int32_t i = 0; i < n; i++) at_end = at_end && ctl->next_offsets[i] >= ctl->high_watermarks[i];
+        if (ctl->count < 0 && at_end) break;
         if (io_now_ns(ctl->io) > deadline) {
             fprintf(stderr, "trialctl: timed out after %" PRId64 " records\n", ctl->printed);
             return 1;
         }
     }
+    free(parts);
+    free(ctl->next_offsets);
+    free(ctl->high_watermarks);
     fflush(stdout);
     return 0;
 }
@@ -433,7 +574,7 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-    struct ctl ctl = {.partition = 0, .partitions = -1, .replication = -1, .acks = -1,
+    struct ctl ctl = {.partition = -1, .partitions = -1, .replication = -1, .acks = -1,
                       .start = -1, .count = -1, .timeout_ms = 30000};
     const char *bootstrap = "127.0.0.1:9092";
     const char *positional[3] = {NULL, NULL, NULL};

@@ -530,6 +530,27 @@ def case_trialctl(b, args):
     check(r.stdout == "".join("v%d\n" % i for i in range(150, 200)), "consume --offset: " + r.stdout[:80])
     r = run(ctl + ["consume", "ct", "--partition", "1", "--timestamp", "0", "--count", "3"])
     check(r.stdout == "v0\nv1\nv2\n", "consume --timestamp: " + r.stdout[:80])
+    # No --partition: keyed records are spread like Kafka's Java client does (murmur2):
+    # librdkafka's murmur2_random partitioner must put each key in the same partition.
+    for topic in ("mk", "mr"):
+        r = run(ctl + ["topics", "create", topic, "--partitions", "3"])
+        check(r.returncode == 0, "create " + topic)
+    keyed = "".join("key-%d:val-%d\n" % (i, i) for i in range(300))
+    r = run(ctl + ["produce", "mk", "--key-separator", ":"], input=keyed)
+    check(r.returncode == 0, "produce spread: " + r.stderr)
+    if shutil.which("kcat"):
+        r = run(["kcat", "-b", b.bootstrap, "-P", "-t", "mr", "-K:", "-X", "partitioner=murmur2_random"],
+                input=keyed)
+        check(r.returncode == 0, "kcat murmur2 produce: " + r.stderr)
+        for part in range(3):
+            mine = run(ctl + ["consume", "mk", "--partition", str(part), "--from-beginning"]).stdout
+            theirs = run(ctl + ["consume", "mr", "--partition", str(part), "--from-beginning"]).stdout
+            check(sorted(mine.split()) == sorted(theirs.split()) and mine,
+                  "partition %d differs from librdkafka murmur2" % part)
+    r = run(ctl + ["consume", "mk", "--from-beginning", "--print-key", "--key-separator", ":"])
+    check(sorted(r.stdout.splitlines()) == sorted(keyed.splitlines()), "consume all partitions")
+    r = run(ctl + ["offsets", "mk", "--latest"])
+    check(sum(int(l.rsplit(":", 1)[1]) for l in r.stdout.split()) == 300, "offsets: " + r.stdout)
     r = run(ctl + ["topics", "describe", "ct"])
     check(r.returncode == 0 and "partitions 3" in r.stdout, "describe: " + r.stdout)
     r = run(ctl + ["topics", "add-partitions", "ct", "--partitions", "4"])

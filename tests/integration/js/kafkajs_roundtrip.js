@@ -21,8 +21,30 @@ async function main() {
   console.log(`offsets ${summary}`);
   const topics = await admin.listTopics();
   if (!topics.includes(topic)) throw new Error('listTopics lacks the topic');
-  await admin.disconnect();
   if (summary !== '0:0-15,1:0-15') throw new Error(`unexpected offsets ${summary}`);
+
+  // A consumer group (read_committed by default) reads all 30 back.
+  const consumer = kafka.consumer({ groupId: `${topic}-group` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen = new Set();
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`group consumer saw ${seen.size} of 30`)), 45000);
+    consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.add(message.key.toString());
+        if (seen.size === 30) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    });
+  });
+  await consumer.disconnect();
+  const committed = await admin.fetchOffsets({ groupId: `${topic}-group`, topics: [topic] });
+  const total = committed[0].partitions.reduce((sum, p) => sum + Number(p.offset), 0);
+  await admin.disconnect();
+  if (total !== 30) throw new Error(`committed offsets sum ${total}, want 30`);
   console.log('kafkajs OK');
 }
 

@@ -505,6 +505,27 @@ def case_min_insync(b, args):
     return 0
 
 
+def case_idle(b, args):
+    """connections.max.idle.ms closes a silent connection, and only that one."""
+    idle = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    busy = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    deadline = time.time() + 3
+    while time.time() < deadline:  # Keep `busy` active: a request every 300 ms.
+        body = struct.pack(">hhih", 18, 0, 5, -1)
+        busy.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", recv_exact(busy, 4))[0]
+        recv_exact(busy, size)
+        time.sleep(0.3)
+    check(closed_by_broker(idle, timeout=2), "idle connection still open after 3 s (limit 1 s)")
+    check(raw_api_versions_ok(b.port), "broker stopped serving")
+    body = struct.pack(">hhih", 18, 0, 6, -1)
+    busy.sendall(struct.pack(">i", len(body)) + body)
+    check(struct.unpack(">i", recv_exact(busy, 4))[0] > 0, "busy connection was closed")
+    busy.close()
+    idle.close()
+    return 0
+
+
 def case_trialctl(b, args):
     if not args.trialctl or not os.path.exists(args.trialctl):
         print("trialctl not built")
@@ -574,6 +595,7 @@ CASES = {
     "admin": (case_admin, {}),
     "idempotence": (case_idempotence, {}),
     "log_append_time": (case_log_append_time, {}),
+    "idle": (case_idle, {"connections.max.idle.ms": "1000"}),
     "min_insync": (case_min_insync, {}),
     "groups": (case_groups, {"group.initial.rebalance.delay.ms": "0"}),
     "trialctl": (case_trialctl, {}),

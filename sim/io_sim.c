@@ -195,6 +195,10 @@ static bool io_sim_buggify(void *ctx, const char *site) {
     return sim_node_buggify(node_of(ctx), site);
 }
 
+static bool io_sim_mutant(void *ctx, const char *name) {
+    return sim_node_mutant(node_of(ctx), name);
+}
+
 const struct io_vtable sim_io_vtable = {
     .monotonic_ns = io_sim_monotonic_ns,
     .wall_ms = io_sim_wall_ms,
@@ -231,4 +235,5 @@ const struct io_vtable sim_io_vtable = {
     .trace = io_sim_trace,
     .log = io_sim_log,
     .buggify = io_sim_buggify,
+    .mutant = io_sim_mutant,
 };

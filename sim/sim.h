@@ -64,6 +64,12 @@ typedef void (*sim_log_hook)(void *arg, struct sim_node *node, uint64_t now_ns,
                              enum io_log_level level, const char *message);
 void sim_world_set_log_hook(struct sim_world *world, sim_log_hook hook, void *arg);
 
+/* Switches on the mutant `name` (a deliberate protocol bug compiled into the simulation
+ * build only; system/base/mutant.h) for every node: io_mutant(io, name) answers true.
+ * NULL or "" switches mutants off. */
+void sim_world_set_mutant(struct sim_world *world, const char *name);
+const char *sim_world_mutant(const struct sim_world *world);
+
 /* Deliberately broken contracts, to prove the selftest catches them. */
 enum sim_break {
     SIM_BREAK_NONE = 0,

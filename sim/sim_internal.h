@@ -314,6 +314,7 @@ struct sim_world {
     bool verbose;
     bool buggify;
     enum sim_break broken;
+    char mutant[64]; /* The enabled mutant (io_mutant), "" = none. */
     bool break_done; /* the deliberate break fires once */
     sim_trace_hook trace_hook;
     void *trace_hook_arg;
@@ -347,6 +348,7 @@ void sim_node_trace(struct sim_node *node, const char *event, const struct io_tr
                     size_t count);
 void sim_node_log(struct sim_node *node, enum io_log_level level, const char *message);
 bool sim_node_buggify(struct sim_node *node, const char *site);
+bool sim_node_mutant(struct sim_node *node, const char *name);
 
 /* The node must be up and must not be touched from another node's callback. */
 void sim_node_check_caller(struct sim_node *node);

@@ -769,6 +769,16 @@ bool sim_node_buggify(struct sim_node *node, const char *site) {
     return sim_rng_chance(&node->rng_buggify, 50);
 }
 
+void sim_world_set_mutant(struct sim_world *world, const char *name) {
+    snprintf(world->mutant, sizeof(world->mutant), "%s", name != NULL ? name : "");
+}
+
+const char *sim_world_mutant(const struct sim_world *world) { return world->mutant; }
+
+bool sim_node_mutant(struct sim_node *node, const char *name) {
+    return node->world->mutant[0] != '\0' && strcmp(node->world->mutant, name) == 0;
+}
+
 /* --- Abort handler ---------------------------------------------------------------------- */
 
 /* The one piece of process-wide state in sim/: a signal handler has no argument. */

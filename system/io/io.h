@@ -133,6 +133,9 @@ struct io_vtable {
                   size_t count);
     void (*log)(void *ctx, enum io_log_level level, const char *fmt, va_list ap);
     bool (*buggify)(void *ctx, const char *site);
+    /* Added last (additive): is the named mutant (a deliberate protocol bug, see
+     * system/base/mutant.h) switched on? NULL = never, as in io_posix. */
+    bool (*mutant)(void *ctx, const char *name);
 };
 
 /* The handle: one per node. `ctx` belongs to the implementation. */
@@ -307,6 +310,12 @@ void io_log(struct io *io, enum io_log_level level, const char *fmt, ...)
  * timeouts, slow paths). Always false in the real world. `site` names the call site. */
 static inline bool io_buggify(struct io *io, const char *site) {
     return io->vtable->buggify(io->ctx, site);
+}
+
+/* True when the world switched on the deliberate bug `name` (simulation only). Callers use
+ * MUTANT() from base/mutant.h, which is the constant false outside mutant builds. */
+static inline bool io_mutant(struct io *io, const char *name) {
+    return io->vtable->mutant != NULL && io->vtable->mutant(io->ctx, name);
 }
 
 #endif /* TRIAL_IO_H */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/mutant.h"
 #include "io/io.h"
 #include "log/checkpoint.h"
 
@@ -571,6 +572,40 @@ static int open_segments(struct log *log, struct open_scan *sc, bool clean) {
     return 0;
 }
 
+/* --- Trace ---------------------------------------------------------------------------- */
+
+/* The checkers (checkers/trace.h) rebuild what a log held and what was synced from these
+ * events: log_append, log_truncate, log_flush, log_recovered, each naming the partition by
+ * topic and index, which the log knows only as its directory's name "<topic>-<index>". */
+static void log_trace(struct log *log, const char *event, const struct io_trace_field *extra,
+                      size_t extra_count) {
+    const char *base = strrchr(log->dir, '/');
+    base = base != NULL ? base + 1 : log->dir;
+    char topic[LOG_PATH_MAX];
+    snprintf(topic, sizeof topic, "%s", base);
+    int64_t partition = -1;
+    char *dash = strrchr(topic, '-');
+    if (dash != NULL && dash[1] != '\0') {
+        char *end = NULL;
+        long long p = strtoll(dash + 1, &end, 10);
+        if (*end == '\0' && p >= 0) {
+            partition = p;
+            *dash = '\0';
+        }
+    }
+    struct io_trace_field fields[8];
+    ASSERT(extra_count + 2 <= 8);
+    fields[0] = IO_TF_S("topic", topic);
+    fields[1] = IO_TF_I("partition", partition);
+    for (size_t i = 0; i < extra_count; i++) fields[2 + i] = extra[i];
+    io_trace(log->io, event, fields, extra_count + 2);
+}
+
+static void log_trace_offset(struct log *log, const char *event, int64_t offset) {
+    const struct io_trace_field f[] = {IO_TF_I("offset", offset)};
+    log_trace(log, event, f, 1);
+}
+
 int log_open(struct io *io, const char *dir, const struct log_config *config,
              int64_t recovery_point, int64_t log_start_offset, struct log **out) {
     ASSERT(config->index_interval_bytes > 0 && config->segment_bytes > BATCH_HEADER_BYTES);
@@ -622,6 +657,7 @@ int log_open(struct io *io, const char *dir, const struct log_config *config,
         log_free(log);
         return rc;
     }
+    log_trace_offset(log, "log_recovered", log_end_offset(log));
     *out = log;
     return 0;
 }
@@ -705,6 +741,7 @@ static int roll(struct log *log, const struct batch_header *h) {
         int rc = write_index_tail(log, old);
         if (rc == 0) rc = log_flush_segments(log);
         if (rc < 0) return rc;
+        log_trace_offset(log, "log_flush", end);
         log->recovery_point = MAX(log->recovery_point, end);
         return create_segment(log, end);
     }
@@ -721,6 +758,7 @@ static int roll(struct log *log, const struct batch_header *h) {
     }
     rc = log_flush_segments(log);
     if (rc < 0) return rc;
+    log_trace_offset(log, "log_flush", end);
     log->recovery_point = MAX(log->recovery_point, end);
     rc = create_segment(log, h->base_offset);
     if (rc < 0) return rc;
@@ -751,6 +789,11 @@ static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches,
         pos += batch_total_bytes(&h);
     }
     if (len == 0) return -EINVAL;
+    if (MUTANT(log->io, "ack-before-flush") &&
+        log->unflushed_messages >= log->config.flush_interval_messages) {
+        int rc = log_flush(log, now_ms); /* The fsync the previous append's ack skipped. */
+        if (rc < 0) return rc;
+    }
     pos = 0;
     while (pos < len) {
         struct batch_header h;
@@ -790,6 +833,12 @@ static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches,
         int64_t w = io_file_pwrite(log->io, s->log_file, batches + pos, total, s->size_bytes);
         if (w < 0) return (int)w;
         s->dirty = true;
+        const uint8_t *b = batches + pos;
+        uint32_t crc = (uint32_t)b[17] << 24 | (uint32_t)b[18] << 16 | (uint32_t)b[19] << 8 | b[20];
+        const struct io_trace_field tf[] = {
+            IO_TF_I("base_offset", h.base_offset), IO_TF_I("last_offset", batch_last_offset(&h)),
+            IO_TF_I("epoch", h.partition_leader_epoch), IO_TF_I("crc", crc)};
+        log_trace(log, "log_append", tf, 4);
         segment_note_batch(log, s, s->size_bytes, &h);
         if (info->first_offset < 0) info->first_offset = h.base_offset;
         info->last_offset = batch_last_offset(&h);
@@ -802,6 +851,9 @@ static int append_batches(struct log *log, uint8_t *mut, const uint8_t *batches,
     if (rc < 0) return rc;
     log->unflushed_messages += info->record_count;
     if (log->unflushed_messages >= log->config.flush_interval_messages) {
+        /* Mutant ack-before-flush: the append returns (and the produce is acked) before
+         * the flush policy's fsync, which waits for the next append instead. */
+        if (MUTANT(log->io, "ack-before-flush")) return 0;
         return log_flush(log, now_ms);
     }
     return 0;
@@ -821,6 +873,7 @@ int log_append_follower(struct log *log, const uint8_t *batches, size_t len, int
 int log_flush(struct log *log, int64_t now_ms) {
     int rc = log_flush_segments(log);
     if (rc < 0) return rc;
+    log_trace_offset(log, "log_flush", log_end_offset(log));
     log->recovery_point = log_end_offset(log);
     log->unflushed_messages = 0;
     log->last_flush_ms = now_ms;
@@ -1077,6 +1130,7 @@ static int truncate_fully(struct log *log, int64_t offset) {
 int log_truncate_to(struct log *log, int64_t offset) {
     ASSERT(offset >= 0);
     if (offset >= log_end_offset(log)) return 0;
+    log_trace_offset(log, "log_truncate", offset);
     if (offset < log->log_start_offset || offset < log->segments[0].base_offset) {
         return truncate_fully(log, offset);
     }

@@ -145,6 +145,21 @@ static void on_describe(void *arg, int status, const void *body) {
     }
 }
 
+static void on_describe_configs(void *arg, int status, const void *body) {
+    const struct proto_describe_configs_response *r = body;
+    printf("  configs:");
+    int shown = 0;
+    for (int32_t i = 0; i < r->results.count; i++) {
+        const struct proto_describe_configs_result *res = &r->results.items[i];
+        for (int32_t j = 0; j < res->configs.count; j++) {
+            const struct proto_describe_configs_config *c = &res->configs.items[j];
+            if (c->config_source == 5 || c->value.str == NULL) continue; /* Defaults. */
+            printf("%s%s=%s", shown++ ? "," : " ", c->name.str, c->value.str);
+        }
+    }
+    printf("%s\n", shown ? "" : " (defaults)");
+}
+
 static int metadata(struct ctl *ctl, const char *topic, client_done_fn fn) {
     struct proto_metadata_request_topic t = {.name = proto_string_from(topic)};
     struct proto_metadata_request req = {.allow_auto_topic_creation = false};
@@ -197,7 +212,18 @@ static int cmd_topics(struct ctl *ctl, const char *sub) {
         ctl->error = 3;
         rc = metadata(ctl, ctl->topic, on_describe);
         if (rc < 0) return fail("describe", rc);
-        return ctl->error != 0 ? kafka_error("describe", ctl->error) : 0;
+        if (ctl->error != 0) return kafka_error("describe", ctl->error);
+        /* Like kafka-topics --describe: the topic's own (non-default) configs. */
+        struct proto_describe_configs_resource res = {.resource_type = 2,
+                                                      .resource_name = proto_string_from(ctl->topic)};
+        res.configuration_keys.items = NULL;
+        res.configuration_keys.count = -1;
+        struct proto_describe_configs_request req = {.include_synonyms = false};
+        req.resources.items = &res;
+        req.resources.count = 1;
+        rc = ctl_call(ctl, PROTO_API_DESCRIBE_CONFIGS, 1, &req, on_describe_configs);
+        if (rc < 0) return fail("describe configs", rc);
+        return 0;
     }
     if (strcmp(sub, "create") == 0) {
         struct proto_create_topics_request_config configs[CTL_CONFIGS_MAX];

@@ -61,6 +61,9 @@ enum {
     KERR_NOT_ENOUGH_REPLICAS = 19,
     KERR_INVALID_REQUIRED_ACKS = 21,
     KERR_INVALID_TXN_STATE = 48,
+    KERR_UNSUPPORTED_SASL_MECHANISM = 33,
+    KERR_FENCED_LEADER_EPOCH = 74,
+    KERR_UNKNOWN_LEADER_EPOCH = 75,
     KERR_TOPIC_ALREADY_EXISTS = 36,
     KERR_INVALID_PARTITIONS = 37,
     KERR_INVALID_REPLICATION_FACTOR = 38,
@@ -1754,6 +1757,63 @@ static int handle_delete_records(struct broker_request *req) {
     return respond_body(req, &resp);
 }
 
+/* --- OffsetForLeaderEpoch, SASL ------------------------------------------------------ */
+
+/* KIP-101/279: the end offset of the requested leader epoch, from the log's epoch cache. */
+static int handle_offset_for_leader_epoch(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_offset_for_leader_epoch_request *er = req->body;
+    struct proto_offset_for_leader_epoch_response resp;
+    proto_schema_defaults(&proto_schema_offset_for_leader_epoch_response, req->header.api_version,
+                          &resp);
+    resp.topics.count = er->topics.count;
+    resp.topics.items = arena_array(req, (size_t)er->topics.count, sizeof(*resp.topics.items));
+    if (resp.topics.items == NULL) return -ENOMEM;
+    for (int32_t i = 0; i < er->topics.count; i++) {
+        const struct proto_offset_for_leader_epoch_request_topic *rt = &er->topics.items[i];
+        struct proto_offset_for_leader_epoch_response_topic *out = &resp.topics.items[i];
+        out->topic = rt->topic;
+        out->partitions.count = rt->partitions.count;
+        out->partitions.items = arena_array(req, (size_t)rt->partitions.count,
+                                            sizeof(*out->partitions.items));
+        if (out->partitions.items == NULL) return -ENOMEM;
+        for (int32_t j = 0; j < rt->partitions.count; j++) {
+            const struct proto_offset_for_leader_epoch_request_partition *rp = &rt->partitions.items[j];
+            struct proto_offset_for_leader_epoch_response_partition *op = &out->partitions.items[j];
+            op->partition = rp->partition;
+            op->leader_epoch = -1;
+            op->end_offset = -1;
+            struct partition *part = partition_find(broker, str_or_empty(rt->topic), rp->partition);
+            if (part == NULL) {
+                op->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            if (rp->current_leader_epoch > part->leader_epoch) {
+                op->error_code = KERR_UNKNOWN_LEADER_EPOCH;
+                continue;
+            }
+            if (rp->current_leader_epoch >= 0 && rp->current_leader_epoch < part->leader_epoch) {
+                op->error_code = KERR_FENCED_LEADER_EPOCH;
+                continue;
+            }
+            op->error_code = KERR_NONE;
+            log_end_offset_for_epoch(part->log, rp->leader_epoch, &op->leader_epoch,
+                                     &op->end_offset);
+        }
+    }
+    return respond_body(req, &resp);
+}
+
+/* No SASL yet: say so (an empty mechanism list) instead of dropping the connection. */
+static int handle_sasl_handshake(struct broker_request *req) {
+    struct proto_sasl_handshake_response resp;
+    proto_schema_defaults(&proto_schema_sasl_handshake_response, req->header.api_version, &resp);
+    resp.error_code = KERR_UNSUPPORTED_SASL_MECHANISM;
+    resp.mechanisms.items = NULL;
+    resp.mechanisms.count = 0;
+    return respond_body(req, &resp);
+}
+
 /* --- Idempotent producers ---------------------------------------------------------- */
 
 static int handle_init_producer_id(struct broker_request *req) {
@@ -1866,6 +1926,8 @@ static int broker_on_request(void *arg, struct broker_conn *conn, uint32_t slot,
     case PROTO_API_DELETE_RECORDS: rc = handle_delete_records(req); break;
     case PROTO_API_FIND_COORDINATOR: rc = handle_find_coordinator(req); break;
     case PROTO_API_INIT_PRODUCER_ID: rc = handle_init_producer_id(req); break;
+    case PROTO_API_OFFSET_FOR_LEADER_EPOCH: rc = handle_offset_for_leader_epoch(req); break;
+    case PROTO_API_SASL_HANDSHAKE: rc = handle_sasl_handshake(req); break;
     default:
         if (group_api_handles(req->header.api_key)) {
             rc = handle_group_api(req);

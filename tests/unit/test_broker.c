@@ -104,6 +104,11 @@ static void on_done(void *arg, int status, const void *body, int16_t api) {
             c->next_offset = client_walk_records(p->records.data, (size_t)p->records.len,
                                                  c->next_offset, count_record, c);
         }
+    } else if (api == PROTO_API_OFFSET_FOR_LEADER_EPOCH) {
+        const struct proto_offset_for_leader_epoch_response *r = body;
+        c->error = r->topics.items[0].partitions.items[0].error_code;
+        c->offset = r->topics.items[0].partitions.items[0].end_offset;
+        c->partitions = r->topics.items[0].partitions.items[0].leader_epoch;
     } else if (api == PROTO_API_LIST_OFFSETS) {
         const struct proto_list_offsets_response *r = body;
         c->error = r->topics.items[0].partitions.items[0].error_code;
@@ -118,6 +123,19 @@ DONE_FN(done_metadata, PROTO_API_METADATA)
 DONE_FN(done_produce, PROTO_API_PRODUCE)
 DONE_FN(done_fetch, PROTO_API_FETCH)
 DONE_FN(done_list, PROTO_API_LIST_OFFSETS)
+DONE_FN(done_epoch, PROTO_API_OFFSET_FOR_LEADER_EPOCH)
+
+static void send_epoch(struct client *cl, struct call *c, int32_t epoch) {
+    struct proto_offset_for_leader_epoch_request_partition p = {
+        .partition = 0, .current_leader_epoch = 0, .leader_epoch = epoch};
+    struct proto_offset_for_leader_epoch_request_topic t = {.topic = PROTO_STR(TOPIC)};
+    t.partitions.items = &p;
+    t.partitions.count = 1;
+    struct proto_offset_for_leader_epoch_request req = {.replica_id = -1};
+    req.topics.items = &t;
+    req.topics.count = 1;
+    assert_int_equal(client_send(cl, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 3, &req, done_epoch, c), 0);
+}
 
 static void run_until_done(struct world_state *ws, struct call *c, uint64_t limit_ns) {
     uint64_t deadline = sim_world_now_ns(ws->world) + limit_ns;
@@ -337,6 +355,12 @@ static uint64_t run_scenario(uint64_t seed) {
     send_list(a, fresh(&ws, &c1), 1000 + 42);
     run_until_done(&ws, &c1, NS_PER_S);
     assert_int_equal(c1.offset, 42);
+    /* OffsetForLeaderEpoch: epoch 0 is the current one, so it ends at the log end. */
+    send_epoch(a, fresh(&ws, &c1), 0);
+    run_until_done(&ws, &c1, NS_PER_S);
+    assert_int_equal(c1.error, 0);
+    assert_int_equal(c1.partitions, 0);
+    assert_int_equal(c1.offset, 105);
 
     /* Crash the broker node: with flush every message, all 105 acked records survive. */
     client_destroy(a);

@@ -2,7 +2,8 @@
  * connection.c — framing, ordering, backpressure and idle timeout of one connection
  * (see connection.h).
  *
- * The ring `slots` holds one entry per outstanding request, in request order; `head` is
+ * The ring `slots` holds one entry per outstanding request, in request order; a request's
+ * slot number is its ring position (reused only after it was answered and sent); `head` is
  * the oldest. An answered slot keeps its response bytes until every earlier slot is
  * answered, then everything ready at the head goes to the stream at once. Reading is
  * paused whenever the ring is full or the stream holds more than max_output_bytes; frames
@@ -39,9 +40,8 @@ struct broker_conn {
     size_t in_cap;
 
     struct conn_slot *slots; /* Ring of limits.max_inflight entries. */
-    uint32_t head;           /* Oldest outstanding slot index. */
+    uint32_t head;           /* Ring position of the oldest outstanding slot. */
     uint32_t count;          /* Outstanding slots (waiting or ready, not yet written). */
-    uint32_t seq_next;       /* Slot number handed to the next request (monotonic). */
 
     bool closed;
     bool paused;
@@ -98,7 +98,7 @@ void broker_conn_close(struct broker_conn *conn, int reason) {
     while (conn->count > 0 &&
            conn->slots[slot_index(conn, conn->head)].state == SLOT_READY) {
         conn->slots[slot_index(conn, conn->head)].state = SLOT_FREE;
-        conn->head++;
+        conn->head = slot_index(conn, conn->head + 1);
         conn->count--;
     }
     if (conn->count == 0 && !conn->dispatching) conn_free(conn);
@@ -129,7 +129,7 @@ static int conn_flush(struct broker_conn *conn) {
             }
         }
         slot_release(conn, s);
-        conn->head++;
+        conn->head = slot_index(conn, conn->head + 1);
         conn->count--;
         if (rc < 0) return rc;
     }
@@ -164,7 +164,10 @@ static void conn_after_answer(struct broker_conn *conn, int rc) {
 }
 
 static struct conn_slot *conn_slot_for_answer(struct broker_conn *conn, uint32_t slot) {
-    ASSERT(slot - conn->head < conn->count); /* An outstanding slot (wrap-safe). */
+    /* Slots are ring positions (so no counter can wrap); it must be an outstanding one. */
+    ASSERT(slot < conn->limits.max_inflight);
+    ASSERT((slot + conn->limits.max_inflight - conn->head) % conn->limits.max_inflight <
+           conn->count);
     struct conn_slot *s = &conn->slots[slot_index(conn, slot)];
     ASSERT(s->state == SLOT_WAITING);
     return s;
@@ -229,7 +232,7 @@ static void conn_parse(struct broker_conn *conn) {
             break;
         }
         if (conn->in_len - pos - 4 < (size_t)size) break; /* Incomplete. */
-        uint32_t slot = conn->seq_next++;
+        uint32_t slot = slot_index(conn, conn->head + conn->count);
         struct conn_slot *s = &conn->slots[slot_index(conn, slot)];
         ASSERT(s->state == SLOT_FREE && conn->count < conn->limits.max_inflight);
         s->state = SLOT_WAITING;

@@ -283,6 +283,29 @@ static void test_spliced_response(void **state) {
     server_stop(srv);
 }
 
+/* Many more requests than ring slots, answered newest-first in groups: order still holds. */
+static void test_ring_reuse(void **state) {
+    struct server *srv = server_start(3, 1 << 20);
+    struct fake_stream *fs = fake_io_connect_client(&srv->fio);
+    for (int round = 0; round < 300; round++) {
+        srv->request_count = 0;
+        for (int i = 0; i < 3; i++) {
+            char text[16];
+            snprintf(text, sizeof(text), "%d", round * 3 + i);
+            send_frame(srv, fs, text);
+        }
+        fake_stream_flush(&srv->fio, fs);
+        assert_int_equal(srv->request_count, 3);
+        for (int i = 2; i >= 0; i--) answer(srv, i, i == 0 ? "a" : i == 1 ? "b" : "c");
+    }
+    fake_stream_flush(&srv->fio, fs);
+    char got[4096] = {0};
+    size_t n = fake_stream_take(fs, got, sizeof(got) - 1);
+    assert_int_equal(n, 900);
+    for (size_t i = 0; i < n; i += 3) assert_memory_equal(got + i, "abc", 3);
+    server_stop(srv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_order_responses),
@@ -292,6 +315,7 @@ int main(void) {
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_close_with_parked_request),
         cmocka_unit_test(test_spliced_response),
+        cmocka_unit_test(test_ring_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -154,9 +154,12 @@ int client_send(struct client *client, int16_t api_key, int16_t version, const v
     struct proto_request_header header = {
         .api_key = api_key,
         .api_version = version,
-        .correlation_id = client->next_correlation_id++,
+        .correlation_id = client->next_correlation_id,
         .client_id = proto_string_from(client->client_id),
     };
+    /* Wraps within the positive range (signed overflow would be undefined). */
+    client->next_correlation_id = client->next_correlation_id == INT32_MAX
+                                      ? 1 : client->next_correlation_id + 1;
     size_t before = client->out.len;
     int rc = proto_request_encode(&client->out, &header, body);
     if (rc < 0) {

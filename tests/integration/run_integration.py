@@ -526,6 +526,43 @@ def case_idle(b, args):
     return 0
 
 
+def case_pipeline(b, args):
+    """20000 pipelined Fetch requests (20 MB; 40 MB of answers) from a client that does not
+    read: the broker stops reading once its output queue is full (so our send blocks and its
+    memory stays bounded), keeps serving others, and every response comes back in order."""
+    if shutil.which("kcat") is None:
+        return SKIP
+    r = run(["kcat", "-b", b.bootstrap, "-P", "-t", "pl"], input="x" * 2000 + "\n")
+    check(r.returncode == 0, "produce: " + r.stderr)
+    s = socket.create_connection(("127.0.0.1", b.port), timeout=30)
+    client_id = b"c" * 1000
+    topic = b"pl"
+    fetch = (struct.pack(">iiiib", -1, 0, 0, 1 << 20, 0) + struct.pack(">i", 1) +
+             struct.pack(">h", len(topic)) + topic + struct.pack(">i", 1) +
+             struct.pack(">iqi", 0, 0, 1 << 20))
+    frames = bytearray()
+    for cid in range(20000):
+        body = struct.pack(">hhih", 1, 4, cid, len(client_id)) + client_id + fetch
+        frames += struct.pack(">i", len(body)) + body
+    sender = threading.Thread(target=s.sendall, args=(bytes(frames),), daemon=True)
+    sender.start()
+    time.sleep(2)
+    check(sender.is_alive(), "the broker read 20 MB of requests without the client reading")
+    rss_kb = int(open("/proc/%d/status" % b.proc.pid).read().split("VmRSS:")[1].split()[0])
+    check(rss_kb < 100 * 1024, "broker RSS %d KiB with a non-reading client" % rss_kb)
+    check(raw_api_versions_ok(b.port), "broker stopped serving others")
+    for cid in range(20000):
+        size = struct.unpack(">i", recv_exact(s, 4))[0]
+        payload = recv_exact(s, size)
+        got = struct.unpack(">i", payload[:4])[0]
+        check(got == cid, "response %d has correlation id %d" % (cid, got))
+        check(size > 2000, "response %d lacks the record (%d bytes)" % (cid, size))
+    sender.join(10)
+    check(not sender.is_alive(), "send did not finish")
+    s.close()
+    return 0
+
+
 def case_trialctl(b, args):
     if not args.trialctl or not os.path.exists(args.trialctl):
         print("trialctl not built")
@@ -596,6 +633,7 @@ CASES = {
     "idempotence": (case_idempotence, {}),
     "log_append_time": (case_log_append_time, {}),
     "idle": (case_idle, {"connections.max.idle.ms": "1000"}),
+    "pipeline": (case_pipeline, {}),
     "min_insync": (case_min_insync, {}),
     "groups": (case_groups, {"group.initial.rebalance.delay.ms": "0"}),
     "trialctl": (case_trialctl, {}),

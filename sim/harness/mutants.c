@@ -1,0 +1,104 @@
+/*
+ * mutants.c — the mutant registry and `trial mutants` (see swarm.h and base/mutant.h).
+ *
+ * To add a mutant: put `if (MUTANT(io, "name")) { ...the bug... }` at its site in system/
+ * (the file must be in one of the libraries sim/CMakeLists.txt rebuilds with
+ * -DTRIAL_MUTANTS), add a row here, and add `catches name I-X-N` to a scenario that must
+ * catch it. docs/HARNESS.md has the steps.
+ */
+#include "sim/harness/swarm.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+
+#define MUTANTS_SCENARIOS_MAX 256
+
+static const struct mutant_info registry[] = {
+    {.name = "ack-before-flush",
+     .site = "system/log/log.c append_batches",
+     .description = "an append returns (and acks=all is acknowledged) before the flush "
+                    "policy's fsync, which waits for the next append"},
+};
+
+size_t mutants_registry(const struct mutant_info **out) {
+    *out = registry;
+    return ARRAY_LEN(registry);
+}
+
+static int cmp_names(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* True when `inv` is one of the space-separated names in `list`. */
+static bool listed(const char *list, const char *inv) {
+    size_t n = strlen(inv);
+    for (const char *p = list; (p = strstr(p, inv)) != NULL; p += n) {
+        bool start = p == list || p[-1] == ' ';
+        bool end = p[n] == '\0' || p[n] == ' ';
+        if (start && end) return true;
+    }
+    return false;
+}
+
+int mutants_run(const char *dir, FILE *out) {
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        fprintf(out, "trial mutants: cannot open %s\n", dir);
+        return 1;
+    }
+    char *names[MUTANTS_SCENARIOS_MAX];
+    size_t count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && count < MUTANTS_SCENARIOS_MAX) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && strcmp(e->d_name + n - 4, ".scn") == 0) names[count++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, count, sizeof(names[0]), cmp_names);
+
+    int bad = 0;
+    fprintf(out, "%-20s %-36s %-10s %-24s %-10s %s\n", "mutant", "scenario", "invariant",
+            "with mutant", "without", "verdict");
+    const struct mutant_info *reg;
+    size_t reg_count = mutants_registry(&reg);
+    for (size_t m = 0; m < reg_count; m++) {
+        bool caught_once = false;
+        for (size_t i = 0; i < count; i++) {
+            char path[1024];
+            snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+            struct scenario s;
+            char err[512];
+            if (scn_parse_file(path, &s, err, sizeof(err)) < 0) continue;
+            for (size_t c = 0; c < s.catch_count; c++) {
+                if (strcmp(s.catches[c].mutant, reg[m].name) != 0) continue;
+                const char *inv = s.catches[c].invariant;
+                struct harness_options on = {.mutant = reg[m].name, .scenario_path = path,
+                                             .quiet = true};
+                struct harness_options off = {.scenario_path = path, .quiet = true};
+                struct harness_result ron, roff;
+                harness_run_isolated(&s, &on, &ron);
+                harness_run_isolated(&s, &off, &roff);
+                bool caught = listed(ron.violated, inv);
+                bool clean = roff.exit_code == HARNESS_EXIT_PASS;
+                char with[64];
+                snprintf(with, sizeof(with), "%s", caught ? "caught" : "SURVIVED");
+                if (caught) caught_once = true;
+                if (!clean || !caught) bad++;
+                fprintf(out, "%-20s %-36s %-10s %-24s %-10s %s\n", reg[m].name, names[i], inv,
+                        with, clean ? "pass" : harness_exit_name(roff.exit_code),
+                        caught && clean ? "ok" : "FAIL");
+            }
+        }
+        if (!caught_once) {
+            fprintf(out, "%-20s %-36s %-10s %-24s %-10s %s\n", reg[m].name, "(none)", "-",
+                    "SURVIVED", "-", "FAIL: no scenario catches it");
+            bad++;
+        }
+    }
+    for (size_t i = 0; i < count; i++) free(names[i]);
+    return bad;
+}

@@ -1,0 +1,362 @@
+/*
+ * swarm.c — isolated runs, the swarm generator and runner (see swarm.h).
+ */
+#include "sim/harness/swarm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "sim/sim.h"
+
+#define NS_PER_MS 1000000ULL
+#define NS_PER_S  1000000000ULL
+#define SWARM_JOBS_MAX 64
+
+static double wall_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void crash_result(struct harness_result *r, int sig) {
+    r->exit_code = HARNESS_EXIT_CRASH;
+    snprintf(r->summary, sizeof(r->summary),
+             "the system crashed: signal %d (%s) — an ASSERT or abort in node code", sig,
+             strsignal(sig));
+}
+
+enum harness_exit harness_run_isolated(const struct scenario *scn,
+                                       const struct harness_options *options,
+                                       struct harness_result *result) {
+    memset(result, 0, sizeof(*result));
+    fflush(stdout);
+    fflush(stderr);
+    int fds[2];
+    if (pipe(fds) != 0) return harness_run(scn, options, result);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return harness_run(scn, options, result);
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        struct harness_result r;
+        harness_run(scn, options, &r);
+        const uint8_t *p = (const uint8_t *)&r;
+        size_t left = sizeof(r);
+        while (left > 0) {
+            ssize_t w = write(fds[1], p, left);
+            if (w <= 0) break;
+            p += w;
+            left -= (size_t)w;
+        }
+        fflush(stdout);
+        _exit((int)r.exit_code);
+    }
+    close(fds[1]);
+    uint8_t *p = (uint8_t *)result;
+    size_t got = 0;
+    while (got < sizeof(*result)) {
+        ssize_t n = read(fds[0], p + got, sizeof(*result) - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(status) || got != sizeof(*result)) {
+        uint64_t seed = options->has_seed ? options->seed : scn->seed;
+        memset(result, 0, sizeof(*result));
+        result->seed = seed;
+        crash_result(result, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+    return result->exit_code;
+}
+
+/* --- Generator ----------------------------------------------------------------------------- */
+
+static void add_config(struct scenario *s, const char *key, const char *value) {
+    ASSERT(s->config_count < SCN_CONFIGS_MAX);
+    struct scn_broker_config *c = &s->configs[s->config_count++];
+    snprintf(c->node, sizeof(c->node), "all");
+    snprintf(c->kv.key, sizeof(c->kv.key), "%s", key);
+    snprintf(c->kv.value, sizeof(c->kv.value), "%s", value);
+}
+
+static void add_fault(struct scenario *s, const struct scn_fault *f) {
+    ASSERT(s->fault_count < SCN_FAULTS_MAX);
+    s->faults[s->fault_count++] = *f;
+}
+
+void swarm_generate(uint64_t seed, struct scenario *s) {
+    struct sim_rng rng;
+    sim_rng_init(&rng, seed, 0x5741524dULL); /* "SWRM": independent of the world's streams. */
+    scn_defaults(s);
+    snprintf(s->name, sizeof(s->name), "swarm-%" PRIu64, seed);
+    s->seed = seed;
+    s->has_seed = true;
+    s->duration_ns = (10 + sim_rng_below(&rng, 11)) * NS_PER_S;
+    s->brokers = 1; /* The broker is single-node today. */
+    s->controllers = 0;
+
+    uint64_t flush = sim_rng_below(&rng, 3);
+    if (flush == 1) add_config(s, "log.flush.interval.messages", "1");
+    if (flush == 2) add_config(s, "log.flush.interval.messages", "5");
+    uint64_t segment = sim_rng_below(&rng, 3);
+    if (segment == 1) add_config(s, "log.segment.bytes", "65536");
+    if (segment == 2) add_config(s, "log.segment.bytes", "16384");
+    bool durable = flush == 1; /* Every acked record is fsynced: any crash mode is fair. */
+
+    s->topic_count = 1 + (size_t)sim_rng_below(&rng, 2);
+    for (size_t t = 0; t < s->topic_count; t++) {
+        struct scn_topic *topic = &s->topics[t];
+        snprintf(topic->name, sizeof(topic->name), "t%zu", t + 1);
+        topic->partitions = 1 + (int32_t)sim_rng_below(&rng, 3);
+        topic->replication = 1;
+    }
+    size_t producers = 1 + (size_t)sim_rng_below(&rng, 2);
+    size_t consumers = (size_t)sim_rng_below(&rng, 3);
+    uint64_t stop = s->duration_ns - 2 * NS_PER_S;
+    for (size_t i = 0; i < producers; i++) {
+        struct scn_workload *w = &s->workloads[s->workload_count++];
+        memset(w, 0, sizeof(*w));
+        w->kind = SCN_PRODUCER;
+        snprintf(w->name, sizeof(w->name), "p%u", (unsigned)(i + 1) % 100u);
+        memcpy(w->topic, s->topics[sim_rng_below(&rng, s->topic_count)].name, SCN_NAME_MAX);
+        w->acks = sim_rng_chance(&rng, 700) ? -1 : 1;
+        w->rate_per_s = (uint32_t)(20 + sim_rng_below(&rng, 280));
+        w->keys = sim_rng_chance(&rng, 500) ? 0 : (uint32_t)(1 + sim_rng_below(&rng, 16));
+        w->value_bytes = (uint32_t)(16 + sim_rng_below(&rng, 240));
+        w->idempotent = sim_rng_chance(&rng, 300);
+        w->stop_ns = stop;
+    }
+    for (size_t i = 0; i < consumers; i++) {
+        struct scn_workload *w = &s->workloads[s->workload_count++];
+        memset(w, 0, sizeof(*w));
+        w->kind = SCN_CONSUMER;
+        snprintf(w->name, sizeof(w->name), "c%u", (unsigned)(i + 1) % 100u);
+        const struct scn_topic *topic = &s->topics[sim_rng_below(&rng, s->topic_count)];
+        memcpy(w->topic, topic->name, SCN_NAME_MAX);
+        for (int32_t p = 0; p < topic->partitions; p++) w->assign[w->assign_count++] = p;
+        w->isolation = SCN_READ_UNCOMMITTED;
+    }
+
+    /* Faults: k windows, one per equal slot of [1 s, duration - 3 s], so a window never
+     * overlaps the next (a restart always follows its crash). */
+    size_t k = (size_t)sim_rng_below(&rng, 5);
+    uint64_t span = s->duration_ns - 4 * NS_PER_S;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t slot = span / k;
+        uint64_t begin = NS_PER_S + i * slot;
+        uint64_t at = begin + sim_rng_below(&rng, slot / 2 / NS_PER_MS + 1) * NS_PER_MS;
+        uint64_t len = (100 + sim_rng_below(&rng, slot / 2 / NS_PER_MS)) * NS_PER_MS;
+        struct scn_fault f;
+        memset(&f, 0, sizeof(f));
+        f.at_ns = at;
+        const char *client = s->workloads[sim_rng_below(&rng, s->workload_count)].name;
+        switch (sim_rng_below(&rng, 7)) {
+        case 0:
+        case 1: {
+            f.kind = SCN_FAULT_CRASH;
+            snprintf(f.a, sizeof(f.a), "n1");
+            f.crash_mode = durable ? (enum scn_crash_mode)sim_rng_below(&rng, 4) : SCN_CRASH_KEEP;
+            add_fault(s, &f);
+            f.kind = SCN_FAULT_RESTART;
+            f.at_ns = at + len;
+            add_fault(s, &f);
+            break;
+        }
+        case 2:
+            f.kind = SCN_FAULT_PAUSE;
+            snprintf(f.a, sizeof(f.a), "%s", client);
+            add_fault(s, &f);
+            f.kind = SCN_FAULT_RESUME;
+            f.at_ns = at + len;
+            add_fault(s, &f);
+            break;
+        case 3:
+            f.kind = SCN_FAULT_SLOW;
+            snprintf(f.a, sizeof(f.a), "%s", client);
+            f.latency_ns = (10 + sim_rng_below(&rng, 990)) * NS_PER_MS;
+            add_fault(s, &f);
+            memset(&f, 0, sizeof(f));
+            f.kind = SCN_FAULT_HEAL;
+            snprintf(f.a, sizeof(f.a), "%s", client);
+            f.at_ns = at + len;
+            add_fault(s, &f);
+            break;
+        case 4:
+            f.kind = SCN_FAULT_PARTITION;
+            snprintf(f.a, sizeof(f.a), "%s", client);
+            snprintf(f.b, sizeof(f.b), "n1");
+            f.one_way = sim_rng_chance(&rng, 300);
+            add_fault(s, &f);
+            memset(&f, 0, sizeof(f));
+            f.kind = SCN_FAULT_HEAL;
+            snprintf(f.a, sizeof(f.a), "all");
+            f.at_ns = at + len;
+            add_fault(s, &f);
+            break;
+        case 5:
+            f.kind = SCN_FAULT_DISK;
+            snprintf(f.a, sizeof(f.a), "n1");
+            f.disk_op = sim_rng_chance(&rng, 500) ? SCN_DISK_FSYNC : SCN_DISK_WRITE;
+            f.disk_error = f.disk_op == SCN_DISK_WRITE && sim_rng_chance(&rng, 500)
+                               ? SCN_DISK_ENOSPC
+                               : SCN_DISK_EIO;
+            f.disk_times = (uint32_t)(1 + sim_rng_below(&rng, 5));
+            add_fault(s, &f);
+            memset(&f, 0, sizeof(f));
+            f.kind = SCN_FAULT_DISK_CLEAR;
+            snprintf(f.a, sizeof(f.a), "n1");
+            f.at_ns = at + len;
+            add_fault(s, &f);
+            break;
+        default:
+            f.kind = sim_rng_chance(&rng, 500) ? SCN_FAULT_CLOCK_JUMP : SCN_FAULT_CLOCK_SKEW;
+            snprintf(f.a, sizeof(f.a), "n1");
+            f.clock_ns = ((int64_t)sim_rng_below(&rng, 20001) - 10000) * (int64_t)NS_PER_MS;
+            add_fault(s, &f);
+            break;
+        }
+    }
+    static const char *const checks[] = {"I-REPL-1", "I-REPL-2", "I-LOG-1", "I-LOG-2", "I-GRP-4"};
+    for (size_t i = 0; i < ARRAY_LEN(checks); i++) {
+        if (i == 4 && consumers == 0) break;
+        snprintf(s->checks[s->check_count++], SCN_NODE_MAX, "%s", checks[i]);
+    }
+    s->expect = SCN_EXPECT_PASS;
+}
+
+/* --- Runner ---------------------------------------------------------------------------------- */
+
+struct swarm_child {
+    pid_t pid;
+    uint64_t seed;
+    double virtual_s;
+};
+
+static int mkdir_p(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
+    return 0;
+}
+
+static void write_failing_scenario(const struct swarm_options *o, uint64_t seed, int code) {
+    struct scenario s;
+    swarm_generate(seed, &s);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/seed-%" PRIu64 ".scn", o->out_dir, seed);
+    static char text[1 << 16];
+    size_t n = scn_print(&s, text, sizeof(text));
+    FILE *f = fopen(path, "w");
+    if (f == NULL) return;
+    fprintf(f, "# trial swarm seed %" PRIu64 ": %s (exit %d)\n# reproduce: trial run %s\n", seed,
+            harness_exit_name((enum harness_exit)code), code, path);
+    fwrite(text, 1, MIN(n, sizeof(text) - 1), f);
+    fclose(f);
+}
+
+static void progress(const struct swarm_summary *s, uint64_t total, double start) {
+    double el = wall_now_s() - start;
+    fprintf(stderr, "\rswarm: %" PRIu64 "/%" PRIu64 " seeds, %.1f seeds/s, %" PRIu64 " failures   ",
+            s->seeds, total, el > 0 ? (double)s->seeds / el : 0.0, s->failures);
+    fflush(stderr);
+}
+
+static void child_run(const struct swarm_options *o, uint64_t seed) {
+    struct scenario s;
+    swarm_generate(seed, &s);
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/seed-%" PRIu64, o->out_dir, seed);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/seed-%" PRIu64 ".scn", o->out_dir, seed);
+    struct harness_options ho = {.seed = seed, .has_seed = true, .scenario_path = path,
+                                 .report_dir = dir, .quiet = true};
+    struct harness_result r;
+    harness_run(&s, &ho, &r);
+    _exit((int)r.exit_code);
+}
+
+uint64_t swarm_run(const struct swarm_options *o, struct swarm_summary *summary) {
+    memset(summary, 0, sizeof(*summary));
+    if (mkdir_p(o->out_dir) < 0) {
+        fprintf(stderr, "trial swarm: cannot create %s\n", o->out_dir);
+        return 1;
+    }
+    unsigned jobs = MIN(MAX(o->jobs, 1u), (unsigned)SWARM_JOBS_MAX);
+    struct swarm_child children[SWARM_JOBS_MAX];
+    memset(children, 0, sizeof(children));
+    unsigned running = 0;
+    uint64_t next = o->first_seed;
+    uint64_t total = o->last_seed - o->first_seed + 1;
+    double start = wall_now_s();
+    fflush(stdout);
+    fflush(stderr);
+    while (next <= o->last_seed || running > 0) {
+        while (running < jobs && next <= o->last_seed) {
+            struct scenario s;
+            swarm_generate(next, &s);
+            pid_t pid = fork();
+            if (pid == 0) child_run(o, next);
+            ASSERT(pid > 0);
+            for (unsigned i = 0; i < jobs; i++) {
+                if (children[i].pid != 0) continue;
+                children[i] = (struct swarm_child){.pid = pid, .seed = next,
+                                                   .virtual_s = (double)s.duration_ns / 1e9};
+                break;
+            }
+            running++;
+            next++;
+            if (next == 0) break; /* Wrapped at UINT64_MAX. */
+        }
+        int status = 0;
+        pid_t done = waitpid(-1, &status, 0);
+        if (done < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (unsigned i = 0; i < jobs; i++) {
+            if (children[i].pid != done) continue;
+            int code = WIFEXITED(status) ? WEXITSTATUS(status) : (int)HARNESS_EXIT_CRASH;
+            if (code < 0 || code > 5) code = HARNESS_EXIT_CRASH;
+            summary->seeds++;
+            summary->virtual_s += children[i].virtual_s;
+            summary->by_exit[code]++;
+            if (code != 0) {
+                summary->failures++;
+                write_failing_scenario(o, children[i].seed, code);
+                if (o->progress) {
+                    fprintf(stderr, "\nswarm: seed %" PRIu64 " failed: %s (exit %d), see %s/seed-%" PRIu64
+                            ".scn\n", children[i].seed, harness_exit_name((enum harness_exit)code),
+                            code, o->out_dir, children[i].seed);
+                }
+            }
+            children[i].pid = 0;
+            running--;
+            break;
+        }
+        if (o->progress) progress(summary, total, start);
+    }
+    if (o->progress) fprintf(stderr, "\n");
+    summary->wall_s = wall_now_s() - start;
+    return summary->failures;
+}

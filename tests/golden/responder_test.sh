@@ -1,14 +1,15 @@
 #!/bin/sh
-# responder_test.sh RESPONDER — real clients against a fake broker whose bytes all come from
+# responder_test.sh RESPONDER [KAFKAJS_DIR] — real clients against a fake broker whose bytes all come from
 # the C codec (tests/golden/responder.c). Passes when: kcat lists the topic; kcat, kafka-python
 # and confluent-kafka produce and get their offsets back (Produce v7 responses parse); kcat
 # produces with acks=0 (no response expected); kafka-python's ApiVersions v0 / Metadata v0-1
 # path works; watermarks (ListOffsets) match; kafkajs produces too when
-# /tmp/kjs/node_modules/kafkajs exists; then kcat (Fetch v11) and kafka-python (Fetch v4)
+# KAFKAJS_DIR (tests/integration/js/node_modules/kafkajs) exists; then kcat (Fetch v11) and kafka-python (Fetch v4)
 # read every message back; a confluent-kafka group consumer and kcat -G join a one-member
 # group, consume, commit, and read their commit back. Loopback only.
 set -eu
 RESPONDER=$1
+KAFKAJS=${2:-/nonexistent}
 DIR=$(mktemp -d /tmp/trial_responder_XXXXXX)
 "$RESPONDER" --seconds 60 > "$DIR/log" 2>&1 &
 PID=$!
@@ -59,18 +60,19 @@ assert lo == 0 and hi >= 3, (lo, hi)
 print("confluent-kafka ok", offsets)
 PY
 
-if [ -d /tmp/kjs/node_modules/kafkajs ]; then
+if [ -d "$KAFKAJS" ]; then
     cat > "$DIR/kjs.js" <<'JS'
-const { Kafka, logLevel } = require('/tmp/kjs/node_modules/kafkajs')
+const { Kafka, logLevel } = require(process.argv[3])
 const kafka = new Kafka({ clientId: 'kjs', brokers: [process.argv[2]], logLevel: logLevel.NOTHING })
 const p = kafka.producer()
 p.connect().then(() => p.send({ topic: 'golden', messages: [{ value: 'kjs' }] }))
   .then(r => { if (r[0].errorCode !== 0) throw new Error('errorCode'); console.log('kafkajs ok', r[0].baseOffset); return p.disconnect() })
   .then(() => process.exit(0), e => { console.log('kafkajs', e.message); process.exit(1) })
 JS
-    timeout 30 node "$DIR/kjs.js" "$B" > "$DIR/kjs" 2>&1 || fail "kafkajs: $(cat "$DIR/kjs")"
+    timeout 30 node "$DIR/kjs.js" "$B" "$KAFKAJS" > "$DIR/kjs" 2>&1 || fail "kafkajs: $(cat "$DIR/kjs")"
 else
-    echo "kafkajs not installed in /tmp/kjs: skipped"
+    [ -z "${CI:-}" ] || fail "kafkajs missing in $KAFKAJS (run scripts/install-deps)"
+    echo "kafkajs not installed in $KAFKAJS: skipped"
 fi
 # Read everything back: Fetch responses carrying the stored batches (CRC checked by librdkafka).
 timeout 20 kcat -b "$B" -C -t golden -o beginning -e -q > "$DIR/kcat_C" 2>&1 || fail "kcat -C"

@@ -8,7 +8,7 @@
  * A SIGABRT handler prints the seed and the command that reproduces the run.
  *
  *   trial run FILE [--seed N] [--report-dir D] [--mutant NAME] [-v]
- *   trial swarm [--seeds A..B] [--out DIR] [--jobs J]
+ *   trial swarm [--seeds A..B] [--out DIR] [--jobs J] [--mutant NAME] | --show SEED
  *   trial replay REPORT_DIR
  *   trial mutants [--dir SCENARIO_DIR]
  *
@@ -34,7 +34,7 @@ static int usage(void) {
                     "                      [--break keep-unsynced|dup-bytes|early-timer|assert]\n"
                     "                      [--nodes N] [--duration-s S] [--bitflips]\n"
                     "       trial run FILE [--seed N] [--report-dir D] [--mutant NAME] [-v]\n"
-                    "       trial swarm [--seeds A..B] [--out DIR] [--jobs J]\n"
+                    "       trial swarm [--seeds A..B] [--out DIR] [--jobs J] [--mutant NAME] | --show SEED\n"
                     "       trial replay REPORT_DIR\n"
                     "       trial mutants [--dir SCENARIO_DIR]\n");
     return 2;
@@ -264,6 +264,17 @@ static int cmd_swarm(int argc, char **argv) {
             i++;
         } else if (strcmp(arg, "--out") == 0 && next != NULL) {
             o.out_dir = next;
+            i++;
+        } else if (strcmp(arg, "--show") == 0 && parse_u64(next, &v) == 0) {
+            /* Prints the scenario a seed draws, without running it. */
+            struct scenario scn;
+            swarm_generate(v, &scn);
+            static char text[1 << 16];
+            scn_print(&scn, text, sizeof(text));
+            fputs(text, stdout);
+            return 0;
+        } else if (strcmp(arg, "--mutant") == 0 && next != NULL) {
+            o.mutant = next;
             i++;
         } else if (strcmp(arg, "--jobs") == 0 && parse_u64(next, &v) == 0 && v >= 1 && v <= 64) {
             o.jobs = (unsigned)v;

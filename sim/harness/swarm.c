@@ -157,7 +157,7 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
     size_t k = (size_t)sim_rng_below(&rng, 5);
     uint64_t span = s->duration_ns - 4 * NS_PER_S;
     for (size_t i = 0; i < k; i++) {
-        uint64_t slot = span / k;
+        uint64_t slot = span / k / NS_PER_MS * NS_PER_MS;
         uint64_t begin = NS_PER_S + i * slot;
         uint64_t at = begin + sim_rng_below(&rng, slot / 2 / NS_PER_MS + 1) * NS_PER_MS;
         uint64_t len = (100 + sim_rng_below(&rng, slot / 2 / NS_PER_MS)) * NS_PER_MS;
@@ -269,8 +269,9 @@ static void write_failing_scenario(const struct swarm_options *o, uint64_t seed,
     size_t n = scn_print(&s, text, sizeof(text));
     FILE *f = fopen(path, "w");
     if (f == NULL) return;
-    fprintf(f, "# trial swarm seed %" PRIu64 ": %s (exit %d)\n# reproduce: trial run %s\n", seed,
-            harness_exit_name((enum harness_exit)code), code, path);
+    fprintf(f, "# trial swarm seed %" PRIu64 ": %s (exit %d)\n# reproduce: trial run %s%s%s\n",
+            seed, harness_exit_name((enum harness_exit)code), code, path,
+            o->mutant != NULL ? " --mutant " : "", o->mutant != NULL ? o->mutant : "");
     fwrite(text, 1, MIN(n, sizeof(text) - 1), f);
     fclose(f);
 }
@@ -290,7 +291,7 @@ static void child_run(const struct swarm_options *o, uint64_t seed) {
     char path[1024];
     snprintf(path, sizeof(path), "%s/seed-%" PRIu64 ".scn", o->out_dir, seed);
     struct harness_options ho = {.seed = seed, .has_seed = true, .scenario_path = path,
-                                 .report_dir = dir, .quiet = true};
+                                 .report_dir = dir, .quiet = true, .mutant = o->mutant};
     struct harness_result r;
     harness_run(&s, &ho, &r);
     _exit((int)r.exit_code);

@@ -34,6 +34,7 @@ struct swarm_options {
     const char *out_dir; /* Failing seeds: DIR/seed-N.scn and DIR/seed-N/ (report). */
     unsigned jobs;       /* Child processes at once (>= 1). */
     bool progress;       /* A progress line on stderr. */
+    const char *mutant;  /* Run every seed with this mutant on (NULL: none). */
 };
 
 struct swarm_summary {

@@ -395,7 +395,8 @@ static void send_metadata(struct producer *p) {
     struct client *c = connection(p);
     if (c == NULL || p->metadata_in_flight || io_now_ns(p->io) < p->metadata_at_ns) return;
     struct proto_metadata_request_topic t = {.name = proto_string_from(p->topic)};
-    struct proto_metadata_request req = {.allow_auto_topic_creation = false};
+    /* Like Java's producer: a broker with auto.create.topics.enable creates the topic. */
+    struct proto_metadata_request req = {.allow_auto_topic_creation = true};
     req.topics.items = &t;
     req.topics.count = 1;
     if (client_send(c, PROTO_API_METADATA, 4, &req, on_metadata, p) == 0) {

@@ -4,7 +4,8 @@
 Each case starts its own triald (port 0, a fresh temporary log dir), drives it with a real
 client (kcat, kafka-python, confluent-kafka-python, kafkajs, raw sockets) and asserts what
 the client observed. Usage: run_integration.py --triald PATH [--trialctl PATH] CASE...
-Exit 0 = pass, 77 = skipped (a client is missing), anything else = failure.
+Exit 0 = pass, 77 = skipped (a client is missing), anything else = failure. With CI set
+(CI=true, as CI runs) or TRIAL_REQUIRE_CLIENTS=1, a missing client is a failure instead.
 """
 import argparse
 import os
@@ -452,6 +453,163 @@ def case_groups(b, args):
     return 0
 
 
+def _kp_member(bootstrap, group, topic, seen, lock, state, stop):
+    """One kafka-python group member in its own thread: polls, records what it read, commits
+    synchronously after every non-empty poll (so committed == consumed), and notes its
+    current assignment. Closes (LeaveGroup) when `stop` is set."""
+    from kafka import KafkaConsumer
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      max_poll_records=50, session_timeout_ms=10000, heartbeat_interval_ms=500)
+    try:
+        while not stop.is_set():
+            recs = c.poll(timeout_ms=100)
+            with lock:
+                for tp, msgs in recs.items():
+                    for m in msgs:
+                        seen.append((tp.partition, m.offset))
+                state["assignment"] = sorted(tp.partition for tp in c.assignment())
+            if recs:
+                c.commit()
+    except Exception as e:  # noqa: BLE001 - surfaced to the main thread
+        state["error"] = repr(e)
+    finally:
+        c.close()
+        state["closed"] = True
+
+
+def _wait(pred, seconds, what):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def case_group_split(b, args):
+    """kafka-python: two members split 6 partitions 3+3, one leaves and the other takes all
+    6, and a restarted member resumes exactly at the committed offsets."""
+    try:
+        from kafka import KafkaProducer
+        from kafka.admin import KafkaAdminClient, NewTopic
+    except ImportError:
+        return SKIP
+    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+    admin.create_topics([NewTopic("gs", 6, 1)])
+    admin.close()
+    prod = KafkaProducer(bootstrap_servers=b.bootstrap, acks=1)
+
+    def produce(base, n):
+        for i in range(base, base + n):
+            prod.send("gs", value=b"%d" % i, partition=i % 6)
+        prod.flush()
+
+    produce(0, 600)
+    seen, lock = [], threading.Lock()
+    members = []
+
+    def start_member():
+        state, stop = {"assignment": []}, threading.Event()
+        t = threading.Thread(target=_kp_member, args=(b.bootstrap, "gs-g", "gs", seen, lock,
+                                                      state, stop), daemon=True)
+        t.start()
+        members.append((t, state, stop))
+        return state, stop, t
+
+    def count():
+        with lock:
+            return len(seen)
+
+    sa, stop_a, ta = start_member()
+    sb, stop_b, tb = start_member()
+    _wait(lambda: len(sa["assignment"]) == 3 and len(sb["assignment"]) == 3
+          and set(sa["assignment"]) | set(sb["assignment"]) == set(range(6)), 60,
+          "a 3+3 split (now %r / %r)" % (sa["assignment"], sb["assignment"]))
+    print("split: A=%r B=%r" % (sa["assignment"], sb["assignment"]))
+    _wait(lambda: count() >= 600, 60, "600 records read by the pair")
+    stop_b.set()
+    tb.join(20)
+    check(sb.get("closed"), "member B did not close")
+    _wait(lambda: sa["assignment"] == list(range(6)), 60,
+          "A to take all 6 (now %r)" % (sa["assignment"],))
+    print("after B left: A=%r" % (sa["assignment"],))
+    produce(600, 600)
+    _wait(lambda: count() >= 850, 60, "A to read part of the second 600")
+    stop_a.set()
+    ta.join(20)
+    check(sa.get("closed"), "member A did not close")
+    sc, stop_c, tc = start_member()  # A restarted: same group, fresh process state.
+    _wait(lambda: count() >= 1200, 60, "the restarted member to read the rest (%d)" % count())
+    time.sleep(1)  # Anything re-read would show up as a duplicate here.
+    stop_c.set()
+    tc.join(20)
+    prod.close()
+    for _, st, _ in members:
+        check("error" not in st, "member failed: %s" % st.get("error"))
+    with lock:
+        got = list(seen)
+    dups = len(got) - len(set(got))
+    want = {(i % 6, i // 6) for i in range(1200)}
+    check(dups == 0, "%d records read twice (re-read beyond the committed point)" % dups)
+    check(set(got) == want, "missing %d records" % len(want - set(got)))
+    return 0
+
+
+def case_kcat_group(b, args):
+    """kcat's balanced consumer (-G, librdkafka's group client) reads all of a topic."""
+    if shutil.which("kcat") is None:
+        return SKIP
+    lines = "".join("k%d:v%d\n" % (i, i) for i in range(3000))
+    r = run(["kcat", "-b", b.bootstrap, "-P", "-t", "kg", "-K:"], input=lines)
+    check(r.returncode == 0, "kcat produce: " + r.stderr)
+    proc = subprocess.Popen(["kcat", "-u", "-b", b.bootstrap, "-G", "kg-group", "-X",
+                             "auto.offset.reset=earliest", "-f", "%k:%s\n", "kg"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = []
+    reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
+    reader.start()
+    _wait(lambda: len(out) >= 3000, 60, "kcat -G to read 3000 (got %d)" % len(out))
+    time.sleep(2)  # Let auto-commit run before the clean exit.
+    proc.send_signal(signal.SIGINT)
+    proc.wait(20)
+    check("".join(out) == lines, "kcat -G read %d lines, not the topic" % len(out))
+    return 0
+
+
+def case_groups_kill9(b, args):
+    """Committed offsets survive kill -9 (log.flush.interval.messages=1)."""
+    try:
+        from confluent_kafka import Consumer, Producer, TopicPartition
+    except ImportError:
+        return SKIP
+    p = Producer({"bootstrap.servers": b.bootstrap})
+    for i in range(50):
+        p.produce("gk", value=b"%d" % i, partition=0)
+    check(p.flush(20) == 0, "produce")
+    conf = {"bootstrap.servers": b.bootstrap, "group.id": "gk-g",
+            "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    c = Consumer(conf)
+    c.subscribe(["gk"])
+    got = []
+    deadline = time.time() + 30
+    while len(got) < 37 and time.time() < deadline:
+        m = c.poll(1)
+        if m is not None and not m.error():
+            got.append(m.offset())
+            c.commit(message=m, asynchronous=False)
+    check(got == list(range(37)), "consumed %r" % got[:5])
+    b.kill9()
+    c.close()
+    b.start()
+    conf["bootstrap.servers"] = b.bootstrap
+    c = Consumer(conf)
+    committed = c.committed([TopicPartition("gk", 0)], timeout=20)[0].offset
+    c.close()
+    check(committed == 37, "committed after kill -9: %d, want 37" % committed)
+    return 0
+
+
 def case_config(b, args):
     """Invalid values stop the start with a message naming the key; unknown keys only warn."""
     bad = os.path.join(b.workdir, "bad.properties")
@@ -637,7 +795,19 @@ CASES = {
     "min_insync": (case_min_insync, {}),
     "groups": (case_groups, {"group.initial.rebalance.delay.ms": "0"}),
     "trialctl": (case_trialctl, {}),
+    "group_split": (case_group_split, {"group.initial.rebalance.delay.ms": "0"}),
+    "kcat_group": (case_kcat_group, {"group.initial.rebalance.delay.ms": "0"}),
+    "groups_kill9": (case_groups_kill9, {"group.initial.rebalance.delay.ms": "0",
+                                         "log.flush.interval.messages": "1"}),
 }
+
+
+def clients_required():
+    """In CI (CI set to anything but false/0) or with TRIAL_REQUIRE_CLIENTS=1, a case that
+    cannot run because its client is missing fails: a silent skip would hide lost coverage."""
+    ci = os.environ.get("CI", "").strip().lower()
+    return (ci not in ("", "0", "false", "no")
+            or os.environ.get("TRIAL_REQUIRE_CLIENTS", "").strip() == "1")
 
 
 def main():
@@ -664,6 +834,9 @@ def main():
             rc = 1
         finally:
             b.stop()
+        if rc == SKIP and clients_required():
+            print("FAIL %s: a client is missing and CI/TRIAL_REQUIRE_CLIENTS requires it" % name)
+            rc = 1
         print("%s %s" % ({0: "PASS", SKIP: "SKIP"}.get(rc, "FAIL"), name))
         if rc == 0:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -142,6 +142,7 @@ static int run_file(const char *file, const struct harness_options *base, uint64
     if (!harness_supported(&scn, why, sizeof(why))) {
         printf("%s: cannot run: %s\n", file, why);
         printf("result: cannot run (exit %d)\n", HARNESS_EXIT_CANNOT_RUN);
+        printf("trace-hash none\n");
         return HARNESS_EXIT_CANNOT_RUN;
     }
     if (mkdirs(o.report_dir) < 0) {
@@ -186,6 +187,16 @@ static int cmd_run(int argc, char **argv) {
             i++;
         } else if (strcmp(arg, "--mutant") == 0 && next != NULL) {
             o.mutant = next;
+            i++;
+        } else if (strcmp(arg, "--no-heal") == 0) {
+            o.no_heal = true; /* Tests of the liveness exit code. */
+        } else if (strcmp(arg, "--break") == 0 && next != NULL) {
+            enum sim_break b;
+            if (sim_break_parse(next, &b) < 0) {
+                fprintf(stderr, "trial run: unknown --break '%s'\n", next);
+                return HARNESS_EXIT_CANNOT_RUN;
+            }
+            o.sim_break = (int)b; /* Tests of the crash exit code. */
             i++;
         } else if (arg[0] != '-' && file == NULL) {
             file = arg;

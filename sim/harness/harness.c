@@ -585,6 +585,7 @@ static void end_of_run(struct sim_world *world, void *arg) {
         struct h_workload *wl = &h->workloads[i];
         if (wl->w->kind == SCN_CONSUMER) consumer_stop_cb(world, wl);
     }
+    if (h->options->no_heal) return;
     sim_net_heal_all(h->world);
     sim_net_set_link(h->world, NULL, NULL, &default_link);
     for (size_t i = 0; i < sim_node_count(h->world); i++) {
@@ -785,6 +786,7 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
     h->world = sim_world_create(seed);
     sim_world_set_verbose(h->world, options->verbose);
     sim_world_set_mutant(h->world, options->mutant);
+    sim_world_set_break(h->world, (enum sim_break)options->sim_break);
     sim_world_set_trace_hook(h->world, on_trace, h);
 
     for (int32_t i = 0; i < h->scn.brokers; i++) {

@@ -50,6 +50,9 @@ struct harness_options {
     const char *report_dir;     /* Where a violation's report goes; NULL = no report. */
     bool verbose;               /* io_log lines to stderr. */
     bool quiet;                 /* No summary lines on stdout (swarm). */
+    /* For the harness's own tests of its exit codes: */
+    bool no_heal;               /* Skip the final heal (a fault can then outlive the run). */
+    int sim_break;              /* enum sim_break: a deliberately broken sim contract. */
 };
 
 #define HARNESS_TEXT_MAX 512

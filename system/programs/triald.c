@@ -6,13 +6,13 @@
  * flushed and marked clean, checkpoints written. After kill -9 the next start recovers
  * (log recovery scans unclean segments).
  *
- * Signals: io_posix has no signal hook, so the handler only sets a flag and a 50 ms io
- * timer turns it into io_posix_stop(). (A programs/ file may use POSIX directly.)
+ * Signals arrive through io_posix_watch_signals (a signalfd on the loop), so shutdown runs
+ * as an ordinary callback. Like every file of system/, this main reaches files and memory
+ * only through the io handle.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "broker/broker.h"
@@ -20,30 +20,17 @@
 #include "io/io.h"
 #include "io/io_posix.h"
 
-#define TRIALD_SIGNAL_POLL_MS 50
 #define TRIALD_CONFIG_BYTES_MAX (1u << 20)
-
-static volatile sig_atomic_t triald_stop_requested;
-
-static void triald_on_signal(int signo) {
-    (void)signo;
-    triald_stop_requested = 1;
-}
 
 struct triald {
     struct io *io;
     struct broker *broker;
 };
 
-static void triald_poll_signal(void *arg) {
+static void triald_on_signal(void *arg, int signo) {
     struct triald *d = arg;
-    if (triald_stop_requested) {
-        io_log(d->io, IO_LOG_INFO, "signal received: shutting down");
-        io_posix_stop(d->io);
-        return;
-    }
-    io_timer_start(d->io, io_now_ns(d->io) + TRIALD_SIGNAL_POLL_MS * 1000000ULL,
-                   triald_poll_signal, d);
+    io_log(d->io, IO_LOG_INFO, "signal %d received: shutting down", signo);
+    io_posix_stop(d->io);
 }
 
 static void triald_warn(void *arg, const char *message) {
@@ -51,24 +38,22 @@ static void triald_warn(void *arg, const char *message) {
     fprintf(stderr, "triald: warning: %s\n", message);
 }
 
-static int read_file(const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return -errno;
-    char *buf = malloc(TRIALD_CONFIG_BYTES_MAX);
-    if (buf == NULL) {
-        fclose(f);
-        return -ENOMEM;
-    }
-    size_t n = fread(buf, 1, TRIALD_CONFIG_BYTES_MAX, f);
-    int err = ferror(f) ? -EIO : 0;
-    fclose(f);
-    if (err == 0 && n == TRIALD_CONFIG_BYTES_MAX) err = -EFBIG;
-    if (err < 0) {
-        free(buf);
-        return err;
+/* Reads the whole file into io memory (TRIALD_CONFIG_BYTES_MAX bytes allocated; free with
+ * that size). Returns 0 or -errno; -EFBIG when the file does not fit. */
+static int read_file(struct io *io, const char *path, char **out, size_t *len) {
+    struct io_file *file = NULL;
+    int rc = io_file_open(io, path, IO_OPEN_READ, &file);
+    if (rc < 0) return rc;
+    char *buf = io_alloc(io, TRIALD_CONFIG_BYTES_MAX);
+    int64_t n = io_file_pread(io, file, buf, TRIALD_CONFIG_BYTES_MAX, 0);
+    io_file_close(io, file);
+    if (n >= 0 && (uint64_t)n == TRIALD_CONFIG_BYTES_MAX) n = -EFBIG;
+    if (n < 0) {
+        io_free(io, buf, TRIALD_CONFIG_BYTES_MAX);
+        return (int)n;
     }
     *out = buf;
-    *len = n;
+    *len = (size_t)n;
     return 0;
 }
 
@@ -76,24 +61,34 @@ static void usage(void) {
     fprintf(stderr, "usage: triald server.properties [--override key=value]...\n");
 }
 
+static int triald_main(struct triald *d, struct broker_config *config, int argc, char **argv);
+
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage();
         return 2;
     }
-    static struct broker_config config; /* Large; one per process here. */
+    struct triald d = {.io = io_posix_create()};
+    struct broker_config *config = io_alloc(d.io, sizeof(*config)); /* Large: not on the stack. */
+    int status = triald_main(&d, config, argc, argv);
+    io_free(d.io, config, sizeof(*config));
+    io_posix_destroy(d.io);
+    return status;
+}
+
+static int triald_main(struct triald *d, struct broker_config *config, int argc, char **argv) {
     char error[BROKER_CONFIG_ERROR_MAX] = "";
-    broker_config_defaults(&config);
+    broker_config_defaults(config);
     char *text = NULL;
     size_t len = 0;
-    int rc = read_file(argv[1], &text, &len);
+    int rc = read_file(d->io, argv[1], &text, &len);
     if (rc < 0) {
         fprintf(stderr, "triald: cannot read %s: %s\n", argv[1], strerror(-rc));
         return 1;
     }
     /* Overrides are appended as extra lines, so they win and go through the same checks. */
-    rc = broker_config_parse(&config, text, len, triald_warn, NULL, error);
-    free(text);
+    rc = broker_config_parse(config, text, len, triald_warn, NULL, error);
+    io_free(d->io, text, TRIALD_CONFIG_BYTES_MAX);
     for (int i = 2; rc == 0 && i < argc; i++) {
         if (strcmp(argv[i], "--override") != 0 || i + 1 >= argc) {
             usage();
@@ -107,40 +102,35 @@ int main(int argc, char **argv) {
             return 2;
         }
         *eq = '\0';
-        rc = broker_config_set(&config, kv, eq + 1, triald_warn, NULL, error);
+        rc = broker_config_set(config, kv, eq + 1, triald_warn, NULL, error);
         if (rc > 0) rc = 0;
-        if (rc == 0 && i + 1 >= argc) rc = broker_config_finish(&config, error);
+        if (rc == 0 && i + 1 >= argc) rc = broker_config_finish(config, error);
     }
     if (rc < 0) {
         fprintf(stderr, "triald: invalid configuration in %s: %s\n", argv[1], error);
         return 1;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = triald_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    /* A peer that closes mid-response must not kill the broker: writes get EPIPE instead. */
     signal(SIGPIPE, SIG_IGN);
-
-    struct triald d = {.io = io_posix_create()};
-    rc = broker_start(d.io, &config, &d.broker);
+    const int stop_signals[] = {SIGTERM, SIGINT};
+    rc = io_posix_watch_signals(d->io, stop_signals, 2, triald_on_signal, d);
+    if (rc < 0) {
+        fprintf(stderr, "triald: cannot watch signals: %s\n", strerror(-rc));
+        return 1;
+    }
+    rc = broker_start(d->io, config, &d->broker);
     if (rc < 0) {
         fprintf(stderr, "triald: cannot start: %s\n", strerror(-rc));
-        io_posix_destroy(d.io);
         return 1;
     }
     /* Tests wait for this line (and read the port from it with port 0). */
-    fprintf(stderr, "triald: started node %d on port %u\n", config.node_id,
-            broker_port(d.broker));
-    io_timer_start(d.io, io_now_ns(d.io) + TRIALD_SIGNAL_POLL_MS * 1000000ULL,
-                   triald_poll_signal, &d);
-    rc = io_posix_run(d.io);
+    fprintf(stderr, "triald: started node %d on port %u\n", config->node_id,
+            broker_port(d->broker));
+    rc = io_posix_run(d->io);
     if (rc < 0) fprintf(stderr, "triald: event loop failed: %s\n", strerror(-rc));
-    int stop_rc = broker_stop(d.broker);
+    int stop_rc = broker_stop(d->broker);
     if (stop_rc < 0) fprintf(stderr, "triald: shutdown error: %s\n", strerror(-stop_rc));
-    io_posix_destroy(d.io);
     fprintf(stderr, "triald: stopped\n");
     return rc < 0 || stop_rc < 0 ? 1 : 0;
 }

@@ -75,7 +75,7 @@ struct broker_config {
     int64_t log_retention_bytes; /* -1 = unlimited. */
     int64_t log_retention_check_interval_ms;
     int64_t log_flush_interval_messages; /* INT64_MAX = never by count. */
-    int64_t log_flush_interval_ms;       /* -1 = never by time (Kafka: unset). */
+    int64_t log_flush_interval_ms;       /* -1 = never by time; Kafka: unset. */
     int64_t log_flush_scheduler_interval_ms;
     int32_t log_index_interval_bytes;
     int32_t log_index_size_max_bytes;

@@ -50,7 +50,7 @@ enum io_open_flags {
     IO_OPEN_WRITE = 1 << 0,  /* Read and write. */
     IO_OPEN_CREATE = 1 << 1, /* Create if missing (implies IO_OPEN_WRITE). */
     IO_OPEN_EXCL = 1 << 2,   /* With CREATE: fail with -EEXIST if it exists. */
-    IO_OPEN_TRUNC = 1 << 3,  /* Truncate to zero on open (implies IO_OPEN_WRITE). */
+    IO_OPEN_TRUNC = 1 << 3,  /* Truncate to zero when opening; implies IO_OPEN_WRITE. */
 };
 
 /* A typed field of a trace event. Use the IO_TF_* macros to build them. */

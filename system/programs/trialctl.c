@@ -1,7 +1,7 @@
 /*
  * trialctl.c — the command-line tool over the Kafka protocol (system/client/), covering what
  * kafka-topics.sh, kafka-console-producer.sh, kafka-console-consumer.sh and
- * kafka-get-offsets.sh do for one broker:
+ * kafka-get-offsets.sh and kafka-consumer-groups.sh do for one broker:
  *
  *   trialctl [--bootstrap-server host:port] cluster
  *   trialctl ... topics list | describe T | create T [--partitions N] [--replication-factor R]
@@ -10,6 +10,8 @@
  *   trialctl ... consume T [--partition P] [--from-beginning | --offset O | --timestamp MS]
  *                [--count N] [--print-key] [--key-separator S] [--timeout-ms MS]
  *   trialctl ... offsets T [--partition P] [--earliest | --latest | --time MS]
+ *   trialctl ... groups list | describe G | reset-offsets G --topic T [--partition P]
+ *                (--to-earliest | --to-latest | --to-offset N)
  *
  * Without --partition, produce spreads records like Kafka's default partitioner (murmur2 of
  * the key; keyless records go to one partition per round of batches), and consume and
@@ -62,6 +64,11 @@ struct ctl {
     int32_t partition_count;
     int64_t *next_offsets;
     int64_t *high_watermarks;
+    /* groups */
+    struct ctl_group *group;
+    bool quiet;
+    int reset_mode; /* 1 earliest, 2 latest, 3 --to-offset. */
+    int64_t reset_offset;
 };
 
 #define CTL_PARTITIONS_MAX 10000
@@ -587,6 +594,311 @@ static int cmd_consume(struct ctl *ctl) {
 
 /* --- main ----------------------------------------------------------------------------- */
 
+/* --- groups --------------------------------------------------------------------------- */
+
+/* What describe and reset-offsets gather: one row per (topic, partition) the group has a
+ * commit for or a member is assigned, sorted by topic then partition before printing. */
+#define CTL_GROUP_ROWS_MAX 4096
+#define CTL_NAME_MAX 256
+
+struct ctl_group_row {
+    char topic[CTL_NAME_MAX];
+    int32_t partition;
+    int64_t committed; /* -1: no commit. */
+    char member[CTL_NAME_MAX];
+};
+
+struct ctl_group {
+    const char *group_id;
+    char state[64];
+    int16_t error;
+    int32_t members;
+    struct ctl_group_row *rows;
+    int32_t row_count;
+};
+
+static struct ctl_group_row *group_row(struct ctl_group *g, const char *topic, int32_t topic_len,
+                                       int32_t partition) {
+    if (topic_len < 0 || topic_len >= CTL_NAME_MAX) return NULL;
+    for (int32_t i = 0; i < g->row_count; i++) {
+        struct ctl_group_row *r = &g->rows[i];
+        if (r->partition == partition && (int32_t)strlen(r->topic) == topic_len &&
+            memcmp(r->topic, topic, (size_t)topic_len) == 0) {
+            return r;
+        }
+    }
+    if (g->row_count == CTL_GROUP_ROWS_MAX) return NULL;
+    struct ctl_group_row *r = &g->rows[g->row_count++];
+    memset(r, 0, sizeof(*r));
+    memcpy(r->topic, topic, (size_t)topic_len);
+    r->partition = partition;
+    r->committed = -1;
+    return r;
+}
+
+/* Big-endian readers over a ConsumerProtocol blob; false once it runs short. */
+struct ctl_bytes {
+    const uint8_t *p;
+    size_t left;
+};
+
+static bool rd_i16(struct ctl_bytes *b, int16_t *v) {
+    if (b->left < 2) return false;
+    *v = (int16_t)((b->p[0] << 8) | b->p[1]);
+    b->p += 2;
+    b->left -= 2;
+    return true;
+}
+
+static bool rd_i32(struct ctl_bytes *b, int32_t *v) {
+    if (b->left < 4) return false;
+    *v = (int32_t)(((uint32_t)b->p[0] << 24) | ((uint32_t)b->p[1] << 16) |
+                   ((uint32_t)b->p[2] << 8) | b->p[3]);
+    b->p += 4;
+    b->left -= 4;
+    return true;
+}
+
+/* Prints a member's ConsumerProtocolAssignment (any version: v0-v3 start with the same
+ * version, [topic, [partition]] prefix) as "t:0,1 u:2" and notes the rows it owns. */
+static void print_assignment(struct ctl_group *g, const char *member, const uint8_t *data,
+                             int32_t len) {
+    struct ctl_bytes b = {.p = data, .left = len > 0 ? (size_t)len : 0};
+    int16_t version;
+    int32_t topics;
+    if (len <= 0 || !rd_i16(&b, &version) || !rd_i32(&b, &topics) || topics < 0) {
+        printf(" -");
+        return;
+    }
+    for (int32_t t = 0; t < topics && t < 1000; t++) {
+        int16_t name_len;
+        if (!rd_i16(&b, &name_len) || name_len < 0 || (size_t)name_len > b.left) break;
+        const char *name = (const char *)b.p;
+        b.p += name_len;
+        b.left -= (size_t)name_len;
+        int32_t parts;
+        if (!rd_i32(&b, &parts) || parts < 0) break;
+        printf(" %.*s:", name_len, name);
+        for (int32_t i = 0; i < parts && i < 100000; i++) {
+            int32_t p;
+            if (!rd_i32(&b, &p)) break;
+            printf(i ? ",%d" : "%d", p);
+            struct ctl_group_row *row = group_row(g, name, name_len, p);
+            if (row != NULL) snprintf(row->member, sizeof(row->member), "%s", member);
+        }
+    }
+}
+
+static void on_list_groups(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_list_groups_response *r = body;
+    ctl->error = r->error_code;
+    for (int32_t i = 0; i < r->groups.count; i++) {
+        const struct proto_list_groups_response_group *g = &r->groups.items[i];
+        printf("%.*s\t%.*s\n", g->group_id.len, g->group_id.str,
+               g->protocol_type.len > 0 ? g->protocol_type.len : 0, g->protocol_type.str);
+    }
+}
+
+static void on_describe_group(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    struct ctl_group *g = ctl->group;
+    const struct proto_describe_groups_response *r = body;
+    g->error = r->groups.count == 1 ? r->groups.items[0].error_code : -1;
+    if (g->error != 0) return;
+    const struct proto_describe_groups_response_group *d = &r->groups.items[0];
+    snprintf(g->state, sizeof(g->state), "%.*s", d->group_state.len, d->group_state.str);
+    g->members = d->members.count;
+    if (!ctl->quiet) {
+        printf("group %s state %s protocol %.*s/%.*s members %d\n", g->group_id, g->state,
+               d->protocol_type.len > 0 ? d->protocol_type.len : 0, d->protocol_type.str,
+               d->protocol_data.len > 0 ? d->protocol_data.len : 0, d->protocol_data.str,
+               d->members.count);
+    }
+    for (int32_t i = 0; i < d->members.count; i++) {
+        const struct proto_describe_groups_response_member *m = &d->members.items[i];
+        char member[CTL_NAME_MAX];
+        snprintf(member, sizeof(member), "%.*s", m->member_id.len, m->member_id.str);
+        if (!ctl->quiet) {
+            printf("  member %s client %.*s host %.*s assignment", member, m->client_id.len,
+                   m->client_id.str, m->client_host.len, m->client_host.str);
+            print_assignment(g, member, m->member_assignment.data, m->member_assignment.len);
+            printf("\n");
+        }
+    }
+}
+
+static void on_offset_fetch(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    struct ctl_group *g = ctl->group;
+    const struct proto_offset_fetch_response *r = body;
+    g->error = r->error_code;
+    for (int32_t t = 0; t < r->topics.count; t++) {
+        const struct proto_offset_fetch_response_topic *ft = &r->topics.items[t];
+        for (int32_t p = 0; p < ft->partitions.count; p++) {
+            const struct proto_offset_fetch_response_partition *fp = &ft->partitions.items[p];
+            if (fp->error_code != 0 || fp->committed_offset < 0) continue;
+            struct ctl_group_row *row = group_row(g, ft->name.str, ft->name.len,
+                                                  fp->partition_index);
+            if (row != NULL) row->committed = fp->committed_offset;
+        }
+    }
+}
+
+static void on_offset_commit(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_offset_commit_response *r = body;
+    for (int32_t t = 0; t < r->topics.count; t++) {
+        for (int32_t p = 0; p < r->topics.items[t].partitions.count; p++) {
+            int16_t e = r->topics.items[t].partitions.items[p].error_code;
+            if (e != 0) ctl->error = e;
+        }
+    }
+}
+
+static int cmp_rows(const void *a, const void *b) {
+    const struct ctl_group_row *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    if (c != 0) return c;
+    return x->partition < y->partition ? -1 : x->partition > y->partition;
+}
+
+static int describe_group(struct ctl *ctl, struct ctl_group *g) {
+    struct proto_string id = proto_string_from(g->group_id);
+    struct proto_describe_groups_request req = {.include_authorized_operations = false};
+    req.groups.items = &id;
+    req.groups.count = 1;
+    int rc = ctl_call(ctl, PROTO_API_DESCRIBE_GROUPS, 0, &req, on_describe_group);
+    if (rc < 0) return fail("describe group", rc);
+    if (g->error != 0) return kafka_error("describe group", g->error);
+    return 0;
+}
+
+static int cmd_groups(struct ctl *ctl, const char *sub, const char *group_id) {
+    if (strcmp(sub, "list") == 0) {
+        struct proto_list_groups_request req = {0};
+        int rc = ctl_call(ctl, PROTO_API_LIST_GROUPS, 0, &req, on_list_groups);
+        if (rc < 0) return fail("list groups", rc);
+        return ctl->error != 0 ? kafka_error("list groups", ctl->error) : 0;
+    }
+    if (group_id == NULL) return fail("groups: a group id is required", -EINVAL);
+    struct ctl_group g = {.group_id = group_id};
+    g.rows = calloc(CTL_GROUP_ROWS_MAX, sizeof(*g.rows));
+    if (g.rows == NULL) return fail("groups", -ENOMEM);
+    ctl->group = &g;
+    int rc = 0;
+    if (strcmp(sub, "describe") == 0) {
+        rc = describe_group(ctl, &g);
+        if (rc != 0) goto out;
+        /* Every committed offset of the group (OffsetFetch v2+: null topics). */
+        struct proto_offset_fetch_request req = {.group_id = proto_string_from(group_id)};
+        req.topics.items = NULL;
+        req.topics.count = -1;
+        int err = ctl_call(ctl, PROTO_API_OFFSET_FETCH, 2, &req, on_offset_fetch);
+        if (err < 0) {
+            rc = fail("offset fetch", err);
+            goto out;
+        }
+        if (g.error != 0) {
+            rc = kafka_error("offset fetch", g.error);
+            goto out;
+        }
+        qsort(g.rows, (size_t)g.row_count, sizeof(*g.rows), cmp_rows);
+        printf("TOPIC\tPARTITION\tCOMMITTED\tLOG-END\tLAG\tMEMBER\n");
+        for (int32_t i = 0; i < g.row_count; i++) {
+            struct ctl_group_row *row = &g.rows[i];
+            ctl->topic = row->topic;
+            int64_t hw = -1;
+            err = list_offset(ctl, row->partition, -1, &hw);
+            char committed[32] = "-", end[32] = "-", lag[32] = "-";
+            if (err == 0) snprintf(end, sizeof(end), "%" PRId64, hw);
+            if (row->committed >= 0) {
+                snprintf(committed, sizeof(committed), "%" PRId64, row->committed);
+                /* I-GRP-6: lag = HW - committed, never below zero (a commit may run ahead
+                 * of a truncated log). */
+                if (err == 0) snprintf(lag, sizeof(lag), "%" PRId64, MAX(hw - row->committed, 0));
+            }
+            printf("%s\t%d\t%s\t%s\t%s\t%s\n", row->topic, row->partition, committed, end, lag,
+                   row->member[0] ? row->member : "-");
+        }
+        ctl->topic = NULL;
+        goto out;
+    }
+    if (strcmp(sub, "reset-offsets") == 0) {
+        if (ctl->topic == NULL || ctl->reset_mode == 0) {
+            rc = fail("reset-offsets wants --topic T and --to-earliest|--to-latest|--to-offset N",
+                      -EINVAL);
+            goto out;
+        }
+        /* Like kafka-consumer-groups.sh: only while no member could overwrite the commits. */
+        ctl->quiet = true;
+        rc = describe_group(ctl, &g);
+        if (rc != 0) goto out;
+        if (strcmp(g.state, "Empty") != 0 && strcmp(g.state, "Dead") != 0) {
+            fprintf(stderr, "trialctl: group %s is not empty (state %s, %d members): stop its "
+                    "consumers first\n", group_id, g.state, g.members);
+            rc = 1;
+            goto out;
+        }
+        int32_t first = ctl->partition, n = 1;
+        if (ctl->partition < 0) {
+            first = 0;
+            n = topic_partition_count(ctl);
+            if (n < 0) {
+                rc = fail("reset-offsets: unknown topic", n);
+                goto out;
+            }
+        }
+        struct proto_offset_commit_request_partition parts[256];
+        if (n > (int32_t)ARRAY_LEN(parts)) n = (int32_t)ARRAY_LEN(parts);
+        for (int32_t i = 0; i < n; i++) {
+            int64_t low = 0, high = 0;
+            int err = list_offset(ctl, first + i, -2, &low);
+            if (err == 0) err = list_offset(ctl, first + i, -1, &high);
+            if (err < 0) {
+                rc = err == -EPROTO ? kafka_error("list offsets", ctl->error)
+                                    : fail("list offsets", err);
+                goto out;
+            }
+            int64_t to = ctl->reset_mode == 1 ? low : ctl->reset_mode == 2 ? high
+                         : MIN(MAX(ctl->reset_offset, low), high); /* Kafka clamps too. */
+            parts[i] = (struct proto_offset_commit_request_partition){
+                .partition_index = first + i, .committed_offset = to,
+                .committed_leader_epoch = -1, .commit_timestamp = -1,
+                .committed_metadata = PROTO_STR("")};
+        }
+        struct proto_offset_commit_request_topic t = {.name = proto_string_from(ctl->topic)};
+        t.partitions.items = parts;
+        t.partitions.count = n;
+        struct proto_offset_commit_request req = {
+            .group_id = proto_string_from(group_id), .generation_id = -1,
+            .member_id = PROTO_STR(""), .group_instance_id = PROTO_STR_NULL,
+            .retention_time_ms = -1};
+        req.topics.items = &t;
+        req.topics.count = 1;
+        ctl->error = 0;
+        int err = ctl_call(ctl, PROTO_API_OFFSET_COMMIT, 2, &req, on_offset_commit);
+        if (err < 0) {
+            rc = fail("offset commit", err);
+            goto out;
+        }
+        if (ctl->error != 0) {
+            rc = kafka_error("offset commit", ctl->error);
+            goto out;
+        }
+        for (int32_t i = 0; i < n; i++) {
+            printf("%s:%d:%" PRId64 "\n", ctl->topic, parts[i].partition_index,
+                   parts[i].committed_offset);
+        }
+        goto out;
+    }
+    rc = fail("unknown groups command", -EINVAL);
+out:
+    ctl->group = NULL;
+    free(g.rows);
+    return rc;
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: trialctl [--bootstrap-server host:port] COMMAND ...\n"
@@ -596,7 +908,9 @@ static void usage(void) {
             "  produce T [--partition P] [--key-separator S] [--acks 1|-1]\n"
             "  consume T [--partition P] [--from-beginning|--offset O|--timestamp MS] [--count N]"
             " [--print-key] [--key-separator S] [--timeout-ms MS]\n"
-            "  offsets T [--partition P] [--earliest|--latest|--time MS]\n");
+            "  offsets T [--partition P] [--earliest|--latest|--time MS]\n"
+            "  groups list | describe G | reset-offsets G --topic T [--partition P]"
+            " (--to-earliest|--to-latest|--to-offset N)\n");
 }
 
 int main(int argc, char **argv) {
@@ -624,6 +938,13 @@ int main(int argc, char **argv) {
             ctl.timestamp = atoll(argv[++i]);
         } else if (strcmp(a, "--count") == 0 && next) ctl.count = atoll(argv[++i]);
         else if (strcmp(a, "--timeout-ms") == 0 && next) ctl.timeout_ms = atoll(argv[++i]);
+        else if (strcmp(a, "--topic") == 0 && next) ctl.topic = argv[++i];
+        else if (strcmp(a, "--to-earliest") == 0) ctl.reset_mode = 1;
+        else if (strcmp(a, "--to-latest") == 0) ctl.reset_mode = 2;
+        else if (strcmp(a, "--to-offset") == 0 && next) {
+            ctl.reset_mode = 3;
+            ctl.reset_offset = atoll(argv[++i]);
+        }
         else if (a[0] == '-' && a[1] == '-') {
             usage();
             return 2;
@@ -659,6 +980,8 @@ int main(int argc, char **argv) {
     } else if (strcmp(cmd, "offsets") == 0) {
         ctl.topic = positional[1];
         rc = cmd_offsets(&ctl);
+    } else if (strcmp(cmd, "groups") == 0 && npos >= 2) {
+        rc = cmd_groups(&ctl, positional[1], positional[2]);
     } else {
         usage();
         rc = 2;

@@ -610,6 +610,72 @@ def case_groups_kill9(b, args):
     return 0
 
 
+def case_groups_trialctl(b, args):
+    """trialctl groups: list, describe (members, assignment, committed, log end, lag) and
+    reset-offsets (refused while members are present, then applied and read by a client)."""
+    if not args.trialctl or not os.path.exists(args.trialctl):
+        print("trialctl not built")
+        return SKIP
+    try:
+        from confluent_kafka import Consumer, Producer, TopicPartition
+    except ImportError:
+        return SKIP
+    ctl = [args.trialctl, "--bootstrap-server", b.bootstrap]
+    r = run(ctl + ["topics", "create", "tg", "--partitions", "2"])
+    check(r.returncode == 0, "create: " + r.stderr)
+    p = Producer({"bootstrap.servers": b.bootstrap})
+    for i in range(100):
+        p.produce("tg", value=b"%d" % i, partition=i % 2)
+    check(p.flush(20) == 0, "produce")
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "tgg", "client.id": "tg-client",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe(["tg"])
+    deadline = time.time() + 30
+    while not c.assignment() and time.time() < deadline:
+        c.poll(0.5)
+    c.commit(offsets=[TopicPartition("tg", 0, 20), TopicPartition("tg", 1, 45)], asynchronous=False)
+    r = run(ctl + ["groups", "list"])
+    check(r.returncode == 0 and "tgg" in r.stdout.split(), "groups list: " + r.stdout + r.stderr)
+    r = run(ctl + ["groups", "describe", "tgg"])
+    print(r.stdout)
+    check(r.returncode == 0, "describe: " + r.stderr)
+    check("state Stable" in r.stdout and "members 1" in r.stdout, "describe header: " + r.stdout)
+    check("client tg-client" in r.stdout and "tg:0,1" in r.stdout, "describe member: " + r.stdout)
+    rows = {}
+    for line in r.stdout.splitlines():
+        f = line.split("\t")
+        if len(f) == 6 and f[0] == "tg":
+            rows[int(f[1])] = f
+    check(rows.get(0, [])[2:5] == ["20", "50", "30"], "partition 0 row %r" % rows.get(0))
+    check(rows.get(1, [])[2:5] == ["45", "50", "5"], "partition 1 row %r" % rows.get(1))
+    check(rows[0][5] != "-", "partition 0 has no member")
+    r = run(ctl + ["groups", "reset-offsets", "tgg", "--topic", "tg", "--to-earliest"])
+    check(r.returncode != 0 and "not empty" in r.stderr, "reset while Stable: %r" % r.stderr)
+    c.close()
+    r = run(ctl + ["groups", "describe", "tgg"])
+    check("state Empty" in r.stdout, "after close: " + r.stdout)
+    r = run(ctl + ["groups", "reset-offsets", "tgg", "--topic", "tg", "--to-offset", "10"])
+    check(r.returncode == 0 and r.stdout.split() == ["tg:0:10", "tg:1:10"], "reset: " + r.stdout + r.stderr)
+    r = run(ctl + ["groups", "reset-offsets", "tgg", "--topic", "tg", "--partition", "1", "--to-latest"])
+    check(r.stdout.split() == ["tg:1:50"], "reset latest: " + r.stdout + r.stderr)
+    r = run(ctl + ["groups", "describe", "tgg"])
+    check("tg\t0\t10\t50\t40\t-" in r.stdout and "tg\t1\t50\t50\t0\t-" in r.stdout,
+          "describe after reset: " + r.stdout)
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "tgg", "enable.auto.commit": False})
+    got = c.committed([TopicPartition("tg", 0), TopicPartition("tg", 1)], timeout=20)
+    c.close()
+    check([t.offset for t in got] == [10, 50], "client sees %r" % [t.offset for t in got])
+    r = run(ctl + ["groups", "reset-offsets", "tgg", "--topic", "tg", "--to-earliest"])
+    check(r.stdout.split() == ["tg:0:0", "tg:1:0"], "reset earliest: " + r.stdout)
+    # I-GRP-6: a commit past the high watermark shows lag 0, never negative.
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "tgg", "enable.auto.commit": False})
+    c.commit(offsets=[TopicPartition("tg", 0, 70)], asynchronous=False)
+    c.close()
+    r = run(ctl + ["groups", "describe", "tgg"])
+    check("tg\t0\t70\t50\t0\t-" in r.stdout, "lag past HW: " + r.stdout)
+    return 0
+
+
 def case_config(b, args):
     """Invalid values stop the start with a message naming the key; unknown keys only warn."""
     bad = os.path.join(b.workdir, "bad.properties")
@@ -797,6 +863,7 @@ CASES = {
     "trialctl": (case_trialctl, {}),
     "group_split": (case_group_split, {"group.initial.rebalance.delay.ms": "0"}),
     "kcat_group": (case_kcat_group, {"group.initial.rebalance.delay.ms": "0"}),
+    "groups_trialctl": (case_groups_trialctl, {"group.initial.rebalance.delay.ms": "0"}),
     "groups_kill9": (case_groups_kill9, {"group.initial.rebalance.delay.ms": "0",
                                          "log.flush.interval.messages": "1"}),
 }

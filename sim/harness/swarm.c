@@ -173,13 +173,14 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
             f.crash_mode = durable ? (enum scn_crash_mode)sim_rng_below(&rng, 4) : SCN_CRASH_KEEP;
             add_fault(s, &f);
             f.kind = SCN_FAULT_RESTART;
+            f.crash_mode = SCN_CRASH_SEEDED;
             f.at_ns = at + len;
             add_fault(s, &f);
             break;
         }
-        case 2:
+        case 2: /* A long GC pause of the broker (the language pauses brokers only). */
             f.kind = SCN_FAULT_PAUSE;
-            snprintf(f.a, sizeof(f.a), "%s", client);
+            snprintf(f.a, sizeof(f.a), "n1");
             add_fault(s, &f);
             f.kind = SCN_FAULT_RESUME;
             f.at_ns = at + len;

@@ -100,8 +100,8 @@ static void test_mutant_caught_with_report(void **state) {
 static void test_refuses_what_it_cannot_run(void **state) {
     (void)state;
     static const char *const texts[] = {
-        "scenario a\ncluster brokers 3\ntopic t partitions 1 replication 3\n"
-        "producer p1 topic t\ncheck I-REPL-1\nexpect pass\n",
+        ("scenario a\ncluster brokers 3\ntopic t partitions 1 replication 3\n"
+         "producer p1 topic t\ncheck I-REPL-1\nexpect pass\n"),
         "scenario b\ntopic t\nconsumer c1 topic t group g1\ncheck I-GRP-4\nexpect pass\n",
         "scenario c\ntopic t\nproducer p1 topic t acks 0\ncheck I-REPL-2\nexpect pass\n",
         "scenario d\ntopic t\nproducer p1 topic t\ncheck I-REPL-4\nexpect pass\n",

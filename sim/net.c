@@ -224,7 +224,14 @@ static void pipe_append(struct sim_world *world, struct sim_pipe *pipe, enum sim
     seg->next = NULL;
     seg->kind = kind;
     seg->len = len;
+    seg->msg = 0;
     if (len > 0) memcpy(seg->data, data, len);
+    if (world->net_trace && kind == SIM_SEG_DATA) {
+        seg->msg = ++world->next_msg_id;
+        const struct io_trace_field f[] = {IO_TF_I("msg", seg->msg), IO_TF_S("to", to->name),
+                                           IO_TF_I("bytes", len)};
+        sim_node_trace(from, "net_send", f, 3);
+    }
     uint64_t depart = MAX(world->now_ns, pipe->link_free_ns);
     uint64_t serialize_ns = 0;
     if (link->config.bandwidth_bytes_per_s > 0) {
@@ -323,6 +330,12 @@ static void deliver_data(struct sim_world *world, struct sim_pipe *pipe, struct 
     if (seg->kind == SIM_SEG_RST) {
         stream_end(to, -ECONNRESET);
         return;
+    }
+    if (seg->msg != 0) {
+        const struct io_trace_field f[] = {IO_TF_I("msg", seg->msg),
+                                           IO_TF_S("from", conn->nodes[pipe->from]->name),
+                                           IO_TF_I("bytes", seg->len)};
+        sim_node_trace(conn->nodes[1 - pipe->from], "net_recv", f, 3);
     }
     size_t copies = 1;
     if (world->broken == SIM_BREAK_DUP_BYTES && !world->break_done && seg->len > 0) {

@@ -70,6 +70,12 @@ void sim_world_set_log_hook(struct sim_world *world, sim_log_hook hook, void *ar
 void sim_world_set_mutant(struct sim_world *world, const char *name);
 const char *sim_world_mutant(const struct sim_world *world);
 
+/* Traces every data segment a stream carries as "net_send" on the sender (int "msg", str
+ * "to", int "bytes") and "net_recv" on the receiver (int "msg", str "from", int "bytes"),
+ * the message convention of checkers/trace.h (reports draw them as arrows). Off by
+ * default; turning it on changes the trace hash. */
+void sim_world_set_net_trace(struct sim_world *world, bool enabled);
+
 /* Deliberately broken contracts, to prove the selftest catches them. */
 enum sim_break {
     SIM_BREAK_NONE = 0,

@@ -144,6 +144,7 @@ struct sim_segment {
     struct sim_segment *next;
     uint64_t arrive_ns;
     enum sim_segment_kind kind;
+    uint64_t msg; /* net_send/net_recv trace id; 0 = not traced. */
     size_t len;
     uint8_t data[];
 };
@@ -315,6 +316,8 @@ struct sim_world {
     bool buggify;
     enum sim_break broken;
     char mutant[64]; /* The enabled mutant (io_mutant), "" = none. */
+    bool net_trace;  /* Trace every data segment (net_send / net_recv). */
+    uint64_t next_msg_id;
     bool break_done; /* the deliberate break fires once */
     sim_trace_hook trace_hook;
     void *trace_hook_arg;

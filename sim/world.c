@@ -775,6 +775,8 @@ void sim_world_set_mutant(struct sim_world *world, const char *name) {
 
 const char *sim_world_mutant(const struct sim_world *world) { return world->mutant; }
 
+void sim_world_set_net_trace(struct sim_world *world, bool enabled) { world->net_trace = enabled; }
+
 bool sim_node_mutant(struct sim_node *node, const char *name) {
     return node->world->mutant[0] != '\0' && strcmp(node->world->mutant, name) == 0;
 }

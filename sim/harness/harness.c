@@ -653,6 +653,11 @@ static void collect_final_images(struct harness *h, struct li_log **logs, size_t
             for (int32_t p = 0; p < h->scn.topics[t].partitions; p++) {
                 if (image_collect(&h->pool, b->node, b->name, h->scn.topics[t].name, p,
                                   &out[n]) == 0) {
+                    /* The HW for the picture: what the verifying read was last told. */
+                    const struct h_workload *v = t < h->verifier_count ? &h->verifiers[t] : NULL;
+                    if (v != NULL && v->consumer != NULL) {
+                        out[n].hw = consumer_high_watermark(v->consumer, (size_t)p);
+                    }
                     n++;
                 }
             }
@@ -788,6 +793,7 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
     sim_world_set_mutant(h->world, options->mutant);
     sim_world_set_break(h->world, (enum sim_break)options->sim_break);
     sim_world_set_trace_hook(h->world, on_trace, h);
+    sim_world_set_net_trace(h->world, true);
 
     for (int32_t i = 0; i < h->scn.brokers; i++) {
         struct h_broker *b = &h->brokers[i];

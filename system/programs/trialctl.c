@@ -9,6 +9,7 @@
  *   trialctl ... produce T [--partition P] [--key-separator S] [--acks A]    (lines on stdin)
  *   trialctl ... consume T [--partition P] [--from-beginning | --offset O | --timestamp MS]
  *                [--count N] [--print-key] [--key-separator S] [--timeout-ms MS]
+ *                [--group G]   (a group member: partitions and positions from the group)
  *   trialctl ... offsets T [--partition P] [--earliest | --latest | --time MS]
  *   trialctl ... groups list | describe G | reset-offsets G --topic T [--partition P]
  *                (--to-earliest | --to-latest | --to-offset N)
@@ -27,6 +28,7 @@
 
 #include "base/base.h"
 #include "client/client.h"
+#include "client/group_consumer.h"
 #include "io/io.h"
 #include "io/io_posix.h"
 #include "proto/proto.h"
@@ -67,6 +69,9 @@ struct ctl {
     /* groups */
     struct ctl_group *group;
     bool quiet;
+    const char *group_id; /* consume --group: a group member (client/group_consumer). */
+    char host[256];
+    uint16_t port;
     int reset_mode; /* 1 earliest, 2 latest, 3 --to-offset. */
     int64_t reset_offset;
 };
@@ -529,8 +534,71 @@ static void on_fetch(void *arg, int status, const void *body) {
     }
 }
 
+/* --- consume --group ------------------------------------------------------------------ */
+
+/* A group member (system/client/group_consumer): the partitions come from the group's
+ * assignment, positions from its committed offsets (or --from-beginning / latest when none),
+ * auto-commit every second and on leaving. Stops after --count records or --timeout-ms. */
+static void group_record(void *arg, const char *topic, int32_t partition, int64_t offset,
+                         const uint8_t *key, int32_t key_len, const uint8_t *value,
+                         int32_t value_len) {
+    struct ctl *ctl = arg;
+    if (ctl->count >= 0 && ctl->printed >= ctl->count) return;
+    (void)topic, (void)partition, (void)offset;
+    if (ctl->print_key) {
+        if (key_len > 0) fwrite(key, 1, (size_t)key_len, stdout);
+        fputs(ctl->key_separator != NULL ? ctl->key_separator : "\t", stdout);
+    }
+    if (value_len > 0) fwrite(value, 1, (size_t)value_len, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    ctl->printed++;
+}
+
+static void group_closed(void *arg, int result) {
+    struct ctl_wait *w = arg;
+    w->done = true;
+    w->status = result;
+}
+
+static int cmd_consume_group(struct ctl *ctl) {
+    struct group_consumer_config c;
+    group_consumer_config_defaults(&c);
+    c.host = ctl->host;
+    c.port = ctl->port;
+    c.client_id = "trialctl";
+    c.group_id = ctl->group_id;
+    c.topics[0] = ctl->topic;
+    c.topic_count = 1;
+    c.reset_earliest = ctl->start == -2;
+    c.auto_commit = true;
+    c.auto_commit_interval_ms = 1000;
+    c.heartbeat_interval_ms = 500;
+    c.on_record = group_record;
+    c.arg = ctl;
+    struct group_consumer *gc;
+    int rc = group_consumer_create(ctl->io, &c, &gc);
+    if (rc < 0) return fail("consume --group", rc);
+    uint64_t deadline = io_now_ns(ctl->io) + (uint64_t)ctl->timeout_ms * 1000000ULL;
+    while (io_now_ns(ctl->io) < deadline && (ctl->count < 0 || ctl->printed < ctl->count)) {
+        io_posix_run_once(ctl->io, 100);
+    }
+    struct ctl_wait w = {0};
+    group_consumer_close(gc, group_closed, &w);
+    deadline = io_now_ns(ctl->io) + 10ULL * 1000000000ULL;
+    while (!w.done && io_now_ns(ctl->io) < deadline) io_posix_run_once(ctl->io, 100);
+    group_consumer_destroy(gc);
+    if (ctl->count >= 0 && ctl->printed < ctl->count) {
+        fprintf(stderr, "trialctl: consume --group: %lld of %lld records\n",
+                (long long)ctl->printed, (long long)ctl->count);
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_consume(struct ctl *ctl) {
     if (ctl->topic == NULL) return fail("consume: a topic name is required", -EINVAL);
+    if (ctl->group_id != NULL) return cmd_consume_group(ctl);
     int32_t first = ctl->partition, n = 1;
     if (ctl->partition < 0) {
         first = 0;
@@ -907,7 +975,7 @@ static void usage(void) {
             " [--config k=v] | delete T | add-partitions T --partitions N\n"
             "  produce T [--partition P] [--key-separator S] [--acks 1|-1]\n"
             "  consume T [--partition P] [--from-beginning|--offset O|--timestamp MS] [--count N]"
-            " [--print-key] [--key-separator S] [--timeout-ms MS]\n"
+            " [--print-key] [--key-separator S] [--timeout-ms MS] [--group G]\n"
             "  offsets T [--partition P] [--earliest|--latest|--time MS]\n"
             "  groups list | describe G | reset-offsets G --topic T [--partition P]"
             " (--to-earliest|--to-latest|--to-offset N)\n");
@@ -939,6 +1007,7 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--count") == 0 && next) ctl.count = atoll(argv[++i]);
         else if (strcmp(a, "--timeout-ms") == 0 && next) ctl.timeout_ms = atoll(argv[++i]);
         else if (strcmp(a, "--topic") == 0 && next) ctl.topic = argv[++i];
+        else if (strcmp(a, "--group") == 0 && next) ctl.group_id = argv[++i];
         else if (strcmp(a, "--to-earliest") == 0) ctl.reset_mode = 1;
         else if (strcmp(a, "--to-latest") == 0) ctl.reset_mode = 2;
         else if (strcmp(a, "--to-offset") == 0 && next) {
@@ -963,7 +1032,9 @@ int main(int argc, char **argv) {
     memcpy(host, bootstrap, (size_t)(colon - bootstrap));
     host[colon - bootstrap] = '\0';
     ctl.io = io_posix_create();
-    ctl.client = client_create(ctl.io, host, (uint16_t)atoi(colon + 1), "trialctl");
+    snprintf(ctl.host, sizeof(ctl.host), "%s", host);
+    ctl.port = (uint16_t)atoi(colon + 1);
+    ctl.client = client_create(ctl.io, host, ctl.port, "trialctl");
     const char *cmd = positional[0];
     int rc;
     if (strcmp(cmd, "cluster") == 0) {

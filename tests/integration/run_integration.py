@@ -676,6 +676,65 @@ def case_groups_trialctl(b, args):
     return 0
 
 
+def case_group_interop(b, args):
+    """Our group consumer (trialctl consume --group) and kafka-python share one group: ours
+    joins first and leads, so kafka-python reads the range plan our leader encoded (and we
+    read its Subscription); each reads only its own 3 of 6 partitions; when ours leaves,
+    kafka-python takes all 6."""
+    if not args.trialctl or not os.path.exists(args.trialctl):
+        print("trialctl not built")
+        return SKIP
+    try:
+        from kafka import KafkaProducer
+    except ImportError:
+        return SKIP
+    ctl = [args.trialctl, "--bootstrap-server", b.bootstrap]
+    r = run(ctl + ["topics", "create", "gi", "--partitions", "6"])
+    check(r.returncode == 0, "create: " + r.stderr)
+    ours = subprocess.Popen(ctl + ["consume", "gi", "--group", "gi-g", "--from-beginning",
+                                   "--count", "30", "--timeout-ms", "60000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = []
+    threading.Thread(target=lambda: out.extend(ours.stdout), daemon=True).start()
+
+    def described():
+        return run(ctl + ["groups", "describe", "gi-g"]).stdout
+
+    _wait(lambda: "state Stable" in described(), 30, "trialctl to join gi-g")
+    seen, lock = [], threading.Lock()
+    state, stop = {"assignment": []}, threading.Event()
+    t = threading.Thread(target=_kp_member, args=(b.bootstrap, "gi-g", "gi", seen, lock, state, stop),
+                         daemon=True)
+    t.start()
+    _wait(lambda: len(state["assignment"]) == 3, 60, "kafka-python to get 3 (%r)" % state["assignment"])
+    d = described()
+    print(d)
+    check("members 2" in d and "protocol consumer/range" in d, "describe: " + d)
+    mine = set(range(6)) - set(state["assignment"])
+    prod = KafkaProducer(bootstrap_servers=b.bootstrap, acks=1)
+    for i in range(60):
+        prod.send("gi", value=b"%d-%d" % (i % 6, i // 6), partition=i % 6)
+    prod.flush()
+    prod.close()
+    ours.wait(60)
+    check(ours.returncode == 0, "trialctl consume --group: rc %d %s" % (ours.returncode, ours.stderr.read()))
+    time.sleep(0.5)
+    got = sorted(tuple(int(x) for x in line.strip().split("-")) for line in out)
+    check(got == sorted((p, o) for p in mine for o in range(10)),
+          "trialctl read %r, want partitions %r" % (got[:5], sorted(mine)))
+    _wait(lambda: state["assignment"] == list(range(6)), 60,
+          "kafka-python to take all 6 after trialctl left (%r)" % state["assignment"])
+    _wait(lambda: len(seen) >= 30, 30, "kafka-python to read its 30")
+    stop.set()
+    t.join(20)
+    check("error" not in state, "kafka-python member: %s" % state.get("error"))
+    with lock:
+        theirs = sorted(set(seen))
+    check(theirs == sorted((p, o) for p in set(range(6)) - mine for o in range(10)),
+          "kafka-python read %d records, some outside its partitions" % len(theirs))
+    return 0
+
+
 def case_config(b, args):
     """Invalid values stop the start with a message naming the key; unknown keys only warn."""
     bad = os.path.join(b.workdir, "bad.properties")
@@ -864,6 +923,7 @@ CASES = {
     "group_split": (case_group_split, {"group.initial.rebalance.delay.ms": "0"}),
     "kcat_group": (case_kcat_group, {"group.initial.rebalance.delay.ms": "0"}),
     "groups_trialctl": (case_groups_trialctl, {"group.initial.rebalance.delay.ms": "0"}),
+    "group_interop": (case_group_interop, {"group.initial.rebalance.delay.ms": "0"}),
     "groups_kill9": (case_groups_kill9, {"group.initial.rebalance.delay.ms": "0",
                                          "log.flush.interval.messages": "1"}),
 }

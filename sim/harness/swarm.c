@@ -140,6 +140,8 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
         w->value_bytes = (uint32_t)(16 + sim_rng_below(&rng, 240));
         w->idempotent = sim_rng_chance(&rng, 300);
         w->stop_ns = stop;
+        if (sim_rng_chance(&rng, 200)) w->count = 1 + sim_rng_below(&rng, 2000);
+        if (sim_rng_chance(&rng, 200)) w->start_ns = (1 + sim_rng_below(&rng, 3)) * NS_PER_S;
     }
     for (size_t i = 0; i < consumers; i++) {
         struct scn_workload *w = &s->workloads[s->workload_count++];
@@ -150,6 +152,8 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
         memcpy(w->topic, topic->name, SCN_NAME_MAX);
         for (int32_t p = 0; p < topic->partitions; p++) w->assign[w->assign_count++] = p;
         w->isolation = SCN_READ_UNCOMMITTED;
+        if (sim_rng_chance(&rng, 200)) w->start_ns = (1 + sim_rng_below(&rng, 3)) * NS_PER_S;
+        if (sim_rng_chance(&rng, 200)) w->stop_ns = stop;
     }
 
     /* Faults: k windows, one per equal slot of [1 s, duration - 3 s], so a window never
@@ -165,7 +169,7 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
         memset(&f, 0, sizeof(f));
         f.at_ns = at;
         const char *client = s->workloads[sim_rng_below(&rng, s->workload_count)].name;
-        switch (sim_rng_below(&rng, 7)) {
+        switch (sim_rng_below(&rng, 10)) {
         case 0:
         case 1: {
             f.kind = SCN_FAULT_CRASH;
@@ -223,6 +227,41 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
             snprintf(f.a, sizeof(f.a), "n1");
             f.at_ns = at + len;
             add_fault(s, &f);
+            break;
+        case 7: /* The broker cut off from everyone. */
+            f.kind = SCN_FAULT_ISOLATE;
+            snprintf(f.a, sizeof(f.a), "n1");
+            add_fault(s, &f);
+            memset(&f, 0, sizeof(f));
+            f.kind = SCN_FAULT_HEAL;
+            snprintf(f.a, sizeof(f.a), "all");
+            f.at_ns = at + len;
+            add_fault(s, &f);
+            break;
+        case 8: /* A trickle of bandwidth, or the broker's answers to a client lost. */
+            if (sim_rng_chance(&rng, 500)) {
+                f.kind = SCN_FAULT_SLOW;
+                snprintf(f.a, sizeof(f.a), "%s", client);
+                f.bandwidth_bps = 1024 + sim_rng_below(&rng, 64 * 1024);
+            } else {
+                f.kind = SCN_FAULT_PARTITION;
+                snprintf(f.a, sizeof(f.a), "n1");
+                snprintf(f.b, sizeof(f.b), "%s", client);
+                f.one_way = true;
+            }
+            add_fault(s, &f);
+            memset(&f, 0, sizeof(f));
+            f.kind = SCN_FAULT_HEAL;
+            snprintf(f.a, sizeof(f.a), "%s", client);
+            f.at_ns = at + len;
+            add_fault(s, &f);
+            break;
+        case 9: /* A crash the run only recovers from at its end (the final heal). */
+            f.kind = SCN_FAULT_CRASH;
+            snprintf(f.a, sizeof(f.a), "n1");
+            f.crash_mode = durable ? (enum scn_crash_mode)sim_rng_below(&rng, 4) : SCN_CRASH_KEEP;
+            add_fault(s, &f);
+            i = k; /* Nothing after it. */
             break;
         default:
             f.kind = sim_rng_chance(&rng, 500) ? SCN_FAULT_CLOCK_JUMP : SCN_FAULT_CLOCK_SKEW;

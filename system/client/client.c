@@ -113,6 +113,13 @@ static void client_flush(struct client *client) {
 
 static void client_on_connect(void *arg, struct io_stream *stream, int status) {
     struct client *client = arg;
+    if (client->destroying) {
+        /* client_destroy() ran while connecting: io has no way to cancel a connect, so the
+         * struct waited for this callback to free it. */
+        if (stream != NULL) io_stream_close(client->io, stream);
+        io_free(client->io, client, sizeof(*client));
+        return;
+    }
     if (status < 0) {
         client->state = CLIENT_FAILED;
         client_fail_all(client, status);
@@ -137,6 +144,7 @@ struct client *client_create(struct io *io, const char *host, uint16_t port,
 }
 
 void client_destroy(struct client *client) {
+    bool connecting = client->state == CLIENT_CONNECTING;
     client->destroying = true;
     if (client->stream != NULL) io_stream_close(client->io, client->stream);
     client->stream = NULL;
@@ -144,7 +152,9 @@ void client_destroy(struct client *client) {
     client_fail_all(client, -ECANCELED);
     proto_writer_destroy(&client->out);
     if (client->in != NULL) io_free(client->io, client->in, client->in_cap);
-    io_free(client->io, client, sizeof(*client));
+    client->in = NULL;
+    /* A connect still in flight will call back into this struct: it frees it then. */
+    if (!connecting) io_free(client->io, client, sizeof(*client));
 }
 
 int client_send(struct client *client, int16_t api_key, int16_t version, const void *body,

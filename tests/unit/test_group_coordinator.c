@@ -607,6 +607,44 @@ static void test_rebalance_interrupts_completing(void **state) {
     world_free(w);
 }
 
+/* CompletingRebalance -> PreparingRebalance when the leader leaves before its SyncGroup (the
+ * waiting follower is told to rejoin), and when the only member's session ends before it
+ * syncs; with nobody left the group ends Empty. */
+static void test_completing_back_to_preparing_on_leave_and_expiry(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    struct join_result a, b;
+    join(w, "", "a", &a);
+    join(w, "", "b", &b);
+    fake_io_advance_ms(w->fio, 6000);
+    assert_string_equal(state_of(w, "g"), "CompletingRebalance");
+    char aid[160], bid[160];
+    snprintf(aid, sizeof(aid), "%s", a.member_id);
+    snprintf(bid, sizeof(bid), "%s", b.member_id);
+    struct sync_result sb;
+    sync_group(w, 1, bid, NULL, 0, &sb);
+    assert_int_equal(sb.calls, 0);
+    const char *ids[] = {aid};
+    int16_t errors[1];
+    assert_int_equal(group_leave(w->co, "g", ids, 1, errors), GROUP_ERR_NONE);
+    assert_int_equal(errors[0], GROUP_ERR_NONE);
+    assert_int_equal(sb.calls, 1);
+    assert_int_equal(sb.error, GROUP_ERR_REBALANCE_IN_PROGRESS);
+    assert_string_equal(state_of(w, "g"), "PreparingRebalance");
+    join(w, bid, "b", &b);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(b.generation, 2);
+    assert_string_equal(b.leader, bid);
+    assert_string_equal(state_of(w, "g"), "CompletingRebalance");
+    /* b never syncs nor heartbeats: after its 10 s session it is removed. */
+    fake_io_advance_ms(w->fio, 9000);
+    assert_string_equal(state_of(w, "g"), "CompletingRebalance");
+    fake_io_advance_ms(w->fio, 1001);
+    assert_string_equal(state_of(w, "g"), "Empty");
+    assert_int_equal(group_heartbeat(w->co, "g", 2, bid), GROUP_ERR_UNKNOWN_MEMBER_ID);
+    world_free(w);
+}
+
 static void test_stale_assignment_write_is_ignored(void **state) {
     (void)state;
     struct world *w = world_new();
@@ -1003,6 +1041,7 @@ int main(void) {
         cmocka_unit_test(test_inconsistent_protocol_refused),
         cmocka_unit_test(test_stale_generation_and_unknown_member_refused),
         cmocka_unit_test(test_rebalance_interrupts_completing),
+        cmocka_unit_test(test_completing_back_to_preparing_on_leave_and_expiry),
         cmocka_unit_test(test_stale_assignment_write_is_ignored),
         cmocka_unit_test(test_assignment_write_failure),
         cmocka_unit_test(test_pending_member_holds_rebalance_until_its_session_ends),

@@ -798,7 +798,7 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
     for (int32_t i = 0; i < h->scn.brokers; i++) {
         struct h_broker *b = &h->brokers[i];
         b->h = h;
-        snprintf(b->name, sizeof(b->name), "n%d", i + 1);
+        snprintf(b->name, sizeof(b->name), "n%d", (int)((unsigned)(i + 1) % 100u));
         if (broker_configure(h, b, i + 1, result->summary, sizeof(result->summary)) < 0) {
             result->exit_code = HARNESS_EXIT_CANNOT_RUN;
             goto out;

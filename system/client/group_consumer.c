@@ -810,8 +810,11 @@ static void gc_heartbeat_fire(void *arg) {
     struct proto_heartbeat_request req = {
         .group_id = proto_string_from(gc->group_id), .generation_id = gc->generation,
         .member_id = proto_string_from(gc->member_id), .group_instance_id = PROTO_STR_NULL};
-    if (gc_send(gc, gc->coord, PROTO_API_HEARTBEAT, 3, &req, gc_on_heartbeat, NULL) == 0) {
+    int rc = gc_send(gc, gc->coord, PROTO_API_HEARTBEAT, 3, &req, gc_on_heartbeat, NULL);
+    if (rc == 0) {
         gc->heartbeating = true;
+    } else if (rc != -EAGAIN) {
+        gc_refind(gc); /* The coordinator connection is gone. */
     }
 }
 

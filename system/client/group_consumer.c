@@ -26,8 +26,8 @@
 #include "proto/proto.h"
 
 #define GC_FETCH_PARTITION_BYTES (1u << 20)
-#define GC_ASSIGNMENT_BYTES 8192
-#define GC_COMMITS_MAX 16
+#define GC_ASSIGNMENT_BYTES      8192
+#define GC_COMMITS_MAX           16
 
 /* Kafka error codes this client reacts to. */
 enum {
@@ -189,20 +189,24 @@ int64_t group_consumer_encode_assignment(uint8_t *buf, size_t cap,
     int32_t topics = 0;
     for (size_t i = 0; i < count; i++) {
         bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++) seen = strcmp(parts[j].topic, parts[i].topic) == 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(parts[j].topic, parts[i].topic) == 0;
         if (!seen) topics++;
     }
     proto_write_i32(&w, topics);
     for (size_t i = 0; i < count; i++) {
         bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++) seen = strcmp(parts[j].topic, parts[i].topic) == 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(parts[j].topic, parts[i].topic) == 0;
         if (seen) continue;
         proto_write_string(&w, proto_string_from(parts[i].topic), false, false);
         int32_t n = 0;
-        for (size_t j = i; j < count; j++) n += strcmp(parts[j].topic, parts[i].topic) == 0;
+        for (size_t j = i; j < count; j++)
+            n += strcmp(parts[j].topic, parts[i].topic) == 0;
         proto_write_i32(&w, n);
         for (size_t j = i; j < count; j++) {
-            if (strcmp(parts[j].topic, parts[i].topic) == 0) proto_write_i32(&w, parts[j].partition);
+            if (strcmp(parts[j].topic, parts[i].topic) == 0)
+                proto_write_i32(&w, parts[j].partition);
         }
     }
     proto_write_i32(&w, -1); /* user_data: null. */
@@ -253,7 +257,8 @@ static void plan_add(struct group_consumer_member_plan *m, const char *topic, in
 /* Topic indexes sorted by name: the order both assignors walk topics in (Kafka's too). */
 static void sorted_topics(const char (*topics)[GROUP_CONSUMER_NAME_MAX], size_t count,
                           size_t *order) {
-    for (size_t i = 0; i < count; i++) order[i] = i;
+    for (size_t i = 0; i < count; i++)
+        order[i] = i;
     for (size_t i = 1; i < count; i++) {
         for (size_t j = i; j > 0 && strcmp(topics[order[j - 1]], topics[order[j]]) > 0; j--) {
             size_t tmp = order[j];
@@ -268,7 +273,8 @@ void group_consumer_assign(enum group_consumer_assignor assignor,
                            const char (*topics)[GROUP_CONSUMER_NAME_MAX],
                            const int32_t *partition_counts, size_t topic_count) {
     ASSERT(topic_count <= GROUP_CONSUMER_TOPICS_MAX * GROUP_CONSUMER_MEMBERS_MAX);
-    for (size_t m = 0; m < member_count; m++) members[m].part_count = 0;
+    for (size_t m = 0; m < member_count; m++)
+        members[m].part_count = 0;
     size_t order[GROUP_CONSUMER_TOPICS_MAX * GROUP_CONSUMER_MEMBERS_MAX];
     sorted_topics(topics, topic_count, order);
     if (assignor == GROUP_CONSUMER_RANGE) {
@@ -369,15 +375,18 @@ static uint64_t gc_after(struct group_consumer *gc, uint32_t ms) {
 static void gc_retry_fire(void *arg) {
     struct group_consumer *gc = arg;
     gc->retry_timer = 0;
-    if (gc->state == GC_FIND) gc_find(gc);
-    else if (gc->state == GC_JOIN) gc_join(gc);
-    else if (gc->state == GC_STABLE) gc_fetch(gc);
+    if (gc->state == GC_FIND)
+        gc_find(gc);
+    else if (gc->state == GC_JOIN)
+        gc_join(gc);
+    else if (gc->state == GC_STABLE)
+        gc_fetch(gc);
 }
 
 static void gc_retry_later(struct group_consumer *gc) {
     gc_timer_cancel(gc, &gc->retry_timer);
-    gc->retry_timer = io_timer_start(gc->io, gc_after(gc, gc->config.retry_backoff_ms),
-                                     gc_retry_fire, gc);
+    gc->retry_timer =
+        io_timer_start(gc->io, gc_after(gc, gc->config.retry_backoff_ms), gc_retry_fire, gc);
 }
 
 static struct client *gc_bootstrap(struct group_consumer *gc) {
@@ -416,7 +425,8 @@ static struct gc_part *gc_part_find(struct group_consumer *gc, struct proto_stri
 }
 
 static void gc_publish(struct group_consumer *gc, group_consumer_rebalance_fn fn) {
-    for (size_t i = 0; i < gc->part_count; i++) gc->views[i] = gc->parts[i].tp;
+    for (size_t i = 0; i < gc->part_count; i++)
+        gc->views[i] = gc->parts[i].tp;
     if (fn != NULL) fn(gc->config.arg, gc->views, gc->part_count, gc->generation);
 }
 
@@ -459,22 +469,24 @@ static int gc_send_commit(struct group_consumer *gc, int32_t generation,
     /* Partitions of one topic are contiguous (assignments are kept sorted). */
     for (size_t i = 0; i < count; i++) {
         if (topic_count == 0 || strcmp(tps[i - 1].topic, tps[i].topic) != 0) {
-            ts[topic_count] = (struct proto_offset_commit_request_topic){
-                .name = proto_string_from(tps[i].topic)};
+            ts[topic_count] =
+                (struct proto_offset_commit_request_topic){.name = proto_string_from(tps[i].topic)};
             ts[topic_count].partitions.items = &ps[i];
             ts[topic_count].partitions.count = 0;
             topic_count++;
         }
-        ps[i] = (struct proto_offset_commit_request_partition){
-            .partition_index = tps[i].partition, .committed_offset = offsets[i],
-            .committed_leader_epoch = -1, .commit_timestamp = -1,
-            .committed_metadata = PROTO_STR("")};
+        ps[i] = (struct proto_offset_commit_request_partition){.partition_index = tps[i].partition,
+                                                               .committed_offset = offsets[i],
+                                                               .committed_leader_epoch = -1,
+                                                               .commit_timestamp = -1,
+                                                               .committed_metadata = PROTO_STR("")};
         ts[topic_count - 1].partitions.count++;
     }
-    struct proto_offset_commit_request req = {
-        .group_id = proto_string_from(gc->group_id), .generation_id = generation,
-        .member_id = proto_string_from(gc->member_id), .group_instance_id = PROTO_STR_NULL,
-        .retention_time_ms = -1};
+    struct proto_offset_commit_request req = {.group_id = proto_string_from(gc->group_id),
+                                              .generation_id = generation,
+                                              .member_id = proto_string_from(gc->member_id),
+                                              .group_instance_id = PROTO_STR_NULL,
+                                              .retention_time_ms = -1};
     req.topics.items = ts;
     req.topics.count = (int32_t)topic_count;
     struct gc_ctx *ctx = NULL;
@@ -485,7 +497,8 @@ static int gc_send_commit(struct group_consumer *gc, int32_t generation,
     ctx->arg = arg;
     ctx->record = record;
     ctx->count = count;
-    for (size_t i = 0; i < count; i++) ctx->offsets[i] = offsets[i];
+    for (size_t i = 0; i < count; i++)
+        ctx->offsets[i] = offsets[i];
     return 0;
 }
 
@@ -581,9 +594,10 @@ static void gc_join(struct group_consumer *gc) {
     }
     uint8_t meta[GROUP_CONSUMER_TOPICS_MAX * (GROUP_CONSUMER_NAME_MAX + 2) + 16];
     const char *topics[GROUP_CONSUMER_TOPICS_MAX];
-    for (size_t i = 0; i < gc->config.topic_count; i++) topics[i] = gc->topics[i];
-    int64_t meta_len = group_consumer_encode_subscription(meta, sizeof(meta), topics,
-                                                          gc->config.topic_count);
+    for (size_t i = 0; i < gc->config.topic_count; i++)
+        topics[i] = gc->topics[i];
+    int64_t meta_len =
+        group_consumer_encode_subscription(meta, sizeof(meta), topics, gc->config.topic_count);
     ASSERT(meta_len > 0);
     struct proto_join_group_request_protocol protocols[2];
     for (size_t i = 0; i < gc->config.assignor_count; i++) {
@@ -591,12 +605,12 @@ static void gc_join(struct group_consumer *gc) {
             .name = proto_string_from(gc_assignor_name(gc->config.assignors[i])),
             .metadata = {.data = meta, .len = (int32_t)meta_len}};
     }
-    struct proto_join_group_request req = {
-        .group_id = proto_string_from(gc->group_id),
-        .session_timeout_ms = gc->config.session_timeout_ms,
-        .rebalance_timeout_ms = gc->config.rebalance_timeout_ms,
-        .member_id = proto_string_from(gc->member_id), .group_instance_id = PROTO_STR_NULL,
-        .protocol_type = PROTO_STR("consumer")};
+    struct proto_join_group_request req = {.group_id = proto_string_from(gc->group_id),
+                                           .session_timeout_ms = gc->config.session_timeout_ms,
+                                           .rebalance_timeout_ms = gc->config.rebalance_timeout_ms,
+                                           .member_id = proto_string_from(gc->member_id),
+                                           .group_instance_id = PROTO_STR_NULL,
+                                           .protocol_type = PROTO_STR("consumer")};
     req.protocols.items = protocols;
     req.protocols.count = (int32_t)gc->config.assignor_count;
     if (gc_send(gc, gc->coord, PROTO_API_JOIN_GROUP, 5, &req, gc_on_join, NULL) < 0) {
@@ -625,9 +639,10 @@ static void gc_rejoin(struct group_consumer *gc, bool reset_member) {
 static void gc_send_sync(struct group_consumer *gc,
                          const struct proto_sync_group_request_assignment *assignments,
                          size_t count) {
-    struct proto_sync_group_request req = {
-        .group_id = proto_string_from(gc->group_id), .generation_id = gc->generation,
-        .member_id = proto_string_from(gc->member_id), .group_instance_id = PROTO_STR_NULL};
+    struct proto_sync_group_request req = {.group_id = proto_string_from(gc->group_id),
+                                           .generation_id = gc->generation,
+                                           .member_id = proto_string_from(gc->member_id),
+                                           .group_instance_id = PROTO_STR_NULL};
     req.assignments.items = (struct proto_sync_group_request_assignment *)assignments;
     req.assignments.count = (int32_t)count;
     gc->state = GC_SYNC;
@@ -655,8 +670,7 @@ static void gc_on_leader_metadata(void *arg, int status, const void *body) {
     }
     const struct proto_metadata_response *r = body;
     char(*names)[GROUP_CONSUMER_NAME_MAX] =
-        io_alloc(gc->io, GROUP_CONSUMER_TOPICS_MAX * GROUP_CONSUMER_MEMBERS_MAX *
-                             sizeof(*names));
+        io_alloc(gc->io, GROUP_CONSUMER_TOPICS_MAX * GROUP_CONSUMER_MEMBERS_MAX * sizeof(*names));
     int32_t counts[GROUP_CONSUMER_TOPICS_MAX * GROUP_CONSUMER_MEMBERS_MAX];
     size_t n = 0;
     for (int32_t t = 0; t < r->topics.count && n < ARRAY_LEN(counts); t++) {
@@ -671,8 +685,8 @@ static void gc_on_leader_metadata(void *arg, int status, const void *body) {
     }
     enum group_consumer_assignor a =
         strcmp(gc->protocol, "roundrobin") == 0 ? GROUP_CONSUMER_ROUNDROBIN : GROUP_CONSUMER_RANGE;
-    group_consumer_assign(a, gc->plans, gc->plan_count, (const char(*)[GROUP_CONSUMER_NAME_MAX])names,
-                          counts, n);
+    group_consumer_assign(a, gc->plans, gc->plan_count,
+                          (const char(*)[GROUP_CONSUMER_NAME_MAX])names, counts, n);
     io_free(gc->io, names, GROUP_CONSUMER_TOPICS_MAX * GROUP_CONSUMER_MEMBERS_MAX * sizeof(*names));
     struct proto_sync_group_request_assignment assignments[GROUP_CONSUMER_MEMBERS_MAX];
     size_t bytes_each = GC_ASSIGNMENT_BYTES;
@@ -706,20 +720,22 @@ static void gc_lead(struct group_consumer *gc, const struct proto_join_group_res
         memset(p, 0, sizeof(*p));
         if (m->member_id.len <= 0 || m->member_id.len >= GROUP_CONSUMER_NAME_MAX) continue;
         memcpy(p->member_id, m->member_id.str, (size_t)m->member_id.len);
-        int n = group_consumer_decode_subscription(m->metadata.data,
-                                                   m->metadata.len > 0 ? (size_t)m->metadata.len : 0,
-                                                   p->topics, GROUP_CONSUMER_TOPICS_MAX);
+        int n = group_consumer_decode_subscription(
+            m->metadata.data, m->metadata.len > 0 ? (size_t)m->metadata.len : 0, p->topics,
+            GROUP_CONSUMER_TOPICS_MAX);
         p->topic_count = n > 0 ? (size_t)n : 0;
         gc->plan_count++;
     }
     qsort(gc->plans, gc->plan_count, sizeof(*gc->plans), cmp_plans);
     /* Metadata for the union of the members' topics. */
-    struct proto_metadata_request_topic topics[GROUP_CONSUMER_TOPICS_MAX * GROUP_CONSUMER_MEMBERS_MAX];
+    struct proto_metadata_request_topic
+        topics[GROUP_CONSUMER_TOPICS_MAX * GROUP_CONSUMER_MEMBERS_MAX];
     size_t n = 0;
     for (size_t m = 0; m < gc->plan_count; m++) {
         for (size_t t = 0; t < gc->plans[m].topic_count; t++) {
             bool seen = false;
-            for (size_t k = 0; k < n && !seen; k++) seen = strcmp(topics[k].name.str, gc->plans[m].topics[t]) == 0;
+            for (size_t k = 0; k < n && !seen; k++)
+                seen = strcmp(topics[k].name.str, gc->plans[m].topics[t]) == 0;
             if (!seen && n < ARRAY_LEN(topics)) {
                 topics[n++].name = proto_string_from(gc->plans[m].topics[t]);
             }
@@ -728,7 +744,8 @@ static void gc_lead(struct group_consumer *gc, const struct proto_join_group_res
     struct proto_metadata_request req = {.allow_auto_topic_creation = false};
     req.topics.items = topics;
     req.topics.count = (int32_t)n;
-    if (gc_send(gc, gc_bootstrap(gc), PROTO_API_METADATA, 4, &req, gc_on_leader_metadata, NULL) < 0) {
+    if (gc_send(gc, gc_bootstrap(gc), PROTO_API_METADATA, 4, &req, gc_on_leader_metadata, NULL) <
+        0) {
         gc_free_plans(gc);
         gc_drop_client(&gc->bootstrap);
         gc_retry_later(gc); /* State JOIN: joins again. */
@@ -795,9 +812,12 @@ static void gc_on_heartbeat(void *arg, int status, const void *body) {
         return;
     }
     int16_t e = ((const struct proto_heartbeat_response *)body)->error_code;
-    if (e == GC_ERR_REBALANCE_IN_PROGRESS || e == GC_ERR_ILLEGAL_GENERATION) gc_rejoin(gc, false);
-    else if (e == GC_ERR_UNKNOWN_MEMBER_ID) gc_rejoin(gc, true);
-    else if (gc_is_coordinator_error(e)) gc_refind(gc);
+    if (e == GC_ERR_REBALANCE_IN_PROGRESS || e == GC_ERR_ILLEGAL_GENERATION)
+        gc_rejoin(gc, false);
+    else if (e == GC_ERR_UNKNOWN_MEMBER_ID)
+        gc_rejoin(gc, true);
+    else if (gc_is_coordinator_error(e))
+        gc_refind(gc);
 }
 
 static void gc_heartbeat_fire(void *arg) {
@@ -807,9 +827,10 @@ static void gc_heartbeat_fire(void *arg) {
     gc->heartbeat_timer = io_timer_start(gc->io, gc_after(gc, gc->config.heartbeat_interval_ms),
                                          gc_heartbeat_fire, gc);
     if (gc->heartbeating) return;
-    struct proto_heartbeat_request req = {
-        .group_id = proto_string_from(gc->group_id), .generation_id = gc->generation,
-        .member_id = proto_string_from(gc->member_id), .group_instance_id = PROTO_STR_NULL};
+    struct proto_heartbeat_request req = {.group_id = proto_string_from(gc->group_id),
+                                          .generation_id = gc->generation,
+                                          .member_id = proto_string_from(gc->member_id),
+                                          .group_instance_id = PROTO_STR_NULL};
     int rc = gc_send(gc, gc->coord, PROTO_API_HEARTBEAT, 3, &req, gc_on_heartbeat, NULL);
     if (rc == 0) {
         gc->heartbeating = true;
@@ -873,8 +894,10 @@ static void gc_on_fetch(void *arg, int status, const void *body) {
             if (!gc_current(gc, epoch)) return;
         }
     }
-    if (reset) gc_reset_positions(gc);
-    else gc_fetch(gc);
+    if (reset)
+        gc_reset_positions(gc);
+    else
+        gc_fetch(gc);
 }
 
 static void gc_fetch(struct group_consumer *gc) {
@@ -887,24 +910,29 @@ static void gc_fetch(struct group_consumer *gc) {
         const struct gc_part *part = &gc->parts[i];
         if (part->position < 0) continue;
         if (last == NULL || strcmp(last, part->tp.topic) != 0) {
-            ts[topic_count] = (struct proto_fetch_request_topic){
-                .topic = proto_string_from(part->tp.topic)};
+            ts[topic_count] =
+                (struct proto_fetch_request_topic){.topic = proto_string_from(part->tp.topic)};
             ts[topic_count].partitions.items = &ps[n];
             ts[topic_count].partitions.count = 0;
             topic_count++;
             last = part->tp.topic;
         }
-        ps[n++] = (struct proto_fetch_request_partition){
-            .partition = part->tp.partition, .current_leader_epoch = -1,
-            .fetch_offset = part->position, .log_start_offset = -1,
-            .partition_max_bytes = GC_FETCH_PARTITION_BYTES};
+        ps[n++] =
+            (struct proto_fetch_request_partition){.partition = part->tp.partition,
+                                                   .current_leader_epoch = -1,
+                                                   .fetch_offset = part->position,
+                                                   .log_start_offset = -1,
+                                                   .partition_max_bytes = GC_FETCH_PARTITION_BYTES};
         ts[topic_count - 1].partitions.count++;
     }
     if (n == 0) return;
-    struct proto_fetch_request req = {
-        .replica_id = -1, .max_wait_ms = (int32_t)gc->config.fetch_max_wait_ms, .min_bytes = 1,
-        .max_bytes = 16 << 20, .isolation_level = 0, .session_epoch = -1,
-        .rack_id = PROTO_STR("")};
+    struct proto_fetch_request req = {.replica_id = -1,
+                                      .max_wait_ms = (int32_t)gc->config.fetch_max_wait_ms,
+                                      .min_bytes = 1,
+                                      .max_bytes = 16 << 20,
+                                      .isolation_level = 0,
+                                      .session_epoch = -1,
+                                      .rack_id = PROTO_STR("")};
     req.topics.items = ts;
     req.topics.count = (int32_t)topic_count;
     req.forgotten_topics_data.count = 0;
@@ -954,8 +982,10 @@ static void gc_reset_positions(struct group_consumer *gc) {
             last = part->tp.topic;
         }
         ps[n++] = (struct proto_list_offsets_request_partition){
-            .partition_index = part->tp.partition, .current_leader_epoch = -1,
-            .timestamp = gc->config.reset_earliest ? -2 : -1, .max_num_offsets = 1};
+            .partition_index = part->tp.partition,
+            .current_leader_epoch = -1,
+            .timestamp = gc->config.reset_earliest ? -2 : -1,
+            .max_num_offsets = 1};
         ts[topic_count - 1].partitions.count++;
     }
     if (n == 0) {
@@ -965,8 +995,8 @@ static void gc_reset_positions(struct group_consumer *gc) {
     struct proto_list_offsets_request req = {.replica_id = -1, .isolation_level = 0};
     req.topics.items = ts;
     req.topics.count = (int32_t)topic_count;
-    if (gc_send(gc, gc_bootstrap(gc), PROTO_API_LIST_OFFSETS, 1, &req, gc_on_list_offsets,
-                NULL) < 0) {
+    if (gc_send(gc, gc_bootstrap(gc), PROTO_API_LIST_OFFSETS, 1, &req, gc_on_list_offsets, NULL) <
+        0) {
         gc_drop_client(&gc->bootstrap);
         gc_rejoin(gc, false);
     }
@@ -1028,8 +1058,8 @@ static void gc_on_sync(void *arg, int status, const void *body) {
     if (n < 0) n = 0;
     gc->part_count = 0;
     for (int i = 0; i < n; i++) {
-        gc->parts[gc->part_count++] = (struct gc_part){.tp = tps[i], .position = -1,
-                                                       .committed = -1};
+        gc->parts[gc->part_count++] =
+            (struct gc_part){.tp = tps[i], .position = -1, .committed = -1};
     }
     qsort(gc->parts, gc->part_count, sizeof(gc->parts[0]), cmp_parts);
     gc->state = GC_STABLE;
@@ -1109,8 +1139,8 @@ int group_consumer_create(struct io *io, const struct group_consumer_config *con
     gc->config.group_id = gc->group_id;
     gc->generation = -1;
     if (config->auto_commit) {
-        gc->commit_timer = io_timer_start(io, gc_after(gc, config->auto_commit_interval_ms),
-                                          gc_commit_fire, gc);
+        gc->commit_timer =
+            io_timer_start(io, gc_after(gc, config->auto_commit_interval_ms), gc_commit_fire, gc);
     }
     gc_find(gc);
     *out = gc;
@@ -1123,7 +1153,8 @@ static void gc_on_leave(void *arg, int status, const void *body) {
     ctx->used = false;
     if (gc->state != GC_LEAVING) return;
     gc->state = GC_CLOSED;
-    int result = status < 0 ? status : ((const struct proto_leave_group_response *)body)->error_code;
+    int result =
+        status < 0 ? status : ((const struct proto_leave_group_response *)body)->error_code;
     if (gc->close_done != NULL) gc->close_done(gc->close_arg, result);
 }
 
@@ -1198,7 +1229,8 @@ int32_t group_consumer_generation(const struct group_consumer *gc) { return gc->
 size_t group_consumer_assignment(const struct group_consumer *gc,
                                  const struct group_consumer_partition **parts) {
     struct group_consumer *m = (struct group_consumer *)gc;
-    for (size_t i = 0; i < m->part_count; i++) m->views[i] = m->parts[i].tp;
+    for (size_t i = 0; i < m->part_count; i++)
+        m->views[i] = m->parts[i].tp;
     *parts = m->views;
     return m->part_count;
 }

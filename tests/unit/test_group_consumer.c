@@ -30,9 +30,9 @@
 #include "proto/proto.h"
 #include "sim/sim.h"
 
-#define TOPIC "t"
+#define TOPIC      "t"
 #define PARTITIONS 6
-#define SEEN_MAX 64 /* Offsets per partition tracked. */
+#define SEEN_MAX   64 /* Offsets per partition tracked. */
 
 struct world {
     struct sim_world *world;
@@ -134,18 +134,19 @@ static void start_member(struct world *w, struct member *m, const char *node_nam
 static size_t assigned(struct member *m, int32_t *out) {
     const struct group_consumer_partition *parts;
     size_t n = group_consumer_assignment(m->gc, &parts);
-    for (size_t i = 0; i < n; i++) out[i] = parts[i].partition;
+    for (size_t i = 0; i < n; i++)
+        out[i] = parts[i].partition;
     return group_consumer_stable(m->gc) ? n : 0;
 }
 
 /* Runs the world in 10 ms steps until cond holds (or 30 virtual seconds pass). */
-#define RUN_UNTIL(w, cond)                                                                    \
-    do {                                                                                      \
-        uint64_t limit_ = sim_world_now_ns((w)->world) + 30 * NS_PER_S;                       \
-        while (!(cond) && sim_world_now_ns((w)->world) < limit_) {                            \
-            sim_world_run_until((w)->world, sim_world_now_ns((w)->world) + 10 * NS_PER_MS);   \
-        }                                                                                     \
-        assert_true(cond);                                                                    \
+#define RUN_UNTIL(w, cond)                                                                         \
+    do {                                                                                           \
+        uint64_t limit_ = sim_world_now_ns((w)->world) + 30 * NS_PER_S;                            \
+        while (!(cond) && sim_world_now_ns((w)->world) < limit_) {                                 \
+            sim_world_run_until((w)->world, sim_world_now_ns((w)->world) + 10 * NS_PER_MS);        \
+        }                                                                                          \
+        assert_true(cond);                                                                         \
     } while (0)
 
 /* --- A producer on its own node: creates the topic and writes "p<P>-<offset>" values. --- */
@@ -171,9 +172,8 @@ static void on_produce(void *arg, int status, const void *body) {
 }
 
 static void create_topic(struct world *w, struct client *cl) {
-    struct proto_create_topics_request_topic t = {.name = PROTO_STR(TOPIC),
-                                                  .num_partitions = PARTITIONS,
-                                                  .replication_factor = 1};
+    struct proto_create_topics_request_topic t = {
+        .name = PROTO_STR(TOPIC), .num_partitions = PARTITIONS, .replication_factor = 1};
     t.assignments.count = 0;
     t.configs.count = 0;
     struct proto_create_topics_request req = {.timeout_ms = 1000};
@@ -205,8 +205,8 @@ static void produce(struct world *w, struct client *cl, int first, int count) {
         struct proto_produce_request_topic topic = {.name = PROTO_STR(TOPIC)};
         topic.partition_data.items = &part;
         topic.partition_data.count = 1;
-        struct proto_produce_request req = {.transactional_id = PROTO_STR_NULL, .acks = -1,
-                                            .timeout_ms = 1000};
+        struct proto_produce_request req = {
+            .transactional_id = PROTO_STR_NULL, .acks = -1, .timeout_ms = 1000};
         req.topic_data.items = &topic;
         req.topic_data.count = 1;
         struct call c = {0};
@@ -221,9 +221,10 @@ static struct client *setup(struct world *w, uint64_t seed) {
     char error[BROKER_CONFIG_ERROR_MAX];
     broker_config_defaults(&w->config);
     /* Flush every message: commits must survive the broker crash of test_broker_crash. */
-    const char *props = "listeners=PLAINTEXT://:9092\nadvertised.listeners=PLAINTEXT://broker:9092\n"
-                        "log.dirs=/data\nauto.create.topics.enable=false\n"
-                        "group.initial.rebalance.delay.ms=0\nlog.flush.interval.messages=1\n";
+    const char *props =
+        "listeners=PLAINTEXT://:9092\nadvertised.listeners=PLAINTEXT://broker:9092\n"
+        "log.dirs=/data\nauto.create.topics.enable=false\n"
+        "group.initial.rebalance.delay.ms=0\nlog.flush.interval.messages=1\n";
     assert_int_equal(broker_config_parse(&w->config, props, strlen(props), NULL, NULL, error), 0);
     w->world = sim_world_create(seed);
     w->broker_node = sim_node_add(w->world, "broker", broker_main, w);
@@ -255,7 +256,8 @@ static void test_protocol_bytes(void **state) {
     const char *topics[] = {"ab", "c"};
     int64_t n = group_consumer_encode_subscription(buf, sizeof(buf), topics, 2);
     /* version 0, [2: "ab", "c"], user_data null. */
-    const uint8_t want_sub[] = {0, 0, 0, 0, 0, 2, 0, 2, 'a', 'b', 0, 1, 'c', 0xff, 0xff, 0xff, 0xff};
+    const uint8_t want_sub[] = {0,   0, 0, 0,   0,    2,    0,    2,   'a',
+                                'b', 0, 1, 'c', 0xff, 0xff, 0xff, 0xff};
     assert_int_equal(n, sizeof(want_sub));
     assert_memory_equal(buf, want_sub, sizeof(want_sub));
     char got[4][GROUP_CONSUMER_NAME_MAX];
@@ -266,8 +268,9 @@ static void test_protocol_bytes(void **state) {
 
     struct group_consumer_partition parts[3] = {{"t", 0}, {"t", 2}, {"u", 1}};
     n = group_consumer_encode_assignment(buf, sizeof(buf), parts, 3);
-    const uint8_t want_asg[] = {0, 0, 0, 0, 0, 2, 0, 1, 't', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2,
-                                0, 1, 'u', 0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t want_asg[] = {0, 0, 0, 0, 0, 2, 0, 1, 't',  0,    0,    0,
+                                2, 0, 0, 0, 0, 0, 0, 0, 2,    0,    1,    'u',
+                                0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff};
     assert_int_equal(n, sizeof(want_asg));
     assert_memory_equal(buf, want_asg, sizeof(want_asg));
     struct group_consumer_partition back[8];
@@ -381,7 +384,8 @@ static void test_split_and_leave(void **state) {
     uint64_t h2 = split_and_leave(5);
     assert_true(h1 == h2);
     /* Other schedules (network latencies differ per seed) must hold the same properties. */
-    for (uint64_t seed = 100; seed < 140; seed++) (void)split_and_leave(seed);
+    for (uint64_t seed = 100; seed < 140; seed++)
+        (void)split_and_leave(seed);
 }
 
 /* Manual commits: a member reads, commits, is closed; its successor starts exactly at the
@@ -421,7 +425,8 @@ static void test_commit_resume(void **state) {
     start_member(&w, &d, "d", &seen, false);
     RUN_UNTIL(&w, seen.total == PARTITIONS * 25);
     for (int p = 0; p < PARTITIONS; p++) {
-        for (int o = 0; o < 20; o++) assert_int_equal(seen.reads[p][o], o >= 15 ? 2 : 1);
+        for (int o = 0; o < 20; o++)
+            assert_int_equal(seen.reads[p][o], o >= 15 ? 2 : 1);
     }
     group_consumer_destroy(d.gc);
     client_destroy(producer);
@@ -465,15 +470,14 @@ static void broker_crash(uint64_t seed) {
 
 static void test_broker_crash(void **state) {
     (void)state;
-    for (uint64_t seed = 21; seed < 41; seed++) broker_crash(seed);
+    for (uint64_t seed = 21; seed < 41; seed++)
+        broker_crash(seed);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_protocol_bytes),
-        cmocka_unit_test(test_assignors),
-        cmocka_unit_test(test_split_and_leave),
-        cmocka_unit_test(test_commit_resume),
+        cmocka_unit_test(test_protocol_bytes),  cmocka_unit_test(test_assignors),
+        cmocka_unit_test(test_split_and_leave), cmocka_unit_test(test_commit_resume),
         cmocka_unit_test(test_broker_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,8 +36,7 @@
 
 struct group_consumer;
 
-/* One (topic, partition) of an assignment. `topic` indexes the subscription (config.topics)
- * for the consumer's own assignment. */
+/* One (topic, partition) of an assignment, the topic by name. */
 struct group_consumer_partition {
     char topic[GROUP_CONSUMER_NAME_MAX];
     int32_t partition;

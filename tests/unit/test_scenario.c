@@ -315,7 +315,8 @@ static void random_scenario(uint64_t seed, struct scenario *s) {
         const struct scn_topic *t = &s->topics[rng_below(&x, s->topic_count)];
         snprintf(w->topic, sizeof(w->topic), "%s", t->name);
         w->kind = rng_below(&x, 2) ? SCN_PRODUCER : SCN_CONSUMER;
-        snprintf(w->name, sizeof(w->name), "%s%zu", w->kind == SCN_PRODUCER ? "p" : "c", i);
+        snprintf(w->name, sizeof(w->name), "%s%u", w->kind == SCN_PRODUCER ? "p" : "c",
+                 (unsigned)(i % 100)); /* i < 6: the modulo only tells gcc the width. */
         w->start_ns = rng_below(&x, 2) ? 0 : rng_below(&x, s->duration_ns);
         w->stop_ns = rng_below(&x, 2) ? 0 : w->start_ns + 1 + rng_below(&x, 1000);
         if (w->kind == SCN_PRODUCER) {

@@ -28,6 +28,7 @@
 #define GC_FETCH_PARTITION_BYTES (1u << 20)
 #define GC_ASSIGNMENT_BYTES      8192
 #define GC_COMMITS_MAX           16
+#define GC_RETIRED_MAX           16
 
 /* Kafka error codes this client reacts to. */
 enum {
@@ -92,6 +93,9 @@ struct group_consumer {
     io_timer_id commit_timer;
     io_timer_id retry_timer;
     struct gc_ctx ctx[GC_CTX_MAX];
+    struct client *retired[GC_RETIRED_MAX]; /* Dropped clients, destroyed by reap_timer. */
+    size_t retired_count;
+    io_timer_id reap_timer;
     uint32_t commits_in_flight;
     group_consumer_done_fn close_done;
     void *close_arg;
@@ -398,11 +402,26 @@ static struct client *gc_bootstrap(struct group_consumer *gc) {
 
 /* A client that failed stays failed: drop it (its pending answers arrive now with
  * -ECANCELED) and make a fresh one for the next attempt. */
-static void gc_drop_client(struct client **c) {
+static void gc_reap(void *arg) {
+    struct group_consumer *gc = arg;
+    gc->reap_timer = 0;
+    /* One at a time: destroying runs cancelled callbacks, which may retire more. */
+    while (gc->retired_count > 0)
+        client_destroy(gc->retired[--gc->retired_count]);
+}
+
+static void gc_drop_client(struct group_consumer *gc, struct client **c) {
     if (*c == NULL) return;
     struct client *old = *c;
     *c = NULL;
-    client_destroy(old);
+    /* Usually called from one of this client's own callbacks, where destroying it would pull
+     * the memory from under client.c: retire it and destroy it on the next turn. Each retire
+     * is followed by a new connection only after an answer or a backoff, so the list drains
+     * long before it could fill. */
+    ASSERT(gc->retired_count < GC_RETIRED_MAX);
+    gc->retired[gc->retired_count++] = old;
+    if (gc->reap_timer == 0)
+        gc->reap_timer = io_timer_start(gc->io, io_now_ns(gc->io), gc_reap, gc);
 }
 
 static bool gc_is_coordinator_error(int16_t e) {
@@ -535,7 +554,7 @@ static void gc_on_find(void *arg, int status, const void *body) {
     struct group_consumer *gc = gc_answer(arg, NULL);
     if (gc == NULL) return;
     if (status < 0) {
-        gc_drop_client(&gc->bootstrap);
+        gc_drop_client(gc, &gc->bootstrap);
         gc_retry_later(gc);
         return;
     }
@@ -546,7 +565,7 @@ static void gc_on_find(void *arg, int status, const void *body) {
     }
     memcpy(gc->host, r->host.str, (size_t)r->host.len);
     gc->host[r->host.len] = '\0';
-    gc_drop_client(&gc->coord);
+    gc_drop_client(gc, &gc->coord);
     gc->coord = client_create(gc->io, gc->host, (uint16_t)r->port, gc->client_id);
     gc_join(gc);
 }
@@ -557,7 +576,7 @@ static void gc_find(struct group_consumer *gc) {
     struct proto_find_coordinator_request req = {.key = proto_string_from(gc->group_id),
                                                  .key_type = 0};
     if (gc_send(gc, gc_bootstrap(gc), PROTO_API_FIND_COORDINATOR, 1, &req, gc_on_find, NULL) < 0) {
-        gc_drop_client(&gc->bootstrap);
+        gc_drop_client(gc, &gc->bootstrap);
         gc_retry_later(gc);
     }
 }
@@ -571,7 +590,7 @@ static void gc_refind(struct group_consumer *gc) {
         gc->part_count = 0;
     }
     gc->state = GC_FIND;
-    gc_drop_client(&gc->coord);
+    gc_drop_client(gc, &gc->coord);
     gc_retry_later(gc);
 }
 
@@ -663,7 +682,7 @@ static void gc_on_leader_metadata(void *arg, int status, const void *body) {
     struct group_consumer *gc = gc_answer(arg, NULL);
     if (gc == NULL) return;
     if (status < 0) {
-        gc_drop_client(&gc->bootstrap);
+        gc_drop_client(gc, &gc->bootstrap);
         gc_free_plans(gc);
         gc_rejoin(gc, false);
         return;
@@ -747,7 +766,7 @@ static void gc_lead(struct group_consumer *gc, const struct proto_join_group_res
     if (gc_send(gc, gc_bootstrap(gc), PROTO_API_METADATA, 4, &req, gc_on_leader_metadata, NULL) <
         0) {
         gc_free_plans(gc);
-        gc_drop_client(&gc->bootstrap);
+        gc_drop_client(gc, &gc->bootstrap);
         gc_retry_later(gc); /* State JOIN: joins again. */
     }
 }
@@ -870,7 +889,7 @@ static void gc_on_fetch(void *arg, int status, const void *body) {
         return;
     }
     if (status < 0) {
-        gc_drop_client(&gc->bootstrap);
+        gc_drop_client(gc, &gc->bootstrap);
         gc_retry_later(gc); /* State STABLE: fetches again. */
         return;
     }
@@ -939,7 +958,7 @@ static void gc_fetch(struct group_consumer *gc) {
     if (gc_send(gc, gc_bootstrap(gc), PROTO_API_FETCH, 4, &req, gc_on_fetch, NULL) == 0) {
         gc->fetching = true;
     } else {
-        gc_drop_client(&gc->bootstrap);
+        gc_drop_client(gc, &gc->bootstrap);
         gc_retry_later(gc);
     }
 }
@@ -948,7 +967,7 @@ static void gc_on_list_offsets(void *arg, int status, const void *body) {
     struct group_consumer *gc = gc_answer(arg, NULL);
     if (gc == NULL) return;
     if (status < 0) {
-        gc_drop_client(&gc->bootstrap);
+        gc_drop_client(gc, &gc->bootstrap);
         gc_rejoin(gc, false);
         return;
     }
@@ -997,7 +1016,7 @@ static void gc_reset_positions(struct group_consumer *gc) {
     req.topics.count = (int32_t)topic_count;
     if (gc_send(gc, gc_bootstrap(gc), PROTO_API_LIST_OFFSETS, 1, &req, gc_on_list_offsets, NULL) <
         0) {
-        gc_drop_client(&gc->bootstrap);
+        gc_drop_client(gc, &gc->bootstrap);
         gc_rejoin(gc, false);
     }
 }
@@ -1202,8 +1221,16 @@ void group_consumer_destroy(struct group_consumer *gc) {
     gc_timer_cancel(gc, &gc->commit_timer);
     gc_timer_cancel(gc, &gc->retry_timer);
     gc->close_done = NULL;
-    gc_drop_client(&gc->coord);
-    gc_drop_client(&gc->bootstrap);
+    gc_timer_cancel(gc, &gc->reap_timer);
+    gc_drop_client(gc, &gc->coord);
+    gc_drop_client(gc, &gc->bootstrap);
+    gc_timer_cancel(gc, &gc->reap_timer);
+    gc_reap(gc);
+    /* Cancelled callbacks see GC_CLOSED and arm nothing; cancel anyway, to be sure. */
+    gc_timer_cancel(gc, &gc->heartbeat_timer);
+    gc_timer_cancel(gc, &gc->commit_timer);
+    gc_timer_cancel(gc, &gc->retry_timer);
+    gc_timer_cancel(gc, &gc->reap_timer);
     gc_free_plans(gc);
     io_free(gc->io, gc, sizeof(*gc));
 }

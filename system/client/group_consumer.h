@@ -91,7 +91,8 @@ int group_consumer_create(struct io *io, const struct group_consumer_config *con
 /* Commits (under auto-commit), revokes, sends LeaveGroup and calls done(arg, 0) once the
  * broker has answered (or done(arg, <0) if it could not be reached); then destroy. */
 void group_consumer_close(struct group_consumer *gc, group_consumer_done_fn done, void *arg);
-/* Frees everything at once, without leaving the group (a crash, as the group sees it). */
+/* Frees everything at once, without leaving the group (a crash, as the group sees it).
+ * Not from inside one of this consumer's callbacks (close from there instead). */
 void group_consumer_destroy(struct group_consumer *gc);
 
 /* Commits the current positions of every assigned partition (commitAsync). */

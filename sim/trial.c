@@ -151,9 +151,11 @@ static int run_file(const char *file, const struct harness_options *base, uint64
     }
     struct harness_result r;
     harness_run_isolated(&scn, &o, &r);
-    printf("scenario %s seed %" PRIu64 "%s%s: %" PRIu64 " events, %.1f virtual s, %zu ops\n",
+    printf("scenario %s seed %" PRIu64 "%s%s: %" PRIu64 " events, %.1f virtual s, %zu ops "
+           "(%zu acked, %zu records read, %zu verified)\n",
            scn.name, seed, o.mutant != NULL ? " mutant " : "", o.mutant != NULL ? o.mutant : "",
-           r.events, (double)r.virtual_ns / 1e9, r.ops);
+           r.events, (double)r.virtual_ns / 1e9, r.ops, r.produced_ok, r.records_read,
+           r.records_verified);
     if (r.violations > 0) printf("violated: %s\n", r.violated);
     printf("%s\n", r.summary);
     if (r.report_written) printf("report: %s/report.txt (and .json, .html)\n", r.report_dir);

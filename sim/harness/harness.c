@@ -25,6 +25,7 @@
 #include "checkers/trace.h"
 #include "client/client.h"
 #include "client/consumer.h"
+#include "client/group_consumer.h"
 #include "client/producer.h"
 #include "proto/proto.h"
 #include "reports/report.h"
@@ -62,6 +63,8 @@ struct h_workload {
     struct io *io;
     struct producer *producer;
     struct consumer *consumer;
+    struct group_consumer *gc; /* Group mode (`consumer ... group G`). */
+    uint32_t assignment;       /* Bumps on every assignment the group hands out. */
     uint64_t seq;
     bool stopped;
     size_t fetch_op;
@@ -142,9 +145,10 @@ static int broker_configure(struct harness *h, struct h_broker *b, int32_t id, c
                             size_t err_len) {
     char text[16384];
     size_t n = (size_t)snprintf(text, sizeof(text),
-                                "node.id=%d\nlisteners=PLAINTEXT://:%d\nlog.dirs=/data\n"
+                                "node.id=%d\nlisteners=PLAINTEXT://:%d\n"
+                                "advertised.listeners=PLAINTEXT://%s:%d\nlog.dirs=/data\n"
                                 "auto.create.topics.enable=false\n",
-                                id, HARNESS_PORT);
+                                id, HARNESS_PORT, b->name, HARNESS_PORT);
     for (size_t i = 0; i < h->scn.config_count && n < sizeof(text); i++) {
         const struct scn_broker_config *c = &h->scn.configs[i];
         if (strcmp(c->node, "all") != 0) continue;
@@ -378,13 +382,77 @@ static void consumer_start(void *arg) {
     ASSERT(rc == 0);
 }
 
+/* Group mode: the group consumer hands over records one by one; each becomes one fetch op
+ * of one record under the member's current assignment (I-GRP-4 judges successive ones). */
+static void on_group_record(void *arg, const char *topic, int32_t partition, int64_t offset,
+                            const uint8_t *key, int32_t key_len, const uint8_t *value,
+                            int32_t value_len) {
+    struct h_workload *wl = arg;
+    struct harness *h = wl->h;
+    size_t op = history_fetch_invoke(&h->hist, wl->process, now_ns(h), topic, wl->assignment,
+                                     false);
+    if (op == HISTORY_NONE) return;
+    int32_t len = MAX(value_len, 0);
+    while (len > 0 && value[len - 1] == '~') len--;
+    char *v = malloc((size_t)len + 1);
+    ASSERT(v != NULL);
+    if (len > 0) memcpy(v, value, (size_t)len);
+    v[len] = '\0';
+    struct hist_record r = {.partition = partition, .offset = offset, .value = v};
+    history_fetch_complete(&h->hist, op, HIST_OK, now_ns(h), &r, 1, 0);
+    free(v);
+    (void)key, (void)key_len;
+}
+
+static void on_group_assigned(void *arg, const struct group_consumer_partition *parts,
+                              size_t count, int32_t generation) {
+    struct h_workload *wl = arg;
+    wl->assignment++;
+    (void)parts, (void)count, (void)generation;
+}
+
+static void group_start(void *arg) {
+    struct h_workload *wl = arg;
+    if (wl->stopped) return;
+    struct group_consumer_config gc;
+    group_consumer_config_defaults(&gc);
+    gc.host = "n1";
+    gc.port = HARNESS_PORT;
+    gc.client_id = wl->w->name;
+    gc.group_id = wl->w->group;
+    gc.topics[0] = wl->topic;
+    gc.topic_count = 1;
+    gc.reset_earliest = true;
+    gc.auto_commit = true;
+    gc.auto_commit_interval_ms = 1000;
+    gc.on_record = on_group_record;
+    gc.on_assigned = on_group_assigned;
+    gc.arg = wl;
+    int rc = group_consumer_create(wl->io, &gc, &wl->gc);
+    ASSERT(rc == 0);
+}
+
 static void consumer_main(struct io *io, void *arg) {
     struct h_workload *wl = arg;
     wl->io = io;
     wl->fetch_op = HISTORY_NONE;
     uint64_t now = now_ns(wl->h);
     uint64_t delay = !wl->verifier && wl->w->start_ns > now ? wl->w->start_ns - now : 0;
-    io_timer_start(io, io_now_ns(io) + delay, consumer_start, wl);
+    bool group = !wl->verifier && wl->w->group[0] != '\0';
+    io_timer_start(io, io_now_ns(io) + delay, group ? group_start : consumer_start, wl);
+}
+
+static void group_destroy_cb(void *arg) {
+    struct h_workload *wl = arg;
+    if (wl->gc != NULL) group_consumer_destroy(wl->gc);
+    wl->gc = NULL;
+}
+
+static void group_closed(void *arg, int result) {
+    struct h_workload *wl = arg;
+    (void)result;
+    /* Not from inside the group consumer's own callback: on the next turn of the loop. */
+    io_timer_start(wl->io, io_now_ns(wl->io), group_destroy_cb, wl);
 }
 
 static void consumer_stop_cb(struct sim_world *world, void *arg) {
@@ -393,6 +461,11 @@ static void consumer_stop_cb(struct sim_world *world, void *arg) {
     if (wl->consumer != NULL && !wl->stopped) {
         consumer_destroy(wl->consumer); /* A fetch in flight stays PENDING. */
         wl->consumer = NULL;
+    }
+    if (wl->gc != NULL && !wl->stopped) {
+        /* A stopping workload leaves its group (LeaveGroup), so the others rebalance now
+         * rather than after its session timeout; it is freed once the broker answered. */
+        group_consumer_close(wl->gc, group_closed, wl);
     }
     wl->stopped = true;
 }
@@ -677,12 +750,6 @@ bool harness_supported(const struct scenario *scn, char *why, size_t why_len) {
     }
     for (size_t i = 0; i < scn->workload_count; i++) {
         const struct scn_workload *w = &scn->workloads[i];
-        if (w->kind == SCN_CONSUMER && w->group[0] != '\0') {
-            snprintf(why, why_len,
-                     "consumer %s uses group %s: system/client has no group consumer yet", w->name,
-                     w->group);
-            return false;
-        }
         if (w->kind == SCN_PRODUCER && w->transactional_id[0] != '\0') {
             snprintf(why, why_len, "producer %s is transactional: not supported by the client yet",
                      w->name);
@@ -876,6 +943,16 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
     result->virtual_ns = sim_world_now_ns(h->world);
     result->events = sim_world_events_run(h->world);
     result->ops = h->hist.count;
+    for (size_t i = 0; i < h->hist.count; i++) {
+        const struct hist_op *op = &h->hist.ops[i];
+        if (op->type == HIST_PRODUCE && op->status == HIST_OK) result->produced_ok++;
+        if (op->type != HIST_FETCH) continue;
+        if (op->process >= (int32_t)h->scn.workload_count) {
+            result->records_verified += op->record_count;
+        } else {
+            result->records_read += op->record_count;
+        }
+    }
     switch (verdict) {
     case CHECK_VERDICT_PASS: result->exit_code = HARNESS_EXIT_PASS; break;
     case CHECK_VERDICT_SAFETY: result->exit_code = HARNESS_EXIT_SAFETY; break;

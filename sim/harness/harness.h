@@ -64,6 +64,9 @@ struct harness_result {
     uint64_t virtual_ns;   /* Simulated time covered. */
     uint64_t events;       /* Scheduler events run. */
     size_t ops;            /* History operations. */
+    size_t produced_ok;    /* Produce ops acked. */
+    size_t records_read;   /* Records in fetch ops of the scenario's consumers. */
+    size_t records_verified; /* Records the final verifying read saw. */
     size_t violations;     /* Checkers that reported a violation. */
     bool report_written;
     char violated[64];     /* Space-separated invariants that were violated. */

@@ -148,9 +148,14 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
         memset(w, 0, sizeof(*w));
         w->kind = SCN_CONSUMER;
         snprintf(w->name, sizeof(w->name), "c%u", (unsigned)(i + 1) % 100u);
-        const struct scn_topic *topic = &s->topics[sim_rng_below(&rng, s->topic_count)];
+        size_t ti = (size_t)sim_rng_below(&rng, s->topic_count);
+        const struct scn_topic *topic = &s->topics[ti];
         memcpy(w->topic, topic->name, SCN_NAME_MAX);
-        for (int32_t p = 0; p < topic->partitions; p++) w->assign[w->assign_count++] = p;
+        if (sim_rng_chance(&rng, 400)) {
+            snprintf(w->group, sizeof(w->group), "g%u", (unsigned)(ti + 1) % 100u);
+        } else {
+            for (int32_t p = 0; p < topic->partitions; p++) w->assign[w->assign_count++] = p;
+        }
         w->isolation = SCN_READ_UNCOMMITTED;
         if (sim_rng_chance(&rng, 200)) w->start_ns = (1 + sim_rng_below(&rng, 3)) * NS_PER_S;
         if (sim_rng_chance(&rng, 200)) w->stop_ns = stop;

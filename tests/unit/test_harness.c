@@ -4,8 +4,9 @@
  * non-trivial history, and the same seed gives the same trace hash while another seed
  * gives another; the same scenario with the mutant ack-before-flush is caught by I-REPL-1
  * (exit 1) and writes a report whose files exist; scenarios the harness cannot run yet
- * (several brokers, group consumers, acks=0, unimplemented checks) are refused with a
- * message (exit 5); the swarm generator is deterministic per seed, varies across seeds,
+ * (several brokers, transactions, acks=0, unimplemented checks) are refused with a
+ * message (exit 5); group consumers (system/client/group_consumer) consume through a
+ * broker crash and their reads are judged; the swarm generator is deterministic per seed, varies across seeds,
  * round-trips through scn_print/scn_parse exactly, only draws runnable scenarios, and only
  * draws crashes that may lose unsynced writes when every message is flushed.
  */
@@ -102,11 +103,12 @@ static void test_refuses_what_it_cannot_run(void **state) {
     static const char *const texts[] = {
         ("scenario a\ncluster brokers 3\ntopic t partitions 1 replication 3\n"
          "producer p1 topic t\ncheck I-REPL-1\nexpect pass\n"),
-        "scenario b\ntopic t\nconsumer c1 topic t group g1\ncheck I-GRP-4\nexpect pass\n",
+        "scenario b\ntopic t\nproducer p1 topic t idempotent transactional tx\ncheck I-REPL-2\n"
+        "expect pass\n",
         "scenario c\ntopic t\nproducer p1 topic t acks 0\ncheck I-REPL-2\nexpect pass\n",
         "scenario d\ntopic t\nproducer p1 topic t\ncheck I-REPL-4\nexpect pass\n",
     };
-    static const char *const words[] = {"single-node", "group", "acks=0", "I-REPL-4"};
+    static const char *const words[] = {"single-node", "transactional", "acks=0", "I-REPL-4"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         struct scenario s;
         parse(texts[i], &s);
@@ -118,6 +120,29 @@ static void test_refuses_what_it_cannot_run(void **state) {
         assert_int_equal(harness_run(&s, &o, &r), HARNESS_EXIT_CANNOT_RUN);
         assert_non_null(strstr(r.summary, words[i]));
     }
+}
+
+static void test_group_consumers(void **state) {
+    (void)state;
+    struct scenario s;
+    parse("scenario unit-group\n"
+          "duration 30s\n"
+          "broker all log.flush.interval.messages=1\n"
+          "topic t1 partitions 4 replication 1\n"
+          "producer p1 topic t1 acks all rate 200/s keys 16 stop 25s\n"
+          "consumer c1 topic t1 group g1\n"
+          "consumer c2 topic t1 group g1 start 3s stop 8s\n"
+          "at 5s crash n1 torn\n"
+          "at 6s restart n1\n"
+          "check I-REPL-1 I-REPL-2 I-GRP-4\n"
+          "expect pass\n",
+          &s);
+    struct harness_options o = {.quiet = true};
+    struct harness_result r;
+    assert_int_equal(harness_run(&s, &o, &r), HARNESS_EXIT_PASS);
+    assert_true(r.produced_ok > 4500);
+    assert_true(r.records_read > 4000); /* The group members really consumed. */
+    assert_true(r.records_verified >= r.produced_ok);
 }
 
 static void test_swarm_generator(void **state) {
@@ -157,6 +182,7 @@ int main(void) {
         cmocka_unit_test(test_pass_and_determinism),
         cmocka_unit_test(test_mutant_caught_with_report),
         cmocka_unit_test(test_refuses_what_it_cannot_run),
+        cmocka_unit_test(test_group_consumers),
         cmocka_unit_test(test_swarm_generator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -190,6 +190,9 @@ static int cmd_run(int argc, char **argv) {
         } else if (strcmp(arg, "--mutant") == 0 && next != NULL) {
             o.mutant = next;
             i++;
+        } else if (strcmp(arg, "--dump-trace") == 0 && next != NULL) {
+            o.trace_dump = next; /* Every trace event, one line each (debugging). */
+            i++;
         } else if (strcmp(arg, "--no-heal") == 0) {
             o.no_heal = true; /* Tests of the liveness exit code. */
         } else if (strcmp(arg, "--break") == 0 && next != NULL) {

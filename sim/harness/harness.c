@@ -940,6 +940,15 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
         vlen = MIN(vlen, sizeof(result->violated) - 1);
     }
     result->trace_hash = sim_world_trace_hash(h->world);
+    if (options->trace_dump != NULL) {
+        FILE *f = fopen(options->trace_dump, "w");
+        char line[1024];
+        for (size_t i = 0; f != NULL && i < h->trace.count; i++) {
+            trace_describe_event(&h->trace.events[i], line, sizeof(line));
+            fprintf(f, "%s\n", line);
+        }
+        if (f != NULL) fclose(f);
+    }
     result->virtual_ns = sim_world_now_ns(h->world);
     result->events = sim_world_events_run(h->world);
     result->ops = h->hist.count;

@@ -52,6 +52,7 @@ struct harness_options {
     bool quiet;                 /* No summary lines on stdout (swarm). */
     /* For the harness's own tests of its exit codes: */
     bool no_heal;               /* Skip the final heal (a fault can then outlive the run). */
+    const char *trace_dump;     /* Write every trace event, one line each, to this file. */
     int sim_break;              /* enum sim_break: a deliberately broken sim contract. */
 };
 

@@ -89,6 +89,8 @@ struct group_consumer {
     struct group_consumer_partition views[GROUP_CONSUMER_PARTITIONS_MAX];
     bool fetching;
     bool heartbeating;
+    uint64_t heartbeat_sent_ns;
+    uint64_t fetch_sent_ns;
     io_timer_id heartbeat_timer;
     io_timer_id commit_timer;
     io_timer_id retry_timer;
@@ -845,7 +847,20 @@ static void gc_heartbeat_fire(void *arg) {
     if (gc->state != GC_STABLE) return;
     gc->heartbeat_timer = io_timer_start(gc->io, gc_after(gc, gc->config.heartbeat_interval_ms),
                                          gc_heartbeat_fire, gc);
-    if (gc->heartbeating) return;
+    /* Request timeouts: a connection that stopped answering (no reset, just silence) would
+     * otherwise hold the member forever. A heartbeat unanswered for a whole session means
+     * the coordinator is gone for us; a fetch unanswered for its wait plus a session, that
+     * the connection is. */
+    uint64_t now = io_now_ns(gc->io);
+    uint64_t session_ns = (uint64_t)gc->config.session_timeout_ms * NS_PER_MS;
+    if (gc->fetching &&
+        now - gc->fetch_sent_ns > session_ns + gc->config.fetch_max_wait_ms * NS_PER_MS) {
+        gc_drop_client(gc, &gc->bootstrap); /* Its fetch is cancelled; the answer refetches. */
+    }
+    if (gc->heartbeating) {
+        if (now - gc->heartbeat_sent_ns > session_ns) gc_refind(gc);
+        return;
+    }
     struct proto_heartbeat_request req = {.group_id = proto_string_from(gc->group_id),
                                           .generation_id = gc->generation,
                                           .member_id = proto_string_from(gc->member_id),
@@ -853,6 +868,7 @@ static void gc_heartbeat_fire(void *arg) {
     int rc = gc_send(gc, gc->coord, PROTO_API_HEARTBEAT, 3, &req, gc_on_heartbeat, NULL);
     if (rc == 0) {
         gc->heartbeating = true;
+        gc->heartbeat_sent_ns = now;
     } else if (rc != -EAGAIN) {
         gc_refind(gc); /* The coordinator connection is gone. */
     }
@@ -957,6 +973,7 @@ static void gc_fetch(struct group_consumer *gc) {
     req.forgotten_topics_data.count = 0;
     if (gc_send(gc, gc_bootstrap(gc), PROTO_API_FETCH, 4, &req, gc_on_fetch, NULL) == 0) {
         gc->fetching = true;
+        gc->fetch_sent_ns = io_now_ns(gc->io);
     } else {
         gc_drop_client(gc, &gc->bootstrap);
         gc_retry_later(gc);

@@ -14,7 +14,8 @@
  * auto-committed offsets, exactly once); under seeded faults (a member cut off from the
  * broker or paused past its session, connections reset) no partition has two owners in one
  * generation (I-GRP-3) and the group settles with every record delivered at least once;
- * and one seed gives one trace hash.
+ * a silent (never reset) connection to the coordinator is given up after a session; and
+ * one seed gives one trace hash.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -581,11 +582,46 @@ static void test_faults(void **state) {
         faults(seed);
 }
 
+/* A silent network (no reset: the stall timeout is an hour) between a member and the
+ * broker: the member gives up on its coordinator once a heartbeat has gone a session
+ * without an answer, instead of believing forever that it owns its partitions; after the
+ * heal it rejoins and reads on, nothing skipped. */
+static void test_silent_coordinator(void **state) {
+    (void)state;
+    static struct world w;
+    static struct seen seen;
+    static struct member a;
+    memset(&seen, 0, sizeof(seen));
+    struct client *producer = setup(&w, 77);
+    sim_net_set_timeout(w.world, 3600 * NS_PER_S);
+    produce(&w, producer, 0, 5);
+    start_member(&w, &a, "a", &seen, true);
+    RUN_UNTIL(&w, seen.total == PARTITIONS * 5);
+    struct sim_node *node = sim_node_find(w.world, "a");
+    sim_net_partition(w.world, node, w.broker_node, false);
+    sim_world_run_until(w.world, sim_world_now_ns(w.world) + 3 * NS_PER_S);
+    assert_true(group_consumer_stable(a.gc)); /* Not yet: the session is 6 s. */
+    sim_world_run_until(w.world, sim_world_now_ns(w.world) + 7 * NS_PER_S);
+    assert_false(group_consumer_stable(a.gc));
+    sim_net_heal_all(w.world);
+    produce(&w, producer, 5, 5);
+    int32_t parts[GROUP_CONSUMER_PARTITIONS_MAX];
+    RUN_UNTIL(&w, assigned(&a, parts) == PARTITIONS && seen.total >= PARTITIONS * 10);
+    for (int p = 0; p < PARTITIONS; p++) {
+        for (int o = 0; o < 10; o++)
+            assert_true(seen.reads[p][o] >= 1);
+    }
+    group_consumer_destroy(a.gc);
+    client_destroy(producer);
+    sim_world_destroy(w.world);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_protocol_bytes),  cmocka_unit_test(test_assignors),
-        cmocka_unit_test(test_split_and_leave), cmocka_unit_test(test_commit_resume),
-        cmocka_unit_test(test_broker_crash),    cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_protocol_bytes),     cmocka_unit_test(test_assignors),
+        cmocka_unit_test(test_split_and_leave),    cmocka_unit_test(test_commit_resume),
+        cmocka_unit_test(test_broker_crash),       cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_silent_coordinator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

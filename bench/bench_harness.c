@@ -23,7 +23,7 @@
 #include "sim/harness/swarm.h"
 #include "sim/scenario/scenario.h"
 
-#define ROUNDS 5
+#define ROUNDS   5
 #define NS_PER_S 1000000000ULL
 
 static double now_s(void) {

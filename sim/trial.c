@@ -34,7 +34,8 @@ static int usage(void) {
                     "                      [--break keep-unsynced|dup-bytes|early-timer|assert]\n"
                     "                      [--nodes N] [--duration-s S] [--bitflips]\n"
                     "       trial run FILE [--seed N] [--report-dir D] [--mutant NAME] [-v]\n"
-                    "       trial swarm [--seeds A..B] [--out DIR] [--jobs J] [--mutant NAME] | --show SEED\n"
+                    "       trial swarm [--seeds A..B] [--out DIR] [--jobs J] [--mutant NAME]\n"
+                    "       trial swarm --show SEED\n"
                     "       trial replay REPORT_DIR\n"
                     "       trial mutants [--dir SCENARIO_DIR]\n");
     return 2;
@@ -273,8 +274,8 @@ static int cmd_swarm(int argc, char **argv) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long long a, b;
         uint64_t v;
-        if (strcmp(arg, "--seeds") == 0 && next != NULL && sscanf(next, "%llu..%llu", &a, &b) == 2 &&
-            a <= b) {
+        if (strcmp(arg, "--seeds") == 0 && next != NULL &&
+            sscanf(next, "%llu..%llu", &a, &b) == 2 && a <= b) {
             o.first_seed = a;
             o.last_seed = b;
             i++;

@@ -32,13 +32,13 @@
 #include "sim/harness/image.h"
 #include "sim/sim.h"
 
-#define NS_PER_MS 1000000ULL
-#define NS_PER_S  1000000000ULL
-#define HARNESS_PORT 9092
-#define HARNESS_QUIET_NS (5 * NS_PER_S)       /* After healing, before the final read. */
-#define HARNESS_VERIFY_NS (30 * NS_PER_S)     /* Bound on the final read (I-LIVE-2). */
+#define NS_PER_MS              1000000ULL
+#define NS_PER_S               1000000000ULL
+#define HARNESS_PORT           9092
+#define HARNESS_QUIET_NS       (5 * NS_PER_S)  /* After healing, before the final read. */
+#define HARNESS_VERIFY_NS      (30 * NS_PER_S) /* Bound on the final read (I-LIVE-2). */
 #define HARNESS_RECOVERIES_MAX 64
-#define HARNESS_RESULTS_MAX (SCN_CHECKS_MAX + 2)
+#define HARNESS_RESULTS_MAX    (SCN_CHECKS_MAX + 2)
 
 struct harness;
 
@@ -100,12 +100,18 @@ struct harness {
 
 const char *harness_exit_name(enum harness_exit code) {
     switch (code) {
-    case HARNESS_EXIT_PASS: return "pass";
-    case HARNESS_EXIT_SAFETY: return "safety violation";
-    case HARNESS_EXIT_LIVENESS: return "liveness violation";
-    case HARNESS_EXIT_CRASH: return "system crash";
-    case HARNESS_EXIT_MISSED: return "expected violation missed";
-    case HARNESS_EXIT_CANNOT_RUN: return "cannot run";
+    case HARNESS_EXIT_PASS:
+        return "pass";
+    case HARNESS_EXIT_SAFETY:
+        return "safety violation";
+    case HARNESS_EXIT_LIVENESS:
+        return "liveness violation";
+    case HARNESS_EXIT_CRASH:
+        return "system crash";
+    case HARNESS_EXIT_MISSED:
+        return "expected violation missed";
+    case HARNESS_EXIT_CANNOT_RUN:
+        return "cannot run";
     }
     return "?";
 }
@@ -200,9 +206,6 @@ static void admin_done(void *arg, int status, const void *body) {
 static void admin_step(void *arg) {
     struct admin *a = arg;
     if (a->in_flight) return;
-    if (a->client != NULL && client_pending(a->client) == 0) {
-        /* A failed connection is not reused. */
-    }
     const struct scn_topic *t = &a->h->scn.topics[a->next_topic];
     struct proto_create_topics_request_config configs[SCN_TOPIC_CONFIGS_MAX];
     for (size_t i = 0; i < t->config_count; i++) {
@@ -331,9 +334,9 @@ static void producer_main(struct io *io, void *arg) {
 
 static void on_fetch_start(void *arg, uint32_t generation) {
     struct h_workload *wl = arg;
-    wl->fetch_op = history_fetch_invoke(&wl->h->hist, wl->process, now_ns(wl->h), wl->topic,
-                                        generation, wl->w != NULL &&
-                                                        wl->w->isolation == SCN_READ_COMMITTED);
+    wl->fetch_op =
+        history_fetch_invoke(&wl->h->hist, wl->process, now_ns(wl->h), wl->topic, generation,
+                             wl->w != NULL && wl->w->isolation == SCN_READ_COMMITTED);
 }
 
 static void on_poll(void *arg, int status, const struct consumer_record *records, size_t count,
@@ -346,17 +349,19 @@ static void on_poll(void *arg, int status, const struct consumer_record *records
     ASSERT(rs != NULL);
     for (size_t i = 0; i < n; i++) {
         int32_t len = MAX(records[i].value_len, 0);
-        while (len > 0 && records[i].value[len - 1] == '~') len--;
+        while (len > 0 && records[i].value[len - 1] == '~')
+            len--;
         char *v = malloc((size_t)len + 1);
         ASSERT(v != NULL);
         if (len > 0) memcpy(v, records[i].value, (size_t)len);
         v[len] = '\0';
-        rs[i] = (struct hist_record){.partition = records[i].partition,
-                                     .offset = records[i].offset, .value = v};
+        rs[i] = (struct hist_record){
+            .partition = records[i].partition, .offset = records[i].offset, .value = v};
     }
-    history_fetch_complete(&h->hist, wl->fetch_op, status == 0 ? HIST_OK : HIST_FAILED,
-                           now_ns(h), rs, n, error);
-    for (size_t i = 0; i < n; i++) free(rs[i].value);
+    history_fetch_complete(&h->hist, wl->fetch_op, status == 0 ? HIST_OK : HIST_FAILED, now_ns(h),
+                           rs, n, error);
+    for (size_t i = 0; i < n; i++)
+        free(rs[i].value);
     free(rs);
     wl->fetch_op = HISTORY_NONE;
     (void)generation;
@@ -389,11 +394,12 @@ static void on_group_record(void *arg, const char *topic, int32_t partition, int
                             int32_t value_len) {
     struct h_workload *wl = arg;
     struct harness *h = wl->h;
-    size_t op = history_fetch_invoke(&h->hist, wl->process, now_ns(h), topic, wl->assignment,
-                                     false);
+    size_t op =
+        history_fetch_invoke(&h->hist, wl->process, now_ns(h), topic, wl->assignment, false);
     if (op == HISTORY_NONE) return;
     int32_t len = MAX(value_len, 0);
-    while (len > 0 && value[len - 1] == '~') len--;
+    while (len > 0 && value[len - 1] == '~')
+        len--;
     char *v = malloc((size_t)len + 1);
     ASSERT(v != NULL);
     if (len > 0) memcpy(v, value, (size_t)len);
@@ -404,8 +410,8 @@ static void on_group_record(void *arg, const char *topic, int32_t partition, int
     (void)key, (void)key_len;
 }
 
-static void on_group_assigned(void *arg, const struct group_consumer_partition *parts,
-                              size_t count, int32_t generation) {
+static void on_group_assigned(void *arg, const struct group_consumer_partition *parts, size_t count,
+                              int32_t generation) {
     struct h_workload *wl = arg;
     wl->assignment++;
     (void)parts, (void)count, (void)generation;
@@ -495,17 +501,17 @@ static void set_link_both(struct harness *h, struct sim_node *a, struct sim_node
     sim_net_set_link(h->world, b, a, c);
 }
 
-static const struct sim_link_config default_link = {
-    .latency_min_ns = 100 * 1000, .latency_max_ns = 2 * NS_PER_MS,
-    .bandwidth_bytes_per_s = 100ULL * 1000 * 1000};
+static const struct sim_link_config default_link = {.latency_min_ns = 100 * 1000,
+                                                    .latency_max_ns = 2 * NS_PER_MS,
+                                                    .bandwidth_bytes_per_s = 100ULL * 1000 * 1000};
 
 static void snapshot_recovery(struct sim_world *world, void *arg);
 
 static void broker_crash(struct harness *h, struct h_broker *b, enum scn_crash_mode mode,
                          const char *text) {
     if (!sim_node_is_up(b->node)) return;
-    struct sim_crash_model model = {.keep_permille = 300, .drop_permille = 300,
-                                    .tear_keep_permille = 500};
+    struct sim_crash_model model = {
+        .keep_permille = 300, .drop_permille = 300, .tear_keep_permille = 500};
     if (mode == SCN_CRASH_KEEP) model = (struct sim_crash_model){.keep_permille = 1000};
     if (mode == SCN_CRASH_LOSE) model = (struct sim_crash_model){.drop_permille = 1000};
     if (mode == SCN_CRASH_TORN) {
@@ -545,7 +551,8 @@ static void apply_fault(struct sim_world *world, void *arg) {
     case SCN_FAULT_RESTART:
         if (br != NULL) broker_restart(h, br, text);
         return;
-    default: break;
+    default:
+        break;
     }
     trace_fault(h, scn_fault_kind_name(f->kind), f->a, text);
     switch (f->kind) {
@@ -614,7 +621,8 @@ static void apply_fault(struct sim_world *world, void *arg) {
     case SCN_FAULT_CLOCK_JUMP:
         if (a != NULL) sim_node_jump_wall(a, f->clock_ns / (int64_t)NS_PER_MS);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -639,9 +647,11 @@ static void snapshot_recovery(struct sim_world *world, void *arg) {
             int64_t n = li_log_from_trace(&h->trace, b->name, topic->name, p, b->crash_event,
                                           appended, cap, &synced);
             if (n < 0) continue;
-            *r = (struct check_recovery){.recovered = img, .appended = appended,
+            *r = (struct check_recovery){.recovered = img,
+                                         .appended = appended,
                                          .appended_count = (size_t)n,
-                                         .synced_end_offset = synced, .crash_ns = b->crash_ns};
+                                         .synced_end_offset = synced,
+                                         .crash_ns = b->crash_ns};
             h->recovery_count++;
         }
     }
@@ -695,7 +705,8 @@ static void start_verify(struct sim_world *world, void *arg) {
         v->process = (int32_t)(h->scn.workload_count + t);
         snprintf(v->topic, sizeof(v->topic), "%s", h->scn.topics[t].name);
         v->partition_count = (size_t)h->scn.topics[t].partitions;
-        for (size_t p = 0; p < v->partition_count; p++) v->partitions[p] = (int32_t)p;
+        for (size_t p = 0; p < v->partition_count; p++)
+            v->partitions[p] = (int32_t)p;
         char name[SIM_NODE_NAME_MAX];
         snprintf(name, sizeof(name), "verify%zu", t + 1);
         v->node = sim_node_add(h->world, name, consumer_main, v);
@@ -715,7 +726,8 @@ static bool verified(const struct harness *h) {
 
 static void collect_final_images(struct harness *h, struct li_log **logs, size_t *count) {
     size_t total = 0;
-    for (size_t t = 0; t < h->scn.topic_count; t++) total += (size_t)h->scn.topics[t].partitions;
+    for (size_t t = 0; t < h->scn.topic_count; t++)
+        total += (size_t)h->scn.topics[t].partitions;
     total *= (size_t)h->scn.brokers;
     struct li_log *out = image_pool_alloc(&h->pool, MAX(total, 1u) * sizeof(*out));
     size_t n = 0;
@@ -724,8 +736,8 @@ static void collect_final_images(struct harness *h, struct li_log **logs, size_t
         if (!sim_node_is_up(b->node)) continue;
         for (size_t t = 0; t < h->scn.topic_count; t++) {
             for (int32_t p = 0; p < h->scn.topics[t].partitions; p++) {
-                if (image_collect(&h->pool, b->node, b->name, h->scn.topics[t].name, p,
-                                  &out[n]) == 0) {
+                if (image_collect(&h->pool, b->node, b->name, h->scn.topics[t].name, p, &out[n]) ==
+                    0) {
                     /* The HW for the picture: what the verifying read was last told. */
                     const struct h_workload *v = t < h->verifier_count ? &h->verifiers[t] : NULL;
                     if (v != NULL && v->consumer != NULL) {
@@ -792,9 +804,9 @@ static void liveness_result(struct check_result *r, struct harness *h) {
     for (size_t i = 0; i < h->verifier_count; i++) {
         const struct h_workload *v = &h->verifiers[i];
         for (size_t p = 0; v->consumer != NULL && p < v->partition_count; p++) {
-            check_add_evidence(r, CHECK_EV_NOTE, 0, "%s/%d: position %" PRId64 ", high watermark %"
-                               PRId64, v->topic, v->partitions[p],
-                               consumer_position(v->consumer, p),
+            check_add_evidence(r, CHECK_EV_NOTE, 0,
+                               "%s/%d: position %" PRId64 ", high watermark %" PRId64, v->topic,
+                               v->partitions[p], consumer_position(v->consumer, p),
                                consumer_high_watermark(v->consumer, p));
         }
     }
@@ -807,15 +819,19 @@ static void write_report(struct harness *h, const struct check_result *culprit,
     if (o->report_dir == NULL) return;
     char repro[HARNESS_TEXT_MAX];
     char path[256];
-    snprintf(path, sizeof(path), "%s",
-             o->scenario_path != NULL ? o->scenario_path : h->scn.name);
+    snprintf(path, sizeof(path), "%s", o->scenario_path != NULL ? o->scenario_path : h->scn.name);
     int n = snprintf(repro, sizeof(repro), "trial run %s --seed %" PRIu64, path, seed);
     if (o->mutant != NULL && n > 0 && (size_t)n < sizeof(repro)) {
         snprintf(repro + n, sizeof(repro) - (size_t)n, " --mutant %s", o->mutant);
     }
-    struct report_input in = {.result = culprit, .history = &h->hist, .trace = &h->trace,
-                              .scenario = &h->scn, .logs = logs, .log_count = log_count,
-                              .seed = seed, .repro_command = repro,
+    struct report_input in = {.result = culprit,
+                              .history = &h->hist,
+                              .trace = &h->trace,
+                              .scenario = &h->scn,
+                              .logs = logs,
+                              .log_count = log_count,
+                              .seed = seed,
+                              .repro_command = repro,
                               .process_names = h->process_names,
                               .process_name_count = h->process_count};
     char err[256] = "";
@@ -885,14 +901,17 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
             wl->node = sim_node_add(h->world, wl->w->name, producer_main, wl);
         } else {
             wl->partition_count = wl->w->assign_count;
-            for (size_t p = 0; p < wl->w->assign_count; p++) wl->partitions[p] = wl->w->assign[p];
+            for (size_t p = 0; p < wl->w->assign_count; p++)
+                wl->partitions[p] = wl->w->assign[p];
             wl->node = sim_node_add(h->world, wl->w->name, consumer_main, wl);
-            if (wl->w->stop_ns > 0) sim_world_schedule(h->world, wl->w->stop_ns, consumer_stop_cb, wl);
+            if (wl->w->stop_ns > 0)
+                sim_world_schedule(h->world, wl->w->stop_ns, consumer_stop_cb, wl);
         }
     }
     static const char *const verify_names[SCN_TOPICS_MAX] = {
-        "verify1", "verify2", "verify3",  "verify4",  "verify5",  "verify6",  "verify7",  "verify8",
-        "verify9", "verify10", "verify11", "verify12", "verify13", "verify14", "verify15", "verify16"};
+        "verify1",  "verify2",  "verify3",  "verify4",  "verify5",  "verify6",
+        "verify7",  "verify8",  "verify9",  "verify10", "verify11", "verify12",
+        "verify13", "verify14", "verify15", "verify16"};
     for (size_t t = 0; t < h->scn.topic_count; t++) {
         h->process_names[h->process_count++] = verify_names[t];
     }
@@ -914,8 +933,11 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
     struct li_log *logs = NULL;
     size_t log_count = 0;
     collect_final_images(h, &logs, &log_count);
-    struct check_input in = {.history = &h->hist, .trace = &h->trace, .logs = logs,
-                             .log_count = log_count, .recoveries = h->recoveries,
+    struct check_input in = {.history = &h->hist,
+                             .trace = &h->trace,
+                             .logs = logs,
+                             .log_count = log_count,
+                             .recoveries = h->recoveries,
                              .recovery_count = h->recovery_count};
     const char *unclean = scn_broker_config(&h->scn, "n1", "unclean.leader.election.enable");
     in.unclean_allowed = unclean != NULL && strcmp(unclean, "true") == 0;
@@ -935,7 +957,8 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
     for (size_t i = 0; i < rn; i++) {
         if (!results[i].violated) continue;
         result->violations++;
-        vlen += (size_t)snprintf(result->violated + vlen, sizeof(result->violated) - MIN(vlen, sizeof(result->violated)),
+        vlen += (size_t)snprintf(result->violated + vlen,
+                                 sizeof(result->violated) - MIN(vlen, sizeof(result->violated)),
                                  "%s%s", vlen > 0 ? " " : "", results[i].invariant);
         vlen = MIN(vlen, sizeof(result->violated) - 1);
     }
@@ -963,10 +986,18 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
         }
     }
     switch (verdict) {
-    case CHECK_VERDICT_PASS: result->exit_code = HARNESS_EXIT_PASS; break;
-    case CHECK_VERDICT_SAFETY: result->exit_code = HARNESS_EXIT_SAFETY; break;
-    case CHECK_VERDICT_LIVENESS: result->exit_code = HARNESS_EXIT_LIVENESS; break;
-    case CHECK_VERDICT_MISSED: result->exit_code = HARNESS_EXIT_MISSED; break;
+    case CHECK_VERDICT_PASS:
+        result->exit_code = HARNESS_EXIT_PASS;
+        break;
+    case CHECK_VERDICT_SAFETY:
+        result->exit_code = HARNESS_EXIT_SAFETY;
+        break;
+    case CHECK_VERDICT_LIVENESS:
+        result->exit_code = HARNESS_EXIT_LIVENESS;
+        break;
+    case CHECK_VERDICT_MISSED:
+        result->exit_code = HARNESS_EXIT_MISSED;
+        break;
     }
     if (h->system_crash && result->exit_code == HARNESS_EXIT_PASS) {
         result->exit_code = HARNESS_EXIT_CRASH;
@@ -974,8 +1005,8 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
     if (h->system_crash) {
         snprintf(result->summary, sizeof(result->summary), "%s", h->crash_text);
     } else if (culprit != SIZE_MAX) {
-        snprintf(result->summary, sizeof(result->summary), "%s: %.400s",
-                 results[culprit].invariant, results[culprit].summary);
+        snprintf(result->summary, sizeof(result->summary), "%s: %.400s", results[culprit].invariant,
+                 results[culprit].summary);
     } else if (verdict == CHECK_VERDICT_MISSED) {
         snprintf(result->summary, sizeof(result->summary),
                  "expected a violation of %s, but it held", expected);

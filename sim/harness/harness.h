@@ -44,16 +44,16 @@ enum harness_exit {
 
 struct harness_options {
     uint64_t seed;
-    bool has_seed;              /* Else the scenario's seed (or 1). */
-    const char *mutant;         /* Deliberate bug to switch on, or NULL. */
-    const char *scenario_path;  /* For the reproduction line; NULL = "<name>.scn". */
-    const char *report_dir;     /* Where a violation's report goes; NULL = no report. */
-    bool verbose;               /* io_log lines to stderr. */
-    bool quiet;                 /* No summary lines on stdout (swarm). */
+    bool has_seed;             /* Else the scenario's seed (or 1). */
+    const char *mutant;        /* Deliberate bug to switch on, or NULL. */
+    const char *scenario_path; /* For the reproduction line; NULL = "<name>.scn". */
+    const char *report_dir;    /* Where a violation's report goes; NULL = no report. */
+    bool verbose;              /* io_log lines to stderr. */
+    bool quiet;                /* No summary lines on stdout (swarm). */
     /* For the harness's own tests of its exit codes: */
-    bool no_heal;               /* Skip the final heal (a fault can then outlive the run). */
-    const char *trace_dump;     /* Write every trace event, one line each, to this file. */
-    int sim_break;              /* enum sim_break: a deliberately broken sim contract. */
+    bool no_heal;           /* Skip the final heal (a fault can then outlive the run). */
+    const char *trace_dump; /* Write every trace event, one line each, to this file. */
+    int sim_break;          /* enum sim_break: a deliberately broken sim contract. */
 };
 
 #define HARNESS_TEXT_MAX 512
@@ -62,15 +62,15 @@ struct harness_result {
     enum harness_exit exit_code;
     uint64_t seed;
     uint64_t trace_hash;
-    uint64_t virtual_ns;   /* Simulated time covered. */
-    uint64_t events;       /* Scheduler events run. */
-    size_t ops;            /* History operations. */
-    size_t produced_ok;    /* Produce ops acked. */
-    size_t records_read;   /* Records in fetch ops of the scenario's consumers. */
+    uint64_t virtual_ns;     /* Simulated time covered. */
+    uint64_t events;         /* Scheduler events run. */
+    size_t ops;              /* History operations. */
+    size_t produced_ok;      /* Produce ops acked. */
+    size_t records_read;     /* Records in fetch ops of the scenario's consumers. */
     size_t records_verified; /* Records the final verifying read saw. */
-    size_t violations;     /* Checkers that reported a violation. */
+    size_t violations;       /* Checkers that reported a violation. */
     bool report_written;
-    char violated[64];     /* Space-separated invariants that were violated. */
+    char violated[64]; /* Space-separated invariants that were violated. */
     char summary[HARNESS_TEXT_MAX];
     char report_dir[HARNESS_TEXT_MAX];
 };

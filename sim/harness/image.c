@@ -94,7 +94,8 @@ int image_collect(struct image_pool *pool, struct sim_node *node, const char *no
         return rc;
     }
     size_t segs = 0;
-    for (size_t i = 0; i < d.count; i++) segs += has_suffix(d.names[i], ".log");
+    for (size_t i = 0; i < d.count; i++)
+        segs += has_suffix(d.names[i], ".log");
     struct li_segment *segments = image_pool_alloc(pool, MAX(segs, 1u) * sizeof(*segments));
     size_t n = 0;
     for (size_t i = 0; i < d.count; i++) {

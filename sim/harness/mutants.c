@@ -76,8 +76,8 @@ int mutants_run(const char *dir, FILE *out) {
             for (size_t c = 0; c < s.catch_count; c++) {
                 if (strcmp(s.catches[c].mutant, reg[m].name) != 0) continue;
                 const char *inv = s.catches[c].invariant;
-                struct harness_options on = {.mutant = reg[m].name, .scenario_path = path,
-                                             .quiet = true};
+                struct harness_options on = {
+                    .mutant = reg[m].name, .scenario_path = path, .quiet = true};
                 struct harness_options off = {.scenario_path = path, .quiet = true};
                 struct harness_result ron, roff;
                 harness_run_isolated(&s, &on, &ron);
@@ -88,8 +88,8 @@ int mutants_run(const char *dir, FILE *out) {
                 snprintf(with, sizeof(with), "%s", caught ? "caught" : "SURVIVED");
                 if (caught) caught_once = true;
                 if (!clean || !caught) bad++;
-                fprintf(out, "%-20s %-36s %-10s %-24s %-10s %s\n", reg[m].name, names[i], inv,
-                        with, clean ? "pass" : harness_exit_name(roff.exit_code),
+                fprintf(out, "%-20s %-36s %-10s %-24s %-10s %s\n", reg[m].name, names[i], inv, with,
+                        clean ? "pass" : harness_exit_name(roff.exit_code),
                         caught && clean ? "ok" : "FAIL");
             }
         }
@@ -99,6 +99,7 @@ int mutants_run(const char *dir, FILE *out) {
             bad++;
         }
     }
-    for (size_t i = 0; i < count; i++) free(names[i]);
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
     return bad;
 }

@@ -17,8 +17,8 @@
 #include "base/base.h"
 #include "sim/sim.h"
 
-#define NS_PER_MS 1000000ULL
-#define NS_PER_S  1000000000ULL
+#define NS_PER_MS      1000000ULL
+#define NS_PER_S       1000000000ULL
 #define SWARM_JOBS_MAX 64
 
 static double wall_now_s(void) {
@@ -154,7 +154,8 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
         if (sim_rng_chance(&rng, 400)) {
             snprintf(w->group, sizeof(w->group), "g%u", (unsigned)(ti + 1) % 100u);
         } else {
-            for (int32_t p = 0; p < topic->partitions; p++) w->assign[w->assign_count++] = p;
+            for (int32_t p = 0; p < topic->partitions; p++)
+                w->assign[w->assign_count++] = p;
         }
         w->isolation = SCN_READ_UNCOMMITTED;
         if (sim_rng_chance(&rng, 200)) w->start_ns = (1 + sim_rng_below(&rng, 3)) * NS_PER_S;
@@ -335,8 +336,12 @@ static void child_run(const struct swarm_options *o, uint64_t seed) {
     snprintf(dir, sizeof(dir), "%s/seed-%" PRIu64, o->out_dir, seed);
     char path[1024];
     snprintf(path, sizeof(path), "%s/seed-%" PRIu64 ".scn", o->out_dir, seed);
-    struct harness_options ho = {.seed = seed, .has_seed = true, .scenario_path = path,
-                                 .report_dir = dir, .quiet = true, .mutant = o->mutant};
+    struct harness_options ho = {.seed = seed,
+                                 .has_seed = true,
+                                 .scenario_path = path,
+                                 .report_dir = dir,
+                                 .quiet = true,
+                                 .mutant = o->mutant};
     struct harness_result r;
     harness_run(&s, &ho, &r);
     _exit((int)r.exit_code);
@@ -366,8 +371,8 @@ uint64_t swarm_run(const struct swarm_options *o, struct swarm_summary *summary)
             ASSERT(pid > 0);
             for (unsigned i = 0; i < jobs; i++) {
                 if (children[i].pid != 0) continue;
-                children[i] = (struct swarm_child){.pid = pid, .seed = next,
-                                                   .virtual_s = (double)s.duration_ns / 1e9};
+                children[i] = (struct swarm_child){
+                    .pid = pid, .seed = next, .virtual_s = (double)s.duration_ns / 1e9};
                 break;
             }
             running++;
@@ -391,9 +396,11 @@ uint64_t swarm_run(const struct swarm_options *o, struct swarm_summary *summary)
                 summary->failures++;
                 write_failing_scenario(o, children[i].seed, code);
                 if (o->progress) {
-                    fprintf(stderr, "\nswarm: seed %" PRIu64 " failed: %s (exit %d), see %s/seed-%" PRIu64
-                            ".scn\n", children[i].seed, harness_exit_name((enum harness_exit)code),
-                            code, o->out_dir, children[i].seed);
+                    fprintf(stderr,
+                            "\nswarm: seed %" PRIu64 " failed: %s (exit %d), see %s/seed-%" PRIu64
+                            ".scn\n",
+                            children[i].seed, harness_exit_name((enum harness_exit)code), code,
+                            o->out_dir, children[i].seed);
                 }
             }
             children[i].pid = 0;

@@ -30,7 +30,7 @@ void swarm_generate(uint64_t seed, struct scenario *out);
 
 struct swarm_options {
     uint64_t first_seed;
-    uint64_t last_seed; /* Inclusive. */
+    uint64_t last_seed;  /* Inclusive. */
     const char *out_dir; /* Failing seeds: DIR/seed-N.scn and DIR/seed-N/ (report). */
     unsigned jobs;       /* Child processes at once (>= 1). */
     bool progress;       /* A progress line on stderr. */

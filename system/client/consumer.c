@@ -13,7 +13,7 @@
 #include "client/client.h"
 #include "proto/proto.h"
 
-#define NS_PER_MS 1000000ULL
+#define NS_PER_MS               1000000ULL
 #define ERR_OFFSET_OUT_OF_RANGE 1
 
 struct cons_partition {
@@ -163,9 +163,12 @@ static bool collect(void *arg, int64_t offset, int64_t ts, const uint8_t *key, i
                                 cap * sizeof(*c->records));
         c->record_cap = cap;
     }
-    c->records[c->record_count++] = (struct consumer_record){
-        .partition = c->walking_partition, .offset = offset, .key = key, .key_len = key_len,
-        .value = value, .value_len = value_len};
+    c->records[c->record_count++] = (struct consumer_record){.partition = c->walking_partition,
+                                                             .offset = offset,
+                                                             .key = key,
+                                                             .key_len = key_len,
+                                                             .value = value,
+                                                             .value_len = value_len};
     return true;
 }
 
@@ -215,7 +218,8 @@ static struct client *connection(struct consumer *c) {
 static void send_request(struct consumer *c) {
     struct client *cl = connection(c);
     size_t unknown = 0;
-    for (size_t i = 0; i < c->count; i++) unknown += c->parts[i].position < 0;
+    for (size_t i = 0; i < c->count; i++)
+        unknown += c->parts[i].position < 0;
     int rc;
     if (unknown > 0) {
         struct proto_list_offsets_request_partition ps[CONSUMER_PARTITIONS_MAX];
@@ -223,8 +227,10 @@ static void send_request(struct consumer *c) {
         for (size_t i = 0; i < c->count; i++) {
             if (c->parts[i].position >= 0) continue;
             ps[n++] = (struct proto_list_offsets_request_partition){
-                .partition_index = c->parts[i].partition, .current_leader_epoch = -1,
-                .timestamp = c->config.reset_earliest ? -2 : -1, .max_num_offsets = 1};
+                .partition_index = c->parts[i].partition,
+                .current_leader_epoch = -1,
+                .timestamp = c->config.reset_earliest ? -2 : -1,
+                .max_num_offsets = 1};
         }
         struct proto_list_offsets_request_topic t = {.name = proto_string_from(c->topic)};
         t.partitions.items = ps;
@@ -236,23 +242,28 @@ static void send_request(struct consumer *c) {
     } else {
         struct proto_fetch_request_partition ps[CONSUMER_PARTITIONS_MAX];
         for (size_t i = 0; i < c->count; i++) {
-            ps[i] = (struct proto_fetch_request_partition){
-                .partition = c->parts[i].partition, .current_leader_epoch = -1,
-                .fetch_offset = c->parts[i].position, .log_start_offset = -1,
-                .partition_max_bytes = (int32_t)c->config.fetch_max_bytes};
+            ps[i] = (struct proto_fetch_request_partition){.partition = c->parts[i].partition,
+                                                           .current_leader_epoch = -1,
+                                                           .fetch_offset = c->parts[i].position,
+                                                           .log_start_offset = -1,
+                                                           .partition_max_bytes =
+                                                               (int32_t)c->config.fetch_max_bytes};
         }
         struct proto_fetch_request_topic t = {.topic = proto_string_from(c->topic)};
         t.partitions.items = ps;
         t.partitions.count = (int32_t)c->count;
-        struct proto_fetch_request req = {
-            .replica_id = -1, .max_wait_ms = (int32_t)c->config.fetch_max_wait_ms,
-            .min_bytes = 1, .max_bytes = (int32_t)c->config.fetch_max_bytes,
-            .isolation_level = c->config.read_committed ? 1 : 0, .session_epoch = -1,
-            .rack_id = PROTO_STR("")};
+        struct proto_fetch_request req = {.replica_id = -1,
+                                          .max_wait_ms = (int32_t)c->config.fetch_max_wait_ms,
+                                          .min_bytes = 1,
+                                          .max_bytes = (int32_t)c->config.fetch_max_bytes,
+                                          .isolation_level = c->config.read_committed ? 1 : 0,
+                                          .session_epoch = -1,
+                                          .rack_id = PROTO_STR("")};
         req.topics.items = &t;
         req.topics.count = 1;
         req.forgotten_topics_data.count = 0;
-        if (c->config.on_fetch_start != NULL) c->config.on_fetch_start(c->config.arg, c->generation);
+        if (c->config.on_fetch_start != NULL)
+            c->config.on_fetch_start(c->config.arg, c->generation);
         c->in_flight_fetch = true;
         rc = client_send(cl, PROTO_API_FETCH, 4, &req, on_fetch, c);
     }

@@ -48,12 +48,12 @@ struct consumer_config {
     const char *topic;
     const int32_t *partitions; /* Assignment (copied). */
     size_t partition_count;
-    bool reset_earliest;       /* auto.offset.reset: earliest (true) or latest. */
-    bool read_committed;       /* isolation.level. */
-    uint32_t fetch_max_wait_ms;     /* fetch.max.wait.ms (500). */
-    uint32_t fetch_max_bytes;       /* fetch.max.bytes (50 MiB) and per partition (1 MiB). */
-    uint32_t request_timeout_ms;    /* request.timeout.ms (30000). */
-    uint32_t retry_backoff_ms;      /* retry.backoff.ms (100). */
+    bool reset_earliest;         /* auto.offset.reset: earliest (true) or latest. */
+    bool read_committed;         /* isolation.level. */
+    uint32_t fetch_max_wait_ms;  /* fetch.max.wait.ms (500). */
+    uint32_t fetch_max_bytes;    /* fetch.max.bytes (50 MiB) and per partition (1 MiB). */
+    uint32_t request_timeout_ms; /* request.timeout.ms (30000). */
+    uint32_t retry_backoff_ms;   /* retry.backoff.ms (100). */
     consumer_fetch_start_fn on_fetch_start; /* May be NULL. */
     consumer_poll_fn on_poll;
     void *arg;

@@ -18,9 +18,9 @@
 #include "log/batch.h"
 #include "proto/proto.h"
 
-#define NS_PER_MS 1000000ULL
+#define NS_PER_MS                    1000000ULL
 #define PRODUCER_REQUEST_BATCHES_MAX 64
-#define PRODUCER_IN_FLIGHT_MAX 16
+#define PRODUCER_IN_FLIGHT_MAX       16
 
 /* Kafka error codes the producer distinguishes. */
 enum {
@@ -56,7 +56,7 @@ struct prod_batch {
     uint64_t created_ns;
     uint64_t retry_at_ns;
     uint32_t attempts;
-    bool maybe_written; /* Sent at least once with an unknown outcome. */
+    bool maybe_written;    /* Sent at least once with an unknown outcome. */
     int32_t base_sequence; /* -1 until first sent (idempotent). */
     int16_t last_error;
 };
@@ -127,13 +127,16 @@ int32_t producer_murmur2(const uint8_t *data, int32_t len) {
         h ^= k;
     }
     switch (len - i) {
-    case 3: h ^= (uint32_t)data[i + 2] << 16; /* fall through */
-    case 2: h ^= (uint32_t)data[i + 1] << 8;  /* fall through */
+    case 3:
+        h ^= (uint32_t)data[i + 2] << 16; /* fall through */
+    case 2:
+        h ^= (uint32_t)data[i + 1] << 8; /* fall through */
     case 1:
         h ^= (uint32_t)data[i];
         h *= m;
         break;
-    default: break;
+    default:
+        break;
     }
     h ^= h >> 13;
     h *= m;
@@ -250,8 +253,10 @@ uint64_t producer_outstanding(const struct producer *p) { return p->outstanding;
 
 static void queue_push_tail(struct prod_partition *pp, struct prod_batch *b) {
     b->next = NULL;
-    if (pp->tail != NULL) pp->tail->next = b;
-    else pp->head = b;
+    if (pp->tail != NULL)
+        pp->tail->next = b;
+    else
+        pp->head = b;
     pp->tail = b;
 }
 
@@ -316,9 +321,9 @@ int producer_send(struct producer *p, const uint8_t *key, int32_t key_len, const
         }
     }
     struct prod_partition *pp = &p->partitions[partition];
-    if (pp->open != NULL && (pp->open->count == PRODUCER_BATCH_RECORDS_MAX ||
-                             (pp->open->count > 0 &&
-                              pp->open->bytes + bytes > p->config.batch_size))) {
+    if (pp->open != NULL &&
+        (pp->open->count == PRODUCER_BATCH_RECORDS_MAX ||
+         (pp->open->count > 0 && pp->open->bytes + bytes > p->config.batch_size))) {
         close_open(p, partition);
         if (key == NULL && partition != p->sticky) {
             /* The sticky partition moved on: this null-key record follows it. */
@@ -418,7 +423,8 @@ static void on_init_pid(void *arg, int status, const void *body) {
     if (p->destroying || r->error_code != 0) return;
     p->producer_id = r->producer_id;
     p->producer_epoch = r->producer_epoch;
-    for (int32_t i = 0; i < p->partition_count; i++) p->partitions[i].next_sequence = 0;
+    for (int32_t i = 0; i < p->partition_count; i++)
+        p->partitions[i].next_sequence = 0;
 }
 
 static void send_init_pid(struct producer *p) {
@@ -460,8 +466,10 @@ static bool retriable(int16_t error) {
     case ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
     case ERR_KAFKA_STORAGE_ERROR:
     case ERR_OUT_OF_ORDER_SEQUENCE:
-    case ERR_UNKNOWN_PRODUCER_ID: return true;
-    default: return false;
+    case ERR_UNKNOWN_PRODUCER_ID:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -564,9 +572,12 @@ static int64_t batch_encode(struct producer *p, struct prod_batch *b, uint8_t *b
                                          .value = r->value,
                                          .value_len = r->value_len};
     }
-    struct batch_build_params params = {.base_offset = 0, .partition_leader_epoch = -1,
-                                        .attributes = 0, .producer_id = -1,
-                                        .producer_epoch = -1, .base_sequence = -1};
+    struct batch_build_params params = {.base_offset = 0,
+                                        .partition_leader_epoch = -1,
+                                        .attributes = 0,
+                                        .producer_id = -1,
+                                        .producer_epoch = -1,
+                                        .base_sequence = -1};
     if (p->config.idempotent) {
         struct prod_partition *pp = &p->partitions[b->partition];
         if (b->base_sequence < 0) {
@@ -637,9 +648,11 @@ static bool send_one_request(struct producer *p, uint64_t now) {
     rq->used = true;
     p->in_flight++;
     rc = client_send(c, PROTO_API_PRODUCE, 3, &req, on_produce, rq);
-    for (uint32_t i = 0; i < rq->count; i++) io_free(p->io, bufs[i], caps[i]);
+    for (uint32_t i = 0; i < rq->count; i++)
+        io_free(p->io, bufs[i], caps[i]);
     if (rc < 0) {
-        for (uint32_t i = 0; i < rq->count; i++) batch_retry(p, rq->batches[i], 0);
+        for (uint32_t i = 0; i < rq->count; i++)
+            batch_retry(p, rq->batches[i], 0);
         request_release(p, rq);
         connection_failed(p);
         return false;

@@ -47,18 +47,18 @@ struct producer_config {
     uint16_t port;
     const char *client_id;
     const char *topic;
-    int16_t acks;                    /* -1 (all) or 1. acks=0 is refused: client.c matches
-                                      * responses FIFO and acks=0 gets none. */
-    uint32_t batch_size;             /* batch.size bytes (16384). */
-    uint32_t linger_ms;              /* linger.ms (5, Kafka 3.x+ default). */
-    uint32_t max_in_flight;          /* max.in.flight.requests.per.connection (5). */
-    uint32_t retries;                /* Attempts after the first (INT32_MAX in Kafka). */
-    uint32_t retry_backoff_ms;       /* retry.backoff.ms (100). */
-    uint32_t request_timeout_ms;     /* request.timeout.ms (30000). */
-    uint32_t delivery_timeout_ms;    /* delivery.timeout.ms (120000). */
-    uint32_t metadata_refresh_ms;    /* Backoff between metadata attempts (100). */
-    uint64_t buffer_bytes;           /* buffer.memory (32 MiB). */
-    bool idempotent;                 /* enable.idempotence. */
+    int16_t acks;                 /* -1 (all) or 1. acks=0 is refused: client.c matches
+                                   * responses FIFO and acks=0 gets none. */
+    uint32_t batch_size;          /* batch.size bytes (16384). */
+    uint32_t linger_ms;           /* linger.ms (5, Kafka 3.x+ default). */
+    uint32_t max_in_flight;       /* max.in.flight.requests.per.connection (5). */
+    uint32_t retries;             /* Attempts after the first (INT32_MAX in Kafka). */
+    uint32_t retry_backoff_ms;    /* retry.backoff.ms (100). */
+    uint32_t request_timeout_ms;  /* request.timeout.ms (30000). */
+    uint32_t delivery_timeout_ms; /* delivery.timeout.ms (120000). */
+    uint32_t metadata_refresh_ms; /* Backoff between metadata attempts (100). */
+    uint64_t buffer_bytes;        /* buffer.memory (32 MiB). */
+    bool idempotent;              /* enable.idempotence. */
     producer_result_fn on_result;
     void *arg;
 };

@@ -6,9 +6,9 @@
  * (exit 1) and writes a report whose files exist; scenarios the harness cannot run yet
  * (several brokers, transactions, acks=0, unimplemented checks) are refused with a
  * message (exit 5); group consumers (system/client/group_consumer) consume through a
- * broker crash and their reads are judged; the swarm generator is deterministic per seed, varies across seeds,
- * round-trips through scn_print/scn_parse exactly, only draws runnable scenarios, and only
- * draws crashes that may lose unsynced writes when every message is flushed.
+ * broker crash and their reads are judged; the swarm generator is deterministic per seed, varies
+ * across seeds, round-trips through scn_print/scn_parse exactly, only draws runnable scenarios, and
+ * only draws crashes that may lose unsynced writes when every message is flushed.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -78,8 +78,8 @@ static void test_mutant_caught_with_report(void **state) {
     assert_int_equal(harness_run(&s, &o, &r), HARNESS_EXIT_SAFETY);
     assert_non_null(strstr(r.violated, "I-REPL-1"));
     assert_true(r.report_written);
-    static const char *const files[] = {"report.txt", "report.json", "report.html",
-                                        "scenario.scn", "replay.txt"};
+    static const char *const files[] = {"report.txt", "report.json", "report.html", "scenario.scn",
+                                        "replay.txt"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char path[512];
         struct stat st;
@@ -88,8 +88,7 @@ static void test_mutant_caught_with_report(void **state) {
         assert_true(st.st_size > 0);
         unlink(path);
     }
-    static const char *const extra[] = {"spacetime.dot", "spacetime.svg", "logs.dot",
-                                        "logs.svg"};
+    static const char *const extra[] = {"spacetime.dot", "spacetime.svg", "logs.dot", "logs.svg"};
     for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", dir, extra[i]);

@@ -26,7 +26,7 @@
 #include "proto/proto.h"
 #include "sim/sim.h"
 
-#define NS_PER_MS 1000000ULL
+#define NS_PER_MS   1000000ULL
 #define RECORDS_MAX 512
 
 static void test_murmur2_vectors(void **state) {
@@ -166,8 +166,8 @@ static void send_n(struct producer *p, int first, int n, bool keyed) {
                                        (int32_t)strlen(value), -1, (uint64_t)i, &chosen),
                          0);
         if (keyed) {
-            assert_int_equal(chosen, producer_key_partition((const uint8_t *)key,
-                                                             (int32_t)strlen(key), 3));
+            assert_int_equal(chosen,
+                             producer_key_partition((const uint8_t *)key, (int32_t)strlen(key), 3));
         }
     }
 }
@@ -288,19 +288,23 @@ static void test_crash_retry_idempotent_and_read_back(void **state) {
     cc.arg = &ws;
     struct consumer *c = NULL;
     assert_int_equal(consumer_create(sim_node_io(ws.client_node), &cc, &c), 0);
-    for (int i = 0; i < 100 && !consumer_caught_up(c); i++) run_ms(&ws, 50);
+    for (int i = 0; i < 100 && !consumer_caught_up(c); i++)
+        run_ms(&ws, 50);
     assert_true(consumer_caught_up(c));
     int acked = 0;
-    for (int i = 0; i < 200; i++) acked += ws.recs[i].status == PRODUCER_OK;
+    for (int i = 0; i < 200; i++)
+        acked += ws.recs[i].status == PRODUCER_OK;
     assert_true(acked >= 190 && ws.reads >= acked);
     /* Offsets 0.. in order; every acked value read exactly once, at its acked offset. */
-    for (int i = 0; i < ws.reads; i++) assert_int_equal(ws.read_offsets[i], i);
+    for (int i = 0; i < ws.reads; i++)
+        assert_int_equal(ws.read_offsets[i], i);
     for (int i = 0; i < 200; i++) {
         if (ws.recs[i].status != PRODUCER_OK) continue;
         char value[16];
         snprintf(value, sizeof(value), "v%d", i);
         int seen = 0;
-        for (int j = 0; j < ws.reads; j++) seen += strcmp(ws.read_values[j], value) == 0;
+        for (int j = 0; j < ws.reads; j++)
+            seen += strcmp(ws.read_values[j], value) == 0;
         assert_int_equal(seen, 1);
         assert_string_equal(ws.read_values[ws.recs[i].offset], value);
     }

@@ -380,13 +380,11 @@ static int cmd_produce(struct ctl *ctl) {
         n = topic_partition_count(ctl);
         if (n < 0) return fail("produce: unknown topic", n);
     }
-    char *lines = malloc((size_t)CTL_BATCH_BYTES);
-    uint8_t *buf = malloc(CTL_BATCH_BYTES + 4096);
-    char *line = malloc(CTL_LINE_MAX);
-    struct ctl_pending *pending = calloc((size_t)n, sizeof(*pending));
-    if (lines == NULL || buf == NULL || line == NULL || pending == NULL) {
-        return fail("produce", -ENOMEM);
-    }
+    /* io_alloc never returns NULL (running out of memory aborts), like all of system/. */
+    char *lines = io_alloc(ctl->io, (size_t)CTL_BATCH_BYTES);
+    uint8_t *buf = io_alloc(ctl->io, CTL_BATCH_BYTES + 4096);
+    char *line = io_alloc(ctl->io, CTL_LINE_MAX);
+    struct ctl_pending *pending = io_calloc(ctl->io, (size_t)n, sizeof(*pending));
     size_t used = 0;
     int64_t total = 0;
     int32_t sticky = 0; /* Null keys: one partition per round of batches, then the next. */
@@ -443,10 +441,10 @@ static int cmd_produce(struct ctl *ctl) {
         total++;
     }
     if (rc == 0) rc = flush_pending(ctl, pending, n, buf);
-    free(lines);
-    free(buf);
-    free(line);
-    free(pending);
+    io_free(ctl->io, lines, (size_t)CTL_BATCH_BYTES);
+    io_free(ctl->io, buf, CTL_BATCH_BYTES + 4096);
+    io_free(ctl->io, line, CTL_LINE_MAX);
+    io_free(ctl->io, pending, (size_t)n * sizeof(*pending));
     if (rc == 0) fprintf(stderr, "trialctl: produced %" PRId64 " records\n", total);
     return rc;
 }
@@ -607,12 +605,9 @@ static int cmd_consume(struct ctl *ctl) {
         if (ctl->start >= 0) return fail("consume: --offset needs --partition", -EINVAL);
     }
     ctl->partition_count = n;
-    ctl->next_offsets = calloc((size_t)n, sizeof(int64_t));
-    ctl->high_watermarks = calloc((size_t)n, sizeof(int64_t));
-    struct proto_fetch_request_partition *parts = calloc((size_t)n, sizeof(*parts));
-    if (ctl->next_offsets == NULL || ctl->high_watermarks == NULL || parts == NULL) {
-        return fail("consume", -ENOMEM);
-    }
+    ctl->next_offsets = io_calloc(ctl->io, (size_t)n, sizeof(int64_t));
+    ctl->high_watermarks = io_calloc(ctl->io, (size_t)n, sizeof(int64_t));
+    struct proto_fetch_request_partition *parts = io_calloc(ctl->io, (size_t)n, sizeof(*parts));
     int rc = 0;
     for (int32_t i = 0; i < n && rc == 0; i++) {
         int64_t offset = ctl->start;
@@ -653,9 +648,9 @@ static int cmd_consume(struct ctl *ctl) {
             return 1;
         }
     }
-    free(parts);
-    free(ctl->next_offsets);
-    free(ctl->high_watermarks);
+    io_free(ctl->io, parts, (size_t)n * sizeof(*parts));
+    io_free(ctl->io, ctl->next_offsets, (size_t)n * sizeof(int64_t));
+    io_free(ctl->io, ctl->high_watermarks, (size_t)n * sizeof(int64_t));
     fflush(stdout);
     return 0;
 }
@@ -851,8 +846,7 @@ static int cmd_groups(struct ctl *ctl, const char *sub, const char *group_id) {
     }
     if (group_id == NULL) return fail("groups: a group id is required", -EINVAL);
     struct ctl_group g = {.group_id = group_id};
-    g.rows = calloc(CTL_GROUP_ROWS_MAX, sizeof(*g.rows));
-    if (g.rows == NULL) return fail("groups", -ENOMEM);
+    g.rows = io_calloc(ctl->io, CTL_GROUP_ROWS_MAX, sizeof(*g.rows));
     ctl->group = &g;
     int rc = 0;
     if (strcmp(sub, "describe") == 0) {
@@ -963,7 +957,7 @@ static int cmd_groups(struct ctl *ctl, const char *sub, const char *group_id) {
     rc = fail("unknown groups command", -EINVAL);
 out:
     ctl->group = NULL;
-    free(g.rows);
+    io_free(ctl->io, g.rows, CTL_GROUP_ROWS_MAX * sizeof(*g.rows));
     return rc;
 }
 

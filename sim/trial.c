@@ -37,7 +37,7 @@ static int usage(void) {
                     "       trial swarm [--seeds A..B] [--out DIR] [--jobs J] [--mutant NAME]\n"
                     "       trial swarm --show SEED\n"
                     "       trial replay REPORT_DIR\n"
-                    "       trial mutants [--dir SCENARIO_DIR]\n");
+                    "       trial mutants [--dir SCENARIO_DIR]...\n");
     return 2;
 }
 
@@ -317,16 +317,20 @@ static int cmd_swarm(int argc, char **argv) {
 }
 
 static int cmd_mutants(int argc, char **argv) {
-    const char *dir = TRIAL_SOURCE_DIR "/scenarios";
+    const char *dirs[8] = {TRIAL_SOURCE_DIR "/scenarios", TRIAL_SOURCE_DIR "/sim/harness/testdata"};
+    size_t dir_count = 2;
+    bool given = false;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-            dir = argv[++i];
+        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc && (!given || dir_count < 8)) {
+            if (!given) dir_count = 0;
+            given = true;
+            dirs[dir_count++] = argv[++i];
         } else {
             fprintf(stderr, "trial mutants: bad argument '%s'\n", argv[i]);
             return usage();
         }
     }
-    int bad = mutants_run(dir, stdout);
+    int bad = mutants_run(dirs, dir_count, stdout);
     printf("mutants: %s\n", bad == 0 ? "every mutant caught, every unmutated run passed"
                                      : "FAILED (a mutant survived or an unmutated run failed)");
     return bad == 0 ? 0 : 1;

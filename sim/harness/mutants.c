@@ -22,6 +22,14 @@ static const struct mutant_info registry[] = {
      .site = "system/log/log.c append_batches",
      .description = "an append returns (and acks=all is acknowledged) before the flush "
                     "policy's fsync, which waits for the next append"},
+    {.name = "recovery-skips-crc",
+     .site = "system/log/log.c segment_recover",
+     .description = "crash recovery keeps a batch whose CRC fails (a torn write whose "
+                    "header survived) instead of cutting the log there"},
+    {.name = "fetch-skips-record",
+     .site = "system/client/consumer.c on_fetch",
+     .description = "the consumer's next fetch starts one record past the last one it "
+                    "returned"},
 };
 
 size_t mutants_registry(const struct mutant_info **out) {
@@ -44,20 +52,25 @@ static bool listed(const char *list, const char *inv) {
     return false;
 }
 
-int mutants_run(const char *dir, FILE *out) {
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        fprintf(out, "trial mutants: cannot open %s\n", dir);
-        return 1;
-    }
+int mutants_run(const char *const *dirs, size_t dir_count, FILE *out) {
     char *names[MUTANTS_SCENARIOS_MAX];
     size_t count = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && count < MUTANTS_SCENARIOS_MAX) {
-        size_t n = strlen(e->d_name);
-        if (n > 4 && strcmp(e->d_name + n - 4, ".scn") == 0) names[count++] = strdup(e->d_name);
+    for (size_t k = 0; k < dir_count; k++) {
+        DIR *d = opendir(dirs[k]);
+        if (d == NULL) {
+            fprintf(out, "trial mutants: cannot open %s\n", dirs[k]);
+            return 1;
+        }
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL && count < MUTANTS_SCENARIOS_MAX) {
+            size_t n = strlen(e->d_name);
+            if (n <= 4 || strcmp(e->d_name + n - 4, ".scn") != 0) continue;
+            char path[1024];
+            snprintf(path, sizeof(path), "%s/%s", dirs[k], e->d_name);
+            names[count++] = strdup(path);
+        }
+        closedir(d);
     }
-    closedir(d);
     qsort(names, count, sizeof(names[0]), cmp_names);
 
     int bad = 0;
@@ -68,8 +81,8 @@ int mutants_run(const char *dir, FILE *out) {
     for (size_t m = 0; m < reg_count; m++) {
         bool caught_once = false;
         for (size_t i = 0; i < count; i++) {
-            char path[1024];
-            snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+            const char *path = names[i];
+            const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
             struct scenario s;
             char err[512];
             if (scn_parse_file(path, &s, err, sizeof(err)) < 0) continue;
@@ -88,7 +101,7 @@ int mutants_run(const char *dir, FILE *out) {
                 snprintf(with, sizeof(with), "%s", caught ? "caught" : "SURVIVED");
                 if (caught) caught_once = true;
                 if (!clean || !caught) bad++;
-                fprintf(out, "%-20s %-36s %-10s %-24s %-10s %s\n", reg[m].name, names[i], inv, with,
+                fprintf(out, "%-20s %-36s %-10s %-24s %-10s %s\n", reg[m].name, base, inv, with,
                         clean ? "pass" : harness_exit_name(roff.exit_code),
                         caught && clean ? "ok" : "FAIL");
             }

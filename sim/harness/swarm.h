@@ -58,9 +58,10 @@ struct mutant_info {
 /* The registry: every MUTANT() name in the system code. */
 size_t mutants_registry(const struct mutant_info **out);
 
-/* `trial mutants`: for each mutant, every scenario in `dir` with a `catches` line for it,
- * run with the mutant (must violate the named invariant) and without (must pass). Prints a
- * table to `out`. Returns the number of mutants that survived or rows that failed. */
-int mutants_run(const char *dir, FILE *out);
+/* `trial mutants`: for each mutant, every scenario in the directories `dirs` with a
+ * `catches` line for it, run with the mutant (must violate the named invariant) and
+ * without (must pass). Prints a table to `out`. Returns the number of mutants that
+ * survived or rows that failed. */
+int mutants_run(const char *const *dirs, size_t dir_count, FILE *out);
 
 #endif /* TRIAL_SIM_HARNESS_SWARM_H */

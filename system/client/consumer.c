@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/mutant.h"
 #include "client/client.h"
 #include "proto/proto.h"
 
@@ -196,8 +197,13 @@ static void on_fetch(void *arg, int status, const void *body) {
                 cp->high_watermark = rp->high_watermark;
                 if (rp->records.len > 0) {
                     c->walking_partition = cp->partition;
+                    size_t before = c->record_count;
                     cp->position = client_walk_records(rp->records.data, (size_t)rp->records.len,
                                                        cp->position, collect, c);
+                    /* Mutant fetch-skips-record: the next fetch starts one record late. */
+                    if (c->record_count > before && MUTANT(c->io, "fetch-skips-record")) {
+                        cp->position++;
+                    }
                 }
             }
         }

@@ -314,7 +314,11 @@ static int segment_recover(struct log *log, struct log_segment *s, bool finished
             if (win_len < total) break;
             p = log->scratch;
         }
-        if (batch_check(p, total, LOG_BATCH_BYTES_MAX, &h) < 0) break;
+        /* Mutant recovery-skips-crc: a torn batch whose header survived is kept. */
+        if (batch_check(p, total, LOG_BATCH_BYTES_MAX, &h) < 0 &&
+            !MUTANT(log->io, "recovery-skips-crc")) {
+            break;
+        }
         if (h.base_offset < s->next_offset ||
             batch_last_offset(&h) - s->base_offset > INT32_MAX || !epoch_matches(log, &h)) {
             break;

@@ -37,7 +37,7 @@
 #define HARNESS_PORT           9092
 #define HARNESS_QUIET_NS       (5 * NS_PER_S)  /* After healing, before the final read. */
 #define HARNESS_VERIFY_NS      (30 * NS_PER_S) /* Bound on the final read (I-LIVE-2). */
-#define HARNESS_RECOVERIES_MAX 64
+#define HARNESS_RECOVERIES_MAX 1024
 #define HARNESS_RESULTS_MAX    (SCN_CHECKS_MAX + 2)
 
 struct harness;
@@ -641,11 +641,15 @@ static void snapshot_recovery(struct sim_world *world, void *arg) {
             struct li_log *img = image_pool_log(&h->pool);
             if (image_collect(&h->pool, b->node, b->name, topic->name, p, img) < 0) continue;
             struct check_recovery *r = &h->recoveries[h->recovery_count];
-            size_t cap = 1u << 16;
-            struct li_batch *appended = image_pool_alloc(&h->pool, cap * sizeof(*appended));
+            /* As many batches as the log ever held, up to a bound: grow on -E2BIG. */
+            int64_t n = -E2BIG;
             int64_t synced = 0;
-            int64_t n = li_log_from_trace(&h->trace, b->name, topic->name, p, b->crash_event,
-                                          appended, cap, &synced);
+            struct li_batch *appended = NULL;
+            for (size_t cap = 1u << 12; n == -E2BIG && cap <= (1u << 22); cap *= 4) {
+                appended = image_pool_alloc(&h->pool, cap * sizeof(*appended));
+                n = li_log_from_trace(&h->trace, b->name, topic->name, p, b->crash_event,
+                                      appended, cap, &synced);
+            }
             if (n < 0) continue;
             *r = (struct check_recovery){.recovered = img,
                                          .appended = appended,

@@ -116,6 +116,8 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
     uint64_t segment = sim_rng_below(&rng, 3);
     if (segment == 1) add_config(s, "log.segment.bytes", "65536");
     if (segment == 2) add_config(s, "log.segment.bytes", "16384");
+    if (sim_rng_chance(&rng, 300)) add_config(s, "log.index.interval.bytes", "256");
+    if (sim_rng_chance(&rng, 200)) add_config(s, "log.message.timestamp.type", "LogAppendTime");
     bool durable = flush == 1; /* Every acked record is fsynced: any crash mode is fair. */
 
     s->topic_count = 1 + (size_t)sim_rng_below(&rng, 2);

@@ -73,7 +73,7 @@ struct posix_handle {
 /* One entry of a stream's send queue: a copied buffer or a range of an open file. */
 struct posix_wq_item {
     struct posix_wq_item *next;
-    int file_fd;     /* -1 for a buffer; else the fd to sendfile from. */
+    struct io_file *file; /* NULL for a buffer; else the file to sendfile from (a reference). */
     uint64_t offset; /* File offset of the next byte (file items). */
     size_t len;      /* Total bytes of this item. */
     size_t sent;     /* Bytes already handed to the kernel. */
@@ -117,8 +117,15 @@ struct io_listener {
     uint16_t port;
 };
 
+/* A file queued for sendfile holds one reference per queue item: io_file_close() by the
+ * owner while ranges are still queued only marks it `orphaned` (the owner may not use it
+ * again); the descriptor closes when the last item is sent or dropped. So a spliced range
+ * always reads the file it was queued from, even if the owner closed (and unlinked) it, and
+ * never a descriptor number the kernel has since reused. */
 struct io_file {
     struct posix_handle h;
+    size_t send_refs; /* Send-queue items that read from this file. */
+    bool orphaned;    /* Closed by the owner; buried when send_refs reaches zero. */
 };
 
 /* The signalfd of io_posix_watch_signals(). */
@@ -490,11 +497,22 @@ static void posix_pending_remove(struct io_stream *s) {
     s->pending = 0;
 }
 
+/* Frees one send-queue item, dropping its file reference (the last one of an orphaned
+ * file closes the descriptor). */
+static void posix_wq_item_free(struct posix_ctx *ctx, struct posix_wq_item *item) {
+    struct io_file *f = item->file;
+    free(item);
+    if (f == NULL) return;
+    ASSERT(f->send_refs > 0 && !f->h.closed);
+    f->send_refs--;
+    if (f->send_refs == 0 && f->orphaned) posix_handle_bury(ctx, &f->h);
+}
+
 static void posix_wq_free(struct io_stream *s) {
     while (s->wq_head != NULL) {
         struct posix_wq_item *item = s->wq_head;
         s->wq_head = item->next;
-        free(item);
+        posix_wq_item_free(s->ctx, item);
     }
     s->wq_tail = NULL;
     s->queued_bytes = 0;
@@ -531,7 +549,7 @@ static void posix_wq_consume(struct io_stream *s, size_t n) {
         if (item->sent == item->len) {
             s->wq_head = item->next;
             if (s->wq_head == NULL) s->wq_tail = NULL;
-            free(item);
+            posix_wq_item_free(s->ctx, item);
         }
     }
 }
@@ -540,10 +558,11 @@ static void posix_wq_consume(struct io_stream *s, size_t n) {
 static ssize_t posix_send_file_item(struct io_stream *s, struct posix_wq_item *item) {
     size_t left = item->len - item->sent;
     off_t off = (off_t)item->offset;
-    ssize_t n = sendfile(s->h.fd, item->file_fd, &off, left);
+    int file_fd = item->file->h.fd;
+    ssize_t n = sendfile(s->h.fd, file_fd, &off, left);
     if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
         size_t chunk = MIN(left, sizeof(s->ctx->read_buf));
-        ssize_t got = pread(item->file_fd, s->ctx->read_buf, chunk, (off_t)item->offset);
+        ssize_t got = pread(file_fd, s->ctx->read_buf, chunk, (off_t)item->offset);
         n = got > 0 ? send(s->h.fd, s->ctx->read_buf, (size_t)got, MSG_NOSIGNAL) : got;
     }
     if (n == 0) {
@@ -560,7 +579,7 @@ static ssize_t posix_send_buffers(struct io_stream *s) {
     struct iovec iov[POSIX_IOV_MAX];
     size_t count = 0;
     for (struct posix_wq_item *item = s->wq_head;
-         item != NULL && item->file_fd < 0 && count < POSIX_IOV_MAX; item = item->next) {
+         item != NULL && item->file == NULL && count < POSIX_IOV_MAX; item = item->next) {
         iov[count].iov_base = item->data + item->sent;
         iov[count].iov_len = item->len - item->sent;
         count++;
@@ -583,7 +602,7 @@ static void posix_stream_flush(struct io_stream *s) {
         if (fiu_fail("posix/net/write")) {
             n = -1;
             errno = posix_fault_errno(ECONNRESET);
-        } else if (s->wq_head->file_fd < 0) {
+        } else if (s->wq_head->file == NULL) {
             n = posix_send_buffers(s);
         } else {
             n = posix_send_file_item(s, s->wq_head);
@@ -751,7 +770,7 @@ static int posix_stream_write(void *vctx, struct io_stream *s, const void *data,
     if (len == 0) return 0;
     if (s->queued_bytes + len > POSIX_QUEUE_BYTES_MAX) return -ENOBUFS;
     struct posix_wq_item *item = posix_xmalloc(sizeof(*item) + len);
-    item->file_fd = -1;
+    item->file = NULL;
     item->offset = 0;
     item->len = len;
     item->sent = 0;
@@ -763,12 +782,13 @@ static int posix_stream_sendfile(void *vctx, struct io_stream *s, struct io_file
                                  uint64_t offset, size_t len) {
     (void)vctx;
     ASSERT(s != NULL && !s->h.closed);
-    ASSERT(file != NULL && !file->h.closed);
+    ASSERT(file != NULL && !file->h.closed && !file->orphaned);
     if (s->failed) return s->end_status < 0 ? s->end_status : -EPIPE;
     if (len == 0) return 0;
     if (s->queued_bytes + len > POSIX_QUEUE_BYTES_MAX) return -ENOBUFS;
     struct posix_wq_item *item = posix_xmalloc(sizeof(*item));
-    item->file_fd = file->h.fd;
+    item->file = file;
+    file->send_refs++;
     item->offset = offset;
     item->len = len;
     item->sent = 0;
@@ -979,7 +999,7 @@ static int posix_file_open(void *vctx, const char *path, int flags, struct io_fi
 static int64_t posix_file_pread(void *vctx, struct io_file *f, void *buf, size_t len,
                                 uint64_t offset) {
     (void)vctx;
-    ASSERT(f != NULL && !f->h.closed);
+    ASSERT(f != NULL && !f->h.closed && !f->orphaned);
     ASSERT(buf != NULL || len == 0);
     POSIX_FAULT("posix/file/read", EIO);
     size_t done = 0;
@@ -999,7 +1019,7 @@ static int64_t posix_file_pread(void *vctx, struct io_file *f, void *buf, size_t
 static int64_t posix_file_pwrite(void *vctx, struct io_file *f, const void *buf, size_t len,
                                  uint64_t offset) {
     (void)vctx;
-    ASSERT(f != NULL && !f->h.closed);
+    ASSERT(f != NULL && !f->h.closed && !f->orphaned);
     ASSERT(buf != NULL || len == 0);
     POSIX_FAULT("posix/file/write", EIO);
     size_t done = 0;
@@ -1018,7 +1038,7 @@ static int64_t posix_file_pwrite(void *vctx, struct io_file *f, const void *buf,
 
 static int posix_file_sync(void *vctx, struct io_file *f) {
     (void)vctx;
-    ASSERT(f != NULL && !f->h.closed);
+    ASSERT(f != NULL && !f->h.closed && !f->orphaned);
     POSIX_FAULT("posix/file/sync", EIO);
     /* fdatasync covers data and the size (the metadata needed to read it back). After an
      * fsync error the page cache state is unknown: the caller must treat the file as
@@ -1032,7 +1052,7 @@ static int posix_file_sync(void *vctx, struct io_file *f) {
 
 static int posix_file_truncate(void *vctx, struct io_file *f, uint64_t size) {
     (void)vctx;
-    ASSERT(f != NULL && !f->h.closed);
+    ASSERT(f != NULL && !f->h.closed && !f->orphaned);
     POSIX_FAULT("posix/file/truncate", EIO);
     int rc;
     do {
@@ -1043,14 +1063,18 @@ static int posix_file_truncate(void *vctx, struct io_file *f, uint64_t size) {
 
 static int64_t posix_file_size(void *vctx, struct io_file *f) {
     (void)vctx;
-    ASSERT(f != NULL && !f->h.closed);
+    ASSERT(f != NULL && !f->h.closed && !f->orphaned);
     struct stat st;
     if (fstat(f->h.fd, &st) < 0) return -errno;
     return (int64_t)st.st_size;
 }
 
 static void posix_file_close(void *vctx, struct io_file *f) {
-    ASSERT(f != NULL && !f->h.closed);
+    ASSERT(f != NULL && !f->h.closed && !f->orphaned);
+    if (f->send_refs > 0) {
+        f->orphaned = true; /* Queued ranges still read it; the last one closes it. */
+        return;
+    }
     posix_handle_bury(vctx, &f->h);
 }
 
@@ -1400,9 +1424,12 @@ void io_posix_destroy(struct io *io) {
     if (io == NULL) return;
     struct posix_ctx *ctx = posix_ctx_of(io);
     size_t leaked = 0;
+    /* Send queues first: dropping them closes the files only they still held open. */
+    for (struct posix_handle *h = ctx->live; h != NULL; h = h->next) {
+        if (h->kind == POSIX_STREAM) posix_wq_free((struct io_stream *)(void *)h);
+    }
     while (ctx->live != NULL) {
         struct posix_handle *h = ctx->live;
-        if (h->kind == POSIX_STREAM) posix_wq_free((struct io_stream *)(void *)h);
         if (h->kind != POSIX_SIGNAL) leaked++; /* The signal watcher is the loop's own. */
         posix_handle_bury(ctx, h);
     }

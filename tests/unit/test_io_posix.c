@@ -4,6 +4,9 @@
  *  - writes and sendfile ranges leave in the order they were queued, and the drain
  *    callback runs once the queue is empty — also with megabytes of backlog behind a
  *    paused reader (the gathered sendmsg path and partial sends);
+ *  - a queued sendfile range still reads its own file after the owner closed and unlinked
+ *    it (the descriptor is not reused underneath it), and that descriptor closes once the
+ *    range is sent or the loop is destroyed;
  *  - no callback runs before the call that registered it returned (connect);
  *  - no callback runs for a stream after it was closed, even one already due in the same
  *    pass (a drain callback closing another stream with a pending drain);
@@ -25,6 +28,7 @@
  * measures time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -273,6 +277,98 @@ static void test_backlog_order(void **state) {
     assert_int_equal(io_rmdir(f->io, dir), 0);
     free(bytes);
     fixture_free(f);
+}
+
+/* Counts this process's open descriptors (probing the low numbers, as few are in use). */
+static int open_fd_count(void) {
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0) n++;
+    return n;
+}
+
+/* A sendfile range still queued when its owner closes (and unlinks) the file goes out with
+ * the bytes of that file, not of whatever the descriptor number is reused for next; the
+ * descriptor is closed once the range has been sent. */
+static void test_sendfile_after_close(void **state) {
+    (void)state;
+    enum { TOTAL = 8 * 1024 * 1024 };
+    struct net_fixture *f = fixture_connect(false);
+    f->check_pattern = true;
+    uint8_t *bytes = malloc(TOTAL);
+    assert_non_null(bytes);
+    for (size_t i = 0; i < TOTAL; i++)
+        bytes[i] = pattern_byte(i);
+    char dir[] = "/tmp/trial-io-posix-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], other[256];
+    snprintf(path, sizeof(path), "%s/seg", dir);
+    snprintf(other, sizeof(other), "%s/other", dir);
+    int fds_before = open_fd_count();
+    struct io_file *file = NULL;
+    assert_int_equal(io_file_open(f->io, path, IO_OPEN_CREATE, &file), 0);
+    assert_int_equal(io_file_pwrite(f->io, file, bytes, TOTAL, 0), TOTAL);
+
+    /* A paused reader: most of the range stays queued in io_posix. */
+    io_stream_pause(f->io, f->server, true);
+    assert_int_equal(io_stream_sendfile(f->io, f->client, file, 0, TOTAL), 0);
+    assert_true(io_stream_queued(f->io, f->client) > 0);
+    io_file_close(f->io, file);
+    assert_int_equal(io_unlink(f->io, path), 0);
+    for (int i = 0; i < 3; i++)
+        assert_true(io_posix_run_once(f->io, 1) >= 0);
+    /* Still open for the queued range. */
+    assert_int_equal(open_fd_count(), fds_before + 1);
+
+    /* A new file likely gets the descriptor number the old one would have freed. */
+    struct io_file *decoy = NULL;
+    assert_int_equal(io_file_open(f->io, other, IO_OPEN_CREATE, &decoy), 0);
+    memset(bytes, 0xEE, TOTAL);
+    assert_int_equal(io_file_pwrite(f->io, decoy, bytes, TOTAL, 0), TOTAL);
+
+    io_stream_pause(f->io, f->server, false);
+    for (int i = 0; i < 100000 && f->server_len < TOTAL; i++)
+        assert_true(io_posix_run_once(f->io, 10) >= 0);
+    assert_int_equal(f->server_len, TOTAL);
+    assert_int_equal(f->pattern_mismatches, 0);
+    for (int i = 0; i < PASSES_MAX && f->client_drains == 0; i++)
+        io_posix_run_once(f->io, 1);
+    assert_int_equal(f->client_drains, 1);
+    /* The orphaned file's descriptor is gone; only the decoy's remains. */
+    assert_int_equal(open_fd_count(), fds_before + 1);
+    io_file_close(f->io, decoy);
+    assert_int_equal(open_fd_count(), fds_before);
+
+    assert_int_equal(io_unlink(f->io, other), 0);
+    assert_int_equal(io_rmdir(f->io, dir), 0);
+    free(bytes);
+    fixture_free(f);
+}
+
+/* Destroying the loop with a range of an owner-closed file still queued closes that file
+ * too (no descriptor leaks, no "left open" handle is blamed on the owner). */
+static void test_sendfile_orphan_destroy(void **state) {
+    (void)state;
+    enum { TOTAL = 8 * 1024 * 1024 };
+    int fds_start = open_fd_count();
+    struct net_fixture *f = fixture_connect(false);
+    f->check_pattern = true;
+    char dir[] = "/tmp/trial-io-posix-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/seg", dir);
+    int fds_before = open_fd_count();
+    struct io_file *file = NULL;
+    assert_int_equal(io_file_open(f->io, path, IO_OPEN_CREATE, &file), 0);
+    assert_int_equal(io_file_truncate(f->io, file, TOTAL), 0);
+    io_stream_pause(f->io, f->server, true);
+    assert_int_equal(io_stream_sendfile(f->io, f->client, file, 0, TOTAL), 0);
+    io_file_close(f->io, file);
+    assert_int_equal(open_fd_count(), fds_before + 1);
+    assert_int_equal(io_unlink(f->io, path), 0);
+    assert_int_equal(io_rmdir(f->io, dir), 0);
+    fixture_free(f); /* Destroys the loop with the range still queued. */
+    assert_int_equal(open_fd_count(), fds_start);
 }
 
 static void test_pause_and_eof(void **state) {
@@ -697,6 +793,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_loopback_echo),
         cmocka_unit_test(test_write_sendfile_order),
         cmocka_unit_test(test_backlog_order),
+        cmocka_unit_test(test_sendfile_after_close),
+        cmocka_unit_test(test_sendfile_orphan_destroy),
         cmocka_unit_test(test_pause_and_eof),
         cmocka_unit_test(test_no_callback_after_close),
         cmocka_unit_test(test_connect_refused),

@@ -124,6 +124,7 @@ static int run_file(const char *file, const struct harness_options *base, uint64
     char err[512];
     if (scn_parse_file(file, &scn, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
+        printf("result: cannot run (exit %d)\ntrace-hash none\n", HARNESS_EXIT_CANNOT_RUN);
         return HARNESS_EXIT_CANNOT_RUN;
     }
     struct harness_options o = *base;
@@ -148,6 +149,7 @@ static int run_file(const char *file, const struct harness_options *base, uint64
     }
     if (mkdirs(o.report_dir) < 0) {
         fprintf(stderr, "trial run: cannot create %s\n", o.report_dir);
+        printf("result: cannot run (exit %d)\ntrace-hash none\n", HARNESS_EXIT_CANNOT_RUN);
         return HARNESS_EXIT_CANNOT_RUN;
     }
     struct harness_result r;

@@ -124,6 +124,7 @@ struct broker {
     int64_t last_retention_ms;
     int storage_error; /* First storage error (logged once). */
     struct group_coordinator *groups; /* Created with __consumer_offsets, on first use. */
+    bool offsets_topic_incomplete; /* Its creation failed part way: finish it before use. */
     struct broker_append_done *appends_head; /* FIFO of completions due. */
     struct broker_append_done *appends_tail;
     io_timer_id appends_timer;
@@ -426,7 +427,16 @@ static int topic_grow(struct broker *broker, struct broker_topic *t, int32_t cou
         }
         if (rc < 0) {
             io_log(broker->io, IO_LOG_ERROR, "cannot open partition %s-%d: %d", t->name, p, rc);
-            /* Keep what opened; shrink the array view to it. */
+            /* Keep what opened, and shrink the array to it: its size must stay
+             * partition_count entries, which is what every later free passes. */
+            if (p == 0) {
+                io_free(broker->io, t->partitions, (size_t)count * sizeof(*grown));
+                t->partitions = NULL;
+            } else {
+                t->partitions = io_realloc(broker->io, t->partitions,
+                                           (size_t)count * sizeof(*grown),
+                                           (size_t)p * sizeof(*grown));
+            }
             t->partition_count = p;
             return rc;
         }
@@ -854,13 +864,25 @@ static void group_load_partition(struct broker *broker, struct partition *part) 
 static struct group_coordinator *broker_groups(struct broker *broker) {
     if (broker->groups != NULL) return broker->groups;
     struct broker_topic *t = topic_find(broker, BROKER_OFFSETS_TOPIC);
+    int32_t want = broker->config.offsets_topic_num_partitions;
     if (t == NULL) {
         struct topic_config compact = {.name = "cleanup.policy", .value = "compact"};
         int16_t err = KERR_NONE;
-        t = topic_create(broker, BROKER_OFFSETS_TOPIC, broker->config.offsets_topic_num_partitions,
-                         &compact, 1, &err);
-        if (err != KERR_NONE) return NULL;
+        t = topic_create(broker, BROKER_OFFSETS_TOPIC, want, &compact, 1, &err);
+        if (err != KERR_NONE) {
+            /* A disk error part way (say fsync EIO): the group -> partition mapping needs
+             * every partition, so callers answer COORDINATOR_NOT_AVAILABLE and the next
+             * request tries to finish the topic. Found by `trial swarm` (seed 8). */
+            broker->offsets_topic_incomplete = true;
+            return NULL;
+        }
+    } else if (broker->offsets_topic_incomplete) {
+        if (t->partition_count < want && topic_grow(broker, t, want, true, NULL, 0) < 0) {
+            return NULL;
+        }
+        broker->offsets_topic_incomplete = false;
     }
+    if (t->partition_count == 0) return NULL; /* Only a topic dir from an earlier failure. */
     struct group_config gc;
     group_config_default(&gc);
     gc.offsets_partitions = t->partition_count;

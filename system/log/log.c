@@ -944,6 +944,33 @@ static int find_batch(struct log *log, const struct log_segment *s, int64_t offs
     return 0;
 }
 
+/*
+ * Where log_read's walk of s can jump to from `pos` (a batch boundary after at least one
+ * batch was taken, `taken` bytes so far) without reading each header: every batch before
+ * the returned position would pass the walk's two tests (last offset below max_offset, the
+ * running total within max_bytes), so the result is the same as walking, with O(log n)
+ * work instead of one pread per batch. Either the whole rest of the segment, or the last
+ * index entry (a batch boundary whose batch ends at entry.offset, so every earlier batch
+ * ends before it) within both limits; `pos` itself when neither helps.
+ */
+static uint64_t read_skip(const struct log_segment *s, uint64_t pos, int64_t max_offset,
+                          size_t max_bytes, size_t taken) {
+    if (taken >= max_bytes || pos >= s->size_bytes) return pos;
+    size_t room = max_bytes - taken;
+    if (s->next_offset <= max_offset && s->size_bytes - pos <= room) return s->size_bytes;
+    /* Entries are ordered by offset and position: the test is true, then false. */
+    uint32_t lo = 0, hi = s->index_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct log_offset_entry *e = &s->index[mid];
+        if (e->offset < max_offset && e->position <= pos + room) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0) return pos;
+    uint64_t to = s->index[lo - 1].position;
+    return to > pos && to < s->size_bytes ? to : pos;
+}
+
 int log_read(struct log *log, int64_t offset, size_t max_bytes, bool min_one_batch,
              int64_t max_offset, struct log_read_result *out) {
     memset(out, 0, sizeof *out);
@@ -960,7 +987,16 @@ int log_read(struct log *log, int64_t offset, size_t max_bytes, bool min_one_bat
         uint64_t start = pos;
         bool full = false;
         bool have_header = pos < s->size_bytes; /* find_batch left its header in h. */
+        bool skipped = false;
         while (pos < s->size_bytes) {
+            if (!have_header && !skipped) {
+                /* Once per segment, after the first batch (which set first_offset). */
+                skipped = true;
+                uint64_t to = read_skip(s, pos, max_offset, max_bytes, out->total_bytes);
+                out->total_bytes += (size_t)(to - pos);
+                pos = to;
+                if (pos >= s->size_bytes) break;
+            }
             if (!have_header) {
                 rc = read_header(log, s, pos, &h);
                 if (rc < 0) return rc;

@@ -221,8 +221,8 @@ int log_checkpoint_write_offsets(struct io *io, const char *path,
 
 int log_checkpoint_read_epochs(struct io *io, const char *path, struct log_epoch_entry *out,
                                size_t max, size_t *count) {
-    char *buf;
-    size_t cap, len;
+    char *buf = NULL; /* Initialised for gcc -O3, which cannot see read_all set them. */
+    size_t cap = 0, len = 0;
     int rc = read_all(io, path, &buf, &cap, &len);
     if (rc < 0) return rc;
     rc = log_checkpoint_parse_epochs(buf, len, out, max, count);
@@ -232,8 +232,8 @@ int log_checkpoint_read_epochs(struct io *io, const char *path, struct log_epoch
 
 int log_checkpoint_read_offsets(struct io *io, const char *path,
                                 struct log_partition_offset *out, size_t max, size_t *count) {
-    char *buf;
-    size_t cap, len;
+    char *buf = NULL; /* Initialised for gcc -O3, which cannot see read_all set them. */
+    size_t cap = 0, len = 0;
     int rc = read_all(io, path, &buf, &cap, &len);
     if (rc < 0) return rc;
     rc = log_checkpoint_parse_offsets(buf, len, out, max, count);

@@ -1384,7 +1384,7 @@ static int compact_scan_markers(struct compact_ctx *c) {
     for (size_t si = 0; si < log->segment_count; si++) {
         struct seg_reader r = {.log = log, .seg = &log->segments[si]};
         struct batch_header h;
-        const uint8_t *b;
+        const uint8_t *b = NULL; /* Set by seg_reader_next when it returns 1. */
         uint64_t pos;
         int rc;
         while ((rc = seg_reader_next(&r, &h, &b, &pos)) == 1) {

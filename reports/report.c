@@ -254,7 +254,8 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static void html_str(FILE *f, const char *s) {
+/* Shared with report_dot.c: HTML and DOT's HTML-like labels escape the same four characters. */
+void report_html_escape(FILE *f, const char *s) {
     for (; *s != '\0'; s++) {
         switch (*s) {
         case '<':
@@ -556,7 +557,7 @@ static void html_embed_svg(FILE *f, const char *svg_path, const char *dot_path) 
         fputs("<p><em>Graphviz did not render this picture; its source:</em></p><pre>", f);
         FILE *dot = fopen(dot_path, "r");
         while (dot != NULL && fgets(chunk, sizeof(chunk), dot) != NULL)
-            html_str(f, chunk);
+            report_html_escape(f, chunk);
         if (dot != NULL) fclose(dot);
         fputs("</pre>\n", f);
         return;
@@ -580,30 +581,30 @@ static void write_html(FILE *f, const struct report_input *in, const struct rsel
     const struct check_result *r = in->result;
     char t[32], line[1024], path[REPORT_PATH_MAX], dot_path[REPORT_PATH_MAX];
     fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>", f);
-    html_str(f, r->invariant);
+    report_html_escape(f, r->invariant);
     fputs(" — Trial report</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1400px}"
           "pre{background:#f4f4f4;padding:.6em;overflow-x:auto}td,th{padding:2px 8px;"
           "text-align:left;vertical-align:top}.bad{color:#b00}.svg{overflow-x:auto;border:1px "
           "solid #ddd}</style>\n</head><body>\n",
           f);
     fprintf(f, "<h1 class=\"%s\">", r->violated ? "bad" : "");
-    html_str(f, r->invariant);
+    report_html_escape(f, r->invariant);
     fprintf(f, " %s</h1>\n<p>", r->violated ? "violated" : "holds");
-    html_str(f, r->summary);
+    report_html_escape(f, r->summary);
     history_format_time(r->time_ns, t, sizeof(t));
     fprintf(f,
             "</p>\n<table>\n<tr><th>violations</th><td>%zu (%zu allowed, %zu checked)</td></tr>\n"
             "<tr><th>where</th><td>node ",
             r->violation_count, r->allowed_count, r->checked_count);
-    html_str(f, r->node[0] != '\0' ? r->node : "-");
+    report_html_escape(f, r->node[0] != '\0' ? r->node : "-");
     fputs(", ", f);
-    html_str(f, r->topic[0] != '\0' ? r->topic : "-");
+    report_html_escape(f, r->topic[0] != '\0' ? r->topic : "-");
     fprintf(f,
             "/%d offset %" PRId64 " at %s</td></tr>\n<tr><th>seed</th><td>%" PRIu64 "</td></tr>\n",
             (int)r->partition, r->offset, t, in->seed);
     if (in->scenario != NULL) {
         fputs("<tr><th>scenario</th><td>", f);
-        html_str(f, in->scenario->name);
+        report_html_escape(f, in->scenario->name);
         fputs(" (<a href=\"scenario.scn\">scenario.scn</a>)</td></tr>\n", f);
     }
     if (in->trace != NULL) {
@@ -611,14 +612,14 @@ static void write_html(FILE *f, const struct report_input *in, const struct rsel
                 in->trace->count, in->trace->hash);
     }
     fputs("</table>\n<h2>Reproduce</h2>\n<pre>", f);
-    html_str(f, in->repro_command);
+    report_html_escape(f, in->repro_command);
     fputs("</pre>\n<h2>Evidence</h2>\n<ul>\n", f);
     for (size_t i = 0; i < r->evidence_count; i++) {
         const struct check_evidence *e = &r->evidence[i];
         fprintf(f, "<li><b>%s", evidence_kind_name(e->kind));
         if (e->kind != CHECK_EV_NOTE) fprintf(f, " %zu", e->index);
         fputs("</b>: <code>", f);
-        html_str(f, e->text);
+        report_html_escape(f, e->text);
         fputs("</code></li>\n", f);
     }
     fputs("</ul>\n<h2>Fault schedule</h2>\n<table>\n", f);
@@ -628,7 +629,7 @@ static void write_html(FILE *f, const struct report_input *in, const struct rsel
         scn_duration_format(in->scenario->faults[i].at_ns, d, sizeof(d));
         scn_fault_describe(&in->scenario->faults[i], line, sizeof(line));
         fprintf(f, "<tr><td>%s</td><td>", d);
-        html_str(f, line);
+        report_html_escape(f, line);
         fputs("</td></tr>\n", f);
     }
     if (faults == 0) fputs("<tr><td>(none)</td></tr>\n", f);
@@ -651,7 +652,7 @@ static void write_html(FILE *f, const struct report_input *in, const struct rsel
                  "%s %s/%d: log start %" PRId64 ", HW %" PRId64 ", LEO %" PRId64 "\n", log->node,
                  log->topic, (int)log->partition, log->log_start_offset, log->hw,
                  li_log_end_offset(log));
-        html_str(f, line);
+        report_html_escape(f, line);
     }
     fputs("</pre>\n<h2>Client operations around the violation</h2>\n<pre>", f);
     for (size_t i = 0; i < sel->item_count; i++) {
@@ -661,14 +662,14 @@ static void write_html(FILE *f, const struct report_input *in, const struct rsel
             continue;
         }
         history_describe_op(&in->history->ops[it->index], line, sizeof(line));
-        html_str(f, line);
+        report_html_escape(f, line);
         fputc('\n', f);
     }
     fputs("</pre>\n<h2>Trace excerpt</h2>\n<pre>", f);
     for (size_t i = sel->excerpt_first; i < sel->excerpt_end; i++) {
         trace_describe_event(&in->trace->events[i], line, sizeof(line));
         fprintf(f, "#%-6zu ", i);
-        html_str(f, line);
+        report_html_escape(f, line);
         fputc('\n', f);
     }
     fputs("</pre>\n</body></html>\n", f);

@@ -37,28 +37,6 @@ static void dot_quoted(FILE *f, const char *s) {
     }
 }
 
-/* Writes s escaped for a DOT HTML-like label. */
-static void dot_html(FILE *f, const char *s) {
-    for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
-}
-
 static bool item_is_evidence(const struct report_input *in, const struct ritem *it) {
     const struct check_result *r = in->result;
     for (size_t i = 0; i < r->evidence_count; i++) {
@@ -278,9 +256,9 @@ int report_write_logs_dot(const struct report_input *in, FILE *f) {
                 "  log%zu [label=<<table border=\"0\" cellborder=\"1\" cellspacing=\"0\" "
                 "cellpadding=\"3\">\n    <tr><td colspan=\"%zu\" bgcolor=\"#dde6f0\"><b>",
                 i, columns);
-        dot_html(f, log->node);
+        report_html_escape(f, log->node);
         fputs(" ", f);
-        dot_html(f, log->topic);
+        report_html_escape(f, log->topic);
         fprintf(f, "/%d</b></td></tr>\n    <tr><td>%s</td>", (int)log->partition,
                 first > 0 ? "&#8230;" : "start");
         for (size_t b = first; b < count; b++) {

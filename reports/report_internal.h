@@ -39,6 +39,9 @@ void report_select(const struct report_input *in, struct rsel *sel);
 /* Lane name of a history process ("proc3" unless named). */
 void report_process_name(const struct report_input *in, int32_t process, char *buf, size_t buf_len);
 
+/* Writes s with < > & " as HTML entities (for HTML text and DOT HTML-like labels). */
+void report_html_escape(FILE *f, const char *s);
+
 /* Writes the two diagram sources. 0 or -errno. */
 int report_write_spacetime_dot(const struct report_input *in, const struct rsel *sel, FILE *f);
 int report_write_logs_dot(const struct report_input *in, FILE *f);

@@ -122,6 +122,12 @@ static int64_t append_records(struct partition_log *l, struct proto_bytes record
     return first;
 }
 
+/* Encodes resp as the answer to request h: same api, version and correlation id. */
+static int reply(struct proto_writer *w, const struct proto_request_header *h, const void *resp) {
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    return proto_response_encode(w, h->api_key, h->api_version, &rh, resp);
+}
+
 static struct proto_string golden_topic(void) { return PROTO_STR("golden"); }
 
 static int answer_metadata(struct responder *rs, struct proto_writer *w,
@@ -152,8 +158,7 @@ static int answer_metadata(struct responder *rs, struct proto_writer *w,
         .cluster_id = PROTO_STR("trial-responder"),
         .controller_id = 0,
         .topics = {.items = topics, .count = n}};
-    struct proto_response_header rh = {.correlation_id = h->correlation_id};
-    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+    return reply(w, h, &resp);
 }
 
 static int answer_produce(struct responder *rs, struct proto_writer *w,
@@ -183,8 +188,7 @@ static int answer_produce(struct responder *rs, struct proto_writer *w,
         }
     }
     if (req->acks == 0) return 0; /* Stored, but no response at all for acks=0. */
-    struct proto_response_header rh = {.correlation_id = h->correlation_id};
-    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+    return reply(w, h, &resp);
 }
 
 static int answer_list_offsets(struct responder *rs, struct proto_writer *w,
@@ -217,8 +221,7 @@ static int answer_list_offsets(struct responder *rs, struct proto_writer *w,
             p->leader_epoch = -1;
         }
     }
-    struct proto_response_header rh = {.correlation_id = h->correlation_id};
-    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+    return reply(w, h, &resp);
 }
 
 /* Returns the stored batches that hold offsets >= fetch_offset, within max_bytes (at least
@@ -264,8 +267,7 @@ static int answer_fetch(struct responder *rs, struct proto_writer *w,
             p->records = (struct proto_bytes){.data = out, .len = (int32_t)total};
         }
     }
-    struct proto_response_header rh = {.correlation_id = h->correlation_id};
-    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+    return reply(w, h, &resp);
 }
 
 /* --- a one-member consumer group ------------------------------------------------------ */
@@ -290,8 +292,7 @@ static int answer_join_group(struct proto_writer *w, const struct proto_request_
         resp.members.items = &member;
         resp.members.count = 1;
     }
-    struct proto_response_header rh = {.correlation_id = h->correlation_id};
-    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+    return reply(w, h, &resp);
 }
 
 static int answer_sync_group(struct responder *rs, struct proto_writer *w,
@@ -311,8 +312,7 @@ static int answer_sync_group(struct responder *rs, struct proto_writer *w,
         .throttle_time_ms = 0,
         .error_code = 0,
         .assignment = {.data = rs->assignment, .len = rs->assignment_len}};
-    struct proto_response_header rh = {.correlation_id = h->correlation_id};
-    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+    return reply(w, h, &resp);
 }
 
 static struct commit *find_commit(struct responder *rs, struct proto_string group,
@@ -359,8 +359,7 @@ static int answer_offset_commit(struct responder *rs, struct proto_writer *w,
             resp.topics.items[i].partitions.items[j].error_code = c ? 0 : 56;
         }
     }
-    struct proto_response_header rh = {.correlation_id = h->correlation_id};
-    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+    return reply(w, h, &resp);
 }
 
 static int answer_offset_fetch(struct responder *rs, struct proto_writer *w,
@@ -390,8 +389,7 @@ static int answer_offset_fetch(struct responder *rs, struct proto_writer *w,
             p->error_code = 0;
         }
     }
-    struct proto_response_header rh = {.correlation_id = h->correlation_id};
-    return proto_response_encode(w, h->api_key, h->api_version, &rh, &resp);
+    return reply(w, h, &resp);
 }
 
 static int answer_simple_ok(struct proto_writer *w, const struct proto_request_header *h,
@@ -399,8 +397,7 @@ static int answer_simple_ok(struct proto_writer *w, const struct proto_request_h
     /* Heartbeat and LeaveGroup: every field at its default (error 0, no members). */
     void *resp = proto_arena_alloc(arena, schema->size);
     proto_schema_defaults(schema, h->api_version, resp);
-    struct proto_response_header rh = {.correlation_id = h->correlation_id};
-    return proto_response_encode(w, h->api_key, h->api_version, &rh, resp);
+    return reply(w, h, resp);
 }
 
 /* Handles one request payload; returns false to close the connection. */
@@ -412,7 +409,6 @@ static bool handle(struct responder *rs, struct proto_writer *w, const uint8_t *
     void *body = NULL;
     int rc = proto_request_decode(&arena, payload, len, &h, &body);
     bool keep = true;
-    struct proto_response_header rh = {.correlation_id = h.correlation_id};
     if (rc == PROTO_ERR_UNSUPPORTED && h.api_key == PROTO_API_API_VERSIONS) {
         rc = proto_api_versions_unsupported_encode(w, h.correlation_id);
     } else if (rc != 0) {
@@ -426,7 +422,7 @@ static bool handle(struct responder *rs, struct proto_writer *w, const uint8_t *
             struct proto_api_versions_response resp = {.error_code = 0};
             resp.api_keys.items = keys;
             resp.api_keys.count = (int32_t)proto_api_versions_fill(keys, 64);
-            rc = proto_response_encode(w, h.api_key, h.api_version, &rh, &resp);
+            rc = reply(w, &h, &resp);
             break;
         }
         case PROTO_API_METADATA: rc = answer_metadata(rs, w, &h, body); break;
@@ -447,7 +443,7 @@ static bool handle(struct responder *rs, struct proto_writer *w, const uint8_t *
             struct proto_find_coordinator_response resp = {
                 .error_message = PROTO_STR_NULL, .node_id = 0, .host = PROTO_STR("127.0.0.1"),
                 .port = rs->port};
-            rc = proto_response_encode(w, h.api_key, h.api_version, &rh, &resp);
+            rc = reply(w, &h, &resp);
             break;
         }
         default:

@@ -279,18 +279,31 @@ static struct call *fresh(struct world_state *ws, struct call *c) {
     return c;
 }
 
+/* A world with the broker (configured by props) and a client node, run 10 ms so the broker
+ * has started. broker_main gets ws as its node argument: it must outlive the world. */
+static void world_start(struct world_state *ws, const char *props, uint64_t seed) {
+    memset(ws, 0, sizeof(*ws));
+    char error[BROKER_CONFIG_ERROR_MAX];
+    broker_config_defaults(&ws->config);
+    assert_int_equal(broker_config_parse(&ws->config, props, strlen(props), NULL, NULL, error), 0);
+    ws->world = sim_world_create(seed);
+    ws->broker_node = sim_node_add(ws->world, "broker", broker_main, ws);
+    ws->client_node = sim_node_add(ws->world, "client", NULL, NULL);
+    sim_world_run_until(ws->world, 10 * NS_PER_MS);
+}
+
+/* A clean stop that must free every byte the broker allocated, then the world. */
+static void world_stop(struct world_state *ws) {
+    assert_int_equal(broker_stop(ws->broker), 0);
+    assert_int_equal(sim_node_live_bytes(ws->broker_node), 0);
+    sim_world_destroy(ws->world);
+}
+
 static uint64_t run_scenario(uint64_t seed) {
     static struct world_state ws;
-    memset(&ws, 0, sizeof(ws));
-    char error[BROKER_CONFIG_ERROR_MAX];
-    broker_config_defaults(&ws.config);
     const char *props = "listeners=PLAINTEXT://:9092\nlog.dirs=/data\n"
                         "log.flush.interval.messages=1\nauto.create.topics.enable=false\n";
-    assert_int_equal(broker_config_parse(&ws.config, props, strlen(props), NULL, NULL, error), 0);
-    ws.world = sim_world_create(seed);
-    ws.broker_node = sim_node_add(ws.world, "broker", broker_main, &ws);
-    ws.client_node = sim_node_add(ws.world, "client", NULL, NULL);
-    sim_world_run_until(ws.world, 10 * NS_PER_MS);
+    world_start(&ws, props, seed);
     assert_non_null(ws.broker);
     struct io *cio = sim_node_io(ws.client_node);
     struct client *a = client_create(cio, "broker", 9092, "a");
@@ -392,17 +405,10 @@ static uint64_t run_scenario(uint64_t seed) {
 /* Errors clients must see, and retention driven by the broker's housekeeping timer. */
 static void test_broker_errors_and_retention(void **state) {
     static struct world_state ws;
-    memset(&ws, 0, sizeof(ws));
-    char error[BROKER_CONFIG_ERROR_MAX];
-    broker_config_defaults(&ws.config);
     const char *props = "listeners=PLAINTEXT://:9092\nlog.dirs=/data\nlog.segment.bytes=1024\n"
                         "log.retention.ms=60000\nlog.retention.check.interval.ms=1000\n"
                         "auto.create.topics.enable=false\n";
-    assert_int_equal(broker_config_parse(&ws.config, props, strlen(props), NULL, NULL, error), 0);
-    ws.world = sim_world_create(7);
-    ws.broker_node = sim_node_add(ws.world, "broker", broker_main, &ws);
-    ws.client_node = sim_node_add(ws.world, "client", NULL, NULL);
-    sim_world_run_until(ws.world, 10 * NS_PER_MS);
+    world_start(&ws, props, 7);
     struct client *a = client_create(sim_node_io(ws.client_node), "broker", 9092, "a");
     struct call c1;
     /* Unknown topic: no auto-creation here. */
@@ -437,25 +443,16 @@ static void test_broker_errors_and_retention(void **state) {
     assert_int_equal(c1.error, 0);
     assert_int_equal(c1.records, 200 - start);
     client_destroy(a);
-    assert_int_equal(broker_stop(ws.broker), 0);
-    assert_int_equal(sim_node_live_bytes(ws.broker_node), 0);
-    sim_world_destroy(ws.world);
+    world_stop(&ws);
 }
 
 /* KIP-98 dedupe: retries answer the original offsets, gaps and fenced epochs are refused,
  * and the state is rebuilt from the log after a crash. */
 static void test_broker_idempotence(void **state) {
     static struct world_state ws;
-    memset(&ws, 0, sizeof(ws));
-    char error[BROKER_CONFIG_ERROR_MAX];
-    broker_config_defaults(&ws.config);
     const char *props = "listeners=PLAINTEXT://:9092\nlog.dirs=/data\n"
                         "log.flush.interval.messages=1\n";
-    assert_int_equal(broker_config_parse(&ws.config, props, strlen(props), NULL, NULL, error), 0);
-    ws.world = sim_world_create(11);
-    ws.broker_node = sim_node_add(ws.world, "broker", broker_main, &ws);
-    ws.client_node = sim_node_add(ws.world, "client", NULL, NULL);
-    sim_world_run_until(ws.world, 10 * NS_PER_MS);
+    world_start(&ws, props, 11);
     struct client *a = client_create(sim_node_io(ws.client_node), "broker", 9092, "a");
     struct call c1;
     send_create(a, fresh(&ws, &c1));
@@ -506,24 +503,15 @@ static void test_broker_idempotence(void **state) {
     run_until_done(&ws, &c1, NS_PER_S);
     assert_int_equal(c1.offset, 11);
     client_destroy(a);
-    assert_int_equal(broker_stop(ws.broker), 0);
-    assert_int_equal(sim_node_live_bytes(ws.broker_node), 0);
-    sim_world_destroy(ws.world);
+    world_stop(&ws);
 }
 
 /* cleanup.policy=compact: the housekeeping pass compacts closed segments below the HW. */
 static void test_broker_compaction(void **state) {
     static struct world_state ws;
-    memset(&ws, 0, sizeof(ws));
-    char error[BROKER_CONFIG_ERROR_MAX];
-    broker_config_defaults(&ws.config);
     const char *props = "listeners=PLAINTEXT://:9092\nlog.dirs=/data\n"
                         "log.retention.check.interval.ms=1000\n";
-    assert_int_equal(broker_config_parse(&ws.config, props, strlen(props), NULL, NULL, error), 0);
-    ws.world = sim_world_create(13);
-    ws.broker_node = sim_node_add(ws.world, "broker", broker_main, &ws);
-    ws.client_node = sim_node_add(ws.world, "client", NULL, NULL);
-    sim_world_run_until(ws.world, 10 * NS_PER_MS);
+    world_start(&ws, props, 13);
     struct client *a = client_create(sim_node_io(ws.client_node), "broker", 9092, "a");
     struct call c1;
     send_create_compacted(a, fresh(&ws, &c1));
@@ -548,9 +536,7 @@ static void test_broker_compaction(void **state) {
     assert_true(c1.records < 200);
     assert_true(c1.records >= 5);
     client_destroy(a);
-    assert_int_equal(broker_stop(ws.broker), 0);
-    assert_int_equal(sim_node_live_bytes(ws.broker_node), 0);
-    sim_world_destroy(ws.world);
+    world_stop(&ws);
 }
 
 static void test_broker_in_sim(void **state) {

@@ -20,10 +20,8 @@ enum slot_state { SLOT_FREE = 0, SLOT_WAITING, SLOT_READY };
 
 struct conn_slot {
     enum slot_state state;
-    uint8_t *bytes; /* io_alloc'd copy of the response (NULL for none). */
+    uint8_t *bytes; /* io_alloc'd copy of the response, file ranges read in (NULL: none). */
     size_t len;
-    struct broker_conn_splice *splices; /* io_alloc'd, or NULL. */
-    size_t splice_count;
 };
 
 struct broker_conn {
@@ -61,9 +59,6 @@ static uint32_t slot_index(const struct broker_conn *conn, uint32_t slot) {
 
 static void slot_release(struct broker_conn *conn, struct conn_slot *s) {
     if (s->bytes != NULL) io_free(conn->io, s->bytes, s->len);
-    if (s->splices != NULL) {
-        io_free(conn->io, s->splices, s->splice_count * sizeof(struct broker_conn_splice));
-    }
     memset(s, 0, sizeof(*s));
 }
 
@@ -104,30 +99,32 @@ void broker_conn_close(struct broker_conn *conn, int reason) {
     if (conn->count == 0 && !conn->dispatching) conn_free(conn);
 }
 
+/* Hands one response (bytes with file ranges spliced in) to the stream. */
+static int conn_send(struct broker_conn *conn, const uint8_t *bytes, size_t len,
+                     const struct broker_conn_splice *splices, size_t splice_count) {
+    int rc = 0;
+    size_t pos = 0;
+    for (size_t i = 0; i < splice_count && rc == 0; i++) {
+        const struct broker_conn_splice *sp = &splices[i];
+        ASSERT(sp->at >= pos && sp->at <= len);
+        if (sp->at > pos) rc = io_stream_write(conn->io, conn->stream, bytes + pos, sp->at - pos);
+        if (rc == 0 && sp->length > 0) {
+            rc = io_stream_sendfile(conn->io, conn->stream, sp->file, sp->position, sp->length);
+            conn->splice_pending = true;
+        }
+        pos = sp->at;
+    }
+    if (rc == 0 && pos < len) rc = io_stream_write(conn->io, conn->stream, bytes + pos, len - pos);
+    return rc;
+}
+
 /* Writes every answered response at the head of the ring, in order. */
 static int conn_flush(struct broker_conn *conn) {
     while (conn->count > 0) {
         struct conn_slot *s = &conn->slots[slot_index(conn, conn->head)];
         if (s->state != SLOT_READY) break;
         int rc = 0;
-        if (!conn->closed && s->bytes != NULL) {
-            size_t pos = 0;
-            for (size_t i = 0; i < s->splice_count && rc == 0; i++) {
-                const struct broker_conn_splice *sp = &s->splices[i];
-                ASSERT(sp->at >= pos && sp->at <= s->len);
-                if (sp->at > pos) rc = io_stream_write(conn->io, conn->stream, s->bytes + pos,
-                                                       sp->at - pos);
-                if (rc == 0 && sp->length > 0) {
-                    rc = io_stream_sendfile(conn->io, conn->stream, sp->file, sp->position,
-                                            sp->length);
-                    conn->splice_pending = true;
-                }
-                pos = sp->at;
-            }
-            if (rc == 0 && pos < s->len) {
-                rc = io_stream_write(conn->io, conn->stream, s->bytes + pos, s->len - pos);
-            }
-        }
+        if (!conn->closed && s->bytes != NULL) rc = conn_send(conn, s->bytes, s->len, NULL, 0);
         slot_release(conn, s);
         conn->head = slot_index(conn, conn->head + 1);
         conn->count--;
@@ -173,27 +170,67 @@ static struct conn_slot *conn_slot_for_answer(struct broker_conn *conn, uint32_t
     return s;
 }
 
+/*
+ * Keeps an answer that must wait behind an earlier one: the bytes, with its file ranges
+ * read in now. A waiting answer holds no io_file: its owner may close the file (a deleted
+ * topic, retention) before the answer reaches the stream. Rare (an earlier request parked
+ * on the same connection), so the copy costs nothing in the common case.
+ */
+static int slot_fill(struct broker_conn *conn, struct conn_slot *s, const uint8_t *bytes,
+                     size_t len, const struct broker_conn_splice *splices, size_t splice_count) {
+    size_t total = len;
+    for (size_t i = 0; i < splice_count; i++) total += splices[i].length;
+    if (total == 0) return 0;
+    uint8_t *buf = io_alloc(conn->io, total);
+    size_t pos = 0, out = 0;
+    for (size_t i = 0; i < splice_count; i++) {
+        const struct broker_conn_splice *sp = &splices[i];
+        ASSERT(sp->at >= pos && sp->at <= len);
+        memcpy(buf + out, bytes + pos, sp->at - pos);
+        out += sp->at - pos;
+        pos = sp->at;
+        if (sp->length == 0) continue;
+        int64_t n = io_file_pread(conn->io, sp->file, buf + out, sp->length, sp->position);
+        if (n != (int64_t)sp->length) {
+            io_free(conn->io, buf, total);
+            return n < 0 ? (int)n : -EIO;
+        }
+        out += sp->length;
+    }
+    memcpy(buf + out, bytes + pos, len - pos);
+    ASSERT(out + len - pos == total);
+    s->bytes = buf;
+    s->len = total;
+    return 0;
+}
+
 int broker_conn_respond(struct broker_conn *conn, uint32_t slot, const uint8_t *bytes,
                         size_t len, const struct broker_conn_splice *splices,
                         size_t splice_count) {
     ASSERT(splice_count <= BROKER_CONN_SPLICES_MAX);
     struct conn_slot *s = conn_slot_for_answer(conn, slot);
     s->state = SLOT_READY;
-    if (!conn->closed) {
-        s->len = len;
-        s->bytes = io_alloc(conn->io, len > 0 ? len : 1);
-        if (len > 0) memcpy(s->bytes, bytes, len);
-        if (len == 0) {
-            io_free(conn->io, s->bytes, 1);
-            s->bytes = NULL;
-        }
-        if (splice_count > 0) {
-            s->splices = io_alloc(conn->io, splice_count * sizeof(*splices));
-            memcpy(s->splices, splices, splice_count * sizeof(*splices));
-            s->splice_count = splice_count;
-        }
+    if (!conn->closed && slot == conn->head) {
+        /* Nothing earlier is outstanding: straight to the stream (which copies), without
+         * the copy into the slot that waiting behind an earlier answer needs. */
+        int rc = len > 0 ? conn_send(conn, bytes, len, splices, splice_count) : 0;
+        s->state = SLOT_FREE;
+        conn->head = slot_index(conn, conn->head + 1);
+        conn->count--;
+        if (rc == 0) rc = conn_flush(conn);
+        conn_after_answer(conn, rc);
+        return rc;
     }
-    int rc = conn_flush(conn);
+    int rc = 0;
+    if (!conn->closed && len > 0) rc = slot_fill(conn, s, bytes, len, splices, splice_count);
+    if (rc < 0) {
+        /* The answer cannot be built: nothing may follow it on this connection. */
+        io_log(conn->io, IO_LOG_WARN, "closing %s: cannot read a fetch range (%d)",
+               io_stream_peer(conn->io, conn->stream), rc);
+        broker_conn_close(conn, rc);
+        return rc;
+    }
+    rc = conn_flush(conn);
     conn_after_answer(conn, rc);
     return rc;
 }

@@ -61,7 +61,7 @@ typedef void (*broker_conn_close_fn)(void *arg, struct broker_conn *conn, int re
 /* A file range to send at byte position `at` of the response buffer. */
 struct broker_conn_splice {
     size_t at;             /* Position in the bytes (non-decreasing across splices). */
-    struct io_file *file;  /* Must stay open until the stream drains (log segment). */
+    struct io_file *file;  /* Open during the call only: an answer that must wait reads it in. */
     uint64_t position;
     size_t length;
 };
@@ -88,8 +88,9 @@ void broker_conn_respond_none(struct broker_conn *conn, uint32_t slot);
 void broker_conn_close(struct broker_conn *conn, int reason);
 
 bool broker_conn_is_closed(const struct broker_conn *conn);
-/* True while file ranges queued on this connection may not have been sent yet: the files
- * must stay open (the owner defers or forces deleting segments until then). */
+/* True while file ranges queued on this connection may not have been sent yet (the stream
+ * has not drained). Informational: io_posix keeps a closed file open for its queued ranges
+ * and the sim copies at queue time, so the owner may close and delete segments meanwhile. */
 bool broker_conn_splicing(const struct broker_conn *conn);
 const char *broker_conn_peer(const struct broker_conn *conn); /* "" once closed. */
 uint32_t broker_conn_inflight(const struct broker_conn *conn);

@@ -128,6 +128,17 @@ static void on_batch(void *arg, const uint8_t *b, size_t len) {
     p->next++;
 }
 
+/* Offset index entry i of segment s points at a batch header whose last offset is the
+ * entry's offset. */
+static void check_index_entry(struct log *log, const struct log_segment *s, uint32_t i) {
+    uint8_t hdr[BATCH_HEADER_BYTES];
+    assert_int_equal(io_file_pread(log->io, s->log_file, hdr, sizeof hdr, s->index[i].position),
+                     (int64_t)sizeof hdr);
+    struct batch_header h;
+    batch_header_decode(hdr, sizeof hdr, &h);
+    assert_int_equal(batch_last_offset(&h), s->index[i].offset);
+}
+
 static void check_recovered(struct log *log, struct tl_model *model, size_t synced,
                             uint64_t seed, bool bitflips) {
     struct prefix_check p = {model, 0, true, false};
@@ -159,13 +170,7 @@ static void check_recovered(struct log *log, struct tl_model *model, size_t sync
     for (size_t si = 0; si < log->segment_count; si++) {
         const struct log_segment *s = &log->segments[si];
         for (uint32_t i = 0; i < s->index_count; i++) {
-            uint8_t hdr[BATCH_HEADER_BYTES];
-            assert_int_equal(io_file_pread(log->io, s->log_file, hdr, sizeof hdr,
-                                           s->index[i].position),
-                             (int64_t)sizeof hdr);
-            struct batch_header h;
-            batch_header_decode(hdr, sizeof hdr, &h);
-            assert_int_equal(batch_last_offset(&h), s->index[i].offset);
+            check_index_entry(log, s, i);
         }
     }
 }
@@ -424,13 +429,7 @@ static void test_crash_during_compaction(void **state) {
             for (size_t si = 0; si < log->segment_count; si++) {
                 const struct log_segment *s = &log->segments[si];
                 for (uint32_t i = 0; i < s->index_count; i++) {
-                    uint8_t hdr[BATCH_HEADER_BYTES];
-                    assert_int_equal(io_file_pread(log->io, s->log_file, hdr, sizeof hdr,
-                                                   s->index[i].position),
-                                     (int64_t)sizeof hdr);
-                    struct batch_header h;
-                    batch_header_decode(hdr, sizeof hdr, &h);
-                    assert_int_equal(batch_last_offset(&h), s->index[i].offset);
+                    check_index_entry(log, s, i);
                 }
             }
             /* Finishing the job converges on the complete compaction. */
@@ -461,13 +460,7 @@ static void check_structure(struct log *log) {
         const struct log_segment *s = &log->segments[si];
         if (si > 0) assert_int_equal(s->base_offset, log->segments[si - 1].next_offset);
         for (uint32_t i = 0; i < s->index_count; i++) {
-            uint8_t hdr[BATCH_HEADER_BYTES];
-            assert_int_equal(io_file_pread(log->io, s->log_file, hdr, sizeof hdr,
-                                           s->index[i].position),
-                             (int64_t)sizeof hdr);
-            struct batch_header h;
-            batch_header_decode(hdr, sizeof hdr, &h);
-            assert_int_equal(batch_last_offset(&h), s->index[i].offset);
+            check_index_entry(log, s, i);
             if (i > 0) assert_true(s->index[i].offset > s->index[i - 1].offset);
         }
         for (uint32_t i = 1; i < s->time_count; i++) {

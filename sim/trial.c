@@ -105,19 +105,6 @@ static int cmd_selftest(int argc, char **argv) {
 
 /* --- run / replay ------------------------------------------------------------------------- */
 
-static int mkdirs(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
-    return 0;
-}
-
 /* Runs one scenario file and prints the verdict; the last line is the trace hash. */
 static int run_file(const char *file, const struct harness_options *base, uint64_t *hash_out) {
     struct scenario scn;
@@ -147,7 +134,7 @@ static int run_file(const char *file, const struct harness_options *base, uint64
         printf("trace-hash none\n");
         return HARNESS_EXIT_CANNOT_RUN;
     }
-    if (mkdirs(o.report_dir) < 0) {
+    if (harness_mkdir_p(o.report_dir) < 0) {
         fprintf(stderr, "trial run: cannot create %s\n", o.report_dir);
         printf("result: cannot run (exit %d)\ntrace-hash none\n", HARNESS_EXIT_CANNOT_RUN);
         return HARNESS_EXIT_CANNOT_RUN;

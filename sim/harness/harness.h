@@ -84,4 +84,7 @@ bool harness_supported(const struct scenario *scn, char *why, size_t why_len);
 
 const char *harness_exit_name(enum harness_exit code);
 
+/* Creates `path` and its missing parents (mkdir -p). 0 or -errno. */
+int harness_mkdir_p(const char *path);
+
 #endif /* TRIAL_SIM_HARNESS_H */

@@ -295,7 +295,7 @@ struct swarm_child {
     double virtual_s;
 };
 
-static int mkdir_p(const char *path) {
+int harness_mkdir_p(const char *path) {
     char buf[1024];
     snprintf(buf, sizeof(buf), "%s", path);
     for (char *p = buf + 1; *p != '\0'; p++) {
@@ -351,7 +351,7 @@ static void child_run(const struct swarm_options *o, uint64_t seed) {
 
 uint64_t swarm_run(const struct swarm_options *o, struct swarm_summary *summary) {
     memset(summary, 0, sizeof(*summary));
-    if (mkdir_p(o->out_dir) < 0) {
+    if (harness_mkdir_p(o->out_dir) < 0) {
         fprintf(stderr, "trial swarm: cannot create %s\n", o->out_dir);
         return 1;
     }

@@ -97,7 +97,8 @@ struct io_stream {
     bool read_ended;    /* EOF or error seen: no more reads. */
     bool failed;        /* A socket error ended the stream both ways. */
     bool end_delivered; /* The read callback was told about the end. */
-    bool reading;       /* Inside the read loop: writes queue, one flush after it. */
+    bool reading;       /* Inside a read callback: writes queue, one flush after it. */
+    bool flush_due;     /* Something was queued while reading. */
     int end_status;     /* 0 (EOF) or -errno to report with the end. */
     bool registered;    /* fd is in the epoll set. */
     uint32_t events;    /* Interest mask currently registered. */
@@ -628,7 +629,19 @@ static void posix_stream_flush(struct io_stream *s) {
     posix_stream_rearm(s);
 }
 
-static void posix_stream_readable_loop(struct io_stream *s) {
+/* Sends what a read callback queued in one go: pipelined requests answered from one read
+ * leave in one sendmsg (and one TCP segment) instead of one each. Flushed after every read,
+ * not after the whole loop, so an answer never waits for later reads. */
+static void posix_stream_deliver(struct io_stream *s, const uint8_t *data, size_t len,
+                                 int status) {
+    s->reading = true;
+    s->flush_due = false;
+    s->read_cb(s->arg, s, data, len, status);
+    s->reading = false;
+    if (!s->h.closed && s->flush_due) posix_stream_flush(s);
+}
+
+static void posix_stream_readable(struct io_stream *s) {
     for (int i = 0; i < POSIX_READS_PER_EVENT; i++) {
         if (s->h.closed || s->paused || s->read_ended || !s->started) return;
         ssize_t n;
@@ -639,7 +652,7 @@ static void posix_stream_readable_loop(struct io_stream *s) {
             n = read(s->h.fd, s->ctx->read_buf, sizeof(s->ctx->read_buf));
         }
         if (n > 0) {
-            s->read_cb(s->arg, s, s->ctx->read_buf, (size_t)n, 0);
+            posix_stream_deliver(s, s->ctx->read_buf, (size_t)n, 0);
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -659,15 +672,6 @@ static void posix_stream_readable_loop(struct io_stream *s) {
         s->read_cb(s->arg, s, NULL, 0, s->end_status);
         return;
     }
-}
-
-/* Reads, then sends what the read callbacks queued in one go: pipelined requests answered
- * from one read leave in one sendmsg (and one TCP segment) instead of one each. */
-static void posix_stream_readable(struct io_stream *s) {
-    s->reading = true;
-    posix_stream_readable_loop(s);
-    s->reading = false;
-    if (!s->h.closed && s->wq_head != NULL) posix_stream_flush(s);
 }
 
 static void posix_connect_finish(struct io_stream *s) {
@@ -773,7 +777,10 @@ static int posix_stream_enqueue(struct io_stream *s, struct posix_wq_item *item)
         s->wq_head = item;
     s->wq_tail = item;
     s->queued_bytes += item->len;
-    if (!s->reading) posix_stream_flush(s);
+    if (s->reading)
+        s->flush_due = true;
+    else
+        posix_stream_flush(s);
     return 0;
 }
 

@@ -108,7 +108,13 @@ static void f_stream_close(void *ctx, struct io_stream *stream) {
 static const char *f_stream_peer(void *ctx, struct io_stream *stream) { return "127.0.0.1:5555"; }
 
 static int f_file_open(void *ctx, const char *path, int flags, struct io_file **out) { return -ENOENT; }
-static int64_t f_pread(void *ctx, struct io_file *f, void *b, size_t l, uint64_t o) { return -EIO; }
+/* Reads the memory "file" (see f_stream_sendfile); counted, or fails with file_pread_error. */
+static int64_t f_pread(void *ctx, struct io_file *f, void *b, size_t l, uint64_t o) {
+    FIO(ctx)->file_pread_calls++;
+    if (FIO(ctx)->file_pread_error != 0) return FIO(ctx)->file_pread_error;
+    if (l > 0) memcpy(b, (const uint8_t *)f + o, l);
+    return (int64_t)l;
+}
 static int64_t f_pwrite(void *ctx, struct io_file *f, const void *b, size_t l, uint64_t o) { return -EIO; }
 static int f_sync(void *ctx, struct io_file *f) { return -EIO; }
 static int f_truncate(void *ctx, struct io_file *f, uint64_t s) { return -EIO; }

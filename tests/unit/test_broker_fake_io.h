@@ -57,6 +57,8 @@ struct fake_io {
     int64_t bytes_allocated; /* Outstanding allocation; 0 at the end of a clean test. */
     uint64_t random_state;
     int warnings;            /* io_log calls at WARN or above. */
+    uint64_t file_pread_calls; /* io_file_pread calls (a "file" is memory it addresses). */
+    int file_pread_error;      /* When nonzero, io_file_pread returns it (e.g. -EIO). */
 };
 
 void fake_io_init(struct fake_io *fio);

@@ -7,7 +7,11 @@
  * when answers drain; idle connections close after idle_ms but not while a request is
  * outstanding; a connection closed with a parked request lives until it is answered, and
  * then everything is freed; a response with spliced file ranges goes out with the ranges
- * at their positions, and the connection reports file ranges in flight until it drains.
+ * at their positions, and the connection reports file ranges in flight until it drains;
+ * such an answer at the head of the line is spliced (sendfile, no read), while one that must
+ * wait behind an earlier answer reads its ranges in at once and holds no file: overwriting
+ * the file before the earlier answer arrives does not change what is sent, and a failed read
+ * closes the connection rather than send a broken answer.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -275,11 +279,87 @@ static void test_spliced_response(void **state) {
     broker_conn_respond(srv->requests[0].conn, srv->requests[0].slot, (const uint8_t *)bytes,
                         strlen(bytes), splices, 2);
     assert_int_equal(fs->sendfile_calls, 2);
+    assert_int_equal(srv->fio.file_pread_calls, 0); /* At the head: spliced, not copied. */
     /* Until the stream drains, the files must stay open. */
     assert_true(broker_conn_splicing(srv->conns[0]));
     fs->stall = false;
     expect_sent(&srv->fio, fs, "<hdr|234|mid|789|end>");
     assert_false(broker_conn_splicing(srv->conns[0]));
+    server_stop(srv);
+}
+
+/* A spliced answer behind a parked request keeps the file's bytes as they were when it was
+ * answered: the file may be closed (retention, DeleteTopics) before the answer goes out. */
+static void test_waiting_spliced_response_reads_file_in(void **state) {
+    struct server *srv = server_start(16, 1 << 20);
+    struct fake_stream *fs = fake_io_connect_client(&srv->fio);
+    char file_bytes[] = "0123456789"; /* The "file": its pointer is the io_file (fake io). */
+    send_frame(srv, fs, "fetch-parked");
+    send_frame(srv, fs, "fetch-ready");
+    assert_int_equal(srv->request_count, 2);
+    /* "<hdr|" + file[2..5) + "|mid|" + file[7..10) + "|end>" */
+    const char *bytes = "<hdr||mid||end>";
+    struct broker_conn_splice splices[2] = {
+        {.at = 5, .file = (struct io_file *)(void *)file_bytes, .position = 2, .length = 3},
+        {.at = 10, .file = (struct io_file *)(void *)file_bytes, .position = 7, .length = 3},
+    };
+    assert_int_equal(broker_conn_respond(srv->requests[1].conn, srv->requests[1].slot,
+                                         (const uint8_t *)bytes, strlen(bytes), splices, 2),
+                     0);
+    /* Read in now; nothing queued on the stream that still refers to the file. */
+    assert_int_equal(srv->fio.file_pread_calls, 2);
+    assert_int_equal(fs->sendfile_calls, 0);
+    assert_false(broker_conn_splicing(srv->conns[0]));
+    expect_sent(&srv->fio, fs, "");
+    /* The owner closes the file and the memory is reused: the answer must not notice. */
+    memset(file_bytes, 'X', sizeof(file_bytes) - 1);
+    answer(srv, 0, "A");
+    expect_sent(&srv->fio, fs, "A<hdr|234|mid|789|end>");
+    assert_int_equal(fs->sendfile_calls, 0);
+    assert_int_equal(srv->fio.file_pread_calls, 2);
+    assert_int_equal(broker_conn_inflight(srv->conns[0]), 0);
+    /* A later spliced answer at the head of the line is spliced again, not read. */
+    memcpy(file_bytes, "abcdefghij", sizeof(file_bytes) - 1);
+    send_frame(srv, fs, "fetch-head");
+    assert_int_equal(srv->request_count, 3);
+    fs->stall = true;
+    assert_int_equal(broker_conn_respond(srv->requests[2].conn, srv->requests[2].slot,
+                                         (const uint8_t *)bytes, strlen(bytes), splices, 2),
+                     0);
+    assert_int_equal(fs->sendfile_calls, 2);
+    assert_int_equal(srv->fio.file_pread_calls, 2);
+    assert_true(broker_conn_splicing(srv->conns[0]));
+    fs->stall = false;
+    expect_sent(&srv->fio, fs, "<hdr|cde|mid|hij|end>");
+    assert_false(fs->closed_by_owner);
+    assert_int_equal(srv->fio.warnings, 0);
+    server_stop(srv);
+}
+
+/* A waiting spliced answer whose file cannot be read closes the connection: a response with
+ * a hole must never reach the client, and nothing after it may either. */
+static void test_waiting_spliced_response_read_error_closes(void **state) {
+    struct server *srv = server_start(16, 1 << 20);
+    struct fake_stream *fs = fake_io_connect_client(&srv->fio);
+    static const char file_bytes[] = "0123456789";
+    send_frame(srv, fs, "fetch-parked");
+    send_frame(srv, fs, "fetch-ready");
+    struct broker_conn_splice splice = {
+        .at = 3, .file = (struct io_file *)(uintptr_t)file_bytes, .position = 0, .length = 4};
+    srv->fio.file_pread_error = -EIO;
+    int rc = broker_conn_respond(srv->requests[1].conn, srv->requests[1].slot,
+                                 (const uint8_t *)"hdrend", 6, &splice, 1);
+    assert_int_equal(rc, -EIO);
+    assert_true(fs->closed_by_owner);
+    assert_int_equal(srv->closes, 1);
+    assert_int_equal(srv->last_close_reason, -EIO);
+    assert_int_equal(srv->fio.warnings, 1);
+    assert_int_equal(fs->sendfile_calls, 0);
+    /* The parked answer is dropped and the connection freed with it. */
+    answer(srv, 0, "A");
+    fake_stream_flush(&srv->fio, fs);
+    assert_int_equal(fs->sent_len, 0);
+    assert_int_equal(srv->fio.bytes_allocated, 0);
     server_stop(srv);
 }
 
@@ -315,6 +395,8 @@ int main(void) {
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_close_with_parked_request),
         cmocka_unit_test(test_spliced_response),
+        cmocka_unit_test(test_waiting_spliced_response_reads_file_in),
+        cmocka_unit_test(test_waiting_spliced_response_read_error_closes),
         cmocka_unit_test(test_ring_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -112,6 +112,16 @@ def run(cmd, timeout=60, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
 
 
+def produce_numbered(b, topic, count, partitions=1):
+    """Produces values b"0".."count-1" with confluent-kafka, record i to partition
+    i % partitions, and checks every one was delivered."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": b.bootstrap})
+    for i in range(count):
+        p.produce(topic, value=b"%d" % i, partition=i % partitions)
+    check(p.flush(20) == 0, "produce")
+
+
 # --- cases -------------------------------------------------------------------------------
 
 def case_kcat(b, args):
@@ -407,14 +417,11 @@ def case_bad_input(b, args):
 
 def case_groups(b, args):
     try:
-        from confluent_kafka import Consumer, Producer, TopicPartition
+        from confluent_kafka import Consumer, TopicPartition
         from kafka import KafkaConsumer
     except ImportError:
         return SKIP
-    p = Producer({"bootstrap.servers": b.bootstrap})
-    for i in range(100):
-        p.produce("gr", value=b"%d" % i, partition=0)
-    check(p.flush(20) == 0, "produce")
+    produce_numbered(b, "gr", 100)
     conf = {"bootstrap.servers": b.bootstrap, "group.id": "g1", "auto.offset.reset": "earliest",
             "enable.auto.commit": False}
     c = Consumer(conf)
@@ -580,13 +587,10 @@ def case_kcat_group(b, args):
 def case_groups_kill9(b, args):
     """Committed offsets survive kill -9 (log.flush.interval.messages=1)."""
     try:
-        from confluent_kafka import Consumer, Producer, TopicPartition
+        from confluent_kafka import Consumer, TopicPartition
     except ImportError:
         return SKIP
-    p = Producer({"bootstrap.servers": b.bootstrap})
-    for i in range(50):
-        p.produce("gk", value=b"%d" % i, partition=0)
-    check(p.flush(20) == 0, "produce")
+    produce_numbered(b, "gk", 50)
     conf = {"bootstrap.servers": b.bootstrap, "group.id": "gk-g",
             "auto.offset.reset": "earliest", "enable.auto.commit": False}
     c = Consumer(conf)
@@ -617,16 +621,13 @@ def case_groups_trialctl(b, args):
         print("trialctl not built")
         return SKIP
     try:
-        from confluent_kafka import Consumer, Producer, TopicPartition
+        from confluent_kafka import Consumer, TopicPartition
     except ImportError:
         return SKIP
     ctl = [args.trialctl, "--bootstrap-server", b.bootstrap]
     r = run(ctl + ["topics", "create", "tg", "--partitions", "2"])
     check(r.returncode == 0, "create: " + r.stderr)
-    p = Producer({"bootstrap.servers": b.bootstrap})
-    for i in range(100):
-        p.produce("tg", value=b"%d" % i, partition=i % 2)
-    check(p.flush(20) == 0, "produce")
+    produce_numbered(b, "tg", 100, partitions=2)
     c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "tgg", "client.id": "tg-client",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
     c.subscribe(["tg"])

@@ -84,6 +84,21 @@ static const struct config_key config_keys[] = {
     {"transaction.state.log.num.partitions", CONFIG_INT32,
      F(transaction_state_log_num_partitions), 1, 100000, 1},
     {"replica.lag.time.max.ms", CONFIG_INT64, F(replica_lag_time_max_ms), 1, INT64_MAX, 1},
+    {"replica.fetch.wait.max.ms", CONFIG_INT32, F(replica_fetch_wait_max_ms), 0, INT32_MAX, 1},
+    {"replica.fetch.min.bytes", CONFIG_INT32, F(replica_fetch_min_bytes), 1, INT32_MAX, 1},
+    {"replica.fetch.max.bytes", CONFIG_INT32, F(replica_fetch_max_bytes), 0, INT32_MAX, 1},
+    {"replica.fetch.backoff.ms", CONFIG_INT64, F(replica_fetch_backoff_ms), 0, INT64_MAX, 1},
+    {"broker.session.timeout.ms", CONFIG_INT64, F(broker_session_timeout_ms), 1, INT64_MAX, 1},
+    {"broker.heartbeat.interval.ms", CONFIG_INT64, F(broker_heartbeat_interval_ms), 1,
+     INT64_MAX, 1},
+    {"controller.quorum.election.timeout.ms", CONFIG_INT64, F(quorum_election_timeout_ms), 1,
+     INT64_MAX, 1},
+    {"controller.quorum.fetch.timeout.ms", CONFIG_INT64, F(quorum_fetch_timeout_ms), 1,
+     INT64_MAX, 1},
+    {"controller.quorum.election.backoff.max.ms", CONFIG_INT64,
+     F(quorum_election_backoff_max_ms), 1, INT64_MAX, 1},
+    {"controller.quorum.request.timeout.ms", CONFIG_INT64, F(quorum_request_timeout_ms), 1,
+     INT64_MAX, 1},
     {"unclean.leader.election.enable", CONFIG_BOOL, F(unclean_leader_election_enable), 0, 1, 1},
     {"group.initial.rebalance.delay.ms", CONFIG_INT32, F(group_initial_rebalance_delay_ms), 0,
      INT32_MAX, 1},
@@ -151,6 +166,16 @@ void broker_config_defaults(struct broker_config *config) {
     config->transaction_state_log_min_isr = 2;
     config->transaction_state_log_num_partitions = 50;
     config->replica_lag_time_max_ms = 30000;
+    config->replica_fetch_wait_max_ms = 500;
+    config->replica_fetch_min_bytes = 1;
+    config->replica_fetch_max_bytes = 10 * 1024 * 1024;
+    config->replica_fetch_backoff_ms = 1000;
+    config->broker_session_timeout_ms = 9000;
+    config->broker_heartbeat_interval_ms = 2000;
+    config->quorum_election_timeout_ms = 1000;
+    config->quorum_fetch_timeout_ms = 2000;
+    config->quorum_election_backoff_max_ms = 1000;
+    config->quorum_request_timeout_ms = 2000;
     config->group_initial_rebalance_delay_ms = 3000;
     config->transaction_max_timeout_ms = 900000;
     config->socket_request_max_bytes = 104857600;

@@ -92,6 +92,17 @@ struct broker_config {
 
     /* Replication, groups, transactions (used by later components; parsed now). */
     int64_t replica_lag_time_max_ms;
+    int32_t replica_fetch_wait_max_ms;   /* Follower Fetch max_wait_ms (500). */
+    int32_t replica_fetch_min_bytes;     /* Follower Fetch min_bytes (1). */
+    int32_t replica_fetch_max_bytes;     /* Follower Fetch max_bytes (10 MiB). */
+    int64_t replica_fetch_backoff_ms;    /* Pause after a failed follower fetch (1000). */
+    /* Controller quorum and broker lifecycle (KRaft). */
+    int64_t broker_session_timeout_ms;   /* Controller fences a silent broker after (9000). */
+    int64_t broker_heartbeat_interval_ms;/* Broker heartbeat period (2000). */
+    int64_t quorum_election_timeout_ms;  /* controller.quorum.election.timeout.ms (1000). */
+    int64_t quorum_fetch_timeout_ms;     /* controller.quorum.fetch.timeout.ms (2000). */
+    int64_t quorum_election_backoff_max_ms; /* controller.quorum.election.backoff.max.ms (1000). */
+    int64_t quorum_request_timeout_ms;   /* controller.quorum.request.timeout.ms (2000). */
     bool unclean_leader_election_enable;
     int32_t group_initial_rebalance_delay_ms;
     int32_t transaction_max_timeout_ms;

@@ -46,9 +46,20 @@ enum partition_sequence_verdict {
     PARTITION_SEQUENCE_DUPLICATE = 1 /* A retry of a recent batch: answer its offsets. */
 };
 
+enum partition_role { PARTITION_ROLE_NONE = 0, PARTITION_ROLE_LEADER = 1,
+                      PARTITION_ROLE_FOLLOWER = 2 };
+
+struct partition_follower;
+
 struct partition {
     struct io *io;
     struct log *log;
+    const char *topic;       /* For traces; owned by the broker's topic entry. */
+    enum partition_role role;
+    int32_t node_id;         /* This broker. */
+    int32_t partition_epoch;
+    struct partition_follower *followers; /* Leader: one per other replica (replica order). */
+    uint32_t follower_count;
     int32_t index;           /* Partition number within its topic. */
     uint64_t key;            /* Broker-unique id (purgatory watch key). */
     int32_t leader_id;       /* This node, while single-node. */
@@ -84,6 +95,71 @@ int partition_append(struct partition *partition, uint8_t *batches, size_t len, 
  */
 int partition_check_sequence(const struct partition *partition, const struct batch_header *batch,
                              struct partition_producer_batch *duplicate);
+
+/* ---- Replication (docs/REPLICATION.md). Implemented by partition.c; used by broker.c and
+ * fetcher.c. The broker drives roles from the metadata image; the partition keeps the
+ * per-replica state and decides HW and ISR proposals. Time is io wall ms passed in. ---- */
+
+/* Per-follower state kept by a leader. */
+struct partition_follower {
+    int32_t id;
+    int64_t log_end_offset;        /* Its fetch offset: everything below is on its log. */
+    int64_t last_caught_up_ms;     /* Last time its fetch offset reached the leader's LEO. */
+    int64_t last_fetch_ms;
+};
+
+/*
+ * Becomes leader in `leader_epoch` (>= the current one): the epoch enters the epoch cache at
+ * the current LEO (KIP-279: a new leader records its epoch start even before it writes), the
+ * HW stays where it was (it may only be known to be correct once followers catch up: it never
+ * moves back), followers' states are reset (unknown LEO, caught up "now" so a fresh leader
+ * does not shrink the ISR at once). Traces become_leader and hw.
+ */
+int partition_become_leader(struct partition *partition, int32_t leader_epoch,
+                            int32_t partition_epoch, const int32_t *replicas,
+                            uint32_t replica_count, const int32_t *isr, uint32_t isr_count,
+                            int64_t now_ms);
+/* Becomes follower of `leader` in `leader_epoch`; the fetcher must truncate before fetching.
+ * Traces become_follower. */
+int partition_become_follower(struct partition *partition, int32_t leader, int32_t leader_epoch,
+                              int32_t partition_epoch, const int32_t *replicas,
+                              uint32_t replica_count, const int32_t *isr, uint32_t isr_count);
+/* The ISR (and partition epoch) as committed by the controller. Recomputes the HW. */
+void partition_set_isr(struct partition *partition, const int32_t *isr, uint32_t isr_count,
+                       int32_t partition_epoch, int64_t now_ms);
+
+/*
+ * Leader: a follower fetched at `fetch_offset` (so it holds everything below). Updates its
+ * state and the HW (min LEO over the ISR, never backwards, I-REPL-6). Returns true when the
+ * HW moved (the broker then completes waiting acks=all produces and fetches).
+ */
+bool partition_follower_fetched(struct partition *partition, int32_t follower_id,
+                                int64_t fetch_offset, int64_t now_ms);
+/*
+ * Leader: the ISR it should propose now, if different from the current one: followers that
+ * are in the replicas, caught up (LEO >= HW) and allowed by I-REPL-8 (HW >= start offset of
+ * the leader's epoch) join; followers not caught up for `lag_time_max_ms` leave. Returns
+ * true and fills isr/isr_count (sorted ascending) when a change is due.
+ */
+bool partition_isr_proposal(const struct partition *partition, int64_t now_ms,
+                            int64_t lag_time_max_ms, int32_t *isr, uint32_t *isr_count);
+/* Leader, acks=all: whether |ISR| >= min_insync (else NOT_ENOUGH_REPLICAS, I-REPL-9). */
+bool partition_enough_replicas(const struct partition *partition, int32_t min_insync);
+
+/* Follower: drop everything at and above `offset` (after OffsetForLeaderEpoch). */
+int partition_follower_truncate(struct partition *partition, int64_t offset);
+/*
+ * Follower: appends fetched batches (offsets/epochs as the leader wrote them), then applies
+ * the leader's HW capped at its own LEO, and the leader's log start offset. Rebuilds the
+ * producer state from the appended batches. Traces hw when it moves.
+ */
+int partition_follower_append(struct partition *partition, const uint8_t *batches, size_t len,
+                              int64_t leader_high_watermark, int64_t leader_log_start,
+                              int64_t now_ms);
+
+static inline bool partition_is_leader(const struct partition *partition) {
+    return partition->role == PARTITION_ROLE_LEADER;
+}
 
 static inline int64_t partition_log_end(const struct partition *partition) {
     return log_end_offset(partition->log);

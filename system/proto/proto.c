@@ -6,6 +6,8 @@
  * codec range may be wider than what the broker advertises: ApiVersions v3 decodes (so the
  * first request of librdkafka is understood) while PROTOCOL.md's surface v1 advertises 0-2,
  * and InitProducerId 2-4 (flexible; KIP-360 epoch bump) decode ahead of being advertised.
+ * APIs marked internal (the KRaft and broker-to-controller ones) are spoken between our own
+ * nodes only and never appear in ApiVersions.
  */
 #include "proto/proto.h"
 
@@ -24,7 +26,20 @@
      .advertised_max = (ahi),                                                                  \
      .flexible_min = (flex),                                                                   \
      .request = &proto_schema_##req,                                                           \
-     .response = &proto_schema_##resp}
+     .response = &proto_schema_##resp,                                                         \
+     .internal = false}
+/* An API between brokers and controllers: the codec speaks it, ApiVersions never lists it. */
+#define API_INTERNAL(k, n, lo, hi, flex, req, resp)                                            \
+    {.key = (k),                                                                               \
+     .name = (n),                                                                              \
+     .version_min = (lo),                                                                      \
+     .version_max = (hi),                                                                      \
+     .advertised_min = (lo),                                                                   \
+     .advertised_max = (hi),                                                                   \
+     .flexible_min = (flex),                                                                   \
+     .request = &proto_schema_##req,                                                           \
+     .response = &proto_schema_##resp,                                                         \
+     .internal = true}
 
 /* Ordered by key. Advertised minimums stay at 0 where librdkafka gates features on them
  * (PROTOCOL.md, "How clients choose versions"). */
@@ -67,6 +82,21 @@ static const struct proto_api api_table[] = {
         sasl_authenticate_response),
     API(37, "CreatePartitions", 0, 1, 0, 1, 2, create_partitions_request,
         create_partitions_response),
+    /* KRaft (KIP-595; BeginQuorumEpoch and EndQuorumEpoch v0 are not flexible) and the
+     * broker-to-controller APIs (KIP-631, AlterPartition KIP-497 with topic names). */
+    API_INTERNAL(52, "Vote", 0, 0, 0, vote_request, vote_response),
+    API_INTERNAL(53, "BeginQuorumEpoch", 0, 0, NO_FLEX, begin_quorum_epoch_request,
+                 begin_quorum_epoch_response),
+    API_INTERNAL(54, "EndQuorumEpoch", 0, 0, NO_FLEX, end_quorum_epoch_request,
+                 end_quorum_epoch_response),
+    API_INTERNAL(55, "DescribeQuorum", 0, 0, 0, describe_quorum_request,
+                 describe_quorum_response),
+    API_INTERNAL(56, "AlterPartition", 0, 0, 0, alter_partition_request,
+                 alter_partition_response),
+    API_INTERNAL(62, "BrokerRegistration", 0, 0, 0, broker_registration_request,
+                 broker_registration_response),
+    API_INTERNAL(63, "BrokerHeartbeat", 0, 0, 0, broker_heartbeat_request,
+                 broker_heartbeat_response),
 };
 
 const struct proto_api *proto_apis(size_t *count) {
@@ -92,6 +122,7 @@ size_t proto_api_versions_fill(struct proto_api_versions_response_key *keys, siz
     for (size_t i = 0; i < ARRAY_LEN(api_table) && n < cap; i++) {
         const struct proto_api *a = &api_table[i];
         ASSERT(a->advertised_min >= a->version_min && a->advertised_max <= a->version_max);
+        if (a->internal) continue;
         keys[n].api_key = a->key;
         keys[n].min_version = a->advertised_min;
         keys[n].max_version = a->advertised_max;

@@ -74,6 +74,14 @@ enum proto_api_key {
     PROTO_API_ALTER_CONFIGS = 33,
     PROTO_API_SASL_AUTHENTICATE = 36,
     PROTO_API_CREATE_PARTITIONS = 37,
+    /* The KRaft / controller APIs: internal, never advertised in ApiVersions. */
+    PROTO_API_VOTE = 52,
+    PROTO_API_BEGIN_QUORUM_EPOCH = 53,
+    PROTO_API_END_QUORUM_EPOCH = 54,
+    PROTO_API_DESCRIBE_QUORUM = 55,
+    PROTO_API_ALTER_PARTITION = 56,
+    PROTO_API_BROKER_REGISTRATION = 62,
+    PROTO_API_BROKER_HEARTBEAT = 63,
 };
 
 /* One API: what the codec can decode/encode and what the broker advertises. */
@@ -87,6 +95,9 @@ struct proto_api {
     int16_t flexible_min;                 /* First KIP-482 version; INT16_MAX = none yet. */
     const struct proto_schema *request;   /* Body schemas. */
     const struct proto_schema *response;
+    /* Spoken only between brokers and controllers (Raft, registration, AlterPartition):
+     * left out of ApiVersions responses so clients keep seeing the surface-v1 table. */
+    bool internal;
 };
 
 /* The table, ordered by key; stable for the life of the process. */
@@ -94,7 +105,8 @@ const struct proto_api *proto_apis(size_t *count);
 /* The API with this key, or NULL. */
 const struct proto_api *proto_api_find(int16_t key);
 bool proto_api_is_flexible(const struct proto_api *api, int16_t version);
-/* Fills `keys` (capacity `cap`) with the advertised ranges in key order; returns the count. */
+/* Fills `keys` (capacity `cap`) with the advertised ranges in key order, internal APIs left
+ * out; returns the count. */
 size_t proto_api_versions_fill(struct proto_api_versions_response_key *keys, size_t cap);
 
 /* Request header v1 (v2 adds an empty tagged-field section for flexible requests). */

@@ -583,6 +583,180 @@
     F(S, INT64, session_lifetime_ms, 1, PROTO_VX, PROTO_NN, 0, none)
 
 /*
+ * --- The KRaft / controller APIs (internal: never advertised to clients) ----------------
+ * Spoken between voters (Vote, BeginQuorumEpoch, EndQuorumEpoch, DescribeQuorum) and from
+ * brokers to the active controller (AlterPartition, BrokerRegistration, BrokerHeartbeat).
+ * Only v0 of each. BeginQuorumEpoch v0 and EndQuorumEpoch v0 are NOT flexible (Kafka made
+ * them flexible in v1); the others are flexible from v0. See docs/REPLICATION.md.
+ */
+
+/* --- Vote (52) -------------------------------------------------------------------------- */
+#define PROTO_MSG_vote_request_partition(F, S)                                                    \
+    F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
+    F(S, INT32, candidate_epoch, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
+    F(S, INT32, candidate_id, 0, PROTO_VX, PROTO_NN, 0, none)                                     \
+    F(S, INT32, last_offset_epoch, 0, PROTO_VX, PROTO_NN, 0, none)                                \
+    F(S, INT64, last_offset, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_vote_request_topic(F, S)                                                        \
+    F(S, STRING, topic_name, 0, PROTO_VX, PROTO_NN, 0, none)                                      \
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, vote_request_partition)
+#define PROTO_MSG_vote_request(F, S)                                                              \
+    F(S, STRING, cluster_id, 0, PROTO_VX, 0, 0, none)                                             \
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, vote_request_topic)
+#define PROTO_MSG_vote_response_partition(F, S)                                                   \
+    F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, INT32, leader_id, 0, PROTO_VX, PROTO_NN, -1, none)                                       \
+    F(S, INT32, leader_epoch, 0, PROTO_VX, PROTO_NN, 0, none)                                     \
+    F(S, BOOL, vote_granted, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_vote_response_topic(F, S)                                                       \
+    F(S, STRING, topic_name, 0, PROTO_VX, PROTO_NN, 0, none)                                      \
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, vote_response_partition)
+#define PROTO_MSG_vote_response(F, S)                                                             \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, vote_response_topic)
+
+/* --- BeginQuorumEpoch (53) -------------------------------------------------------------- */
+#define PROTO_MSG_begin_quorum_epoch_request_partition(F, S)                                      \
+    F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
+    F(S, INT32, leader_id, 0, PROTO_VX, PROTO_NN, 0, none)                                        \
+    F(S, INT32, leader_epoch, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_begin_quorum_epoch_request_topic(F, S)                                          \
+    F(S, STRING, topic_name, 0, PROTO_VX, PROTO_NN, 0, none)                                      \
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, begin_quorum_epoch_request_partition)
+#define PROTO_MSG_begin_quorum_epoch_request(F, S)                                                \
+    F(S, STRING, cluster_id, 0, PROTO_VX, 0, 0, none)                                             \
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, begin_quorum_epoch_request_topic)
+#define PROTO_MSG_begin_quorum_epoch_response_partition(F, S)                                     \
+    F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, INT32, leader_id, 0, PROTO_VX, PROTO_NN, -1, none)                                       \
+    F(S, INT32, leader_epoch, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_begin_quorum_epoch_response_topic(F, S)                                         \
+    F(S, STRING, topic_name, 0, PROTO_VX, PROTO_NN, 0, none)                                      \
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0,                                      \
+      begin_quorum_epoch_response_partition)
+#define PROTO_MSG_begin_quorum_epoch_response(F, S)                                               \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, begin_quorum_epoch_response_topic)
+
+/* --- EndQuorumEpoch (54) ---------------------------------------------------------------- */
+#define PROTO_MSG_end_quorum_epoch_request_partition(F, S)                                        \
+    F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
+    F(S, INT32, leader_id, 0, PROTO_VX, PROTO_NN, 0, none)                                        \
+    F(S, INT32, leader_epoch, 0, PROTO_VX, PROTO_NN, 0, none)                                     \
+    F(S, ARRAY_INT32, preferred_successors, 0, 0, PROTO_NN, 0, none)
+#define PROTO_MSG_end_quorum_epoch_request_topic(F, S)                                            \
+    F(S, STRING, topic_name, 0, PROTO_VX, PROTO_NN, 0, none)                                      \
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, end_quorum_epoch_request_partition)
+#define PROTO_MSG_end_quorum_epoch_request(F, S)                                                  \
+    F(S, STRING, cluster_id, 0, PROTO_VX, 0, 0, none)                                             \
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, end_quorum_epoch_request_topic)
+#define PROTO_MSG_end_quorum_epoch_response_partition(F, S)                                       \
+    F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, INT32, leader_id, 0, PROTO_VX, PROTO_NN, -1, none)                                       \
+    F(S, INT32, leader_epoch, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_end_quorum_epoch_response_topic(F, S)                                           \
+    F(S, STRING, topic_name, 0, PROTO_VX, PROTO_NN, 0, none)                                      \
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, end_quorum_epoch_response_partition)
+#define PROTO_MSG_end_quorum_epoch_response(F, S)                                                 \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, end_quorum_epoch_response_topic)
+
+/* --- DescribeQuorum (55) ---------------------------------------------------------------- */
+#define PROTO_MSG_describe_quorum_request_partition(F, S)                                         \
+    F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_describe_quorum_request_topic(F, S)                                             \
+    F(S, STRING, topic_name, 0, PROTO_VX, PROTO_NN, 0, none)                                      \
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, describe_quorum_request_partition)
+#define PROTO_MSG_describe_quorum_request(F, S)                                                   \
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, describe_quorum_request_topic)
+/* log_end_offset: -1 when the leader does not know it yet. */
+#define PROTO_MSG_describe_quorum_replica_state(F, S)                                             \
+    F(S, INT32, replica_id, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, INT64, log_end_offset, 0, PROTO_VX, PROTO_NN, -1, none)
+#define PROTO_MSG_describe_quorum_response_partition(F, S)                                        \
+    F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, INT32, leader_id, 0, PROTO_VX, PROTO_NN, -1, none)                                       \
+    F(S, INT32, leader_epoch, 0, PROTO_VX, PROTO_NN, 0, none)                                     \
+    F(S, INT64, high_watermark, 0, PROTO_VX, PROTO_NN, 0, none)                                   \
+    F(S, ARRAY_STRUCT, current_voters, 0, PROTO_VX, PROTO_NN, 0, describe_quorum_replica_state)   \
+    F(S, ARRAY_STRUCT, observers, 0, PROTO_VX, PROTO_NN, 0, describe_quorum_replica_state)
+#define PROTO_MSG_describe_quorum_response_topic(F, S)                                            \
+    F(S, STRING, topic_name, 0, PROTO_VX, PROTO_NN, 0, none)                                      \
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, describe_quorum_response_partition)
+#define PROTO_MSG_describe_quorum_response(F, S)                                                  \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, describe_quorum_response_topic)
+
+/* --- AlterPartition (56), v0: topics by name ------------------------------------------- */
+#define PROTO_MSG_alter_partition_request_partition(F, S)                                         \
+    F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
+    F(S, INT32, leader_epoch, 0, PROTO_VX, PROTO_NN, 0, none)                                     \
+    F(S, ARRAY_INT32, new_isr, 0, 2, PROTO_NN, 0, none)                                           \
+    F(S, INT32, partition_epoch, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_alter_partition_request_topic(F, S)                                             \
+    F(S, STRING, topic_name, 0, 1, PROTO_NN, 0, none)                                             \
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, alter_partition_request_partition)
+#define PROTO_MSG_alter_partition_request(F, S)                                                   \
+    F(S, INT32, broker_id, 0, PROTO_VX, PROTO_NN, 0, none)                                        \
+    F(S, INT64, broker_epoch, 0, PROTO_VX, PROTO_NN, -1, none)                                    \
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, alter_partition_request_topic)
+#define PROTO_MSG_alter_partition_response_partition(F, S)                                        \
+    F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, INT32, leader_id, 0, PROTO_VX, PROTO_NN, -1, none)                                       \
+    F(S, INT32, leader_epoch, 0, PROTO_VX, PROTO_NN, 0, none)                                     \
+    F(S, ARRAY_INT32, isr, 0, PROTO_VX, PROTO_NN, 0, none)                                        \
+    F(S, INT32, partition_epoch, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_alter_partition_response_topic(F, S)                                            \
+    F(S, STRING, topic_name, 0, 1, PROTO_NN, 0, none)                                             \
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, alter_partition_response_partition)
+#define PROTO_MSG_alter_partition_response(F, S)                                                  \
+    F(S, INT32, throttle_time_ms, 0, PROTO_VX, PROTO_NN, 0, none)                                 \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, alter_partition_response_topic)
+
+/* --- BrokerRegistration (62) ------------------------------------------------------------ */
+/* port is Kafka's uint16: the same two bytes as an int16, so callers cast (uint16_t). */
+#define PROTO_MSG_broker_registration_listener(F, S)                                              \
+    F(S, STRING, name, 0, PROTO_VX, PROTO_NN, 0, none)                                            \
+    F(S, STRING, host, 0, PROTO_VX, PROTO_NN, 0, none)                                            \
+    F(S, INT16, port, 0, PROTO_VX, PROTO_NN, 0, none)                                             \
+    F(S, INT16, security_protocol, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_broker_registration_feature(F, S)                                               \
+    F(S, STRING, name, 0, PROTO_VX, PROTO_NN, 0, none)                                            \
+    F(S, INT16, min_supported_version, 0, PROTO_VX, PROTO_NN, 0, none)                            \
+    F(S, INT16, max_supported_version, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_broker_registration_request(F, S)                                               \
+    F(S, INT32, broker_id, 0, PROTO_VX, PROTO_NN, 0, none)                                        \
+    F(S, STRING, cluster_id, 0, PROTO_VX, PROTO_NN, 0, none)                                      \
+    F(S, UUID, incarnation_id, 0, PROTO_VX, PROTO_NN, 0, none)                                    \
+    F(S, ARRAY_STRUCT, listeners, 0, PROTO_VX, PROTO_NN, 0, broker_registration_listener)         \
+    F(S, ARRAY_STRUCT, features, 0, PROTO_VX, PROTO_NN, 0, broker_registration_feature)           \
+    F(S, STRING, rack, 0, PROTO_VX, 0, 0, none)
+#define PROTO_MSG_broker_registration_response(F, S)                                              \
+    F(S, INT32, throttle_time_ms, 0, PROTO_VX, PROTO_NN, 0, none)                                 \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, INT64, broker_epoch, 0, PROTO_VX, PROTO_NN, -1, none)
+
+/* --- BrokerHeartbeat (63) --------------------------------------------------------------- */
+#define PROTO_MSG_broker_heartbeat_request(F, S)                                                  \
+    F(S, INT32, broker_id, 0, PROTO_VX, PROTO_NN, 0, none)                                        \
+    F(S, INT64, broker_epoch, 0, PROTO_VX, PROTO_NN, -1, none)                                    \
+    F(S, INT64, current_metadata_offset, 0, PROTO_VX, PROTO_NN, 0, none)                          \
+    F(S, BOOL, want_fence, 0, PROTO_VX, PROTO_NN, 0, none)                                        \
+    F(S, BOOL, want_shut_down, 0, PROTO_VX, PROTO_NN, 0, none)
+#define PROTO_MSG_broker_heartbeat_response(F, S)                                                 \
+    F(S, INT32, throttle_time_ms, 0, PROTO_VX, PROTO_NN, 0, none)                                 \
+    F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
+    F(S, BOOL, is_caught_up, 0, PROTO_VX, PROTO_NN, 0, none)                                      \
+    F(S, BOOL, is_fenced, 0, PROTO_VX, PROTO_NN, 1, none)                                         \
+    F(S, BOOL, should_shut_down, 0, PROTO_VX, PROTO_NN, 0, none)
+
+/*
  * Every generated struct, nested ones before the ones that embed them. X(name) yields
  * `struct proto_<name>` and `proto_schema_<name>`.
  */
@@ -639,7 +813,25 @@
     X(offset_for_leader_epoch_request) X(offset_for_leader_epoch_response_partition)              \
     X(offset_for_leader_epoch_response_topic) X(offset_for_leader_epoch_response)                 \
     X(sasl_handshake_request) X(sasl_handshake_response)                                          \
-    X(sasl_authenticate_request) X(sasl_authenticate_response)
+    X(sasl_authenticate_request) X(sasl_authenticate_response)                                    \
+    X(vote_request_partition) X(vote_request_topic) X(vote_request)                               \
+    X(vote_response_partition) X(vote_response_topic) X(vote_response)                            \
+    X(begin_quorum_epoch_request_partition) X(begin_quorum_epoch_request_topic)                   \
+    X(begin_quorum_epoch_request) X(begin_quorum_epoch_response_partition)                        \
+    X(begin_quorum_epoch_response_topic) X(begin_quorum_epoch_response)                           \
+    X(end_quorum_epoch_request_partition) X(end_quorum_epoch_request_topic)                       \
+    X(end_quorum_epoch_request) X(end_quorum_epoch_response_partition)                            \
+    X(end_quorum_epoch_response_topic) X(end_quorum_epoch_response)                               \
+    X(describe_quorum_request_partition) X(describe_quorum_request_topic)                         \
+    X(describe_quorum_request) X(describe_quorum_replica_state)                                   \
+    X(describe_quorum_response_partition) X(describe_quorum_response_topic)                       \
+    X(describe_quorum_response)                                                                   \
+    X(alter_partition_request_partition) X(alter_partition_request_topic)                         \
+    X(alter_partition_request) X(alter_partition_response_partition)                              \
+    X(alter_partition_response_topic) X(alter_partition_response)                                 \
+    X(broker_registration_listener) X(broker_registration_feature)                                \
+    X(broker_registration_request) X(broker_registration_response)                                \
+    X(broker_heartbeat_request) X(broker_heartbeat_response)
 
 /* C types of the field kinds. */
 #define PROTO__CT_BOOL(e) bool

@@ -11,6 +11,11 @@
  *    (v0 body, error 35, only ApiVersions' own range, header v0);
  *  - unknown API keys and versions are reported distinctly with the header decoded;
  *  - framing: need-more, complete, negative and oversized sizes;
+ *  - the internal KRaft/controller APIs (Vote, BeginQuorumEpoch, EndQuorumEpoch,
+ *    DescribeQuorum, AlterPartition, BrokerRegistration, BrokerHeartbeat) are absent from
+ *    ApiVersions, use the header versions Kafka's JSON implies (BeginQuorumEpoch and
+ *    EndQuorumEpoch v0 are not flexible), carry hand-set values through encode->decode, and
+ *    have the exact bytes Kafka's layout gives a BrokerHeartbeat v0 request;
  *  - bounded memory: a hostile array count fails before allocating, the arena limit turns
  *    into -ENOMEM, the writer limit into -EMSGSIZE with the frame rolled back, a reset arena
  *    serves small requests without allocating, and every byte allocated through io is
@@ -278,7 +283,7 @@ static void test_roundtrip_every_api_every_version(void **state) {
     test_proto_io_init(&t);
     size_t count;
     const struct proto_api *apis = proto_apis(&count);
-    assert_int_equal(count, 28); /* The surface-v1 table. */
+    assert_int_equal(count, 35); /* The surface-v1 table and the 7 internal KRaft APIs. */
     int combos = 0;
     for (size_t i = 0; i < count; i++) {
         for (int16_t v = apis[i].version_min; v <= apis[i].version_max; v++) {
@@ -343,6 +348,222 @@ static void test_api_table_matches_surface(void **state) {
     assert_int_equal(n, 28);
     for (size_t i = 1; i < n; i++) assert_true(keys[i - 1].api_key < keys[i].api_key);
     assert_null(proto_api_find(4)); /* LeaderAndIsr: not ours. */
+}
+
+/* --- the internal KRaft / controller APIs --------------------------------------------- */
+
+/* Encodes `body` as a request of (key, v 0) and decodes it back into `arena`. */
+static void *kraft_request_roundtrip(struct test_proto_io *t, struct proto_arena *arena,
+                                     int16_t key, const void *body) {
+    struct proto_writer w;
+    proto_writer_init(&w, &t->io, 1 << 16);
+    struct proto_request_header h = {.api_key = key, .api_version = 0, .correlation_id = 42,
+                                      .client_id = PROTO_STR("n1")};
+    assert_int_equal(proto_request_encode(&w, &h, body), 0);
+    /* Written bytes survive the writer: decode from a copy in the arena. */
+    uint8_t *copy = proto_arena_alloc(arena, w.len);
+    memcpy(copy, w.buf, w.len);
+    size_t len = w.len;
+    proto_writer_destroy(&w);
+    struct proto_request_header back;
+    void *out = NULL;
+    assert_int_equal(proto_request_decode(arena, copy + 4, len - 4, &back, &out), 0);
+    assert_int_equal(back.api_key, key);
+    assert_int_equal(back.correlation_id, 42);
+    return out;
+}
+
+static void *kraft_response_roundtrip(struct test_proto_io *t, struct proto_arena *arena,
+                                      int16_t key, const void *body) {
+    struct proto_writer w;
+    proto_writer_init(&w, &t->io, 1 << 16);
+    struct proto_response_header h = {.correlation_id = 43};
+    assert_int_equal(proto_response_encode(&w, key, 0, &h, body), 0);
+    uint8_t *copy = proto_arena_alloc(arena, w.len);
+    memcpy(copy, w.buf, w.len);
+    size_t len = w.len;
+    proto_writer_destroy(&w);
+    struct proto_response_header back;
+    void *out = NULL;
+    assert_int_equal(proto_response_decode(arena, copy + 4, len - 4, key, 0, &back, &out), 0);
+    assert_int_equal(back.correlation_id, 43);
+    return out;
+}
+
+static void test_kraft_apis_internal(void **state) {
+    (void)state;
+    const int16_t keys[] = {52, 53, 54, 55, 56, 62, 63};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct proto_api *a = proto_api_find(keys[i]);
+        assert_non_null(a);
+        assert_true(a->internal);
+        assert_int_equal(a->version_min, 0);
+        assert_int_equal(a->version_max, 0);
+        /* Kafka: only BeginQuorumEpoch and EndQuorumEpoch v0 predate flexible versions. */
+        bool flexible = keys[i] != 53 && keys[i] != 54;
+        assert_int_equal(proto_api_is_flexible(a, 0), flexible);
+        assert_int_equal(proto_request_header_version(a, 0), flexible ? 2 : 1);
+    }
+    /* Clients keep seeing the surface-v1 table: no internal key in ApiVersions. */
+    struct proto_api_versions_response_key adv[64];
+    size_t n = proto_api_versions_fill(adv, 64);
+    assert_int_equal(n, 28);
+    for (size_t i = 0; i < n; i++) assert_true(adv[i].api_key < 52);
+    size_t count;
+    const struct proto_api *apis = proto_apis(&count);
+    for (size_t i = 1; i < count; i++) assert_true(apis[i - 1].key < apis[i].key);
+}
+
+static void test_kraft_apis_values(void **state) {
+    (void)state;
+    struct test_proto_io t;
+    test_proto_io_init(&t);
+    struct proto_arena a;
+    proto_arena_init(&a, &t.io, 1 << 20);
+
+    /* Vote: a candidate's claim (epoch, id, last epoch and offset) and the answer. */
+    struct proto_vote_request_partition vp = {.partition_index = 0, .candidate_epoch = 7,
+                                              .candidate_id = 2, .last_offset_epoch = 6,
+                                              .last_offset = 1234567890123LL};
+    struct proto_vote_request_topic vt = {.topic_name = PROTO_STR("__cluster_metadata"),
+                                          .partitions = {.items = &vp, .count = 1}};
+    struct proto_vote_request vr = {.cluster_id = PROTO_STR_NULL,
+                                    .topics = {.items = &vt, .count = 1}};
+    struct proto_vote_request *vr2 = kraft_request_roundtrip(&t, &a, PROTO_API_VOTE, &vr);
+    assert_int_equal(vr2->cluster_id.len, -1);
+    assert_int_equal(vr2->topics.count, 1);
+    assert_true(proto_string_eq(vr2->topics.items[0].topic_name, "__cluster_metadata"));
+    assert_int_equal(vr2->topics.items[0].partitions.count, 1);
+    assert_int_equal(vr2->topics.items[0].partitions.items[0].candidate_epoch, 7);
+    assert_int_equal(vr2->topics.items[0].partitions.items[0].candidate_id, 2);
+    assert_int_equal(vr2->topics.items[0].partitions.items[0].last_offset_epoch, 6);
+    assert_int_equal(vr2->topics.items[0].partitions.items[0].last_offset, 1234567890123LL);
+    struct proto_vote_response_partition vrp = {.partition_index = 0, .error_code = 0,
+                                                .leader_id = -1, .leader_epoch = 7,
+                                                .vote_granted = true};
+    struct proto_vote_response_topic vrt = {.topic_name = PROTO_STR("__cluster_metadata"),
+                                            .partitions = {.items = &vrp, .count = 1}};
+    struct proto_vote_response vres = {.error_code = 0, .topics = {.items = &vrt, .count = 1}};
+    struct proto_vote_response *vres2 =
+        kraft_response_roundtrip(&t, &a, PROTO_API_VOTE, &vres);
+    assert_true(vres2->topics.items[0].partitions.items[0].vote_granted);
+    assert_int_equal(vres2->topics.items[0].partitions.items[0].leader_id, -1);
+    assert_int_equal(vres2->topics.items[0].partitions.items[0].leader_epoch, 7);
+
+    /* EndQuorumEpoch v0 carries the preferred successors. */
+    int32_t succ[] = {3, 1};
+    struct proto_end_quorum_epoch_request_partition ep = {
+        .partition_index = 0, .leader_id = 2, .leader_epoch = 9,
+        .preferred_successors = {.items = succ, .count = 2}};
+    struct proto_end_quorum_epoch_request_topic et = {.topic_name = PROTO_STR("m"),
+                                                      .partitions = {.items = &ep, .count = 1}};
+    struct proto_end_quorum_epoch_request er = {.cluster_id = PROTO_STR("c1"),
+                                                .topics = {.items = &et, .count = 1}};
+    struct proto_end_quorum_epoch_request *er2 =
+        kraft_request_roundtrip(&t, &a, PROTO_API_END_QUORUM_EPOCH, &er);
+    assert_true(proto_string_eq(er2->cluster_id, "c1"));
+    assert_int_equal(er2->topics.items[0].partitions.items[0].preferred_successors.count, 2);
+    assert_int_equal(er2->topics.items[0].partitions.items[0].preferred_successors.items[1], 1);
+
+    /* DescribeQuorum: voters' states in the answer. */
+    struct proto_describe_quorum_replica_state voters[] = {{.replica_id = 1, .log_end_offset = 10},
+                                                           {.replica_id = 2, .log_end_offset = -1}};
+    struct proto_describe_quorum_response_partition dp = {
+        .partition_index = 0, .leader_id = 1, .leader_epoch = 4, .high_watermark = 9,
+        .current_voters = {.items = voters, .count = 2}, .observers = {.count = 0}};
+    struct proto_describe_quorum_response_topic dt = {.topic_name = PROTO_STR("m"),
+                                                      .partitions = {.items = &dp, .count = 1}};
+    struct proto_describe_quorum_response dr = {.topics = {.items = &dt, .count = 1}};
+    struct proto_describe_quorum_response *dr2 =
+        kraft_response_roundtrip(&t, &a, PROTO_API_DESCRIBE_QUORUM, &dr);
+    const struct proto_describe_quorum_response_partition *dp2 =
+        &dr2->topics.items[0].partitions.items[0];
+    assert_int_equal(dp2->high_watermark, 9);
+    assert_int_equal(dp2->current_voters.count, 2);
+    assert_int_equal(dp2->current_voters.items[1].log_end_offset, -1);
+    assert_int_equal(dp2->observers.count, 0);
+
+    /* AlterPartition v0 names topics (v2 switched to ids). */
+    int32_t isr[] = {1, 2, 3};
+    struct proto_alter_partition_request_partition ap = {
+        .partition_index = 5, .leader_epoch = 3, .new_isr = {.items = isr, .count = 3},
+        .partition_epoch = 11};
+    struct proto_alter_partition_request_topic at = {.topic_name = PROTO_STR("orders"),
+                                                     .partitions = {.items = &ap, .count = 1}};
+    struct proto_alter_partition_request ar = {.broker_id = 1, .broker_epoch = 77,
+                                               .topics = {.items = &at, .count = 1}};
+    struct proto_alter_partition_request *ar2 =
+        kraft_request_roundtrip(&t, &a, PROTO_API_ALTER_PARTITION, &ar);
+    assert_int_equal(ar2->broker_epoch, 77);
+    assert_true(proto_string_eq(ar2->topics.items[0].topic_name, "orders"));
+    assert_int_equal(ar2->topics.items[0].partitions.items[0].new_isr.items[2], 3);
+    assert_int_equal(ar2->topics.items[0].partitions.items[0].partition_epoch, 11);
+
+    /* BrokerRegistration: the port is Kafka's uint16 (cast through int16). */
+    struct proto_broker_registration_listener l = {.name = PROTO_STR("PLAINTEXT"),
+                                                   .host = PROTO_STR("n1"),
+                                                   .port = (int16_t)(uint16_t)40000,
+                                                   .security_protocol = 0};
+    struct proto_broker_registration_request br = {
+        .broker_id = 4, .cluster_id = PROTO_STR("trial"),
+        .incarnation_id = {.bytes = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
+        .listeners = {.items = &l, .count = 1}, .features = {.count = 0},
+        .rack = PROTO_STR_NULL};
+    struct proto_broker_registration_request *br2 =
+        kraft_request_roundtrip(&t, &a, PROTO_API_BROKER_REGISTRATION, &br);
+    assert_int_equal((uint16_t)br2->listeners.items[0].port, 40000);
+    assert_int_equal(br2->incarnation_id.bytes[15], 16);
+    assert_int_equal(br2->rack.len, -1);
+    struct proto_broker_registration_response brr = {.error_code = 0, .broker_epoch = 123};
+    struct proto_broker_registration_response *brr2 =
+        kraft_response_roundtrip(&t, &a, PROTO_API_BROKER_REGISTRATION, &brr);
+    assert_int_equal(brr2->broker_epoch, 123);
+
+    /* BrokerHeartbeat response defaults: not caught up, fenced (Kafka's defaults). */
+    struct proto_broker_heartbeat_response hb;
+    proto_schema_defaults(&proto_schema_broker_heartbeat_response, 0, &hb);
+    assert_false(hb.is_caught_up);
+    assert_true(hb.is_fenced);
+    hb.is_caught_up = true;
+    hb.is_fenced = false;
+    struct proto_broker_heartbeat_response *hb2 =
+        kraft_response_roundtrip(&t, &a, PROTO_API_BROKER_HEARTBEAT, &hb);
+    assert_true(hb2->is_caught_up);
+    assert_false(hb2->is_fenced);
+    assert_false(hb2->should_shut_down);
+
+    proto_arena_destroy(&a);
+    assert_int_equal(t.live_bytes, 0);
+}
+
+/* BrokerHeartbeat v0 request, flexible: header v2 (empty tags after the client id), then
+ * the body and its empty tag section. */
+static void test_broker_heartbeat_v0_request_bytes(void **state) {
+    (void)state;
+    struct test_proto_io t;
+    test_proto_io_init(&t);
+    struct proto_broker_heartbeat_request body = {.broker_id = 2, .broker_epoch = 5,
+                                                  .current_metadata_offset = 258,
+                                                  .want_fence = false, .want_shut_down = true};
+    struct proto_request_header h = {.api_key = 63, .api_version = 0, .correlation_id = 1,
+                                     .client_id = PROTO_STR("b")};
+    struct proto_writer w;
+    proto_writer_init(&w, &t.io, 4096);
+    assert_int_equal(proto_request_encode(&w, &h, &body), 0);
+    const uint8_t expect[] = {0, 0, 0, 35,            /* size */
+                              0, 63, 0, 0,            /* BrokerHeartbeat v0 */
+                              0, 0, 0, 1,             /* correlation id */
+                              0, 1, 'b',              /* client id (never compact) */
+                              0,                      /* header tags */
+                              0, 0, 0, 2,             /* broker id */
+                              0, 0, 0, 0, 0, 0, 0, 5, /* broker epoch */
+                              0, 0, 0, 0, 0, 0, 1, 2, /* current metadata offset */
+                              0, 1,                   /* want fence, want shut down */
+                              0};                     /* body tags */
+    assert_int_equal(w.len, sizeof(expect));
+    assert_memory_equal(w.buf, expect, sizeof(expect));
+    proto_writer_destroy(&w);
+    assert_int_equal(t.live_bytes, 0);
 }
 
 /* --- exact bytes ------------------------------------------------------------------------ */
@@ -567,6 +788,9 @@ int main(void) {
         cmocka_unit_test(test_reader_rejects_bad_input),
         cmocka_unit_test(test_compact_and_tagged),
         cmocka_unit_test(test_api_table_matches_surface),
+        cmocka_unit_test(test_kraft_apis_internal),
+        cmocka_unit_test(test_kraft_apis_values),
+        cmocka_unit_test(test_broker_heartbeat_v0_request_bytes),
         cmocka_unit_test(test_defaults_encode_at_every_version),
         cmocka_unit_test(test_roundtrip_every_api_every_version),
         cmocka_unit_test(test_metadata_v0_request_bytes),

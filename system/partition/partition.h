@@ -1,12 +1,15 @@
 /*
  * partition.h — one replica of one topic partition: its log plus replication state.
  *
- * Single node for now: this broker leads every partition, the ISR is {this node}, and the
- * high watermark moves with the log end on every append (HW = LEO when alone). The struct
- * already carries what replication will need (leader epoch, ISR, per-replica LEO, HW,
- * LSO), so adding followers changes how `high_watermark` advances, not its users:
- * consumers read below `high_watermark`, producers with acks=-1 wait for it to pass their
- * last offset (immediately, today).
+ * A partition opens with role NONE, this node as its only replica and ISR, and HW = LEO,
+ * so a broker that never assigns roles behaves as a single node did (an append moves the HW
+ * to the LEO at once: HW = min LEO over the ISR, and the ISR is {self}). The broker drives
+ * roles from the metadata image (partition_become_leader / _follower); a leader's HW is the
+ * minimum LEO over its ISR and never moves back (I-REPL-6); a follower's is the leader's,
+ * capped at its own LEO. Consumers read below `high_watermark`, producers with acks=-1 wait
+ * for it to pass their last offset. The HW from open is not trusted once a role is assigned
+ * (there is no HW checkpoint): the first role drops it to the log start, untraced, and lets
+ * the ISR raise it again.
  *
  * Ownership: the partition owns its log (opened by partition_open, closed by
  * partition_close); memory through io.
@@ -73,6 +76,10 @@ struct partition {
     struct partition_producer *producers; /* Sorted by producer_id (deterministic). */
     uint32_t producer_count;
     uint32_t producer_cap;
+    /* Added for replication (additive). */
+    int64_t leader_epoch_start_offset; /* Leader: where its epoch starts (I-REPL-8). */
+    bool hw_unconfirmed;     /* HW = LEO from open, not yet confirmed by any role. */
+    uint32_t follower_cap;   /* Entries allocated in `followers`. */
 };
 
 /* Opens (or creates) the partition's log in `dir` (which must exist). */
@@ -106,6 +113,7 @@ struct partition_follower {
     int64_t log_end_offset;        /* Its fetch offset: everything below is on its log. */
     int64_t last_caught_up_ms;     /* Last time its fetch offset reached the leader's LEO. */
     int64_t last_fetch_ms;
+    int64_t last_fetch_leader_log_end; /* Leader's LEO at its previous fetch (Kafka's rule). */
 };
 
 /*
@@ -156,6 +164,18 @@ int partition_follower_truncate(struct partition *partition, int64_t offset);
 int partition_follower_append(struct partition *partition, const uint8_t *batches, size_t len,
                               int64_t leader_high_watermark, int64_t leader_log_start,
                               int64_t now_ms);
+
+/* ---- Additive helpers for the broker and the fetcher. ---- */
+
+/* Leader: the offset at which its current epoch starts (the LEO when it became leader). */
+static inline int64_t partition_leader_epoch_start(const struct partition *partition) {
+    return partition->leader_epoch_start_offset;
+}
+/* Leader: the state of follower `id`, or NULL if it is not one of the other replicas. */
+struct partition_follower *partition_follower_find(struct partition *partition, int32_t id);
+/* The latest epoch in the log's epoch cache (-1 if none): what a follower asks
+ * OffsetForLeaderEpoch about. */
+int32_t partition_latest_epoch(const struct partition *partition);
 
 static inline bool partition_is_leader(const struct partition *partition) {
     return partition->role == PARTITION_ROLE_LEADER;

@@ -13,6 +13,21 @@
  *   I-GRP-4   within one assignment a consumer's successive polls on a partition neither
  *             skip a record known to exist nor go back.
  *
+ * The multi-node ones (check_cluster.c) read the trace events of docs/REPLICATION.md:
+ *   I-REPL-3  log matching: two replicas' disk images hold the same batches below the
+ *             smaller of their final HWs (each node's last `hw` event for the partition; the
+ *             HW checkpoint if the node crashed after it).
+ *   I-REPL-4  leader completeness: `become_leader`'s leo >= the highest HW any leader of the
+ *             partition exposed before (`hw` with leader=1), reset by an `unclean_election`.
+ *   I-REPL-5  no read above HW: `fetch_served` to a consumer (replica -1) ends at or below
+ *             the serving replica's HW.
+ *   I-REPL-6  monotonic HW: a leader's `hw` events never decrease within one leader epoch.
+ *   I-CTRL-1  one leader per (topic, partition, leader_epoch) over every node's
+ *             `metadata_partition`; one state per partition epoch; leader epochs never
+ *             decrease as the partition epoch rises.
+ *   I-CTRL-2  one `raft_leader` per epoch; one `raft_vote` candidate per (voter, epoch).
+ *   I-CTRL-3  `metadata_apply`: one (crc, epoch, type) per offset on every node.
+ *
  * Every checker is a pure function of its input, deterministic (ties broken by op, event
  * or batch index, never by pointer), and reports the FIRST violation in a stable order
  * plus how many there were. Evidence cites history ops by index, trace events by index and
@@ -88,6 +103,13 @@ void check_one_value_per_offset(const struct check_input *in, struct check_resul
 void check_log_well_formed(const struct check_input *in, struct check_result *out);
 void check_log_recovered(const struct check_input *in, struct check_result *out);
 void check_monotonic_reads(const struct check_input *in, struct check_result *out);
+void check_log_matching(const struct check_input *in, struct check_result *out);
+void check_leader_completeness(const struct check_input *in, struct check_result *out);
+void check_no_read_above_hw(const struct check_input *in, struct check_result *out);
+void check_monotonic_hw(const struct check_input *in, struct check_result *out);
+void check_one_leader_per_epoch(const struct check_input *in, struct check_result *out);
+void check_one_raft_leader(const struct check_input *in, struct check_result *out);
+void check_metadata_log_agrees(const struct check_input *in, struct check_result *out);
 
 /* Runs the checker named `invariant`. 0, or -ENOENT when no checker implements it. */
 int check_run(const char *invariant, const struct check_input *in, struct check_result *out);

@@ -381,12 +381,15 @@ void check_one_value_per_offset(const struct check_input *in, struct check_resul
 
 /* --- Registry and verdict ------------------------------------------------------------------ */
 
-static const char *const check_name_table[] = {"I-REPL-1", "I-REPL-2", "I-LOG-1", "I-LOG-2",
-                                               "I-GRP-4"};
+static const char *const check_name_table[] = {
+    "I-REPL-1", "I-REPL-2", "I-LOG-1",  "I-LOG-2",  "I-GRP-4",  "I-REPL-3",
+    "I-REPL-4", "I-REPL-5", "I-REPL-6", "I-CTRL-1", "I-CTRL-2", "I-CTRL-3"};
 typedef void (*check_fn)(const struct check_input *, struct check_result *);
-static const check_fn check_fn_table[] = {check_no_acked_loss, check_one_value_per_offset,
-                                          check_log_well_formed, check_log_recovered,
-                                          check_monotonic_reads};
+static const check_fn check_fn_table[] = {
+    check_no_acked_loss,       check_one_value_per_offset, check_log_well_formed,
+    check_log_recovered,       check_monotonic_reads,      check_log_matching,
+    check_leader_completeness, check_no_read_above_hw,     check_monotonic_hw,
+    check_one_leader_per_epoch, check_one_raft_leader,     check_metadata_log_agrees};
 
 size_t check_names(const char *const **names) {
     _Static_assert(ARRAY_LEN(check_name_table) == ARRAY_LEN(check_fn_table), "tables");

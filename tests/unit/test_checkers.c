@@ -537,7 +537,7 @@ static void test_registry(void **state) {
     (void)state;
     const char *const *names;
     size_t n = check_names(&names);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 12);
     struct history h;
     history_init(&h, 10);
     struct check_input in = input_of(&h, NULL);

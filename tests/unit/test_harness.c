@@ -105,9 +105,9 @@ static void test_refuses_what_it_cannot_run(void **state) {
         "scenario b\ntopic t\nproducer p1 topic t idempotent transactional tx\ncheck I-REPL-2\n"
         "expect pass\n",
         "scenario c\ntopic t\nproducer p1 topic t acks 0\ncheck I-REPL-2\nexpect pass\n",
-        "scenario d\ntopic t\nproducer p1 topic t\ncheck I-REPL-4\nexpect pass\n",
+        "scenario d\ntopic t\nproducer p1 topic t\ncheck I-REPL-7\nexpect pass\n",
     };
-    static const char *const words[] = {"single-node", "transactional", "acks=0", "I-REPL-4"};
+    static const char *const words[] = {"single-node", "transactional", "acks=0", "I-REPL-7"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         struct scenario s;
         parse(texts[i], &s);

@@ -92,4 +92,25 @@ const struct metadata_broker *metadata_broker_find(const struct metadata_image *
 bool metadata_partition_has_replica(const struct metadata_partition *p, int32_t id);
 bool metadata_partition_in_isr(const struct metadata_partition *p, int32_t id);
 
+/* Added with metadata_records.h (additive). */
+struct metadata_record;
+
+/*
+ * Applies one committed record, found at `offset` of the metadata log in Raft epoch
+ * `epoch`, and sets image->offset/controller_epoch to them (offsets must increase).
+ * RegisterBroker adds or replaces the broker with epoch = offset, fenced until an
+ * UnfenceBroker; Fence/Unfence name the registration's epoch and are ignored (0) for an
+ * older one; Topic adds a topic without partitions; Partition adds one; PartitionChange
+ * replaces one's state; RemoveTopic deletes a topic and its partitions; TopicConfig sets or
+ * removes an override. A record that contradicts the image (partition of an unknown topic,
+ * duplicate topic, ...) returns -EINVAL and changes nothing but offset and epoch: every
+ * node replays the same log, so every node skips it alike. Pure: emits no trace.
+ */
+int metadata_image_apply(struct metadata_image *image, int64_t offset, int32_t epoch,
+                         const struct metadata_record *record);
+/* The topic named `name`, writable (NULL if absent). */
+struct metadata_topic *metadata_topic_find_mut(struct metadata_image *image, const char *name);
+/* Count of registered brokers that are not fenced. */
+uint32_t metadata_image_unfenced_count(const struct metadata_image *image);
+
 #endif /* TRIAL_CONTROLLER_METADATA_H */

@@ -3,9 +3,12 @@
  * request pipeline, retries, timeouts, metadata and producer-id bookkeeping.
  *
  * One tick timer drives everything that waits on time (linger, backoff, request and
- * delivery timeouts, reconnects); responses drive the rest. The connection is torn down
- * and rebuilt only from the tick, never from inside a client callback (client.c calls
- * back from its own loops).
+ * delivery timeouts, reconnects, metadata refreshes through cluster_poll); responses drive
+ * the rest. Connections are torn down only from the tick (cluster_poll), never from inside
+ * a client callback (client.c calls back from its own loops).
+ *
+ * Routing: a Produce request carries the ready batches of partitions that share one leader
+ * and goes to that leader's connection; each connection has at most max_in_flight requests.
  */
 #include "client/producer.h"
 
@@ -15,12 +18,13 @@
 
 #include "base/base.h"
 #include "client/client.h"
+#include "client/cluster.h"
 #include "log/batch.h"
 #include "proto/proto.h"
 
-#define NS_PER_MS                    1000000ULL
 #define PRODUCER_REQUEST_BATCHES_MAX 64
-#define PRODUCER_IN_FLIGHT_MAX       16
+#define PRODUCER_IN_FLIGHT_MAX       16 /* Per connection. */
+#define PRODUCER_REQUESTS_MAX        64 /* In flight over all connections. */
 
 /* Kafka error codes the producer distinguishes. */
 enum {
@@ -36,6 +40,8 @@ enum {
     ERR_DUPLICATE_SEQUENCE = 46,
     ERR_KAFKA_STORAGE_ERROR = 56,
     ERR_UNKNOWN_PRODUCER_ID = 59,
+    ERR_FENCED_LEADER_EPOCH = 74,
+    ERR_UNKNOWN_LEADER_EPOCH = 75,
 };
 
 struct prod_record {
@@ -74,6 +80,7 @@ struct prod_request {
     struct prod_batch *batches[PRODUCER_REQUEST_BATCHES_MAX];
     uint32_t count;
     uint64_t sent_ns;
+    int32_t node_id; /* The leader it went to. */
     bool used;
 };
 
@@ -83,25 +90,21 @@ struct producer {
     char host[256];
     char client_id[64];
     char topic[PRODUCER_TOPIC_MAX];
-    struct client *client;
-    bool client_broken;
-    uint64_t reconnect_at_ns;
-    uint32_t connection; /* Bumps per new client. */
+    struct cluster *cluster;
 
     int32_t partition_count; /* 0 = unknown. */
     struct prod_partition *partitions;
-    bool metadata_in_flight;
-    uint64_t metadata_at_ns;
 
     int64_t producer_id; /* -1 = none (idempotent: not yet initialised). */
     int16_t producer_epoch;
     bool pid_in_flight;
+    int32_t pid_node; /* Where the InitProducerId in flight went. */
     uint64_t pid_at_ns;
 
     int32_t sticky; /* Sticky partition for null keys; -1 = pick one. */
     int32_t rotate; /* First partition looked at by the next drain. */
 
-    struct prod_request requests[PRODUCER_IN_FLIGHT_MAX];
+    struct prod_request requests[PRODUCER_REQUESTS_MAX];
     uint32_t in_flight;
 
     uint64_t buffered_bytes;
@@ -181,14 +184,31 @@ int producer_create(struct io *io, const struct producer_config *config, struct 
     if (config->topic == NULL || strlen(config->topic) >= PRODUCER_TOPIC_MAX) return -EINVAL;
     if (config->acks != -1 && config->acks != 1) return -EINVAL;
     if (config->max_in_flight < 1 || config->on_result == NULL) return -EINVAL;
+    struct cluster_config cc;
+    cluster_config_defaults(&cc);
+    cc.bootstrap = config->bootstrap;
+    cc.host = config->host;
+    cc.port = config->port;
+    cc.client_id = config->client_id;
+    cc.metadata_refresh_ms = config->metadata_refresh_ms;
+    cc.retry_backoff_ms = config->retry_backoff_ms;
+    /* Like Java's producer: a broker with auto.create.topics.enable creates the topic. */
+    cc.allow_auto_topic_creation = true;
+    struct cluster *cluster = NULL;
+    int rc = cluster_create(io, &cc, &cluster);
+    if (rc < 0) return rc;
+    rc = cluster_add_topic(cluster, config->topic);
+    ASSERT(rc == 0);
     struct producer *p = io_calloc(io, 1, sizeof(*p));
     p->io = io;
+    p->cluster = cluster;
     p->config = *config;
     p->config.max_in_flight = MIN(config->max_in_flight, (uint32_t)PRODUCER_IN_FLIGHT_MAX);
-    snprintf(p->host, sizeof(p->host), "%s", config->host);
+    snprintf(p->host, sizeof(p->host), "%s", config->host != NULL ? config->host : "");
     snprintf(p->client_id, sizeof(p->client_id), "%s", config->client_id);
     snprintf(p->topic, sizeof(p->topic), "%s", config->topic);
     p->config.host = p->host;
+    p->config.bootstrap = NULL; /* Parsed by the cluster; not kept. */
     p->config.client_id = p->client_id;
     p->config.topic = p->topic;
     p->producer_id = -1;
@@ -226,11 +246,9 @@ void producer_destroy(struct producer *p) {
     p->destroying = true;
     if (p->tick != 0) io_timer_cancel(p->io, p->tick);
     p->tick = 0;
-    if (p->client != NULL) {
-        struct client *c = p->client;
-        p->client = NULL;
-        client_destroy(c); /* In-flight requests come back with -ECANCELED. */
-    }
+    struct cluster *cluster = p->cluster;
+    p->cluster = NULL;
+    cluster_destroy(cluster); /* In-flight requests come back with -ECANCELED. */
     for (int32_t i = 0; i < p->partition_count; i++) {
         struct prod_partition *pp = &p->partitions[i];
         while (pp->head != NULL) {
@@ -364,80 +382,48 @@ int producer_send(struct producer *p, const uint8_t *key, int32_t key_len, const
 
 /* --- Metadata and producer id ------------------------------------------------------------ */
 
-static struct client *connection(struct producer *p) {
-    if (p->client_broken || p->destroying) return NULL;
-    if (p->client == NULL) {
-        if (io_now_ns(p->io) < p->reconnect_at_ns) return NULL;
-        p->client = client_create(p->io, p->host, p->config.port, p->client_id);
-        p->connection++;
-    }
-    return p->client;
-}
-
-static void connection_failed(struct producer *p) {
-    if (p->client == NULL) return;
-    p->client_broken = true;
-    p->reconnect_at_ns = io_now_ns(p->io) + (uint64_t)p->config.retry_backoff_ms * NS_PER_MS;
-}
-
-static void on_metadata(void *arg, int status, const void *body) {
-    struct producer *p = arg;
-    p->metadata_in_flight = false;
-    p->metadata_at_ns = io_now_ns(p->io) + (uint64_t)p->config.metadata_refresh_ms * NS_PER_MS;
-    if (status < 0) {
-        connection_failed(p);
-        return;
-    }
-    const struct proto_metadata_response *r = body;
-    if (p->destroying || r->topics.count != 1 || r->topics.items[0].error_code != 0) return;
-    int32_t n = r->topics.items[0].partitions.count;
-    if (n <= 0 || n > PRODUCER_PARTITIONS_MAX || p->partition_count != 0) return;
+/* Takes the topic's size from the cluster's metadata once it is known. The partition count
+ * is fixed for the producer's life (growing it would remap keyed records). */
+static void adopt_metadata(struct producer *p) {
+    if (p->partition_count != 0 || p->destroying) return;
+    int32_t n = cluster_partition_count(p->cluster, p->topic);
+    if (n <= 0 || n > PRODUCER_PARTITIONS_MAX) return;
     p->partitions = io_calloc(p->io, (size_t)n, sizeof(*p->partitions));
     p->partition_count = n;
-}
-
-static void send_metadata(struct producer *p) {
-    struct client *c = connection(p);
-    if (c == NULL || p->metadata_in_flight || io_now_ns(p->io) < p->metadata_at_ns) return;
-    struct proto_metadata_request_topic t = {.name = proto_string_from(p->topic)};
-    /* Like Java's producer: a broker with auto.create.topics.enable creates the topic. */
-    struct proto_metadata_request req = {.allow_auto_topic_creation = true};
-    req.topics.items = &t;
-    req.topics.count = 1;
-    if (client_send(c, PROTO_API_METADATA, 4, &req, on_metadata, p) == 0) {
-        p->metadata_in_flight = true;
-    } else {
-        connection_failed(p);
-    }
 }
 
 static void on_init_pid(void *arg, int status, const void *body) {
     struct producer *p = arg;
     p->pid_in_flight = false;
     p->pid_at_ns = io_now_ns(p->io) + (uint64_t)p->config.retry_backoff_ms * NS_PER_MS;
+    if (p->destroying) return;
     if (status < 0) {
-        connection_failed(p);
+        cluster_node_failed(p->cluster, p->pid_node);
         return;
     }
     const struct proto_init_producer_id_response *r = body;
-    if (p->destroying || r->error_code != 0) return;
+    if (r->error_code != 0) return;
     p->producer_id = r->producer_id;
     p->producer_epoch = r->producer_epoch;
     for (int32_t i = 0; i < p->partition_count; i++)
         p->partitions[i].next_sequence = 0;
 }
 
+/* Any broker hands out producer ids (the controller allocates their blocks). */
 static void send_init_pid(struct producer *p) {
-    struct client *c = connection(p);
-    if (c == NULL || p->pid_in_flight || io_now_ns(p->io) < p->pid_at_ns) return;
+    if (p->pid_in_flight || io_now_ns(p->io) < p->pid_at_ns) return;
+    int32_t node = cluster_any_node(p->cluster);
+    struct client *c = node != CLUSTER_NO_LEADER ? cluster_connection(p->cluster, node) : NULL;
+    if (c == NULL) return;
     struct proto_init_producer_id_request req = {.transactional_id = PROTO_STR_NULL,
                                                  .transaction_timeout_ms = 60000,
                                                  .producer_id = -1,
                                                  .producer_epoch = -1};
     if (client_send(c, PROTO_API_INIT_PRODUCER_ID, 0, &req, on_init_pid, p) == 0) {
         p->pid_in_flight = true;
+        p->pid_node = node;
     } else {
-        connection_failed(p);
+        cluster_node_failed(p->cluster, node);
     }
 }
 
@@ -467,10 +453,19 @@ static bool retriable(int16_t error) {
     case ERR_KAFKA_STORAGE_ERROR:
     case ERR_OUT_OF_ORDER_SEQUENCE:
     case ERR_UNKNOWN_PRODUCER_ID:
+    case ERR_FENCED_LEADER_EPOCH:
+    case ERR_UNKNOWN_LEADER_EPOCH:
         return true;
     default:
         return false;
     }
+}
+
+/* Errors that say our idea of the partition's leader is stale. */
+static bool leader_moved(int16_t error) {
+    return error == ERR_UNKNOWN_TOPIC_OR_PARTITION || error == ERR_LEADER_NOT_AVAILABLE ||
+           error == ERR_NOT_LEADER_OR_FOLLOWER || error == ERR_FENCED_LEADER_EPOCH ||
+           error == ERR_UNKNOWN_LEADER_EPOCH;
 }
 
 /* The batch goes back to the front of its partition's queue, or fails for good. */
@@ -499,12 +494,14 @@ static void on_produce(void *arg, int status, const void *body) {
     struct prod_request *rq = arg;
     struct producer *p = rq->producer;
     if (status < 0) {
+        /* Sent, answer lost: the leader may have appended it (UNKNOWN if never resolved). */
         for (uint32_t i = 0; i < rq->count; i++) {
             rq->batches[i]->maybe_written = true;
             batch_retry(p, rq->batches[i], ERR_NETWORK_EXCEPTION);
         }
+        int32_t node = rq->node_id;
         request_release(p, rq);
-        connection_failed(p);
+        if (!p->destroying) cluster_node_failed(p->cluster, node);
         return;
     }
     const struct proto_produce_response *r = body;
@@ -523,7 +520,6 @@ static void on_produce(void *arg, int status, const void *body) {
                 break;
             }
         }
-        if (!found) b->maybe_written = true;
         if (found && error == 0) {
             p->partitions[b->partition].in_flight = false;
             batch_finish(p, b, PRODUCER_OK, base, 0);
@@ -533,12 +529,13 @@ static void on_produce(void *arg, int status, const void *body) {
             b->maybe_written = true;
             batch_finish(p, b, PRODUCER_UNKNOWN, -1, error);
         } else if (!found || retriable(error)) {
-            if (error == ERR_KAFKA_STORAGE_ERROR || error == ERR_REQUEST_TIMED_OUT) {
+            /* These may come after the leader appended the batch (a timeout waiting for
+             * the ISR, an append the ISR shrank under): its fate is unknown. */
+            if (error == ERR_KAFKA_STORAGE_ERROR || error == ERR_REQUEST_TIMED_OUT ||
+                error == ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND || !found) {
                 b->maybe_written = true;
             }
-            if (error == ERR_UNKNOWN_TOPIC_OR_PARTITION || error == ERR_NOT_LEADER_OR_FOLLOWER) {
-                p->metadata_at_ns = 0; /* Refresh; one broker leads everything today. */
-            }
+            if (leader_moved(error)) cluster_refresh(p->cluster);
             if (error == ERR_OUT_OF_ORDER_SEQUENCE || error == ERR_UNKNOWN_PRODUCER_ID) {
                 b->base_sequence = -1;
                 reset_producer_id(p);
@@ -591,34 +588,55 @@ static int64_t batch_encode(struct producer *p, struct prod_batch *b, uint8_t *b
     return batch_build(buf, cap, &params, in, b->count);
 }
 
-/* Sends one Produce request with every ready batch (one per partition), if allowed. */
+/* Requests in flight on the connection to `node`. */
+static uint32_t node_in_flight(const struct producer *p, int32_t node) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < PRODUCER_REQUESTS_MAX; i++)
+        n += p->requests[i].used && p->requests[i].node_id == node;
+    return n;
+}
+
+/* Sends one Produce request to one leader with every ready batch (one per partition) of the
+ * partitions it leads, if its connection allows another request. */
 static bool send_one_request(struct producer *p, uint64_t now) {
-    if (p->in_flight >= p->config.max_in_flight) return false;
-    struct client *c = connection(p);
-    if (c == NULL) return false;
+    if (p->in_flight >= PRODUCER_REQUESTS_MAX) return false;
     struct prod_request *rq = NULL;
-    for (uint32_t i = 0; i < PRODUCER_IN_FLIGHT_MAX && rq == NULL; i++) {
+    for (uint32_t i = 0; i < PRODUCER_REQUESTS_MAX && rq == NULL; i++) {
         if (!p->requests[i].used) rq = &p->requests[i];
     }
     ASSERT(rq != NULL);
     rq->count = 0;
+    int32_t target = CLUSTER_NO_LEADER;
+    struct client *c = NULL;
     int32_t n = p->partition_count;
     for (int32_t k = 0; k < n && rq->count < PRODUCER_REQUEST_BATCHES_MAX; k++) {
         int32_t i = (p->rotate + k) % n;
         struct prod_partition *pp = &p->partitions[i];
         if (pp->in_flight) continue;
-        struct prod_batch *b = NULL;
-        if (pp->head != NULL) {
-            if (batch_ready(p, pp->head, now, true)) b = queue_pop(pp);
-        } else if (pp->open != NULL && batch_ready(p, pp->open, now, false)) {
-            close_open(p, i);
-            b = queue_pop(pp);
+        bool ready = pp->head != NULL ? batch_ready(p, pp->head, now, true)
+                                      : pp->open != NULL && batch_ready(p, pp->open, now, false);
+        if (!ready) continue;
+        int32_t leader = cluster_leader(p->cluster, p->topic, i, NULL);
+        if (leader == CLUSTER_NO_LEADER) {
+            cluster_refresh(p->cluster); /* LEADER_NOT_AVAILABLE / -1: ask again later. */
+            continue;
         }
-        if (b == NULL) continue;
+        if (target == CLUSTER_NO_LEADER) {
+            if (node_in_flight(p, leader) >= p->config.max_in_flight) continue;
+            c = cluster_connection(p->cluster, leader);
+            if (c == NULL) continue; /* Backing off after a failure. */
+            target = leader;
+        } else if (leader != target) {
+            continue;
+        }
+        if (pp->head == NULL) close_open(p, i);
+        struct prod_batch *b = queue_pop(pp);
+        ASSERT(b != NULL);
         pp->in_flight = true;
         rq->batches[rq->count++] = b;
     }
     if (rq->count == 0) return false;
+    ASSERT(c != NULL && target >= 0);
     p->rotate = n > 0 ? (p->rotate + 1) % n : 0;
 
     struct proto_produce_request_partition parts[PRODUCER_REQUEST_BATCHES_MAX];
@@ -645,16 +663,18 @@ static bool send_one_request(struct producer *p, uint64_t now) {
     req.topic_data.count = 1;
     rq->producer = p;
     rq->sent_ns = now;
+    rq->node_id = target;
     rq->used = true;
     p->in_flight++;
     rc = client_send(c, PROTO_API_PRODUCE, 3, &req, on_produce, rq);
     for (uint32_t i = 0; i < rq->count; i++)
         io_free(p->io, bufs[i], caps[i]);
     if (rc < 0) {
+        /* Refused before anything was queued: not sent, so not maybe-written. */
         for (uint32_t i = 0; i < rq->count; i++)
             batch_retry(p, rq->batches[i], 0);
         request_release(p, rq);
-        connection_failed(p);
+        cluster_node_failed(p->cluster, target);
         return false;
     }
     return true;
@@ -686,26 +706,22 @@ static void tick(void *arg) {
     struct producer *p = arg;
     p->tick = 0;
     uint64_t now = io_now_ns(p->io);
-    /* A request older than request.timeout.ms: the connection is presumed dead. */
-    for (uint32_t i = 0; i < PRODUCER_IN_FLIGHT_MAX; i++) {
+    /* A request older than request.timeout.ms: its connection is presumed dead. */
+    for (uint32_t i = 0; i < PRODUCER_REQUESTS_MAX; i++) {
         const struct prod_request *rq = &p->requests[i];
         if (rq->used && now - rq->sent_ns >= (uint64_t)p->config.request_timeout_ms * NS_PER_MS) {
-            connection_failed(p);
-            break;
+            cluster_node_failed(p->cluster, rq->node_id);
         }
     }
-    if (p->client_broken && p->client != NULL) {
-        struct client *c = p->client;
-        p->client = NULL;
-        client_destroy(c); /* Pending requests come back with -ECANCELED (retried). */
-        p->client_broken = false;
-        p->metadata_in_flight = false;
-        p->pid_in_flight = false;
-    }
+    if (p->partition_count == 0) cluster_refresh(p->cluster);
+    /* Closes failed connections (their requests come back -ECANCELED and are retried) and
+     * sends Metadata when a refresh is wanted. */
+    cluster_poll(p->cluster);
+    adopt_metadata(p);
     expire(p, now);
-    if (p->partition_count == 0 || p->metadata_at_ns == 0) send_metadata(p);
     if (p->partition_count > 0 && p->config.idempotent && p->producer_id < 0) send_init_pid(p);
     if (p->partition_count > 0 && (!p->config.idempotent || p->producer_id >= 0)) {
+        /* Bounded: every request sent takes at least one batch off a queue. */
         while (send_one_request(p, now)) {
         }
     }

@@ -6,9 +6,13 @@
  * NOT_LEADER_OR_FOLLOWER / UNKNOWN_TOPIC_OR_PARTITION, and optional idempotence
  * (InitProducerId, sequences per partition).
  *
- * The same code runs in trialctl (io_posix) and as simulated workloads (sim). It talks to
- * one bootstrap broker and one topic: the cluster is single-node today, so the bootstrap
- * broker leads every partition (the metadata response only sizes the topic).
+ * The same code runs in trialctl (io_posix) and as simulated workloads (sim). It produces
+ * to one topic of a cluster found through a bootstrap list (cluster.h): each partition's
+ * batches go to its leader's connection, and NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
+ * FENCED/UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION or a failed connection refresh
+ * the metadata and retry on the (new) leader within delivery.timeout.ms. InitProducerId
+ * goes to any broker; an idempotent producer keeps its per-partition sequences across
+ * leader changes (the new leader holds the replicated producer state).
  *
  * Every record handed to producer_send() gets exactly one result callback, with a status:
  *   PRODUCER_OK       acked; `offset` is its offset (acks=1/all);
@@ -18,7 +22,7 @@
  *
  * Ordering: a partition has at most one batch in flight, so retries never reorder records
  * of one partition (what Kafka guarantees with idempotence and up to 5 in flight; here it
- * holds for every configuration). max.in.flight bounds requests on the connection.
+ * holds for every configuration). max.in.flight bounds requests on each broker connection.
  *
  * Memory: everything from io_alloc; bounded by buffer_bytes (producer_send refuses with
  * -ENOBUFS beyond it, Kafka's buffer.memory) and PRODUCER_PARTITIONS_MAX.
@@ -43,8 +47,9 @@ typedef void (*producer_result_fn)(void *arg, uint64_t token, enum producer_stat
                                    int32_t partition, int64_t offset, int16_t error_code);
 
 struct producer_config {
-    const char *host; /* Bootstrap broker. */
+    const char *host; /* Bootstrap broker (when `bootstrap` is NULL or empty). */
     uint16_t port;
+    const char *bootstrap; /* bootstrap.servers: "host:port[,host:port...]", or NULL. */
     const char *client_id;
     const char *topic;
     int16_t acks;                 /* -1 (all) or 1. acks=0 is refused: client.c matches

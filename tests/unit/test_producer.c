@@ -118,7 +118,8 @@ static void world_start(struct world *ws, uint64_t seed, int partitions) {
     char error[BROKER_CONFIG_ERROR_MAX];
     char props[512];
     snprintf(props, sizeof(props),
-             "listeners=PLAINTEXT://:9092\nlog.dirs=/data\nlog.flush.interval.messages=1\n"
+             "listeners=PLAINTEXT://:9092\nadvertised.listeners=PLAINTEXT://n1:9092\n"
+             "log.dirs=/data\nlog.flush.interval.messages=1\n"
              "num.partitions=%d\n",
              partitions);
     broker_config_defaults(&ws->config);

@@ -27,6 +27,9 @@
 #include "client/consumer.h"
 #include "client/group_consumer.h"
 #include "client/producer.h"
+#ifdef TRIAL_HARNESS_HAVE_CONTROLLER
+#include "controller/controller.h"
+#endif
 #include "proto/proto.h"
 #include "reports/report.h"
 #include "sim/harness/image.h"
@@ -35,19 +38,29 @@
 #define NS_PER_MS              1000000ULL
 #define NS_PER_S               1000000000ULL
 #define HARNESS_PORT           9092
+#define HARNESS_CONTROLLER_PORT 9093
 #define HARNESS_QUIET_NS       (5 * NS_PER_S)  /* After healing, before the final read. */
+#define HARNESS_NODES_MAX      (SCN_BROKERS_MAX + SCN_CONTROLLERS_MAX)
+#define HARNESS_VOTERS_MAX     9
 #define HARNESS_VERIFY_NS      (30 * NS_PER_S) /* Bound on the final read (I-LIVE-2). */
 #define HARNESS_RECOVERIES_MAX 1024
 #define HARNESS_RESULTS_MAX    (SCN_CHECKS_MAX + 2)
 
 struct harness;
 
+/* A server node: a broker n<i> (maybe combined with a controller) or a dedicated
+ * controller q<j> (`controller_only`, started with controller_start). */
 struct h_broker {
     struct harness *h;
     char name[8];
     struct sim_node *node;
     struct broker_config config;
+    bool controller_only;
     struct broker *broker; /* NULL while down or when start failed. */
+#ifdef TRIAL_HARNESS_HAVE_CONTROLLER
+    struct controller *controller; /* controller_only: NULL while down or failed. */
+#endif
+    bool running; /* Started successfully since the last crash. */
     int start_rc;
     bool crashed;
     /* Open crash (for I-LOG-2): trace index of its fault event, and its time. */
@@ -80,7 +93,10 @@ struct harness {
     struct sim_world *world;
     struct history hist;
     struct trace trace;
-    struct h_broker brokers[SCN_BROKERS_MAX];
+    struct h_broker brokers[HARNESS_NODES_MAX]; /* n1..nN, then q1..qM. */
+    int32_t node_count;                         /* N + M. */
+    char bootstrap[SCN_BROKERS_MAX * 16];       /* "n1:9092,n2:9092,...". */
+    uint64_t quiet_ns;                          /* After the final heal, before verifying. */
     struct h_workload workloads[SCN_WORKLOADS_MAX];
     struct h_workload verifiers[SCN_TOPICS_MAX];
     size_t verifier_count;
@@ -138,8 +154,20 @@ static size_t trace_fault(struct harness *h, const char *kind, const char *targe
 static void broker_main(struct io *io, void *arg) {
     struct h_broker *b = arg;
     b->broker = NULL;
-    b->start_rc = broker_start(io, &b->config, &b->broker);
-    if (b->start_rc < 0) b->broker = NULL;
+    b->running = false;
+    if (b->controller_only) {
+#ifdef TRIAL_HARNESS_HAVE_CONTROLLER
+        b->controller = NULL;
+        b->start_rc = controller_start(io, &b->config, &b->controller);
+        if (b->start_rc < 0) b->controller = NULL;
+#else
+        b->start_rc = -ENOSYS; /* harness_supported refuses this before it can happen. */
+#endif
+    } else {
+        b->start_rc = broker_start(io, &b->config, &b->broker);
+        if (b->start_rc < 0) b->broker = NULL;
+    }
+    b->running = b->start_rc >= 0;
 }
 
 static void config_warn(void *arg, const char *message) {
@@ -147,14 +175,67 @@ static void config_warn(void *arg, const char *message) {
     (void)message; /* Unknown keys are Kafka's warnings; the scenario may set any. */
 }
 
+/* Whether the scenario is one broker and no controllers: the configuration stays the
+ * single-node one of before the quorum existed (the node is its own one-voter quorum). */
+static bool single_node(const struct scenario *scn) {
+    return scn->brokers == 1 && scn->controllers == 0;
+}
+
+/* controller.quorum.voters per REPLICATION.md "Roles": with no dedicated controllers the
+ * first min(N, 3) brokers are combined voters, else q1..qM (ids 1000 + j). */
+static void quorum_voters(const struct scenario *scn, char *out, size_t out_len) {
+    size_t n = 0;
+    out[0] = '\0';
+    int32_t voters = scn->controllers > 0 ? scn->controllers : MIN(scn->brokers, 3);
+    for (int32_t i = 1; i <= voters && n < out_len; i++) {
+        if (scn->controllers > 0) {
+            n += (size_t)snprintf(out + n, out_len - n, "%s%d@q%d:%d", i > 1 ? "," : "",
+                                  1000 + i, i, HARNESS_CONTROLLER_PORT);
+        } else {
+            n += (size_t)snprintf(out + n, out_len - n, "%s%d@n%d:%d", i > 1 ? "," : "", i, i,
+                                  HARNESS_CONTROLLER_PORT);
+        }
+    }
+}
+
+static bool is_voter(const struct scenario *scn, const struct h_broker *b, int32_t id) {
+    if (b->controller_only) return true;
+    return scn->controllers == 0 && id <= MIN(scn->brokers, 3);
+}
+
 static int broker_configure(struct harness *h, struct h_broker *b, int32_t id, char *err,
                             size_t err_len) {
     char text[16384];
-    size_t n = (size_t)snprintf(text, sizeof(text),
-                                "node.id=%d\nlisteners=PLAINTEXT://:%d\n"
-                                "advertised.listeners=PLAINTEXT://%s:%d\nlog.dirs=/data\n"
-                                "auto.create.topics.enable=false\n",
-                                id, HARNESS_PORT, b->name, HARNESS_PORT);
+    size_t n = 0;
+    if (single_node(&h->scn)) {
+        n = (size_t)snprintf(text, sizeof(text),
+                             "node.id=%d\nlisteners=PLAINTEXT://:%d\n"
+                             "advertised.listeners=PLAINTEXT://%s:%d\nlog.dirs=/data\n"
+                             "auto.create.topics.enable=false\n",
+                             id, HARNESS_PORT, b->name, HARNESS_PORT);
+    } else {
+        char voters[HARNESS_VOTERS_MAX * 24];
+        quorum_voters(&h->scn, voters, sizeof(voters));
+        bool voter = is_voter(&h->scn, b, id);
+        const char *roles = b->controller_only ? "controller"
+                            : voter            ? "broker,controller"
+                                               : "broker";
+        n = (size_t)snprintf(text, sizeof(text),
+                             "node.id=%d\nprocess.roles=%s\ncontroller.quorum.voters=%s\n"
+                             "controller.listener.names=CONTROLLER\nlog.dirs=/data\n"
+                             "auto.create.topics.enable=false\n",
+                             id, roles, voters);
+        if (b->controller_only) {
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "listeners=CONTROLLER://:%d\n",
+                                  HARNESS_CONTROLLER_PORT);
+        } else {
+            n += (size_t)snprintf(text + n, sizeof(text) - n,
+                                  "listeners=PLAINTEXT://:%d%s\n"
+                                  "advertised.listeners=PLAINTEXT://%s:%d\n",
+                                  HARNESS_PORT, voter ? ",CONTROLLER://:9093" : "", b->name,
+                                  HARNESS_PORT);
+        }
+    }
     for (size_t i = 0; i < h->scn.config_count && n < sizeof(text); i++) {
         const struct scn_broker_config *c = &h->scn.configs[i];
         if (strcmp(c->node, "all") != 0) continue;
@@ -182,30 +263,53 @@ struct admin {
     struct harness *h;
     struct io *io;
     struct client *client;
+    int32_t target; /* Broker index the client talks to; moves on after a failure. */
     size_t next_topic;
     bool in_flight;
 };
+
+/* After a failure: drop the connection and try the next broker (any broker forwards
+ * CreateTopics to the active controller, which may not be elected yet). */
+static void admin_rotate(struct admin *a) {
+    if (a->client != NULL) client_destroy(a->client);
+    a->client = NULL;
+    a->target = (a->target + 1) % MAX(a->h->scn.brokers, 1);
+}
 
 static void admin_step(void *arg);
 
 static void admin_done(void *arg, int status, const void *body) {
     struct admin *a = arg;
     a->in_flight = false;
+    bool ok = false;
     if (status == 0) {
         const struct proto_create_topics_response *r = body;
         int16_t error = r->topics.count == 1 ? r->topics.items[0].error_code : -1;
-        if (error == 0 || error == 36 /* TOPIC_ALREADY_EXISTS */) a->next_topic++;
+        ok = error == 0 || error == 36 /* TOPIC_ALREADY_EXISTS */;
+        if (ok) a->next_topic++;
     }
     if (a->next_topic == a->h->scn.topic_count) {
         a->h->topics_ready = true;
         return; /* The admin node stays idle; its client closes with the world. */
     }
-    io_timer_start(a->io, io_now_ns(a->io) + (status == 0 ? 0 : 100 * NS_PER_MS), admin_step, a);
+    uint64_t delay_ns = status == 0 ? 0 : 100 * NS_PER_MS;
+    if (!single_node(&a->h->scn) && !ok) {
+        /* No quorum yet, too few registered brokers for the replication factor, or a
+         * broker that is down: back off and ask another one. Not from inside the client's
+         * own callback (admin_rotate destroys it): admin_step does it. */
+        delay_ns = 200 * NS_PER_MS;
+        a->target = -1 - a->target; /* Marks "rotate first"; decoded in admin_step. */
+    }
+    io_timer_start(a->io, io_now_ns(a->io) + delay_ns, admin_step, a);
 }
 
 static void admin_step(void *arg) {
     struct admin *a = arg;
     if (a->in_flight) return;
+    if (a->target < 0) {
+        a->target = -1 - a->target;
+        admin_rotate(a);
+    }
     const struct scn_topic *t = &a->h->scn.topics[a->next_topic];
     struct proto_create_topics_request_config configs[SCN_TOPIC_CONFIGS_MAX];
     for (size_t i = 0; i < t->config_count; i++) {
@@ -222,11 +326,13 @@ static void admin_step(void *arg) {
     struct proto_create_topics_request req = {.timeout_ms = 5000};
     req.topics.items = &rt;
     req.topics.count = 1;
-    if (a->client == NULL) a->client = client_create(a->io, "n1", HARNESS_PORT, "trial-admin");
+    if (a->client == NULL) {
+        a->client =
+            client_create(a->io, a->h->brokers[a->target].name, HARNESS_PORT, "trial-admin");
+    }
     int rc = client_send(a->client, PROTO_API_CREATE_TOPICS, 2, &req, admin_done, a);
     if (rc < 0) {
-        client_destroy(a->client);
-        a->client = NULL;
+        admin_rotate(a);
         io_timer_start(a->io, io_now_ns(a->io) + 100 * NS_PER_MS, admin_step, a);
         return;
     }
@@ -315,6 +421,9 @@ static void producer_main(struct io *io, void *arg) {
     producer_config_defaults(&pc);
     pc.host = "n1";
     pc.port = HARNESS_PORT;
+#ifdef TRIAL_HARNESS_CLIENT_BOOTSTRAP
+    pc.bootstrap = single_node(&wl->h->scn) ? NULL : wl->h->bootstrap;
+#endif
     pc.client_id = wl->w->name;
     pc.topic = wl->w->topic;
     pc.acks = (int16_t)wl->w->acks;
@@ -373,6 +482,9 @@ static void consumer_start(void *arg) {
     consumer_config_defaults(&cc);
     cc.host = "n1";
     cc.port = HARNESS_PORT;
+#ifdef TRIAL_HARNESS_CLIENT_BOOTSTRAP
+    cc.bootstrap = single_node(&wl->h->scn) ? NULL : wl->h->bootstrap;
+#endif
     cc.client_id = wl->verifier ? "trial-verifier" : wl->w->name;
     cc.topic = wl->topic;
     cc.partitions = wl->partitions;
@@ -424,6 +536,9 @@ static void group_start(void *arg) {
     group_consumer_config_defaults(&gc);
     gc.host = "n1";
     gc.port = HARNESS_PORT;
+#ifdef TRIAL_HARNESS_CLIENT_BOOTSTRAP
+    gc.bootstrap = single_node(&wl->h->scn) ? NULL : wl->h->bootstrap;
+#endif
     gc.client_id = wl->w->name;
     gc.group_id = wl->w->group;
     gc.topics[0] = wl->topic;
@@ -484,7 +599,7 @@ struct h_fault_event {
 };
 
 static struct h_broker *broker_named(struct harness *h, const char *name) {
-    for (int32_t i = 0; i < h->scn.brokers; i++) {
+    for (int32_t i = 0; i < h->node_count; i++) {
         if (strcmp(h->brokers[i].name, name) == 0) return &h->brokers[i];
     }
     return NULL;
@@ -522,6 +637,10 @@ static void broker_crash(struct harness *h, struct h_broker *b, enum scn_crash_m
     b->crash_ns = now_ns(h);
     b->crashed = true;
     b->broker = NULL;
+#ifdef TRIAL_HARNESS_HAVE_CONTROLLER
+    b->controller = NULL;
+#endif
+    b->running = false;
     sim_node_crash(b->node);
 }
 
@@ -634,6 +753,7 @@ static void snapshot_recovery(struct sim_world *world, void *arg) {
     struct harness *h = b->h;
     if (!b->crashed || !sim_node_is_up(b->node)) return;
     b->crashed = false;
+    if (b->controller_only) return; /* No partition logs: its metadata log is Raft's. */
     for (size_t t = 0; t < h->scn.topic_count; t++) {
         const struct scn_topic *topic = &h->scn.topics[t];
         for (int32_t p = 0; p < topic->partitions; p++) {
@@ -682,7 +802,7 @@ static void end_of_run(struct sim_world *world, void *arg) {
             sim_disk_fail(n, (enum sim_disk_op)op, EIO, 0);
         }
     }
-    for (int32_t i = 0; i < h->scn.brokers; i++) {
+    for (int32_t i = 0; i < h->node_count; i++) {
         struct h_broker *b = &h->brokers[i];
         if (!sim_node_is_up(b->node)) broker_restart(h, b, "end of run: restart");
     }
@@ -691,12 +811,13 @@ static void end_of_run(struct sim_world *world, void *arg) {
 static void start_verify(struct sim_world *world, void *arg) {
     (void)world;
     struct harness *h = arg;
-    for (int32_t i = 0; i < h->scn.brokers; i++) {
+    for (int32_t i = 0; i < h->node_count; i++) {
         struct h_broker *b = &h->brokers[i];
-        if (b->broker == NULL && !h->system_crash) {
+        if (!b->running && !h->system_crash) {
             h->system_crash = true;
             snprintf(h->crash_text, sizeof(h->crash_text),
-                     "broker %s is not running after every fault healed (start: %s)", b->name,
+                     "%s %s is not running after every fault healed (start: %s)",
+                     b->controller_only ? "controller" : "broker", b->name,
                      strerror(b->start_rc < 0 ? -b->start_rc : 0));
         }
     }
@@ -728,6 +849,21 @@ static bool verified(const struct harness *h) {
 
 /* --- Checkers and verdict ----------------------------------------------------------------- */
 
+/* The last `hw` trace event of `node` for the partition (REPLICATION.md), or -1. */
+static int64_t last_traced_hw(const struct trace *t, const char *node, const char *topic,
+                              int32_t partition) {
+    for (size_t i = t->count; i > 0; i--) {
+        const struct trace_event *e = &t->events[i - 1];
+        if (strcmp(e->name, "hw") != 0 || strcmp(e->node, node) != 0) continue;
+        const char *et = trace_get_str(e, "topic");
+        int64_t p = -1, hw = -1;
+        if (et == NULL || strcmp(et, topic) != 0) continue;
+        if (!trace_get_int(e, "partition", &p) || p != partition) continue;
+        return trace_get_int(e, "hw", &hw) ? hw : -1;
+    }
+    return -1;
+}
+
 static void collect_final_images(struct harness *h, struct li_log **logs, size_t *count) {
     size_t total = 0;
     for (size_t t = 0; t < h->scn.topic_count; t++)
@@ -735,20 +871,25 @@ static void collect_final_images(struct harness *h, struct li_log **logs, size_t
     total *= (size_t)h->scn.brokers;
     struct li_log *out = image_pool_alloc(&h->pool, MAX(total, 1u) * sizeof(*out));
     size_t n = 0;
-    for (int32_t i = 0; i < h->scn.brokers; i++) {
-        struct h_broker *b = &h->brokers[i];
-        if (!sim_node_is_up(b->node)) continue;
-        for (size_t t = 0; t < h->scn.topic_count; t++) {
-            for (int32_t p = 0; p < h->scn.topics[t].partitions; p++) {
-                if (image_collect(&h->pool, b->node, b->name, h->scn.topics[t].name, p, &out[n]) ==
+    /* Partition-major, so the replicas of one partition sit together in the report. */
+    for (size_t t = 0; t < h->scn.topic_count; t++) {
+        for (int32_t p = 0; p < h->scn.topics[t].partitions; p++) {
+            for (int32_t i = 0; i < h->scn.brokers; i++) {
+                struct h_broker *b = &h->brokers[i];
+                if (!sim_node_is_up(b->node)) continue;
+                if (image_collect(&h->pool, b->node, b->name, h->scn.topics[t].name, p, &out[n]) <
                     0) {
-                    /* The HW for the picture: what the verifying read was last told. */
-                    const struct h_workload *v = t < h->verifier_count ? &h->verifiers[t] : NULL;
-                    if (v != NULL && v->consumer != NULL) {
-                        out[n].hw = consumer_high_watermark(v->consumer, (size_t)p);
-                    }
-                    n++;
+                    continue;
                 }
+                /* The HW for the picture: what the verifying read was last told, or with
+                 * replicas each node's own last traced HW. */
+                const struct h_workload *v = t < h->verifier_count ? &h->verifiers[t] : NULL;
+                if (!single_node(&h->scn)) {
+                    out[n].hw = last_traced_hw(&h->trace, b->name, h->scn.topics[t].name, p);
+                } else if (v != NULL && v->consumer != NULL) {
+                    out[n].hw = consumer_high_watermark(v->consumer, (size_t)p);
+                }
+                n++;
             }
         }
     }
@@ -757,13 +898,15 @@ static void collect_final_images(struct harness *h, struct li_log **logs, size_t
 }
 
 bool harness_supported(const struct scenario *scn, char *why, size_t why_len) {
-    if (scn->brokers != 1 || scn->controllers != 0) {
+#ifndef TRIAL_HARNESS_MULTI_NODE
+    if (!single_node(scn)) {
         snprintf(why, why_len,
                  "%d brokers / %d controllers: the broker is single-node (no replication or "
                  "controller quorum yet); the harness runs 1 broker",
                  scn->brokers, scn->controllers);
         return false;
     }
+#endif
     for (size_t i = 0; i < scn->workload_count; i++) {
         const struct scn_workload *w = &scn->workloads[i];
         if (w->kind == SCN_PRODUCER && w->transactional_id[0] != '\0') {
@@ -781,9 +924,10 @@ bool harness_supported(const struct scenario *scn, char *why, size_t why_len) {
     }
     for (size_t i = 0; i < scn->fault_count; i++) {
         const struct scn_fault *f = &scn->faults[i];
-        bool broker = f->a[0] == 'n';
-        if ((f->kind == SCN_FAULT_CRASH || f->kind == SCN_FAULT_RESTART) && !broker) {
-            snprintf(why, why_len, "fault %zu: only brokers can crash and restart", i + 1);
+        bool server = f->a[0] == 'n' || f->a[0] == 'q';
+        if ((f->kind == SCN_FAULT_CRASH || f->kind == SCN_FAULT_RESTART) && !server) {
+            snprintf(why, why_len, "fault %zu: only brokers and controllers can crash and restart",
+                     i + 1);
             return false;
         }
     }
@@ -882,13 +1026,34 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
     sim_world_set_trace_hook(h->world, on_trace, h);
     sim_world_set_net_trace(h->world, true);
 
-    for (int32_t i = 0; i < h->scn.brokers; i++) {
+    h->node_count = h->scn.brokers + h->scn.controllers;
+    ASSERT(h->node_count <= HARNESS_NODES_MAX);
+    h->quiet_ns = HARNESS_QUIET_NS;
+    size_t bn = 0;
+    for (int32_t i = 0; i < h->node_count; i++) {
         struct h_broker *b = &h->brokers[i];
         b->h = h;
-        snprintf(b->name, sizeof(b->name), "n%d", (int)((unsigned)(i + 1) % 100u));
-        if (broker_configure(h, b, i + 1, result->summary, sizeof(result->summary)) < 0) {
+        int32_t id = i + 1;
+        if (i < h->scn.brokers) {
+            snprintf(b->name, sizeof(b->name), "n%d", (int)((unsigned)(i + 1) % 100u));
+            bn += (size_t)snprintf(h->bootstrap + bn, sizeof(h->bootstrap) - MIN(bn, sizeof(h->bootstrap)),
+                                   "%s%s:%d", i > 0 ? "," : "", b->name, HARNESS_PORT);
+            bn = MIN(bn, sizeof(h->bootstrap) - 1);
+        } else {
+            int32_t j = i - h->scn.brokers + 1;
+            snprintf(b->name, sizeof(b->name), "q%d", (int)((unsigned)j % 10u));
+            b->controller_only = true;
+            id = 1000 + j;
+        }
+        if (broker_configure(h, b, id, result->summary, sizeof(result->summary)) < 0) {
             result->exit_code = HARNESS_EXIT_CANNOT_RUN;
             goto out;
+        }
+        if (!single_node(&h->scn)) {
+            /* Long enough after the last heal for a fenced leader's session to expire and a
+             * new leader to be elected and caught up: a few broker session timeouts. */
+            uint64_t session_ns = (uint64_t)MAX(b->config.broker_session_timeout_ms, 0) * NS_PER_MS;
+            h->quiet_ns = MAX(h->quiet_ns, HARNESS_QUIET_NS + 3 * session_ns);
         }
         b->node = sim_node_add(h->world, b->name, broker_main, b);
     }
@@ -927,8 +1092,8 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
     }
     uint64_t end = h->scn.duration_ns;
     sim_world_schedule(h->world, end, end_of_run, h);
-    sim_world_schedule(h->world, end + HARNESS_QUIET_NS, start_verify, h);
-    uint64_t deadline = end + HARNESS_QUIET_NS + HARNESS_VERIFY_NS;
+    sim_world_schedule(h->world, end + h->quiet_ns, start_verify, h);
+    uint64_t deadline = end + h->quiet_ns + HARNESS_VERIFY_NS;
     while (!verified(h) && sim_world_now_ns(h->world) < deadline) {
         if (!sim_world_step(h->world)) sim_world_run_until(h->world, deadline);
     }

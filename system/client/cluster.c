@@ -417,3 +417,42 @@ void cluster_poll(struct cluster *c) {
                now - c->metadata_sent_ns >= (uint64_t)c->config.metadata_refresh_ms * NS_PER_MS;
     if (c->want_refresh && !c->metadata_in_flight && due) send_metadata(c);
 }
+
+/* --- Routing helpers --------------------------------------------------------------------- */
+
+int32_t cluster_pick_leader(struct cluster *c, struct cluster_route *routes, size_t count,
+                            size_t start) {
+    int32_t target = CLUSTER_NO_LEADER;
+    for (size_t k = 0; k < count && target == CLUSTER_NO_LEADER; k++) {
+        const struct cluster_route *r = &routes[(start + k) % count];
+        if (!r->wanted) continue;
+        int32_t leader = cluster_leader(c, r->topic, r->partition, NULL);
+        if (leader == CLUSTER_NO_LEADER) {
+            c->want_refresh = true;
+            continue;
+        }
+        if (cluster_connection(c, leader) != NULL) target = leader;
+    }
+    if (target == CLUSTER_NO_LEADER) return target;
+    for (size_t i = 0; i < count; i++) {
+        if (routes[i].wanted) {
+            int32_t leader = cluster_leader(c, routes[i].topic, routes[i].partition, NULL);
+            if (leader == CLUSTER_NO_LEADER) c->want_refresh = true;
+            routes[i].wanted = leader == target;
+        }
+    }
+    return target;
+}
+
+bool cluster_error_stale_leader(int16_t error) {
+    switch (error) {
+    case 3:  /* UNKNOWN_TOPIC_OR_PARTITION */
+    case 5:  /* LEADER_NOT_AVAILABLE */
+    case 6:  /* NOT_LEADER_OR_FOLLOWER */
+    case 74: /* FENCED_LEADER_EPOCH */
+    case 75: /* UNKNOWN_LEADER_EPOCH */
+        return true;
+    default:
+        return false;
+    }
+}

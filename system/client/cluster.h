@@ -106,4 +106,24 @@ int32_t cluster_any_node(struct cluster *cluster);
  * (leadership may have moved). Safe from inside a client callback. */
 void cluster_node_failed(struct cluster *cluster, int32_t node_id);
 
+/* --- Shared by the clients that route by leader ----------------------------------------- */
+
+/* One partition a client wants to send a leader-routed request for. */
+struct cluster_route {
+    const char *topic;
+    int32_t partition;
+    bool wanted; /* In: take part. Out (cluster_pick_leader): chosen for this request. */
+};
+
+/* Picks one leader and the partitions it leads: starting at routes[start % count], the first
+ * wanted route whose leader is known and connectable sets the leader; every wanted route
+ * with that leader stays wanted, the others are cleared. A wanted route without a leader
+ * wants a metadata refresh. Returns the leader, or CLUSTER_NO_LEADER (nothing cleared). */
+int32_t cluster_pick_leader(struct cluster *cluster, struct cluster_route *routes, size_t count,
+                            size_t start);
+
+/* Kafka errors that say the client's idea of the partition's leader is stale (3, 5, 6, 74,
+ * 75): refresh the metadata and retry where it then points. */
+bool cluster_error_stale_leader(int16_t error);
+
 #endif /* TRIAL_CLIENT_CLUSTER_H */

@@ -1,7 +1,9 @@
 /*
  * consumer.c — the assign-mode consumer (see consumer.h): one request in flight at a time,
- * either a ListOffsets that resets unknown positions or a Fetch for every positioned
- * partition; a timer bounds each request and paces retries.
+ * to one partition leader: either a ListOffsets that resets the unknown positions of the
+ * partitions it leads, or a Fetch for the positioned partitions it leads; the next request
+ * starts the leader search one partition further, so every leader gets its turn. A timer
+ * bounds each request, paces retries and drives the cluster (metadata, reconnects).
  */
 #include "client/consumer.h"
 
@@ -12,10 +14,11 @@
 #include "base/base.h"
 #include "base/mutant.h"
 #include "client/client.h"
+#include "client/cluster.h"
 #include "proto/proto.h"
 
-#define NS_PER_MS               1000000ULL
 #define ERR_OFFSET_OUT_OF_RANGE 1
+#define CONSUMER_METADATA_WAIT_MS 5 /* Poll period while no leader is known. */
 
 struct cons_partition {
     int32_t partition;
@@ -30,8 +33,12 @@ struct consumer {
     char client_id[64];
     char topic[256];
     struct cons_partition *parts;
+    struct cluster_route *routes; /* One per partition, rebuilt for each request. */
     size_t count;
-    struct client *client;
+    struct cluster *cluster;
+    int32_t request_node; /* The leader the request in flight went to. */
+    size_t rotate;        /* Where the next leader search starts. */
+    bool stale_leader;    /* The last answer said a leader moved: back off before the next. */
     bool in_flight;
     bool in_flight_fetch;
     uint32_t generation;
@@ -55,6 +62,7 @@ void consumer_config_defaults(struct consumer_config *c) {
     c->fetch_max_bytes = 1u << 20;
     c->request_timeout_ms = 30000;
     c->retry_backoff_ms = 100;
+    c->metadata_refresh_ms = 100;
 }
 
 static void on_timer(void *arg);
@@ -70,18 +78,38 @@ int consumer_create(struct io *io, const struct consumer_config *config, struct 
         config->partition_count > CONSUMER_PARTITIONS_MAX || config->on_poll == NULL) {
         return -EINVAL;
     }
+    struct cluster_config cc;
+    cluster_config_defaults(&cc);
+    cc.bootstrap = config->bootstrap;
+    cc.host = config->host;
+    cc.port = config->port;
+    cc.client_id = config->client_id;
+    cc.retry_backoff_ms = config->retry_backoff_ms;
+    if (config->metadata_refresh_ms > 0) cc.metadata_refresh_ms = config->metadata_refresh_ms;
+    struct cluster *cluster = NULL;
+    int rc = cluster_create(io, &cc, &cluster);
+    if (rc < 0) return rc;
+    rc = cluster_add_topic(cluster, config->topic);
+    if (rc < 0) {
+        cluster_destroy(cluster);
+        return rc;
+    }
     struct consumer *c = io_calloc(io, 1, sizeof(*c));
     c->io = io;
     c->config = *config;
-    snprintf(c->host, sizeof(c->host), "%s", config->host);
+    c->cluster = cluster;
+    c->request_node = CLUSTER_NO_LEADER;
+    snprintf(c->host, sizeof(c->host), "%s", config->host != NULL ? config->host : "");
     snprintf(c->client_id, sizeof(c->client_id), "%s", config->client_id);
     snprintf(c->topic, sizeof(c->topic), "%s", config->topic);
     c->config.host = c->host;
     c->config.client_id = c->client_id;
     c->config.topic = c->topic;
+    c->config.bootstrap = NULL; /* Parsed by the cluster; not kept. */
     c->config.partitions = NULL;
     c->count = config->partition_count;
     c->parts = io_calloc(io, c->count, sizeof(*c->parts));
+    c->routes = io_calloc(io, c->count, sizeof(*c->routes));
     for (size_t i = 0; i < c->count; i++) {
         c->parts[i] = (struct cons_partition){
             .partition = config->partitions[i], .position = -1, .high_watermark = -1};
@@ -95,12 +123,11 @@ int consumer_create(struct io *io, const struct consumer_config *config, struct 
 void consumer_destroy(struct consumer *c) {
     c->destroying = true;
     if (c->timer != 0) io_timer_cancel(c->io, c->timer);
-    if (c->client != NULL) {
-        struct client *cl = c->client;
-        c->client = NULL;
-        client_destroy(cl);
-    }
+    struct cluster *cluster = c->cluster;
+    c->cluster = NULL;
+    cluster_destroy(cluster); /* A request in flight comes back -ECANCELED (ignored). */
     if (c->records != NULL) io_free(c->io, c->records, c->record_cap * sizeof(*c->records));
+    io_free(c->io, c->routes, c->count * sizeof(*c->routes));
     io_free(c->io, c->parts, c->count * sizeof(*c->parts));
     io_free(c->io, c, sizeof(*c));
 }
@@ -136,7 +163,20 @@ static void request_done(struct consumer *c, int status) {
     c->in_flight = false;
     c->in_flight_fetch = false;
     if (c->destroying) return;
-    schedule(c, status < 0 ? (uint64_t)c->config.retry_backoff_ms * NS_PER_MS : 0);
+    /* A lost connection: leadership may have moved; the cluster reconnects after a backoff. */
+    if (status < 0) cluster_node_failed(c->cluster, c->request_node);
+    bool backoff = status < 0 || c->stale_leader;
+    c->stale_leader = false;
+    schedule(c, backoff ? (uint64_t)c->config.retry_backoff_ms * NS_PER_MS : 0);
+}
+
+/* A partition error other than OFFSET_OUT_OF_RANGE: the position stays; a stale leader
+ * wants fresh metadata before the next request. */
+static void partition_error(struct consumer *c, int16_t error) {
+    if (cluster_error_stale_leader(error)) {
+        cluster_refresh(c->cluster);
+        c->stale_leader = true;
+    }
 }
 
 static void on_list(void *arg, int status, const void *body) {
@@ -149,6 +189,9 @@ static void on_list(void *arg, int status, const void *body) {
                     &r->topics.items[t].partitions.items[j];
                 struct cons_partition *cp = find(c, rp->partition_index);
                 if (cp != NULL && rp->error_code == 0 && rp->offset >= 0) cp->position = rp->offset;
+                if (cp != NULL && rp->error_code != 0 && !c->destroying) {
+                    partition_error(c, rp->error_code);
+                }
             }
         }
     }
@@ -191,6 +234,8 @@ static void on_fetch(void *arg, int status, const void *body) {
                     if (rp->error_code == ERR_OFFSET_OUT_OF_RANGE) {
                         cp->position = -1; /* auto.offset.reset: a new assignment. */
                         c->generation++;
+                    } else if (!c->destroying) {
+                        partition_error(c, rp->error_code);
                     }
                     continue;
                 }
@@ -216,22 +261,44 @@ static void on_fetch(void *arg, int status, const void *body) {
     request_done(c, status);
 }
 
-static struct client *connection(struct consumer *c) {
-    if (c->client == NULL) c->client = client_create(c->io, c->host, c->config.port, c->client_id);
-    return c->client;
+/* Marks the partitions of the next request: those with (reset) or without (fetch) an
+ * unknown position, then keeps the ones one leader leads. Returns the leader or -1. */
+static int32_t pick(struct consumer *c, bool resets) {
+    for (size_t i = 0; i < c->count; i++) {
+        c->routes[i] = (struct cluster_route){.topic = c->topic,
+                                              .partition = c->parts[i].partition,
+                                              .wanted = (c->parts[i].position < 0) == resets};
+    }
+    return cluster_pick_leader(c->cluster, c->routes, c->count, c->rotate);
 }
 
 static void send_request(struct consumer *c) {
-    struct client *cl = connection(c);
     size_t unknown = 0;
     for (size_t i = 0; i < c->count; i++)
         unknown += c->parts[i].position < 0;
+    /* Resets first (as before: a partition without a position is not fetched), then
+     * fetches; either kind only for partitions whose leader is known and reachable. */
+    bool resets = unknown > 0;
+    int32_t leader = resets ? pick(c, true) : CLUSTER_NO_LEADER;
+    if (leader == CLUSTER_NO_LEADER && unknown < c->count) {
+        resets = false;
+        leader = pick(c, false);
+    }
+    if (leader == CLUSTER_NO_LEADER) {
+        cluster_refresh(c->cluster);
+        schedule(c, CONSUMER_METADATA_WAIT_MS * NS_PER_MS);
+        return;
+    }
+    struct client *cl = cluster_connection(c->cluster, leader);
+    ASSERT(cl != NULL); /* cluster_pick_leader only picks connectable leaders. */
+    c->rotate = (c->rotate + 1) % c->count;
     int rc;
-    if (unknown > 0) {
+    if (resets) {
         struct proto_list_offsets_request_partition ps[CONSUMER_PARTITIONS_MAX];
         int32_t n = 0;
         for (size_t i = 0; i < c->count; i++) {
-            if (c->parts[i].position >= 0) continue;
+            if (!c->routes[i].wanted) continue;
+            ASSERT(c->parts[i].position < 0);
             ps[n++] = (struct proto_list_offsets_request_partition){
                 .partition_index = c->parts[i].partition,
                 .current_leader_epoch = -1,
@@ -247,17 +314,24 @@ static void send_request(struct consumer *c) {
         rc = client_send(cl, PROTO_API_LIST_OFFSETS, 1, &req, on_list, c);
     } else {
         struct proto_fetch_request_partition ps[CONSUMER_PARTITIONS_MAX];
+        int32_t n = 0;
+        bool epochs = false;
         for (size_t i = 0; i < c->count; i++) {
-            ps[i] = (struct proto_fetch_request_partition){.partition = c->parts[i].partition,
-                                                           .current_leader_epoch = -1,
-                                                           .fetch_offset = c->parts[i].position,
-                                                           .log_start_offset = -1,
-                                                           .partition_max_bytes =
-                                                               (int32_t)c->config.fetch_max_bytes};
+            if (!c->routes[i].wanted) continue;
+            ASSERT(c->parts[i].position >= 0);
+            int32_t epoch = -1;
+            (void)cluster_leader(c->cluster, c->topic, c->parts[i].partition, &epoch);
+            epochs = epochs || epoch >= 0;
+            ps[n++] = (struct proto_fetch_request_partition){
+                .partition = c->parts[i].partition,
+                .current_leader_epoch = epoch,
+                .fetch_offset = c->parts[i].position,
+                .log_start_offset = -1,
+                .partition_max_bytes = (int32_t)c->config.fetch_max_bytes};
         }
         struct proto_fetch_request_topic t = {.topic = proto_string_from(c->topic)};
         t.partitions.items = ps;
-        t.partitions.count = (int32_t)c->count;
+        t.partitions.count = n;
         struct proto_fetch_request req = {.replica_id = -1,
                                           .max_wait_ms = (int32_t)c->config.fetch_max_wait_ms,
                                           .min_bytes = 1,
@@ -271,19 +345,21 @@ static void send_request(struct consumer *c) {
         if (c->config.on_fetch_start != NULL)
             c->config.on_fetch_start(c->config.arg, c->generation);
         c->in_flight_fetch = true;
-        rc = client_send(cl, PROTO_API_FETCH, 4, &req, on_fetch, c);
+        /* current_leader_epoch (KIP-320) is on the wire from v9; without a known epoch v4
+         * says the same thing in fewer bytes. */
+        rc = client_send(cl, PROTO_API_FETCH, epochs ? 9 : 4, &req, on_fetch, c);
     }
     if (rc < 0) {
-        /* The client is dead (FAILED): start over with a new connection after a backoff. */
+        /* The connection is dead (FAILED): the cluster replaces it after a backoff. */
         bool was_fetch = c->in_flight_fetch;
         c->in_flight_fetch = false;
-        c->client = NULL;
-        client_destroy(cl);
+        cluster_node_failed(c->cluster, leader);
         if (was_fetch) c->config.on_poll(c->config.arg, rc, NULL, 0, 0, c->generation);
         schedule(c, (uint64_t)c->config.retry_backoff_ms * NS_PER_MS);
         return;
     }
     c->in_flight = true;
+    c->request_node = leader;
     c->request_deadline_ns = io_now_ns(c->io) + (uint64_t)c->config.request_timeout_ms * NS_PER_MS;
     schedule(c, (uint64_t)c->config.request_timeout_ms * NS_PER_MS);
 }
@@ -296,12 +372,14 @@ static void on_timer(void *arg) {
             schedule(c, c->request_deadline_ns - io_now_ns(c->io));
             return;
         }
-        /* request.timeout.ms: the connection is presumed dead. The pending request comes
-         * back with -ECANCELED from client_destroy, which reschedules. */
-        struct client *cl = c->client;
-        c->client = NULL;
-        client_destroy(cl);
+        /* request.timeout.ms: the connection is presumed dead. cluster_poll closes it and
+         * the pending request comes back with -ECANCELED, which reschedules. */
+        cluster_node_failed(c->cluster, c->request_node);
+        cluster_poll(c->cluster);
         return;
     }
+    /* Closes failed connections and sends Metadata when wanted; nothing is in flight here,
+     * so no callback of ours runs from it. */
+    cluster_poll(c->cluster);
     send_request(c);
 }

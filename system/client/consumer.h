@@ -2,7 +2,10 @@
  * consumer.h — an asynchronous Kafka consumer over io, assign mode: a fixed set of
  * partitions of one topic, a fetch loop with per-partition positions, auto.offset.reset
  * (earliest or latest) through ListOffsets at start and on OFFSET_OUT_OF_RANGE, request
- * timeouts with reconnects. Group mode (subscribe, rebalance, commits) is not here: the
+ * timeouts with reconnects. Each partition is fetched from its leader (cluster.h): one request
+ * at a time, each to one leader with the partitions it leads, the leaders taken in turn;
+ * NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH or a lost connection refresh the
+ * metadata and the partition continues from the same position. Group mode (subscribe, rebalance, commits) is not here: the
  * simulation harness refuses group scenarios until a group consumer exists.
  *
  * Every Fetch response is handed to the caller as one poll: the records of every partition
@@ -42,8 +45,9 @@ typedef void (*consumer_poll_fn)(void *arg, int status, const struct consumer_re
                                  size_t count, int16_t error, uint32_t generation);
 
 struct consumer_config {
-    const char *host;
+    const char *host; /* Bootstrap broker (when `bootstrap` is NULL or empty). */
     uint16_t port;
+    const char *bootstrap; /* "host:port[,host:port...]", or NULL. */
     const char *client_id;
     const char *topic;
     const int32_t *partitions; /* Assignment (copied). */
@@ -54,6 +58,7 @@ struct consumer_config {
     uint32_t fetch_max_bytes;    /* fetch.max.bytes (50 MiB) and per partition (1 MiB). */
     uint32_t request_timeout_ms; /* request.timeout.ms (30000). */
     uint32_t retry_backoff_ms;   /* retry.backoff.ms (100). */
+    uint32_t metadata_refresh_ms; /* Least gap between Metadata requests (100). */
     consumer_fetch_start_fn on_fetch_start; /* May be NULL. */
     consumer_poll_fn on_poll;
     void *arg;

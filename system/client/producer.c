@@ -461,13 +461,6 @@ static bool retriable(int16_t error) {
     }
 }
 
-/* Errors that say our idea of the partition's leader is stale. */
-static bool leader_moved(int16_t error) {
-    return error == ERR_UNKNOWN_TOPIC_OR_PARTITION || error == ERR_LEADER_NOT_AVAILABLE ||
-           error == ERR_NOT_LEADER_OR_FOLLOWER || error == ERR_FENCED_LEADER_EPOCH ||
-           error == ERR_UNKNOWN_LEADER_EPOCH;
-}
-
 /* The batch goes back to the front of its partition's queue, or fails for good. */
 static void batch_retry(struct producer *p, struct prod_batch *b, int16_t error) {
     struct prod_partition *pp = &p->partitions[b->partition];
@@ -535,7 +528,7 @@ static void on_produce(void *arg, int status, const void *body) {
                 error == ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND || !found) {
                 b->maybe_written = true;
             }
-            if (leader_moved(error)) cluster_refresh(p->cluster);
+            if (cluster_error_stale_leader(error)) cluster_refresh(p->cluster);
             if (error == ERR_OUT_OF_ORDER_SEQUENCE || error == ERR_UNKNOWN_PRODUCER_ID) {
                 b->base_sequence = -1;
                 reset_producer_id(p);

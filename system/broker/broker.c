@@ -33,6 +33,12 @@
 #include "log/log.h"
 #include "partition/partition.h"
 #include "proto/proto.h"
+#ifdef TRIAL_BROKER_QUORUM
+#include "controller/controller.h"
+#include "controller/metadata.h"
+#include "controller/quorum_client.h"
+#include "partition/fetcher.h"
+#endif
 
 #define BROKER_TOPICS_MAX 100000
 #define BROKER_PARTITIONS_MAX 10000 /* Per topic. */
@@ -47,6 +53,9 @@
 #define BROKER_LOG_START_FILE "log-start-offset-checkpoint"
 #define BROKER_OFFSETS_TOPIC "__consumer_offsets"
 #define BROKER_GROUP_RECORDS_MAX 4096 /* Records in one coordinator append. */
+#define BROKER_FETCHERS_MAX 1024      /* Source brokers followed at once. */
+#define BROKER_ADMIN_WAIT_TOPICS_MAX 1024 /* Topics one forwarded admin request waits for. */
+#define BROKER_ALTERS_MAX 100000      /* Outstanding AlterPartition requests. */
 
 /* Kafka error codes used here. */
 enum {
@@ -55,6 +64,9 @@ enum {
     KERR_OFFSET_OUT_OF_RANGE = 1,
     KERR_CORRUPT_MESSAGE = 2,
     KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+    KERR_LEADER_NOT_AVAILABLE = 5,
+    KERR_NOT_LEADER_OR_FOLLOWER = 6,
+    KERR_REQUEST_TIMED_OUT = 7,
     KERR_MESSAGE_TOO_LARGE = 10,
     KERR_COORDINATOR_NOT_AVAILABLE = 15,
     KERR_INVALID_TOPIC = 17,
@@ -89,6 +101,24 @@ struct broker_topic {
     int32_t wanted_partitions;    /* Startup only: highest partition dir found + 1. */
     int32_t min_insync_replicas;  /* min.insync.replicas (broker default or override). */
     bool log_append_time;         /* message.timestamp.type=LogAppendTime. */
+    /* Multi-broker mode: partitions this node does not hold are NULL in `partitions`.
+     * fetch_leader[p] is the leader whose fetcher holds partition p (-1: none). */
+    int32_t *fetch_leader;
+    uint8_t topic_id[16];         /* From the metadata image (zero until seen there). */
+};
+
+/* A fetcher per source broker (multi-broker mode), sorted by leader id. */
+struct broker_fetcher {
+    int32_t leader_id;
+    struct fetcher *fetcher;
+};
+
+/* One outstanding AlterPartition (at most one per partition, Kafka's rule). */
+struct broker_alter {
+    struct broker_alter *next;
+    struct broker *broker;
+    char topic[LOG_TOPIC_NAME_MAX + 1];
+    int32_t index;
 };
 
 /* A coordinator append whose completion runs from a timer (never before append returns). */
@@ -98,6 +128,8 @@ struct broker_append_done {
     void *arg;
     int status;
 };
+
+struct broker_auto_create;
 
 struct broker_client {
     struct broker_client *prev;
@@ -128,7 +160,28 @@ struct broker {
     struct broker_append_done *appends_head; /* FIFO of completions due. */
     struct broker_append_done *appends_tail;
     io_timer_id appends_timer;
+    /* Multi-broker mode (docs/REPLICATION.md); all NULL/0 in the single-node mode. */
+    bool replicated;                   /* Topics and roles come from the metadata image. */
+    struct broker_config quorum_config;/* What the quorum client gets (voters filled in). */
+    struct controller *controller;
+    struct quorum_client *qc;
+    struct purgatory *produces;        /* acks=all produces waiting for the HW. */
+    struct broker_fetcher *fetchers;   /* Sorted by leader id. */
+    uint32_t fetcher_count;
+    struct broker_request *forwards;   /* Admin requests at the controller. */
+    struct broker_request *admin_waits;/* Answered by the controller; waiting for the image. */
+    struct broker_alter *alters;       /* Outstanding AlterPartition requests. */
+    uint32_t alter_count;
+    bool removals_pending;             /* Image dropped replicas before it was caught up. */
+    bool offsets_create_sent;          /* __consumer_offsets creation forwarded. */
+    struct broker_auto_create *auto_creates; /* Fire-and-forget CreateTopics in flight. */
 };
+
+static bool broker_replicated(const struct broker *broker);
+#ifdef TRIAL_BROKER_QUORUM
+static void auto_create_topic(struct broker *broker, const char *name, int32_t partitions,
+                              int16_t replication, bool compact);
+#endif
 
 struct broker_request {
     struct broker *broker;
@@ -140,6 +193,22 @@ struct broker_request {
     struct purgatory_op op; /* Fetch long-poll. */
     uint64_t *keys;
     uint32_t key_count;
+    /* Produce acks=all waiting for the HW: the response, and per partition (in request
+     * order) the last offset it waits for (-1: not waiting). */
+    struct proto_produce_response *produce_resp;
+    int64_t *produce_wait;
+    uint32_t produce_wait_count;
+    /* A forwarded admin request: list link, the controller's encoded answer, and the
+     * topics whose image change it waits for (create: present with `counts` partitions;
+     * delete: absent). */
+    struct broker_request *wait_next;
+    uint8_t *answer;
+    size_t answer_len;
+    char **wait_topics;
+    int32_t *wait_counts;
+    uint32_t wait_count;
+    bool wait_absent;
+    int64_t deadline_ms;
 };
 
 /* --- Helpers ------------------------------------------------------------------------- */
@@ -316,7 +385,7 @@ static void topic_recompute_config(struct broker *broker, struct broker_topic *t
     }
     for (int32_t p = 0; p < t->partition_count; p++) {
         /* The log reads its config on each operation; keep them in step. */
-        t->partitions[p]->log->config = t->log_config;
+        if (t->partitions[p] != NULL) t->partitions[p]->log->config = t->log_config;
     }
 }
 
@@ -379,49 +448,82 @@ static int64_t log_start_lookup(const struct log_partition_offset *starts, size_
     return 0;
 }
 
-/* Grows `t` to `count` partitions, creating directories for the new ones if asked. */
+/* Resizes the partition slots of `t` to `count` (new slots empty; dropped ones must be). */
+static void topic_resize(struct broker *broker, struct broker_topic *t, int32_t count) {
+    ASSERT(count >= 0 && count <= BROKER_PARTITIONS_MAX);
+    int32_t old = t->partition_count;
+    struct partition **parts = NULL;
+    int32_t *leaders = NULL;
+    if (count > 0) {
+        parts = io_calloc(broker->io, (size_t)count, sizeof(*parts));
+        leaders = io_calloc(broker->io, (size_t)count, sizeof(*leaders));
+        for (int32_t p = 0; p < count; p++) leaders[p] = -1;
+    }
+    for (int32_t p = 0; p < old; p++) {
+        if (p < count) {
+            parts[p] = t->partitions[p];
+            leaders[p] = t->fetch_leader[p];
+        } else {
+            ASSERT(t->partitions[p] == NULL && t->fetch_leader[p] < 0);
+        }
+    }
+    if (old > 0) {
+        io_free(broker->io, t->partitions, (size_t)old * sizeof(*t->partitions));
+        io_free(broker->io, t->fetch_leader, (size_t)old * sizeof(*t->fetch_leader));
+    }
+    t->partitions = parts;
+    t->fetch_leader = leaders;
+    t->partition_count = count;
+}
+
+/* Opens slot `p` of `t`: its directory must exist unless `create`. */
+static int topic_open_partition(struct broker *broker, struct broker_topic *t, int32_t p,
+                                bool create, const struct log_partition_offset *starts,
+                                size_t start_count) {
+    ASSERT(p >= 0 && p < t->partition_count && t->partitions[p] == NULL);
+    char dir[BROKER_PATH_MAX];
+    int rc = partition_dir(broker, t->name, p, dir, sizeof(dir));
+    if (rc == 0) {
+        bool is_dir = false;
+        if (io_exists(broker->io, dir, &is_dir) != 0) rc = create ? io_mkdir(broker->io, dir) : -ENOENT;
+    }
+    struct partition *part = NULL;
+    if (rc == 0) {
+        uint64_t key = ((uint64_t)t->id << 20) | (uint64_t)p;
+        rc = partition_open(broker->io, dir, &t->log_config, p, key, broker->config.node_id,
+                            log_start_lookup(starts, start_count, t->name, p), &part);
+    }
+    if (rc < 0) {
+        if (rc != -ENOENT || create) {
+            io_log(broker->io, IO_LOG_ERROR, "cannot open partition %s-%d: %d", t->name, p, rc);
+        }
+        return rc;
+    }
+    part->topic = t->name;
+    t->partitions[p] = part;
+    return 0;
+}
+
+/*
+ * Grows `t` to `count` partitions, opening each new one. Single-node mode creates missing
+ * directories (a gap in the numbering is recreated empty) and, on an error, shrinks the
+ * topic to what opened. Multi-broker mode with `create` false (start-up) opens only the
+ * directories that exist: the others belong to other brokers.
+ */
 static int topic_grow(struct broker *broker, struct broker_topic *t, int32_t count, bool create,
                       const struct log_partition_offset *starts, size_t start_count) {
     ASSERT(count > t->partition_count && count <= BROKER_PARTITIONS_MAX);
-    struct partition **grown = io_calloc(broker->io, (size_t)count, sizeof(*grown));
-    if (t->partition_count > 0) {
-        memcpy(grown, t->partitions, (size_t)t->partition_count * sizeof(*grown));
-        io_free(broker->io, t->partitions, (size_t)t->partition_count * sizeof(*grown));
-    }
-    t->partitions = grown;
-    for (int32_t p = t->partition_count; p < count; p++) {
-        char dir[BROKER_PATH_MAX];
-        int rc = partition_dir(broker, t->name, p, dir, sizeof(dir));
-        if (rc == 0) {
-            bool is_dir = false;
-            /* Missing at startup means a gap in the numbering: recreate it empty. */
-            if (io_exists(broker->io, dir, &is_dir) != 0) rc = io_mkdir(broker->io, dir);
-        }
-        struct partition *part = NULL;
-        if (rc == 0) {
-            uint64_t key = ((uint64_t)t->id << 20) | (uint64_t)p;
-            rc = partition_open(broker->io, dir, &t->log_config, p, key, broker->config.node_id,
-                                log_start_lookup(starts, start_count, t->name, p), &part);
-        }
+    int32_t first = t->partition_count;
+    bool replicated = broker->replicated;
+    topic_resize(broker, t, count);
+    for (int32_t p = first; p < count; p++) {
+        int rc = topic_open_partition(broker, t, p, create || !replicated, starts, start_count);
+        if (rc == -ENOENT && replicated && !create) continue;
         if (rc < 0) {
-            io_log(broker->io, IO_LOG_ERROR, "cannot open partition %s-%d: %d", t->name, p, rc);
-            /* Keep what opened, and shrink the array to it: its size must stay
-             * partition_count entries, which is what every later free passes. */
-            if (p == 0) {
-                io_free(broker->io, t->partitions, (size_t)count * sizeof(*grown));
-                t->partitions = NULL;
-            } else {
-                t->partitions = io_realloc(broker->io, t->partitions,
-                                           (size_t)count * sizeof(*grown),
-                                           (size_t)p * sizeof(*grown));
-            }
-            t->partition_count = p;
+            if (!replicated) topic_resize(broker, t, p); /* Keep what opened. */
             return rc;
         }
-        t->partitions[p] = part;
-        t->partition_count = p + 1;
     }
-    (void)create;
     return 0;
 }
 
@@ -486,9 +588,14 @@ static int remove_dir(struct broker *broker, const char *dir) {
     return rc;
 }
 
+static void replica_stop_fetching(struct broker *broker, struct broker_topic *t, int32_t p);
+
 static void topic_free(struct broker *broker, struct broker_topic *t, bool delete_files) {
     for (int32_t p = 0; p < t->partition_count; p++) {
+        if (t->partitions[p] == NULL) continue;
+        replica_stop_fetching(broker, t, p);
         int rc = partition_close(t->partitions[p]);
+        t->partitions[p] = NULL;
         if (rc < 0) note_storage_error(broker, "close partition", rc);
         if (delete_files) {
             char dir[BROKER_PATH_MAX];
@@ -498,9 +605,7 @@ static void topic_free(struct broker *broker, struct broker_topic *t, bool delet
             }
         }
     }
-    if (t->partitions != NULL) {
-        io_free(broker->io, t->partitions, (size_t)t->partition_count * sizeof(*t->partitions));
-    }
+    topic_resize(broker, t, 0);
     io_free(broker->io, t, sizeof(*t));
 }
 
@@ -652,6 +757,7 @@ static int broker_load_topics(struct broker *broker) {
     dir_names_free(&names);
     io_free(io, starts, start_cap * sizeof(*starts));
     if (rc < 0) return rc;
+    if (broker->replicated) return 0; /* Topic overrides come from the metadata image. */
     /* Topic overrides. */
     rc = path_join(path, sizeof(path), broker->dir, BROKER_TOPIC_CONFIG_FILE);
     if (rc < 0) return rc;
@@ -699,6 +805,7 @@ static int broker_save_log_starts(struct broker *broker) {
     for (uint32_t i = 0; i < broker->topic_count; i++) {
         const struct broker_topic *t = broker->topics[i];
         for (int32_t p = 0; p < t->partition_count; p++) {
+            if (t->partitions[p] == NULL) continue;
             memcpy(e[n].topic, t->name, strlen(t->name) + 1);
             e[n].partition = p;
             e[n].offset = partition_log_start(t->partitions[p]);
@@ -750,6 +857,7 @@ static int broker_group_append(void *ctx, int32_t partition, const struct group_
     struct broker *broker = ctx;
     struct partition *part = partition_find(broker, BROKER_OFFSETS_TOPIC, partition);
     if (part == NULL) return -ESTALE;
+    if (broker_replicated(broker) && !partition_is_leader(part)) return -ESTALE;
     if (count == 0 || count > BROKER_GROUP_RECORDS_MAX) return -EMSGSIZE;
     size_t cap = BATCH_HEADER_BYTES + 64;
     for (size_t i = 0; i < count; i++) cap += records[i].key_len + records[i].value_len + 32;
@@ -837,10 +945,40 @@ static void group_load_partition(struct broker *broker, struct partition *part) 
     group_coordinator_load_end(broker->groups, part->index);
 }
 
+/* The coordinator over `partitions` partitions of __consumer_offsets, nothing loaded yet. */
+static struct group_coordinator *broker_groups_create(struct broker *broker, int32_t partitions) {
+    ASSERT(broker->groups == NULL && partitions > 0);
+    struct group_config gc;
+    group_config_default(&gc);
+    gc.offsets_partitions = partitions;
+    gc.initial_rebalance_delay_ms = (uint32_t)broker->config.group_initial_rebalance_delay_ms;
+    struct group_log gl = {.append = broker_group_append, .append_txn = NULL, .ctx = broker};
+    broker->groups = group_coordinator_create(broker->io, &gc, &gl);
+    return broker->groups;
+}
+
 /* Creates __consumer_offsets (if needed) and the coordinator, loading what the log holds.
- * Kafka also creates the topic on the first FindCoordinator. */
+ * Kafka also creates the topic on the first FindCoordinator. In multi-broker mode the
+ * controller creates the topic and the coordinator exists once the image has it; each
+ * partition's groups load when this broker becomes its leader (broker_reconcile). */
 static struct group_coordinator *broker_groups(struct broker *broker) {
     if (broker->groups != NULL) return broker->groups;
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker_replicated(broker)) {
+        if (!broker->offsets_create_sent) {
+            /* Kafka's rule would refuse a factor above the live brokers; we place what fits. */
+            const struct metadata_image *image = quorum_client_image(broker->qc);
+            int32_t live = 0;
+            for (uint32_t i = 0; i < image->broker_count; i++) live += !image->brokers[i].fenced;
+            int16_t rf = (int16_t)MAX(1, MIN(broker->config.offsets_topic_replication_factor,
+                                             live));
+            broker->offsets_create_sent = true;
+            auto_create_topic(broker, BROKER_OFFSETS_TOPIC,
+                              broker->config.offsets_topic_num_partitions, rf, true);
+        }
+        return NULL;
+    }
+#endif
     struct broker_topic *t = topic_find(broker, BROKER_OFFSETS_TOPIC);
     int32_t want = broker->config.offsets_topic_num_partitions;
     if (t == NULL) {
@@ -861,15 +999,399 @@ static struct group_coordinator *broker_groups(struct broker *broker) {
         broker->offsets_topic_incomplete = false;
     }
     if (t->partition_count == 0) return NULL; /* Only a topic dir from an earlier failure. */
-    struct group_config gc;
-    group_config_default(&gc);
-    gc.offsets_partitions = t->partition_count;
-    gc.initial_rebalance_delay_ms = (uint32_t)broker->config.group_initial_rebalance_delay_ms;
-    struct group_log gl = {.append = broker_group_append, .append_txn = NULL, .ctx = broker};
-    broker->groups = group_coordinator_create(broker->io, &gc, &gl);
+    broker_groups_create(broker, t->partition_count);
     for (int32_t p = 0; p < t->partition_count; p++) group_load_partition(broker, t->partitions[p]);
     return broker->groups;
 }
+
+/* --- Multi-broker mode: roles from the metadata image (docs/REPLICATION.md) ----------- */
+
+/* True when topics and roles come from the controller quorum (always, once built in). */
+static bool broker_replicated(const struct broker *broker) { return broker->replicated; }
+
+#ifdef TRIAL_BROKER_QUORUM
+static struct broker_fetcher *fetcher_entry(struct broker *broker, int32_t leader_id) {
+    for (uint32_t i = 0; i < broker->fetcher_count; i++) {
+        if (broker->fetchers[i].leader_id == leader_id) return &broker->fetchers[i];
+    }
+    return NULL;
+}
+#endif
+
+#ifdef TRIAL_BROKER_QUORUM
+static bool replica_listed(const int32_t *ids, uint32_t count, int32_t id) {
+    for (uint32_t i = 0; i < count; i++) {
+        if (ids[i] == id) return true;
+    }
+    return false;
+}
+#endif
+
+/*
+ * Multi-broker mode: the error for a request that only the partition's current leader may
+ * serve, checking the client's current_leader_epoch (-1: none given) as Kafka does
+ * (I-REPL-10); KERR_NONE when `part` leads in that epoch. NULL `part` with a known topic
+ * is a partition held elsewhere.
+ */
+static int16_t leader_check(const struct partition *part, int32_t current_leader_epoch) {
+    if (part == NULL) return KERR_NOT_LEADER_OR_FOLLOWER;
+    if (!partition_is_leader(part)) return KERR_NOT_LEADER_OR_FOLLOWER;
+    if (current_leader_epoch >= 0 && current_leader_epoch < part->leader_epoch) {
+        return KERR_FENCED_LEADER_EPOCH;
+    }
+    if (current_leader_epoch > part->leader_epoch) return KERR_UNKNOWN_LEADER_EPOCH;
+    return KERR_NONE;
+}
+
+/* The error for topic/partition not held here: elsewhere in multi-broker mode, or unknown. */
+static int16_t missing_partition_error(const struct broker *broker, const char *topic,
+                                       int32_t index) {
+    const struct broker_topic *t = topic_find(broker, topic);
+    if (broker_replicated(broker) && t != NULL && index >= 0 && index < t->partition_count) {
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
+/* acks=all admission (I-REPL-9): |ISR| >= min.insync.replicas. */
+static bool replica_enough_insync(const struct partition *part, int32_t min_insync) {
+#ifdef TRIAL_BROKER_QUORUM
+    return partition_enough_replicas(part, min_insync);
+#else
+    return (int32_t)part->isr_count >= min_insync;
+#endif
+}
+
+/* Takes partition p of t off its fetcher (before a role change, close or delete). */
+static void replica_stop_fetching(struct broker *broker, struct broker_topic *t, int32_t p) {
+    ASSERT(p >= 0 && p < t->partition_count);
+    if (t->fetch_leader[p] < 0) return;
+#ifdef TRIAL_BROKER_QUORUM
+    struct broker_fetcher *entry = fetcher_entry(broker, t->fetch_leader[p]);
+    if (entry != NULL && t->partitions[p] != NULL) fetcher_remove(entry->fetcher, t->partitions[p]);
+#endif
+    t->fetch_leader[p] = -1;
+}
+
+/* Wakes whatever waits on a partition: parked fetches, acks=all produces. */
+static void partition_wake(struct broker *broker, const struct partition *part) {
+    purgatory_check(broker->fetches, part->key);
+    if (broker->produces != NULL) purgatory_check(broker->produces, part->key);
+}
+
+#ifdef TRIAL_BROKER_QUORUM
+static void isr_string(const int32_t *isr, uint32_t count, char *out, size_t cap) {
+    size_t len = 0;
+    out[0] = '\0';
+    for (uint32_t i = 0; i < count && len < cap; i++) {
+        int n = snprintf(out + len, cap - len, i == 0 ? "%d" : ",%d", isr[i]);
+        if (n < 0) break;
+        len += (size_t)n;
+    }
+}
+
+static void trace_isr(struct broker *broker, const struct partition *part, const char *topic) {
+    char isr[16 * PARTITION_REPLICAS_MAX];
+    isr_string(part->isr, part->isr_count, isr, sizeof(isr));
+    io_tracef(broker->io, "isr", IO_TF_S("topic", topic), IO_TF_I("partition", part->index),
+              IO_TF_S("isr", isr), IO_TF_I("leader_epoch", part->leader_epoch),
+              IO_TF_I("partition_epoch", part->partition_epoch));
+}
+
+
+static void broker_alter_unlink(struct broker *broker, struct broker_alter *alter) {
+    struct broker_alter **at = &broker->alters;
+    while (*at != NULL && *at != alter) at = &(*at)->next;
+    ASSERT(*at == alter);
+    *at = alter->next;
+    ASSERT(broker->alter_count > 0);
+    broker->alter_count--;
+}
+
+static bool alter_outstanding(const struct broker *broker, const char *topic, int32_t index) {
+    for (const struct broker_alter *a = broker->alters; a != NULL; a = a->next) {
+        if (a->index == index && strcmp(a->topic, topic) == 0) return true;
+    }
+    return false;
+}
+
+/* The controller answered an AlterPartition: apply the committed ISR if still current. */
+static void alter_done(void *arg, int16_t error_code, const struct metadata_partition *committed) {
+    struct broker_alter *alter = arg;
+    struct broker *broker = alter->broker;
+    broker_alter_unlink(broker, alter);
+    struct partition *part = partition_find(broker, alter->topic, alter->index);
+    if (error_code == KERR_NONE && committed != NULL && part != NULL &&
+        partition_is_leader(part) && committed->leader_epoch == part->leader_epoch &&
+        committed->partition_epoch > part->partition_epoch) {
+        partition_set_isr(part, committed->isr, committed->isr_count, committed->partition_epoch,
+                          broker_now_ms(broker));
+        trace_isr(broker, part, alter->topic);
+        partition_wake(broker, part);
+    } else if (error_code != KERR_NONE) {
+        io_log(broker->io, IO_LOG_INFO, "AlterPartition %s-%d refused: %d", alter->topic,
+               alter->index, error_code);
+    }
+    io_free(broker->io, alter, sizeof(*alter));
+}
+
+/* Leader: proposes an ISR change when one is due (one outstanding per partition). */
+static void isr_maybe_propose(struct broker *broker, struct broker_topic *t, struct partition *part,
+                              int64_t now_ms) {
+    if (!partition_is_leader(part) || broker->alter_count >= BROKER_ALTERS_MAX) return;
+    if (alter_outstanding(broker, t->name, part->index)) return;
+    int32_t isr[PARTITION_REPLICAS_MAX];
+    uint32_t isr_count = 0;
+    if (!partition_isr_proposal(part, now_ms, broker->config.replica_lag_time_max_ms, isr,
+                                &isr_count)) {
+        return;
+    }
+    ASSERT(isr_count <= PARTITION_REPLICAS_MAX);
+    struct broker_alter *alter = io_calloc(broker->io, 1, sizeof(*alter));
+    alter->broker = broker;
+    memcpy(alter->topic, t->name, strlen(t->name) + 1);
+    alter->index = part->index;
+    alter->next = broker->alters;
+    broker->alters = alter;
+    broker->alter_count++;
+    int rc = quorum_client_alter_partition(broker->qc, t->name, part->index, part->leader_epoch,
+                                           part->partition_epoch, isr, isr_count, alter_done,
+                                           alter);
+    if (rc < 0) {
+        broker_alter_unlink(broker, alter);
+        io_free(broker->io, alter, sizeof(*alter));
+    }
+}
+
+static void fetcher_on_progress(void *arg, struct partition *partition, bool hw_moved) {
+    struct broker *broker = arg;
+    if (hw_moved) partition_wake(broker, partition);
+}
+
+static void fetcher_on_storage_error(void *arg, struct partition *partition, int error) {
+    struct broker *broker = arg;
+    note_storage_error(broker, "replica fetch", error);
+    /* The fetcher dropped the partition already: forget that it holds it. */
+    struct broker_topic *t = topic_find(broker, partition->topic);
+    if (t != NULL && partition->index < t->partition_count &&
+        t->partitions[partition->index] == partition) {
+        t->fetch_leader[partition->index] = -1;
+    }
+}
+
+/* The fetcher for `leader_id`, created on first use from the image's broker entry. */
+static struct fetcher *fetcher_for(struct broker *broker, int32_t leader_id,
+                                   const struct metadata_image *image) {
+    struct broker_fetcher *entry = fetcher_entry(broker, leader_id);
+    if (entry != NULL) return entry->fetcher;
+    const struct metadata_broker *mb = metadata_broker_find(image, leader_id);
+    if (mb == NULL || broker->fetcher_count >= BROKER_FETCHERS_MAX) return NULL;
+    struct fetcher_callbacks callbacks = {.on_progress = fetcher_on_progress,
+                                          .on_storage_error = fetcher_on_storage_error,
+                                          .arg = broker};
+    struct fetcher *f = NULL;
+    int rc = fetcher_create(broker->io, &broker->config, leader_id, mb->host, mb->port,
+                            &callbacks, &f);
+    if (rc < 0) {
+        io_log(broker->io, IO_LOG_ERROR, "cannot create a fetcher for broker %d: %d", leader_id, rc);
+        return NULL;
+    }
+    broker->fetchers = io_realloc(broker->io, broker->fetchers,
+                                  broker->fetcher_count * sizeof(*broker->fetchers),
+                                  (broker->fetcher_count + 1) * sizeof(*broker->fetchers));
+    uint32_t at = 0;
+    while (at < broker->fetcher_count && broker->fetchers[at].leader_id < leader_id) at++;
+    memmove(&broker->fetchers[at + 1], &broker->fetchers[at],
+            (broker->fetcher_count - at) * sizeof(*broker->fetchers));
+    broker->fetchers[at] = (struct broker_fetcher){.leader_id = leader_id, .fetcher = f};
+    broker->fetcher_count++;
+    return f;
+}
+
+/* Closes partition p of t (if this node holds it) and deletes its directory. */
+static void replica_remove(struct broker *broker, struct broker_topic *t, int32_t p) {
+    struct partition *part = t->partitions[p];
+    if (part == NULL) return;
+    replica_stop_fetching(broker, t, p);
+    if (strcmp(t->name, BROKER_OFFSETS_TOPIC) == 0 && partition_is_leader(part) &&
+        broker->groups != NULL) {
+        group_coordinator_unload(broker->groups, p);
+    }
+    uint64_t key = part->key;
+    int rc = partition_close(part);
+    t->partitions[p] = NULL;
+    if (rc < 0) note_storage_error(broker, "close partition", rc);
+    char dir[BROKER_PATH_MAX];
+    if (partition_dir(broker, t->name, p, dir, sizeof(dir)) == 0) {
+        rc = remove_dir(broker, dir);
+        if (rc < 0) note_storage_error(broker, "delete partition", rc);
+    }
+    io_log(broker->io, IO_LOG_INFO, "removed replica %s-%d", t->name, p);
+    purgatory_check(broker->fetches, key);
+    purgatory_check(broker->produces, key);
+}
+
+/* Drops the whole topic t (every local replica and its directory). */
+static void topic_remove(struct broker *broker, struct broker_topic *t) {
+    for (int32_t p = 0; p < t->partition_count; p++) replica_remove(broker, t, p);
+    uint32_t at = topic_lower_bound(broker, t->name);
+    ASSERT(at < broker->topic_count && broker->topics[at] == t);
+    memmove(&broker->topics[at], &broker->topics[at + 1],
+            (broker->topic_count - at - 1) * sizeof(*broker->topics));
+    broker->topic_count--;
+    io_log(broker->io, IO_LOG_INFO, "deleted topic %s", t->name);
+    topic_free(broker, t, false);
+}
+
+/* Brings one partition this node replicates in line with the image. */
+static void replica_apply(struct broker *broker, struct broker_topic *t,
+                          const struct metadata_partition *mp, const struct metadata_image *image,
+                          int64_t now_ms) {
+    int32_t me = broker->config.node_id;
+    int32_t p = mp->index;
+    ASSERT(p >= 0 && p < t->partition_count);
+    struct partition *part = t->partitions[p];
+    if (part == NULL) {
+        if (topic_open_partition(broker, t, p, true, NULL, 0) < 0) {
+            note_storage_error(broker, "open replica", -EIO);
+            return;
+        }
+        part = t->partitions[p];
+    }
+    bool offsets = strcmp(t->name, BROKER_OFFSETS_TOPIC) == 0;
+    uint32_t replica_count = MIN(mp->replica_count, (uint32_t)PARTITION_REPLICAS_MAX);
+    uint32_t isr_count = MIN(mp->isr_count, (uint32_t)PARTITION_REPLICAS_MAX);
+    if (mp->leader == me) {
+        if (!partition_is_leader(part) || part->leader_epoch != mp->leader_epoch) {
+            replica_stop_fetching(broker, t, p);
+            if (offsets && partition_is_leader(part) && broker->groups != NULL) {
+                group_coordinator_unload(broker->groups, p);
+            }
+            int rc = partition_become_leader(part, mp->leader_epoch, mp->partition_epoch,
+                                             mp->replicas, replica_count, mp->isr, isr_count,
+                                             now_ms);
+            if (rc < 0) {
+                note_storage_error(broker, "become leader", rc);
+                return;
+            }
+            trace_isr(broker, part, t->name);
+            /* KIP-? / Kafka: the coordinator of a __consumer_offsets partition is its
+             * leader; it loads the partition's groups now. */
+            if (offsets && broker->groups != NULL) group_load_partition(broker, part);
+            partition_wake(broker, part);
+        } else if (part->partition_epoch < mp->partition_epoch) {
+            partition_set_isr(part, mp->isr, isr_count, mp->partition_epoch, now_ms);
+            trace_isr(broker, part, t->name);
+            partition_wake(broker, part);
+        }
+        return;
+    }
+    bool changed = part->role != PARTITION_ROLE_FOLLOWER || part->leader_id != mp->leader ||
+                   part->leader_epoch != mp->leader_epoch;
+    if (changed) {
+        replica_stop_fetching(broker, t, p);
+        if (offsets && partition_is_leader(part) && broker->groups != NULL) {
+            group_coordinator_unload(broker->groups, p);
+        }
+        int rc = partition_become_follower(part, mp->leader, mp->leader_epoch, mp->partition_epoch,
+                                           mp->replicas, replica_count, mp->isr, isr_count);
+        if (rc < 0) {
+            note_storage_error(broker, "become follower", rc);
+            return;
+        }
+        partition_wake(broker, part); /* Parked produces and fetches now fail over. */
+    }
+    if (mp->leader >= 0 && mp->leader != me && t->fetch_leader[p] < 0) {
+        struct fetcher *f = fetcher_for(broker, mp->leader, image);
+        if (f != NULL && fetcher_add(f, part, mp->leader_epoch) == 0) t->fetch_leader[p] = mp->leader;
+    }
+}
+
+/* Copies the image's topic config overrides that this broker understands. */
+static void topic_configs_from_image(struct broker *broker, struct broker_topic *t,
+                                     const struct metadata_topic *mt) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < mt->config_count && n < BROKER_TOPIC_CONFIGS_MAX; i++) {
+        struct topic_config c;
+        if (strlen(mt->configs[i].name) >= sizeof(c.name) ||
+            strlen(mt->configs[i].value) >= sizeof(c.value)) {
+            continue;
+        }
+        snprintf(c.name, sizeof(c.name), "%s", mt->configs[i].name);
+        snprintf(c.value, sizeof(c.value), "%s", mt->configs[i].value);
+        if (topic_configs_check(&broker->config, &c, 1) != KERR_NONE) continue;
+        t->configs[n++] = c;
+    }
+    t->config_count = n;
+    topic_recompute_config(broker, t);
+}
+
+/*
+ * Reconciles local replicas with `image`: opens and assigns roles to every partition whose
+ * replicas include this node; removes what the image no longer gives this node, but only
+ * once `caught_up` (a replaying image may simply not have reached a topic yet).
+ */
+static void broker_reconcile(struct broker *broker, const struct metadata_image *image,
+                             bool caught_up) {
+    int32_t me = broker->config.node_id;
+    int64_t now_ms = broker_now_ms(broker);
+    const struct metadata_topic *offsets = metadata_topic_find(image, BROKER_OFFSETS_TOPIC);
+    if (offsets != NULL && broker->groups == NULL) {
+        broker_groups_create(broker, offsets->partition_count);
+    }
+    broker->removals_pending = false;
+    /* Topics gone from the image (or recreated under a new id). Bound: topic_count. */
+    for (uint32_t i = broker->topic_count; i-- > 0;) {
+        struct broker_topic *t = broker->topics[i];
+        const struct metadata_topic *mt = metadata_topic_find(image, t->name);
+        static const uint8_t zero_id[16];
+        bool recreated = mt != NULL && memcmp(t->topic_id, zero_id, 16) != 0 &&
+                         memcmp(t->topic_id, mt->id, 16) != 0;
+        if (mt != NULL && !recreated) continue;
+        if (!caught_up && !recreated) {
+            broker->removals_pending = true;
+            continue;
+        }
+        topic_remove(broker, t);
+    }
+    for (uint32_t i = 0; i < image->topic_count; i++) {
+        const struct metadata_topic *mt = &image->topics[i];
+        bool mine = false;
+        for (int32_t p = 0; p < mt->partition_count && !mine; p++) {
+            mine = metadata_partition_has_replica(&mt->partitions[p], me);
+        }
+        struct broker_topic *t = topic_find(broker, mt->name);
+        if (t == NULL && !mine) continue;
+        if (t == NULL) {
+            if (broker->topic_count >= BROKER_TOPICS_MAX) continue;
+            t = topic_insert(broker, mt->name);
+        }
+        memcpy(t->topic_id, mt->id, 16);
+        topic_configs_from_image(broker, t, mt);
+        int32_t count = MIN(mt->partition_count, BROKER_PARTITIONS_MAX);
+        if (count > t->partition_count) topic_resize(broker, t, count);
+        for (int32_t p = 0; p < count; p++) {
+            const struct metadata_partition *mp = &mt->partitions[p];
+            if (metadata_partition_has_replica(mp, me)) {
+                replica_apply(broker, t, mp, image, now_ms);
+            } else if (t->partitions[p] != NULL) {
+                if (caught_up) replica_remove(broker, t, p);
+                else broker->removals_pending = true;
+            }
+        }
+    }
+}
+
+static void admin_waits_check(struct broker *broker, bool all);
+
+static void broker_on_metadata(void *arg, const struct metadata_image *before,
+                               const struct metadata_image *after) {
+    struct broker *broker = arg;
+    (void)before;
+    broker_reconcile(broker, after, quorum_client_ready(broker->qc));
+    admin_waits_check(broker, false);
+}
+#endif /* TRIAL_BROKER_QUORUM */
 
 /* --- Requests: lifecycle and encoding ------------------------------------------------ */
 
@@ -906,6 +1428,276 @@ static void *arena_array(struct broker_request *req, size_t count, size_t size) 
 }
 
 static const char *str_or_empty(struct proto_string s) { return s.str != NULL ? s.str : ""; }
+
+#ifdef TRIAL_BROKER_QUORUM
+/* --- Multi-broker mode: admin requests go to the active controller ------------------- */
+
+static void request_unlink(struct broker_request **list, struct broker_request *req) {
+    struct broker_request **at = list;
+    while (*at != NULL && *at != req) at = &(*at)->wait_next;
+    ASSERT(*at == req);
+    *at = req->wait_next;
+    req->wait_next = NULL;
+}
+
+static void admin_wait_release(struct broker_request *req) {
+    struct io *io = req->broker->io;
+    if (req->answer != NULL) io_free(io, req->answer, req->answer_len);
+    for (uint32_t i = 0; i < req->wait_count; i++) io_strfree(io, req->wait_topics[i]);
+    if (req->wait_topics != NULL) {
+        io_free(io, req->wait_topics, req->wait_count * sizeof(*req->wait_topics));
+        io_free(io, req->wait_counts, req->wait_count * sizeof(*req->wait_counts));
+    }
+    req->answer = NULL;
+    req->wait_topics = NULL;
+    req->wait_counts = NULL;
+    req->wait_count = 0;
+}
+
+/* Whether this broker's image shows what the controller said it committed. */
+static bool admin_wait_done(struct broker *broker, const struct broker_request *req) {
+    const struct metadata_image *image = quorum_client_image(broker->qc);
+    for (uint32_t i = 0; i < req->wait_count; i++) {
+        const struct metadata_topic *mt = metadata_topic_find(image, req->wait_topics[i]);
+        if (req->wait_absent ? mt != NULL
+                             : mt == NULL || mt->partition_count < req->wait_counts[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Answers the admin requests whose change reached this broker's image (or timed out, or
+ * all of them). A client that creates a topic then produces to it must find it here. */
+static void admin_waits_check(struct broker *broker, bool all) {
+    int64_t now_ms = broker_now_ms(broker);
+    struct broker_request *req = broker->admin_waits;
+    while (req != NULL) {
+        struct broker_request *next = req->wait_next;
+        if (all || now_ms >= req->deadline_ms || admin_wait_done(broker, req)) {
+            request_unlink(&broker->admin_waits, req);
+            broker_conn_respond(req->conn, req->slot, req->answer, req->answer_len, NULL, 0);
+            admin_wait_release(req);
+            request_free(req);
+        }
+        req = next;
+    }
+}
+
+static void admin_wait_add(struct broker_request *req, const char *name, int32_t count) {
+    struct io *io = req->broker->io;
+    if (req->wait_count >= BROKER_ADMIN_WAIT_TOPICS_MAX) return;
+    req->wait_topics = io_realloc(io, req->wait_topics, req->wait_count * sizeof(char *),
+                                  (req->wait_count + 1) * sizeof(char *));
+    req->wait_counts = io_realloc(io, req->wait_counts, req->wait_count * sizeof(int32_t),
+                                  (req->wait_count + 1) * sizeof(int32_t));
+    req->wait_topics[req->wait_count] = io_strdup(io, name);
+    req->wait_counts[req->wait_count] = count;
+    req->wait_count++;
+}
+
+/* Every topic of an admin request answered with `error` (no controller reachable). */
+static int admin_respond_error(struct broker_request *req, int16_t error) {
+    int16_t version = req->header.api_version;
+    switch (req->header.api_key) {
+    case PROTO_API_CREATE_TOPICS: {
+        const struct proto_create_topics_request *cr = req->body;
+        struct proto_create_topics_response resp;
+        proto_schema_defaults(&proto_schema_create_topics_response, version, &resp);
+        resp.topics.count = cr->topics.count;
+        resp.topics.items = arena_array(req, (size_t)cr->topics.count, sizeof(*resp.topics.items));
+        if (resp.topics.items == NULL) return -ENOMEM;
+        for (int32_t i = 0; i < cr->topics.count; i++) {
+            resp.topics.items[i].name = cr->topics.items[i].name;
+            resp.topics.items[i].error_code = error;
+            resp.topics.items[i].error_message = PROTO_STR_NULL;
+        }
+        return respond_body(req, &resp);
+    }
+    case PROTO_API_DELETE_TOPICS: {
+        const struct proto_delete_topics_request *dr = req->body;
+        struct proto_delete_topics_response resp;
+        proto_schema_defaults(&proto_schema_delete_topics_response, version, &resp);
+        resp.responses.count = dr->topic_names.count;
+        resp.responses.items = arena_array(req, (size_t)dr->topic_names.count,
+                                           sizeof(*resp.responses.items));
+        if (resp.responses.items == NULL) return -ENOMEM;
+        for (int32_t i = 0; i < dr->topic_names.count; i++) {
+            resp.responses.items[i].name = dr->topic_names.items[i];
+            resp.responses.items[i].error_code = error;
+        }
+        return respond_body(req, &resp);
+    }
+    case PROTO_API_CREATE_PARTITIONS: {
+        const struct proto_create_partitions_request *cr = req->body;
+        struct proto_create_partitions_response resp;
+        proto_schema_defaults(&proto_schema_create_partitions_response, version, &resp);
+        resp.results.count = cr->topics.count;
+        resp.results.items = arena_array(req, (size_t)cr->topics.count,
+                                         sizeof(*resp.results.items));
+        if (resp.results.items == NULL) return -ENOMEM;
+        for (int32_t i = 0; i < cr->topics.count; i++) {
+            resp.results.items[i].name = cr->topics.items[i].name;
+            resp.results.items[i].error_code = error;
+            resp.results.items[i].error_message = PROTO_STR_NULL;
+        }
+        return respond_body(req, &resp);
+    }
+    default:
+        ASSERT(false);
+        return -EINVAL;
+    }
+}
+
+/* The controller answered: keep its encoded answer until this broker's image shows it. */
+static void admin_forward_done(void *arg, int status, const void *response) {
+    struct broker_request *req = arg;
+    struct broker *broker = req->broker;
+    request_unlink(&broker->forwards, req);
+    if (status < 0 || response == NULL) {
+        admin_respond_error(req, KERR_REQUEST_TIMED_OUT);
+        request_free(req);
+        return;
+    }
+    struct proto_writer w;
+    proto_writer_init(&w, broker->io, BROKER_RESPONSE_BYTES_MAX);
+    struct proto_response_header rh = {.correlation_id = req->header.correlation_id};
+    int rc = proto_response_encode(&w, req->header.api_key, req->header.api_version, &rh,
+                                   response);
+    if (rc < 0) {
+        io_log(broker->io, IO_LOG_ERROR, "cannot encode the controller's answer: %d", rc);
+        proto_writer_destroy(&w);
+        broker_conn_respond_none(req->conn, req->slot);
+        broker_conn_close(req->conn, rc);
+        request_free(req);
+        return;
+    }
+    req->answer = io_alloc(broker->io, w.len);
+    memcpy(req->answer, w.buf, w.len);
+    req->answer_len = w.len;
+    proto_writer_destroy(&w);
+    int32_t timeout_ms = 0;
+    switch (req->header.api_key) {
+    case PROTO_API_CREATE_TOPICS: {
+        const struct proto_create_topics_request *cr = req->body;
+        const struct proto_create_topics_response *resp = response;
+        timeout_ms = cr->timeout_ms;
+        for (int32_t i = 0; i < resp->topics.count && !cr->validate_only; i++) {
+            if (resp->topics.items[i].error_code != KERR_NONE) continue;
+            admin_wait_add(req, str_or_empty(resp->topics.items[i].name), 1);
+        }
+        break;
+    }
+    case PROTO_API_DELETE_TOPICS: {
+        const struct proto_delete_topics_request *dr = req->body;
+        const struct proto_delete_topics_response *resp = response;
+        timeout_ms = dr->timeout_ms;
+        req->wait_absent = true;
+        for (int32_t i = 0; i < resp->responses.count; i++) {
+            if (resp->responses.items[i].error_code != KERR_NONE) continue;
+            admin_wait_add(req, str_or_empty(resp->responses.items[i].name), 0);
+        }
+        break;
+    }
+    case PROTO_API_CREATE_PARTITIONS: {
+        const struct proto_create_partitions_request *cr = req->body;
+        const struct proto_create_partitions_response *resp = response;
+        timeout_ms = cr->timeout_ms;
+        for (int32_t i = 0; i < resp->results.count && !cr->validate_only; i++) {
+            if (resp->results.items[i].error_code != KERR_NONE) continue;
+            int32_t want = i < cr->topics.count ? cr->topics.items[i].count : 1;
+            admin_wait_add(req, str_or_empty(resp->results.items[i].name), want);
+        }
+        break;
+    }
+    default:
+        ASSERT(false);
+    }
+    if (timeout_ms <= 0) timeout_ms = (int32_t)MIN(broker->config.request_timeout_ms, INT32_MAX);
+    req->deadline_ms = broker_now_ms(broker) + timeout_ms;
+    req->wait_next = broker->admin_waits;
+    broker->admin_waits = req;
+    admin_waits_check(broker, false);
+}
+
+/* Returns 1 (the request waits for the controller) or 0 (answered with an error). */
+static int admin_forward(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    int rc = quorum_client_forward(broker->qc, req->header.api_key, req->header.api_version,
+                                   req->body, admin_forward_done, req);
+    if (rc < 0) {
+        io_log(broker->io, IO_LOG_WARN, "cannot forward api %d: %d", req->header.api_key, rc);
+        return admin_respond_error(req, KERR_REQUEST_TIMED_OUT);
+    }
+    req->wait_next = broker->forwards;
+    broker->forwards = req;
+    return 1;
+}
+
+/* A fire-and-forget CreateTopics (auto-creation, __consumer_offsets): the request lives in
+ * its own arena until the controller answers. */
+struct broker_auto_create {
+    struct broker_auto_create *next; /* broker->auto_creates: freed at stop if unanswered. */
+    struct broker *broker;
+    struct proto_arena arena;
+    struct proto_create_topics_request request;
+};
+
+static void auto_create_done(void *arg, int status, const void *response) {
+    struct broker_auto_create *ac = arg;
+    struct io *io = ac->broker->io;
+    struct broker_auto_create **at = &ac->broker->auto_creates;
+    while (*at != NULL && *at != ac) at = &(*at)->next;
+    ASSERT(*at == ac);
+    *at = ac->next;
+    if (ac->broker->offsets_create_sent &&
+        strcmp(str_or_empty(ac->request.topics.items[0].name), BROKER_OFFSETS_TOPIC) == 0) {
+        ac->broker->offsets_create_sent = false; /* Retry on the next FindCoordinator. */
+    }
+    (void)status;
+    (void)response;
+    proto_arena_destroy(&ac->arena);
+    io_free(io, ac, sizeof(*ac));
+}
+
+static void auto_create_topic(struct broker *broker, const char *name, int32_t partitions,
+                              int16_t replication, bool compact) {
+    struct broker_auto_create *ac = io_calloc(broker->io, 1, sizeof(*ac));
+    ac->broker = broker;
+    proto_arena_init(&ac->arena, broker->io, 4096);
+    proto_schema_defaults(&proto_schema_create_topics_request, 5, &ac->request);
+    struct proto_create_topics_request_topic *t =
+        proto_arena_alloc(&ac->arena, sizeof(*t));
+    struct proto_create_topics_request_config *c = proto_arena_alloc(&ac->arena, sizeof(*c));
+    char *copy = proto_arena_alloc(&ac->arena, strlen(name) + 1);
+    ASSERT(t != NULL && c != NULL && copy != NULL);
+    memcpy(copy, name, strlen(name) + 1);
+    memset(t, 0, sizeof(*t));
+    memset(c, 0, sizeof(*c));
+    t->name = proto_string_from(copy);
+    t->num_partitions = partitions;
+    t->replication_factor = replication;
+    c->name = PROTO_STR("cleanup.policy");
+    c->value = PROTO_STR("compact");
+    t->configs.items = c;
+    t->configs.count = compact ? 1 : 0;
+    t->assignments.items = NULL;
+    t->assignments.count = 0;
+    ac->request.topics.items = t;
+    ac->request.topics.count = 1;
+    ac->request.timeout_ms = (int32_t)MIN(broker->config.request_timeout_ms, INT32_MAX);
+    ac->request.validate_only = false;
+    int rc = quorum_client_forward(broker->qc, PROTO_API_CREATE_TOPICS, 5, &ac->request,
+                                   auto_create_done, ac);
+    if (rc < 0) {
+        proto_arena_destroy(&ac->arena);
+        io_free(broker->io, ac, sizeof(*ac));
+        return;
+    }
+    ac->next = broker->auto_creates;
+    broker->auto_creates = ac;
+}
+#endif /* TRIAL_BROKER_QUORUM */
 
 /* --- ApiVersions, Metadata ----------------------------------------------------------- */
 
@@ -956,10 +1748,119 @@ static void fill_metadata_topic(struct broker_request *req, struct broker_topic 
     }
 }
 
+#ifdef TRIAL_BROKER_QUORUM
+/* Metadata from the committed image: unfenced brokers, every partition's leader, replicas
+ * and ISR (LEADER_NOT_AVAILABLE while leaderless), the active controller. */
+static void fill_metadata_topic_image(struct broker_request *req, const struct metadata_topic *mt,
+                                      struct proto_metadata_response_topic *out) {
+    out->error_code = 0;
+    out->name = proto_string_from(mt->name);
+    out->is_internal = mt->name[0] == '_' && mt->name[1] == '_';
+    out->partitions.count = mt->partition_count;
+    out->partitions.items = arena_array(req, (size_t)mt->partition_count,
+                                        sizeof(*out->partitions.items));
+    for (int32_t p = 0; p < mt->partition_count && out->partitions.items != NULL; p++) {
+        const struct metadata_partition *src = &mt->partitions[p];
+        struct proto_metadata_response_partition *mp = &out->partitions.items[p];
+        memset(mp, 0, sizeof(*mp));
+        mp->error_code = src->leader < 0 ? KERR_LEADER_NOT_AVAILABLE : KERR_NONE;
+        mp->partition_index = src->index;
+        mp->leader_id = src->leader;
+        int32_t *replicas = arena_array(req, src->replica_count, sizeof(int32_t));
+        int32_t *isr = arena_array(req, src->isr_count, sizeof(int32_t));
+        if (replicas == NULL || isr == NULL) continue;
+        memcpy(replicas, src->replicas, src->replica_count * sizeof(int32_t));
+        memcpy(isr, src->isr, src->isr_count * sizeof(int32_t));
+        mp->replica_nodes.items = replicas;
+        mp->replica_nodes.count = (int32_t)src->replica_count;
+        mp->isr_nodes.items = isr;
+        mp->isr_nodes.count = (int32_t)src->isr_count;
+        mp->offline_replicas.items = NULL;
+        mp->offline_replicas.count = 0;
+    }
+}
+
+static int handle_metadata_image(struct broker_request *req) {
+    struct broker *broker = req->broker;
+    const struct proto_metadata_request *mr = req->body;
+    int16_t version = req->header.api_version;
+    const struct metadata_image *image = quorum_client_image(broker->qc);
+    struct proto_metadata_response resp;
+    proto_schema_defaults(&proto_schema_metadata_response, version, &resp);
+    resp.brokers.items = arena_array(req, image->broker_count + 1, sizeof(*resp.brokers.items));
+    if (resp.brokers.items == NULL) return -ENOMEM;
+    resp.brokers.count = 0;
+    bool self_listed = false;
+    for (uint32_t i = 0; i < image->broker_count; i++) {
+        const struct metadata_broker *mb = &image->brokers[i];
+        if (mb->fenced && mb->id != broker->config.node_id) continue;
+        self_listed = self_listed || mb->id == broker->config.node_id;
+        resp.brokers.items[resp.brokers.count++] = (struct proto_metadata_response_broker){
+            .node_id = mb->id, .host = proto_string_from(mb->host), .port = mb->port,
+            .rack = PROTO_STR_NULL};
+    }
+    if (!self_listed) {
+        /* Not registered yet: clients still learn how to reach this broker. */
+        resp.brokers.items[resp.brokers.count++] = (struct proto_metadata_response_broker){
+            .node_id = broker->config.node_id, .host = proto_string_from(broker->advertised_host),
+            .port = broker->advertised_port, .rack = PROTO_STR_NULL};
+    }
+    resp.cluster_id = proto_string_from(broker->meta.cluster_id);
+    resp.controller_id = quorum_client_controller_id(broker->qc);
+    bool all = mr->topics.count < 0 || (version == 0 && mr->topics.count == 0);
+    if (all) {
+        resp.topics.count = (int32_t)image->topic_count;
+        resp.topics.items = arena_array(req, image->topic_count, sizeof(*resp.topics.items));
+        if (resp.topics.items == NULL) return -ENOMEM;
+        for (uint32_t i = 0; i < image->topic_count; i++) {
+            fill_metadata_topic_image(req, &image->topics[i], &resp.topics.items[i]);
+        }
+        return respond_body(req, &resp);
+    }
+    bool auto_create = broker->config.auto_create_topics_enable &&
+                       (version < 4 || mr->allow_auto_topic_creation);
+    resp.topics.count = mr->topics.count;
+    resp.topics.items = arena_array(req, (size_t)mr->topics.count, sizeof(*resp.topics.items));
+    if (resp.topics.items == NULL) return -ENOMEM;
+    for (int32_t i = 0; i < mr->topics.count; i++) {
+        const char *name = str_or_empty(mr->topics.items[i].name);
+        struct proto_metadata_response_topic *out = &resp.topics.items[i];
+        memset(out, 0, sizeof(*out));
+        out->name = mr->topics.items[i].name;
+        const struct metadata_topic *mt = metadata_topic_find(image, name);
+        if (mt != NULL) {
+            fill_metadata_topic_image(req, mt, out);
+            continue;
+        }
+        if (!topic_name_valid(name, strlen(name))) {
+            out->error_code = KERR_INVALID_TOPIC;
+            continue;
+        }
+        if (strcmp(name, BROKER_OFFSETS_TOPIC) == 0) {
+            broker_groups(broker); /* Internal: created with its own partitions and policy. */
+            out->error_code = KERR_LEADER_NOT_AVAILABLE;
+            continue;
+        }
+        if (auto_create) {
+            /* Kafka answers LEADER_NOT_AVAILABLE while the topic is being created. */
+            auto_create_topic(broker, name, broker->config.num_partitions,
+                              broker->config.default_replication_factor, false);
+            out->error_code = KERR_LEADER_NOT_AVAILABLE;
+            continue;
+        }
+        out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    return respond_body(req, &resp);
+}
+#endif
+
 static int handle_metadata(struct broker_request *req) {
     struct broker *broker = req->broker;
     const struct proto_metadata_request *mr = req->body;
     int16_t version = req->header.api_version;
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker_replicated(broker)) return handle_metadata_image(req);
+#endif
     struct proto_metadata_response resp;
     proto_schema_defaults(&proto_schema_metadata_response, version, &resp);
     struct proto_metadata_response_broker self = {
@@ -1041,18 +1942,87 @@ static void stamp_log_append_time(uint8_t *batches, size_t len, int64_t now_ms) 
     }
 }
 
+/* The partition a parked produce waits on, by position in the request (names, not
+ * pointers: the topic may be deleted meanwhile). */
+static struct partition *produce_wait_partition(struct broker_request *req, uint32_t n) {
+    const struct proto_produce_request *pr = req->body;
+    uint32_t k = 0;
+    for (int32_t i = 0; i < pr->topic_data.count; i++) {
+        const struct proto_produce_request_topic *rt = &pr->topic_data.items[i];
+        if (n >= k + (uint32_t)rt->partition_data.count) {
+            k += (uint32_t)rt->partition_data.count;
+            continue;
+        }
+        return partition_find(req->broker, str_or_empty(rt->name),
+                              rt->partition_data.items[n - k].index);
+    }
+    return NULL;
+}
+
+/* acks=all: done once every waiting partition's HW passed its batch, or it lost its
+ * leadership (answered NOT_LEADER_OR_FOLLOWER, the client retries on the new leader). */
+static bool produce_try_complete(struct purgatory_op *op) {
+    struct broker_request *req =
+        (struct broker_request *)(void *)((char *)op - offsetof(struct broker_request, op));
+    for (uint32_t n = 0; n < req->produce_wait_count; n++) {
+        if (req->produce_wait[n] < 0) continue;
+        struct partition *part = produce_wait_partition(req, n);
+        if (part != NULL && partition_is_leader(part) &&
+            part->high_watermark <= req->produce_wait[n]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void produce_on_complete(struct purgatory_op *op, bool expired) {
+    struct broker_request *req =
+        (struct broker_request *)(void *)((char *)op - offsetof(struct broker_request, op));
+    struct proto_produce_response *resp = req->produce_resp;
+    uint32_t n = 0;
+    for (int32_t i = 0; i < resp->responses.count; i++) {
+        struct proto_produce_response_topic *out = &resp->responses.items[i];
+        for (int32_t j = 0; j < out->partition_responses.count; j++, n++) {
+            ASSERT(n < req->produce_wait_count);
+            if (req->produce_wait[n] < 0) continue;
+            struct proto_produce_response_partition *op_out = &out->partition_responses.items[j];
+            struct partition *part = produce_wait_partition(req, n);
+            if (part == NULL || !partition_is_leader(part)) {
+                op_out->error_code = KERR_NOT_LEADER_OR_FOLLOWER;
+            } else if (part->high_watermark <= req->produce_wait[n]) {
+                ASSERT(expired);
+                op_out->error_code = KERR_REQUEST_TIMED_OUT;
+            }
+            if (op_out->error_code != KERR_NONE) op_out->base_offset = -1;
+        }
+    }
+    respond_body(req, resp);
+    request_free(req);
+}
+
 static int handle_produce(struct broker_request *req) {
     struct broker *broker = req->broker;
     const struct proto_produce_request *pr = req->body;
     int16_t version = req->header.api_version;
+    struct proto_produce_response *resp_ptr = arena_array(req, 1, sizeof(*resp_ptr));
+    if (resp_ptr == NULL) return -ENOMEM;
     struct proto_produce_response resp;
     proto_schema_defaults(&proto_schema_produce_response, version, &resp);
     bool acks_ok = pr->acks == 0 || pr->acks == 1 || pr->acks == -1;
+    bool replicated = broker_replicated(broker);
     int64_t now_ms = broker_now_ms(broker);
     resp.responses.count = pr->topic_data.count;
     resp.responses.items = arena_array(req, (size_t)pr->topic_data.count,
                                        sizeof(*resp.responses.items));
     if (resp.responses.items == NULL) return -ENOMEM;
+    uint32_t wait_total = 0, waiting = 0;
+    for (int32_t i = 0; i < pr->topic_data.count; i++) {
+        wait_total += (uint32_t)MAX(pr->topic_data.items[i].partition_data.count, 0);
+    }
+    int64_t *wait = arena_array(req, wait_total, sizeof(int64_t));
+    if (wait == NULL) return -ENOMEM;
+    for (uint32_t n = 0; n < wait_total; n++) wait[n] = -1;
+    uint32_t slot = 0;
     for (int32_t i = 0; i < pr->topic_data.count; i++) {
         const struct proto_produce_request_topic *rt = &pr->topic_data.items[i];
         struct proto_produce_response_topic *out = &resp.responses.items[i];
@@ -1062,7 +2032,7 @@ static int handle_produce(struct broker_request *req) {
                                                      sizeof(*out->partition_responses.items));
         if (out->partition_responses.items == NULL) return -ENOMEM;
         struct broker_topic *t = topic_find(broker, str_or_empty(rt->name));
-        for (int32_t j = 0; j < rt->partition_data.count; j++) {
+        for (int32_t j = 0; j < rt->partition_data.count; j++, slot++) {
             const struct proto_produce_request_partition *rp = &rt->partition_data.items[j];
             struct proto_produce_response_partition *op = &out->partition_responses.items[j];
             op->index = rp->index;
@@ -1077,8 +2047,17 @@ static int handle_produce(struct broker_request *req) {
                 op->error_code = KERR_INVALID_REQUIRED_ACKS;
                 continue;
             }
+            if (part == NULL && replicated && t != NULL && rp->index >= 0 &&
+                rp->index < t->partition_count) {
+                op->error_code = KERR_NOT_LEADER_OR_FOLLOWER; /* Another broker's replica. */
+                continue;
+            }
             if (part == NULL) {
                 op->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            if (replicated && !partition_is_leader(part)) {
+                op->error_code = KERR_NOT_LEADER_OR_FOLLOWER;
                 continue;
             }
             if (rp->records.len <= 0) {
@@ -1088,8 +2067,11 @@ static int handle_produce(struct broker_request *req) {
             /* acks=-1 needs min.insync.replicas in the ISR before appending (Kafka checks
              * first, answering NOT_ENOUGH_REPLICAS; with one replica only a setting of 1
              * can be met). */
-            if (pr->acks == -1 && (int32_t)part->isr_count < t->min_insync_replicas) {
-                op->error_code = KERR_NOT_ENOUGH_REPLICAS;
+            if (pr->acks == -1 && (replicated ? !replica_enough_insync(
+                                                     part, t->min_insync_replicas)
+                                               : (int32_t)part->isr_count <
+                                                     t->min_insync_replicas)) {
+                op->error_code = KERR_NOT_ENOUGH_REPLICAS; /* I-REPL-9 */
                 continue;
             }
             struct batch_set_info info;
@@ -1146,16 +2128,42 @@ static int handle_produce(struct broker_request *req) {
             }
             op->base_offset = ai.first_offset;
             op->log_start_offset = partition_log_start(part);
-            /* acks=-1: the ISR is this node, so the HW already covers the append. */
-            ASSERT(part->high_watermark > ai.last_offset);
-            purgatory_check(broker->fetches, part->key);
+            if (!replicated) {
+                /* acks=-1: the ISR is this node, so the HW already covers the append. */
+                ASSERT(part->high_watermark > ai.last_offset);
+            } else if (pr->acks == -1 && part->high_watermark <= ai.last_offset) {
+                wait[slot] = ai.last_offset; /* Parked until the ISR has it. */
+                waiting++;
+            }
+            partition_wake(broker, part);
         }
     }
     if (pr->acks == 0) {
         broker_conn_respond_none(req->conn, req->slot);
         return 0;
     }
-    return respond_body(req, &resp);
+    if (waiting == 0) return respond_body(req, &resp);
+    /* acks=all: wait in the purgatory until the HW passes every batch, or the timeout. */
+    *resp_ptr = resp;
+    req->produce_resp = resp_ptr;
+    req->produce_wait = wait;
+    req->produce_wait_count = wait_total;
+    uint32_t key_count = MIN(waiting, (uint32_t)PURGATORY_KEYS_PER_OP_MAX);
+    req->keys = io_alloc(broker->io, key_count * sizeof(uint64_t));
+    req->key_count = key_count;
+    uint32_t k = 0;
+    for (uint32_t n = 0; n < wait_total && k < key_count; n++) {
+        if (wait[n] < 0) continue;
+        struct partition *part = produce_wait_partition(req, n);
+        ASSERT(part != NULL);
+        req->keys[k++] = part->key;
+    }
+    req->op.try_complete = produce_try_complete;
+    req->op.on_complete = produce_on_complete;
+    uint64_t timeout_ms = pr->timeout_ms > 0 ? (uint64_t)pr->timeout_ms
+                                              : (uint64_t)broker->config.request_timeout_ms;
+    purgatory_add(broker->produces, &req->op, req->keys, k, timeout_ms);
+    return 1;
 }
 
 /* --- Fetch --------------------------------------------------------------------------- */
@@ -1163,6 +2171,7 @@ static int handle_produce(struct broker_request *req) {
 /* Per-partition read for a fetch, against the current state. */
 struct fetch_read {
     int16_t error;
+    int32_t leader_epoch;
     int64_t high_watermark;
     int64_t last_stable;
     int64_t log_start;
@@ -1179,14 +2188,37 @@ static void fetch_read_partition(struct broker_request *req, const char *topic,
     out->log_start = -1;
     out->result.first_offset = -1;
     struct partition *part = partition_find(req->broker, topic, fp->partition);
+    bool replicated = broker_replicated(req->broker);
     if (part == NULL) {
-        out->error = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        struct broker_topic *t = topic_find(req->broker, topic);
+        bool elsewhere = replicated && t != NULL && fp->partition >= 0 &&
+                         fp->partition < t->partition_count;
+        out->error = elsewhere ? KERR_NOT_LEADER_OR_FOLLOWER : KERR_UNKNOWN_TOPIC_OR_PARTITION;
         return;
     }
+    bool follower = replicated && fr->replica_id >= 0;
+    if (replicated) {
+        /* Only the leader serves Fetch, consumers and followers alike (I-REPL-10). */
+        if (!partition_is_leader(part)) {
+            out->error = KERR_NOT_LEADER_OR_FOLLOWER;
+            return;
+        }
+        if (fp->current_leader_epoch >= 0 && fp->current_leader_epoch < part->leader_epoch) {
+            out->error = KERR_FENCED_LEADER_EPOCH;
+            return;
+        }
+        if (fp->current_leader_epoch > part->leader_epoch) {
+            out->error = KERR_UNKNOWN_LEADER_EPOCH;
+            return;
+        }
+    }
+    out->leader_epoch = part->leader_epoch;
     out->high_watermark = part->high_watermark;
     out->last_stable = partition_last_stable(part);
     out->log_start = partition_log_start(part);
-    int64_t limit = fr->isolation_level == 1 ? out->last_stable : out->high_watermark;
+    /* Consumers read below the HW (I-REPL-5); followers up to the log end. */
+    int64_t limit = follower ? partition_log_end(part)
+                    : fr->isolation_level == 1 ? out->last_stable : out->high_watermark;
     if (fp->fetch_offset < out->log_start || fp->fetch_offset > partition_log_end(part)) {
         out->error = KERR_OFFSET_OUT_OF_RANGE;
         return;
@@ -1245,6 +2277,8 @@ static void fetch_tally_visit(void *arg, const struct proto_fetch_request_topic 
 }
 
 struct fetch_encode {
+    struct broker *broker;
+    int32_t replica_id;
     struct proto_writer *w;
     int16_t version;
     struct broker_conn_splice *splices;
@@ -1255,6 +2289,46 @@ struct fetch_encode {
     size_t partition_count_pos;
     int32_t partition_count;
 };
+
+/* One past the last record of the ranges a read returns (their batch headers, read back). */
+static int64_t fetch_read_end(struct broker *broker, const struct fetch_read *read,
+                              int64_t fetch_offset) {
+    int64_t end = fetch_offset;
+    for (size_t r = 0; r < read->result.range_count; r++) {
+        const struct log_read_range *range = &read->result.ranges[r];
+        uint64_t pos = range->position, stop = range->position + range->length;
+        /* Bound: every step moves past one whole batch (>= the header's size). */
+        while (pos + BATCH_HEADER_BYTES <= stop) {
+            uint8_t h[27];
+            if (io_file_pread(broker->io, range->file, h, sizeof(h), pos) != (int64_t)sizeof(h)) {
+                return end;
+            }
+            int64_t base = 0;
+            for (int i = 0; i < 8; i++) base = (int64_t)((uint64_t)base << 8 | h[i]);
+            uint32_t length = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 |
+                              (uint32_t)h[10] << 8 | h[11];
+            uint32_t delta = (uint32_t)h[23] << 24 | (uint32_t)h[24] << 16 |
+                             (uint32_t)h[25] << 8 | h[26];
+            end = base + (int64_t)delta + 1;
+            if (length < BATCH_HEADER_BYTES - 12) break;
+            pos += 12 + (uint64_t)length;
+        }
+    }
+    return end;
+}
+
+/* fetch_served (docs/REPLICATION.md): what a Fetch answer carried, for I-REPL-5. */
+static void fetch_trace_served(struct fetch_encode *fe, const struct proto_fetch_request_topic *t,
+                               const struct proto_fetch_request_partition *p,
+                               const struct fetch_read *read) {
+    if (read->error != KERR_NONE) return;
+    int64_t end = fetch_read_end(fe->broker, read, p->fetch_offset);
+    io_tracef(fe->broker->io, "fetch_served", IO_TF_S("topic", str_or_empty(t->topic)),
+              IO_TF_I("partition", p->partition), IO_TF_I("offset", p->fetch_offset),
+              IO_TF_I("end", end), IO_TF_I("hw", read->high_watermark),
+              IO_TF_I("replica", fe->replica_id < 0 ? -1 : fe->replica_id),
+              IO_TF_I("epoch", read->leader_epoch));
+}
 
 static void fetch_encode_visit(void *arg, const struct proto_fetch_request_topic *t,
                                const struct proto_fetch_request_partition *p,
@@ -1272,6 +2346,7 @@ static void fetch_encode_visit(void *arg, const struct proto_fetch_request_topic
         fe->partition_count = 0;
     }
     fe->partition_count++;
+    if (broker_replicated(fe->broker)) fetch_trace_served(fe, t, p, read);
     proto_write_i32(w, p->partition);
     proto_write_i16(w, read->error);
     proto_write_i64(w, read->high_watermark);
@@ -1299,7 +2374,8 @@ static int fetch_respond(struct broker_request *req) {
     ASSERT(version >= 4 && version <= 11);
     struct proto_writer w;
     proto_writer_init(&w, broker->io, BROKER_RESPONSE_BYTES_MAX);
-    struct fetch_encode fe = {.w = &w, .version = version, .splice_cap = BROKER_CONN_SPLICES_MAX};
+    struct fetch_encode fe = {.broker = broker, .replica_id = fr->replica_id, .w = &w,
+                              .version = version, .splice_cap = BROKER_CONN_SPLICES_MAX};
     fe.splices = io_alloc(broker->io, fe.splice_cap * sizeof(*fe.splices));
     proto_write_i32(&w, 0); /* Size, patched below. */
     proto_write_i32(&w, req->header.correlation_id);
@@ -1352,9 +2428,40 @@ static void fetch_on_complete(struct purgatory_op *op, bool expired) {
 }
 
 /* Returns 1 if the request was parked (ownership moved to the purgatory). */
+/* A follower's Fetch tells the leader how far it got: HW, waiting produces, ISR joins. */
+static void fetch_note_follower(struct broker_request *req) {
+#ifdef TRIAL_BROKER_QUORUM
+    struct broker *broker = req->broker;
+    const struct proto_fetch_request *fr = req->body;
+    int64_t now_ms = broker_now_ms(broker);
+    for (int32_t i = 0; i < fr->topics.count; i++) {
+        const struct proto_fetch_request_topic *t = &fr->topics.items[i];
+        struct broker_topic *bt = topic_find(broker, str_or_empty(t->topic));
+        for (int32_t j = 0; j < t->partitions.count && bt != NULL; j++) {
+            const struct proto_fetch_request_partition *p = &t->partitions.items[j];
+            struct partition *part = partition_find(broker, bt->name, p->partition);
+            if (part == NULL || !partition_is_leader(part)) continue;
+            if (p->current_leader_epoch >= 0 && p->current_leader_epoch != part->leader_epoch) {
+                continue; /* Answered FENCED/UNKNOWN_LEADER_EPOCH; its offset means nothing. */
+            }
+            if (!replica_listed(part->replicas, part->replica_count, fr->replica_id)) {
+                continue;
+            }
+            if (partition_follower_fetched(part, fr->replica_id, p->fetch_offset, now_ms)) {
+                partition_wake(broker, part);
+            }
+            isr_maybe_propose(broker, bt, part, now_ms);
+        }
+    }
+#else
+    (void)req;
+#endif
+}
+
 static int handle_fetch(struct broker_request *req) {
     struct broker *broker = req->broker;
     const struct proto_fetch_request *fr = req->body;
+    if (broker_replicated(broker) && fr->replica_id >= 0) fetch_note_follower(req);
     if (fr->max_wait_ms <= 0 || fr->min_bytes <= 0 || fetch_ready(req)) return fetch_respond(req);
     uint32_t n = 0;
     for (int32_t i = 0; i < fr->topics.count; i++) n += (uint32_t)fr->topics.items[i].partitions.count;
@@ -1368,7 +2475,8 @@ static int handle_fetch(struct broker_request *req) {
         for (int32_t j = 0; j < t->partitions.count; j++) {
             int32_t idx = t->partitions.items[j].partition;
             /* Unknown partitions made fetch_ready() true already; all keys are real. */
-            ASSERT(bt != NULL && idx >= 0 && idx < bt->partition_count);
+            ASSERT(bt != NULL && idx >= 0 && idx < bt->partition_count &&
+                   bt->partitions[idx] != NULL);
             req->keys[k++] = bt->partitions[idx]->key;
         }
     }
@@ -1408,8 +2516,14 @@ static int handle_list_offsets(struct broker_request *req) {
             struct partition *part = partition_find(broker, str_or_empty(rt->name),
                                                     rp->partition_index);
             if (part == NULL) {
-                op->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                op->error_code = missing_partition_error(broker, str_or_empty(rt->name),
+                                                         rp->partition_index);
                 continue;
+            }
+            if (broker_replicated(broker)) {
+                op->error_code = leader_check(part, rp->current_leader_epoch);
+                if (op->error_code != KERR_NONE) continue;
+                op->leader_epoch = part->leader_epoch;
             }
             int64_t visible = lr->isolation_level == 1 ? partition_last_stable(part)
                                                        : part->high_watermark;
@@ -1444,6 +2558,9 @@ static int handle_list_offsets(struct broker_request *req) {
 
 static int handle_create_topics(struct broker_request *req) {
     struct broker *broker = req->broker;
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker_replicated(broker)) return admin_forward(req);
+#endif
     const struct proto_create_topics_request *cr = req->body;
     struct proto_create_topics_response resp;
     proto_schema_defaults(&proto_schema_create_topics_response, req->header.api_version, &resp);
@@ -1494,6 +2611,9 @@ static int handle_create_topics(struct broker_request *req) {
 
 static int handle_delete_topics(struct broker_request *req) {
     struct broker *broker = req->broker;
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker_replicated(broker)) return admin_forward(req);
+#endif
     const struct proto_delete_topics_request *dr = req->body;
     struct proto_delete_topics_response resp;
     proto_schema_defaults(&proto_schema_delete_topics_response, req->header.api_version, &resp);
@@ -1518,6 +2638,9 @@ static int handle_delete_topics(struct broker_request *req) {
 
 static int handle_create_partitions(struct broker_request *req) {
     struct broker *broker = req->broker;
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker_replicated(broker)) return admin_forward(req);
+#endif
     const struct proto_create_partitions_request *cr = req->body;
     struct proto_create_partitions_response resp;
     proto_schema_defaults(&proto_schema_create_partitions_response, req->header.api_version, &resp);
@@ -1732,8 +2855,13 @@ static int handle_delete_records(struct broker_request *req) {
             struct partition *part = partition_find(broker, str_or_empty(rt->name),
                                                     rp->partition_index);
             if (part == NULL) {
-                op->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                op->error_code = missing_partition_error(broker, str_or_empty(rt->name),
+                                                         rp->partition_index);
                 continue;
+            }
+            if (broker_replicated(broker)) {
+                op->error_code = leader_check(part, -1);
+                if (op->error_code != KERR_NONE) continue;
             }
             /* -1 means "up to the high watermark". */
             int64_t target = rp->offset == -1 ? part->high_watermark : rp->offset;
@@ -1783,7 +2911,13 @@ static int handle_offset_for_leader_epoch(struct broker_request *req) {
             op->end_offset = -1;
             struct partition *part = partition_find(broker, str_or_empty(rt->topic), rp->partition);
             if (part == NULL) {
-                op->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                op->error_code = missing_partition_error(broker, str_or_empty(rt->topic),
+                                                         rp->partition);
+                continue;
+            }
+            /* The truncation query of a follower (KIP-101/279) and of clients: leader only. */
+            if (broker_replicated(broker) && !partition_is_leader(part)) {
+                op->error_code = KERR_NOT_LEADER_OR_FOLLOWER;
                 continue;
             }
             if (rp->current_leader_epoch > part->leader_epoch) {
@@ -1852,6 +2986,29 @@ static int handle_find_coordinator(struct broker_request *req) {
         resp.port = -1;
         return respond_body(req, &resp);
     }
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker_replicated(broker)) {
+        /* The coordinator is the leader of the group's __consumer_offsets partition. */
+        int32_t p = group_coordinator_partition_for(broker->groups, str_or_empty(fr->key));
+        const struct metadata_image *image = quorum_client_image(broker->qc);
+        const struct metadata_partition *mp = metadata_partition_find(image, BROKER_OFFSETS_TOPIC,
+                                                                      p);
+        const struct metadata_broker *mb =
+            mp != NULL && mp->leader >= 0 ? metadata_broker_find(image, mp->leader) : NULL;
+        if (mb == NULL || mb->fenced) {
+            resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+            resp.node_id = -1;
+            resp.host = PROTO_STR("");
+            resp.port = -1;
+            return respond_body(req, &resp);
+        }
+        resp.error_code = KERR_NONE;
+        resp.node_id = mb->id;
+        resp.host = proto_string_from(mb->host);
+        resp.port = mb->port;
+        return respond_body(req, &resp);
+    }
+#endif
     /* This node leads every partition of __consumer_offsets. */
     resp.error_code = KERR_NONE;
     resp.node_id = broker->config.node_id;
@@ -1987,6 +3144,7 @@ static void broker_housekeeping(void *arg) {
         struct broker_topic *t = broker->topics[i];
         for (int32_t p = 0; p < t->partition_count; p++) {
             struct partition *part = t->partitions[p];
+            if (part == NULL) continue;
             int rc = log_maybe_flush(part->log, now_ms);
             if (rc < 0) note_storage_error(broker, "flush", rc);
             if (retention) {
@@ -2008,10 +3166,110 @@ static void broker_housekeeping(void *arg) {
         }
     }
     if (start_moved) broker_save_log_starts(broker);
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker->qc != NULL) {
+        /* ISR shrinks (replica.lag.time.max.ms) and joins that no fetch triggered. */
+        for (uint32_t i = 0; i < broker->topic_count; i++) {
+            struct broker_topic *t = broker->topics[i];
+            for (int32_t p = 0; p < t->partition_count; p++) {
+                if (t->partitions[p] != NULL) isr_maybe_propose(broker, t, t->partitions[p], now_ms);
+            }
+        }
+        /* Removals held back while the image replayed. */
+        if (broker->removals_pending && quorum_client_ready(broker->qc)) {
+            broker_reconcile(broker, quorum_client_image(broker->qc), true);
+        }
+        admin_waits_check(broker, false);
+    }
+#endif
     broker->housekeeping = io_timer_start(broker->io,
                                           io_now_ns(broker->io) + BROKER_HOUSEKEEPING_MS * NS_PER_MS,
                                           broker_housekeeping, broker);
 }
+
+#ifdef TRIAL_BROKER_QUORUM
+/*
+ * Starts this node's controller (with the controller role) and the quorum client. With no
+ * controller.quorum.voters the node is a one-voter quorum on an ephemeral port, and its
+ * quorum client is told so (voters = {node.id @ advertised host : that port}).
+ */
+static int broker_start_quorum(struct broker *broker) {
+    struct io *io = broker->io;
+    broker->quorum_config = broker->config;
+    if ((broker->config.process_roles & BROKER_ROLE_CONTROLLER) != 0) {
+        int rc = controller_start(io, &broker->config, &broker->controller);
+        if (rc < 0) return rc;
+        if (broker->config.voter_count == 0) {
+            struct broker_voter *v = &broker->quorum_config.voters[0];
+            v->id = broker->config.node_id;
+            snprintf(v->host, sizeof(v->host), "%s", broker->advertised_host);
+            v->port = controller_port(broker->controller);
+            broker->quorum_config.voter_count = 1;
+        }
+    }
+    if (broker->quorum_config.voter_count == 0) {
+        io_log(io, IO_LOG_ERROR, "no controller.quorum.voters and no controller role");
+        return -EINVAL;
+    }
+    struct quorum_client_config qcc = {
+        .broker = &broker->quorum_config,
+        .advertised_host = broker->advertised_host,
+        .advertised_port = broker->advertised_port,
+        .unclean_shutdown = false,
+        .on_update = broker_on_metadata,
+        .arg = broker,
+    };
+    for (int i = 0; i < 2; i++) {
+        uint64_t r = io_random_u64(io);
+        memcpy(qcc.incarnation_id + 8 * i, &r, 8);
+    }
+    int rc = quorum_client_start(io, &qcc, &broker->qc);
+    if (rc < 0) io_log(io, IO_LOG_ERROR, "cannot start the quorum client: %d", rc);
+    return rc;
+}
+
+/* Stops the quorum side: fetchers, the quorum client, the controller; then answers or
+ * frees what waited on them (their callbacks never run after the stop). */
+static void broker_stop_quorum(struct broker *broker) {
+    struct io *io = broker->io;
+    for (uint32_t i = 0; i < broker->fetcher_count; i++) fetcher_destroy(broker->fetchers[i].fetcher);
+    if (broker->fetchers != NULL) {
+        io_free(io, broker->fetchers, broker->fetcher_count * sizeof(*broker->fetchers));
+    }
+    broker->fetchers = NULL;
+    broker->fetcher_count = 0;
+    for (uint32_t i = 0; i < broker->topic_count; i++) {
+        struct broker_topic *t = broker->topics[i];
+        for (int32_t p = 0; p < t->partition_count; p++) t->fetch_leader[p] = -1;
+    }
+    if (broker->qc != NULL) quorum_client_stop(broker->qc);
+    broker->qc = NULL;
+    if (broker->controller != NULL) {
+        int rc = controller_stop(broker->controller);
+        if (rc < 0) note_storage_error(broker, "controller stop", rc);
+    }
+    broker->controller = NULL;
+    /* Bound: each pass removes one entry. */
+    while (broker->forwards != NULL) {
+        struct broker_request *req = broker->forwards;
+        broker->forwards = req->wait_next;
+        broker_conn_respond_none(req->conn, req->slot);
+        request_free(req);
+    }
+    admin_waits_check(broker, true);
+    while (broker->alters != NULL) {
+        struct broker_alter *alter = broker->alters;
+        broker_alter_unlink(broker, alter);
+        io_free(io, alter, sizeof(*alter));
+    }
+    while (broker->auto_creates != NULL) {
+        struct broker_auto_create *ac = broker->auto_creates;
+        broker->auto_creates = ac->next;
+        proto_arena_destroy(&ac->arena);
+        io_free(io, ac, sizeof(*ac));
+    }
+}
+#endif
 
 int broker_start(struct io *io, const struct broker_config *config, struct broker **out) {
     struct broker *broker = io_calloc(io, 1, sizeof(*broker));
@@ -2026,7 +3284,27 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
     while (dir_len > 1 && broker->dir[dir_len - 1] == '/') broker->dir[--dir_len] = '\0';
     broker->fetches = purgatory_create(io, "fetch");
     broker->last_retention_ms = io_wall_ms(io);
+#ifdef TRIAL_BROKER_QUORUM
+    broker->replicated = true;
+    broker->produces = purgatory_create(io, "produce");
+#endif
     int rc = broker_prepare_dir(broker);
+    bool broker_role = (config->process_roles & BROKER_ROLE_BROKER) != 0;
+#ifdef TRIAL_BROKER_QUORUM
+    if (rc == 0 && !broker_role) {
+        /* A dedicated controller: no client listener, no partitions. */
+        rc = controller_start(io, config, &broker->controller);
+        if (rc < 0) {
+            broker_stop(broker);
+            return rc;
+        }
+        io_log(io, IO_LOG_INFO, "node %d: controller only, port %u", config->node_id,
+               controller_port(broker->controller));
+        *out = broker;
+        return 0;
+    }
+#endif
+    ASSERT(broker_role || rc < 0);
     if (rc == 0) rc = broker_load_topics(broker);
     const struct broker_listener *listener = broker_config_client_listener(config);
     if (rc == 0 && listener == NULL) rc = -EINVAL;
@@ -2040,7 +3318,9 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
         return rc;
     }
     /* A broker that served groups before reloads them now (Kafka: on becoming leader). */
-    if (topic_find(broker, BROKER_OFFSETS_TOPIC) != NULL) broker_groups(broker);
+    if (!broker->replicated && topic_find(broker, BROKER_OFFSETS_TOPIC) != NULL) {
+        broker_groups(broker);
+    }
     broker->port = io_listener_port(io, broker->listener);
     /* What Metadata tells clients: the advertised listener of the same name. */
     const struct broker_listener *adv = NULL;
@@ -2052,6 +3332,13 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
                                ? listener->host : "127.0.0.1";
     snprintf(broker->advertised_host, sizeof(broker->advertised_host), "%s", adv_host);
     broker->advertised_port = adv != NULL && adv->port != 0 ? adv->port : broker->port;
+#ifdef TRIAL_BROKER_QUORUM
+    rc = broker_start_quorum(broker);
+    if (rc < 0) {
+        broker_stop(broker);
+        return rc;
+    }
+#endif
     broker->housekeeping = io_timer_start(io, io_now_ns(io) + BROKER_HOUSEKEEPING_MS * NS_PER_MS,
                                           broker_housekeeping, broker);
     io_log(io, IO_LOG_INFO, "node %d serving %u topics on port %u (log dir %s)",
@@ -2069,6 +3356,10 @@ int broker_stop(struct broker *broker) {
     /* Close every connection; parked fetches then complete (answers dropped) when the
      * purgatory is destroyed, which frees the connections. Bound: one pass per client. */
     while (broker->clients != NULL) broker_conn_close(broker->clients->conn, 0);
+#ifdef TRIAL_BROKER_QUORUM
+    broker_stop_quorum(broker);
+    purgatory_destroy(broker->produces);
+#endif
     purgatory_destroy(broker->fetches);
     if (broker->groups != NULL) {
         /* The coordinator may only go once every accepted append has completed. */

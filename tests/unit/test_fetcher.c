@@ -1,0 +1,404 @@
+/*
+ * test_fetcher.c — proves the replica fetcher in the simulated world (two nodes, real
+ * simulated network and disks). The leader is a tiny fake server (broker/connection.h and
+ * the codec) answering OffsetForLeaderEpoch and Fetch from a real partition log, with
+ * Kafka's epoch fencing; the follower runs partition + fetcher. Proves:
+ *  - a follower whose tail diverged (offsets 10..14 written in epoch 1 that the new leader
+ *    of epoch 2 never had) truncates to the leader's end offset of epoch 1 (10) and then
+ *    holds the leader's log byte for byte, with the leader's HW (which moved because the
+ *    follower's fetches count in the leader's ISR);
+ *  - a Fetch answer cut in the middle of a batch appends only the whole batches before the
+ *    cut, and the rest arrives with the next fetch;
+ *  - a fenced epoch (the follower's epoch is older than the leader's) parks the partition:
+ *    no more requests, nothing appended; re-added with the current epoch it catches up;
+ *  - the same seed gives the same trace hash.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "broker/config.h"
+#include "broker/connection.h"
+#include "log/batch.h"
+#include "partition/fetcher.h"
+#include "partition/partition.h"
+#include "proto/proto.h"
+#include "proto/proto_messages.h"
+#include "sim/sim.h"
+
+#define TOPIC "t"
+#define PORT 9092
+
+/* ---- The fake leader ------------------------------------------------------------------ */
+
+struct leader {
+    struct io *io;
+    struct io_listener *listener;
+    struct partition *partition;
+    int32_t epoch;
+    size_t chop_bytes;      /* Cut the next data answer this many bytes short (once). */
+    uint32_t offsets_requests;
+    uint32_t fetch_requests;
+    int64_t last_fetch_offset;
+};
+
+static int16_t epoch_check(const struct leader *l, int32_t current) {
+    if (current < 0) return 0;
+    if (current < l->epoch) return 74; /* FENCED_LEADER_EPOCH */
+    if (current > l->epoch) return 75; /* UNKNOWN_LEADER_EPOCH */
+    return 0;
+}
+
+static void respond(struct leader *l, struct broker_conn *conn, uint32_t slot,
+                    const struct proto_request_header *h, const void *body) {
+    struct proto_writer w;
+    proto_writer_init(&w, l->io, 1u << 24);
+    struct proto_response_header rh = {.correlation_id = h->correlation_id};
+    assert_int_equal(proto_response_encode(&w, h->api_key, h->api_version, &rh, body), 0);
+    assert_int_equal(broker_conn_respond(conn, slot, w.buf, w.len, NULL, 0), 0);
+    proto_writer_destroy(&w);
+}
+
+static void answer_offsets(struct leader *l, struct broker_conn *conn, uint32_t slot,
+                           const struct proto_request_header *h,
+                           const struct proto_offset_for_leader_epoch_request *req) {
+    l->offsets_requests++;
+    assert_int_equal(req->replica_id, 2);
+    assert_int_equal(req->topics.count, 1);
+    const struct proto_offset_for_leader_epoch_request_topic *t = &req->topics.items[0];
+    assert_true(proto_string_eq(t->topic, TOPIC));
+    assert_int_equal(t->partitions.count, 1);
+    const struct proto_offset_for_leader_epoch_request_partition *rp = &t->partitions.items[0];
+    struct proto_offset_for_leader_epoch_response_partition p = {
+        .partition = rp->partition, .leader_epoch = -1, .end_offset = -1};
+    p.error_code = epoch_check(l, rp->current_leader_epoch);
+    if (p.error_code == 0) {
+        log_end_offset_for_epoch(l->partition->log, rp->leader_epoch, &p.leader_epoch,
+                                 &p.end_offset);
+    }
+    struct proto_offset_for_leader_epoch_response_topic rt = {.topic = PROTO_STR(TOPIC)};
+    rt.partitions.items = &p;
+    rt.partitions.count = 1;
+    struct proto_offset_for_leader_epoch_response resp = {0};
+    resp.topics.items = &rt;
+    resp.topics.count = 1;
+    respond(l, conn, slot, h, &resp);
+}
+
+static void answer_fetch(struct leader *l, struct broker_conn *conn, uint32_t slot,
+                         const struct proto_request_header *h,
+                         const struct proto_fetch_request *req) {
+    l->fetch_requests++;
+    assert_int_equal(req->replica_id, 2);
+    assert_int_equal(req->topics.count, 1);
+    const struct proto_fetch_request_partition *rp = &req->topics.items[0].partitions.items[0];
+    struct partition *part = l->partition;
+    struct proto_fetch_response_partition p = {.partition_index = rp->partition,
+                                               .high_watermark = -1,
+                                               .last_stable_offset = -1,
+                                               .log_start_offset = -1,
+                                               .preferred_read_replica = -1};
+    p.aborted_transactions.count = -1;
+    p.records.len = 0;
+    static uint8_t buf[1 << 16];
+    p.error_code = epoch_check(l, rp->current_leader_epoch);
+    if (p.error_code == 0) {
+        size_t len = 0;
+        int64_t first = -1;
+        int rc = log_read_copy(part->log, rp->fetch_offset, (size_t)rp->partition_max_bytes,
+                               true, partition_log_end(part), buf, sizeof buf, &len, &first);
+        if (rc == -ERANGE) {
+            p.error_code = 1; /* OFFSET_OUT_OF_RANGE */
+        } else {
+            assert_int_equal(rc, 0);
+            l->last_fetch_offset = rp->fetch_offset;
+            partition_follower_fetched(part, req->replica_id, rp->fetch_offset,
+                                       io_wall_ms(l->io));
+            if (len > 0 && l->chop_bytes > 0 && len > l->chop_bytes) {
+                len -= l->chop_bytes; /* A partial batch at the end, as max_bytes makes. */
+                l->chop_bytes = 0;
+            }
+            p.records.data = buf;
+            p.records.len = (int32_t)len;
+        }
+        p.high_watermark = part->high_watermark;
+        p.last_stable_offset = part->high_watermark;
+        p.log_start_offset = partition_log_start(part);
+    }
+    struct proto_fetch_response_topic rt = {.topic = PROTO_STR(TOPIC)};
+    rt.partitions.items = &p;
+    rt.partitions.count = 1;
+    struct proto_fetch_response resp = {0};
+    resp.responses.items = &rt;
+    resp.responses.count = 1;
+    respond(l, conn, slot, h, &resp);
+}
+
+static int leader_on_request(void *arg, struct broker_conn *conn, uint32_t slot,
+                             uint8_t *payload, size_t len) {
+    struct leader *l = arg;
+    struct proto_arena arena;
+    proto_arena_init(&arena, l->io, 1u << 20);
+    struct proto_request_header h;
+    void *body = NULL;
+    int rc = proto_request_decode(&arena, payload, len, &h, &body);
+    assert_int_equal(rc, 0);
+    if (h.api_key == PROTO_API_OFFSET_FOR_LEADER_EPOCH) {
+        assert_int_equal(h.api_version, 3);
+        answer_offsets(l, conn, slot, &h, body);
+    } else {
+        assert_int_equal(h.api_key, PROTO_API_FETCH);
+        answer_fetch(l, conn, slot, &h, body);
+    }
+    proto_arena_destroy(&arena);
+    return 0;
+}
+
+static void leader_on_close(void *arg, struct broker_conn *conn, int reason) {
+    (void)arg;
+    (void)conn;
+    (void)reason;
+}
+
+static void leader_on_accept(void *arg, struct io_stream *stream) {
+    struct leader *l = arg;
+    struct broker_conn_limits limits = {.max_frame_bytes = 1u << 24, .max_inflight = 16,
+                                        .max_output_bytes = 1u << 24, .idle_ms = 600000};
+    broker_conn_create(l->io, stream, &limits, leader_on_request, leader_on_close, l);
+}
+
+/* ---- The follower's callbacks --------------------------------------------------------- */
+
+struct follower {
+    uint32_t progress;
+    uint32_t hw_moves;
+    uint32_t storage_errors;
+};
+
+static void on_progress(void *arg, struct partition *partition, bool hw_moved) {
+    struct follower *f = arg;
+    (void)partition;
+    f->progress++;
+    f->hw_moves += hw_moved;
+}
+
+static void on_storage_error(void *arg, struct partition *partition, int error) {
+    struct follower *f = arg;
+    (void)partition;
+    (void)error;
+    f->storage_errors++;
+}
+
+/* ---- Helpers -------------------------------------------------------------------------- */
+
+static struct partition *open_partition(struct io *io, int32_t node) {
+    assert_int_equal(io_mkdir(io, "/data"), 0);
+    assert_int_equal(io_mkdir(io, "/data/t-0"), 0);
+    struct log_config c;
+    log_config_default(&c);
+    struct partition *p = NULL;
+    assert_int_equal(partition_open(io, "/data/t-0", &c, 0, 1, node, 0, &p), 0);
+    p->topic = TOPIC;
+    return p;
+}
+
+/* One batch of n records whose values say who wrote them. */
+static size_t build(uint8_t *buf, size_t cap, int n, int64_t base, int32_t epoch,
+                    const char *who) {
+    struct batch_record_in recs[16];
+    ASSERT(n <= 16);
+    for (int i = 0; i < n; i++) {
+        recs[i] = (struct batch_record_in){.offset_delta = i, .timestamp = 1000 + i,
+                                           .key = (const uint8_t *)"k", .key_len = 1,
+                                           .value = (const uint8_t *)who,
+                                           .value_len = (int32_t)strlen(who)};
+    }
+    struct batch_build_params params = {.base_offset = base, .partition_leader_epoch = epoch,
+                                        .producer_id = -1, .producer_epoch = -1,
+                                        .base_sequence = -1};
+    int64_t len = batch_build(buf, cap, &params, recs, (size_t)n);
+    assert_true(len > 0);
+    return (size_t)len;
+}
+
+static void leader_append(struct partition *p, int n) {
+    uint8_t buf[4096];
+    size_t len = build(buf, sizeof buf, n, 0, 0, "leader");
+    struct log_append_info info;
+    assert_int_equal(partition_append(p, buf, len, 0, &info), 0);
+}
+
+/* The whole log [log start, LEO) as bytes. */
+static size_t log_bytes(struct partition *p, uint8_t *buf, size_t cap) {
+    size_t len = 0;
+    int64_t first = -1;
+    if (partition_log_end(p) == partition_log_start(p)) return 0;
+    assert_int_equal(log_read_copy(p->log, partition_log_start(p), cap, true,
+                                   partition_log_end(p), buf, cap, &len, &first),
+                     0);
+    return len;
+}
+
+static void run_ms(struct sim_world *w, uint64_t ms) {
+    sim_world_run_until(w, sim_world_now_ns(w) + ms * NS_PER_MS);
+}
+
+static const int32_t R12[] = {1, 2};
+
+struct world {
+    struct sim_world *sim;
+    struct sim_node *leader_node, *follower_node;
+    struct leader leader;
+    struct follower follower;
+    struct partition *fp;
+    struct fetcher *fetcher;
+    struct broker_config config;
+};
+
+static void world_start(struct world *w, uint64_t seed) {
+    memset(w, 0, sizeof *w);
+    w->sim = sim_world_create(seed);
+    w->leader_node = sim_node_add(w->sim, "leader", NULL, NULL);
+    w->follower_node = sim_node_add(w->sim, "follower", NULL, NULL);
+    run_ms(w->sim, 1);
+    w->leader.io = sim_node_io(w->leader_node);
+    w->leader.partition = open_partition(w->leader.io, 1);
+    assert_int_equal(io_listen(w->leader.io, "0.0.0.0", PORT, leader_on_accept, &w->leader,
+                               &w->leader.listener),
+                     0);
+    w->fp = open_partition(sim_node_io(w->follower_node), 2);
+    broker_config_defaults(&w->config);
+    w->config.node_id = 2;
+    w->config.replica_fetch_wait_max_ms = 500;
+    w->config.replica_fetch_backoff_ms = 1000;
+}
+
+static void world_fetch(struct world *w, int32_t epoch) {
+    struct fetcher_callbacks cb = {.on_progress = on_progress,
+                                   .on_storage_error = on_storage_error,
+                                   .arg = &w->follower};
+    assert_int_equal(fetcher_create(sim_node_io(w->follower_node), &w->config, 1, "leader",
+                                    PORT, &cb, &w->fetcher),
+                     0);
+    assert_int_equal(fetcher_leader_id(w->fetcher), 1);
+    assert_int_equal(fetcher_add(w->fetcher, w->fp, epoch), 0);
+    assert_int_equal(fetcher_add(w->fetcher, w->fp, epoch), -EEXIST);
+    assert_int_equal(fetcher_partition_count(w->fetcher), 1);
+}
+
+static void world_stop(struct world *w) {
+    fetcher_destroy(w->fetcher);
+    assert_int_equal(partition_close(w->fp), 0);
+    io_listener_close(w->leader.io, w->leader.listener);
+    assert_int_equal(partition_close(w->leader.partition), 0);
+    sim_world_destroy(w->sim);
+}
+
+/* ---- Tests ---------------------------------------------------------------------------- */
+
+static uint64_t divergent_tail(uint64_t seed) {
+    static struct world w;
+    world_start(&w, seed);
+    struct partition *lp = w.leader.partition;
+    /* Epoch 1: offsets 0..9 on both (the follower got them from the old leader). */
+    const int32_t only1[] = {1};
+    assert_int_equal(partition_become_leader(lp, 1, 1, R12, 2, only1, 1, 0), 0);
+    leader_append(lp, 4);
+    leader_append(lp, 6);
+    uint8_t a[1 << 16], b[1 << 16];
+    size_t len = log_bytes(lp, a, sizeof a);
+    assert_int_equal(partition_become_follower(w.fp, 1, 1, 1, R12, 2, only1, 1), 0);
+    assert_int_equal(partition_follower_append(w.fp, a, len, 10, 0, 0), 0);
+    /* The follower's divergent tail: 10..14 in epoch 1 that never reached the leader. */
+    len = build(b, sizeof b, 5, 10, 1, "lost");
+    assert_int_equal(partition_follower_append(w.fp, b, len, 10, 0, 0), 0);
+    assert_int_equal(partition_log_end(w.fp), 15);
+    /* Epoch 2: the leader writes 10..17 in three batches; the follower is in its ISR. */
+    assert_int_equal(partition_become_leader(lp, 2, 2, R12, 2, R12, 2, 0), 0);
+    leader_append(lp, 3);
+    leader_append(lp, 3);
+    leader_append(lp, 2);
+    assert_int_equal(partition_log_end(lp), 18);
+    assert_int_equal(lp->high_watermark, 10); /* Waits for the follower. */
+    w.leader.epoch = 2;
+    w.leader.chop_bytes = 7; /* The first data answer ends inside the last batch. */
+
+    assert_int_equal(partition_become_follower(w.fp, 1, 2, 2, R12, 2, R12, 2), 0);
+    world_fetch(&w, 2);
+    run_ms(w.sim, 1);
+    assert_int_equal(w.leader.offsets_requests, 0); /* Nothing runs inside fetcher_add. */
+    run_ms(w.sim, 3000);
+
+    assert_int_equal(w.leader.offsets_requests, 1);
+    assert_true(w.leader.fetch_requests >= 3); /* 10 (cut), 16, then 18 for the HW. */
+    assert_int_equal(w.follower.storage_errors, 0);
+    assert_int_equal(partition_log_end(w.fp), 18);
+    assert_int_equal(lp->high_watermark, 18);
+    assert_int_equal(w.fp->high_watermark, 18);
+    assert_true(w.follower.progress >= 2);
+    assert_true(w.follower.hw_moves >= 1);
+    /* Byte for byte the leader's log, epochs included. */
+    size_t la = log_bytes(lp, a, sizeof a);
+    size_t lb = log_bytes(w.fp, b, sizeof b);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    int32_t e = -1;
+    int64_t end = -1;
+    log_end_offset_for_epoch(w.fp->log, 1, &e, &end);
+    assert_int_equal(e, 1);
+    assert_int_equal(end, 10);
+    uint64_t hash = sim_world_trace_hash(w.sim);
+    world_stop(&w);
+    return hash;
+}
+
+static void test_divergent_tail_truncates_then_copies(void **state) {
+    (void)state;
+    uint64_t h1 = divergent_tail(11);
+    uint64_t h2 = divergent_tail(11);
+    assert_int_equal(h1, h2);
+}
+
+static void test_fenced_epoch_parks(void **state) {
+    (void)state;
+    static struct world w;
+    world_start(&w, 5);
+    struct partition *lp = w.leader.partition;
+    assert_int_equal(partition_become_leader(lp, 3, 1, R12, 2, R12, 2, 0), 0);
+    leader_append(lp, 5);
+    w.leader.epoch = 3;
+    /* The follower still believes in epoch 2: the leader fences it. */
+    assert_int_equal(partition_become_follower(w.fp, 1, 2, 1, R12, 2, R12, 2), 0);
+    world_fetch(&w, 2);
+    run_ms(w.sim, 5000);
+    /* An empty log has no epoch to ask about, so it fetches at once: one request only. */
+    assert_int_equal(w.leader.offsets_requests + w.leader.fetch_requests, 1);
+    assert_int_equal(partition_log_end(w.fp), 0);
+    assert_int_equal(w.follower.progress, 0);
+    assert_int_equal(fetcher_partition_count(w.fetcher), 1); /* Parked, not dropped. */
+    /* The broker learns epoch 3 and re-adds it: it catches up. */
+    fetcher_remove(w.fetcher, w.fp);
+    assert_int_equal(fetcher_partition_count(w.fetcher), 0);
+    assert_int_equal(partition_become_follower(w.fp, 1, 3, 2, R12, 2, R12, 2), 0);
+    assert_int_equal(fetcher_add(w.fetcher, w.fp, 3), 0);
+    run_ms(w.sim, 3000);
+    assert_int_equal(partition_log_end(w.fp), 5);
+    assert_int_equal(w.fp->high_watermark, 5);
+    assert_int_equal(lp->high_watermark, 5);
+    world_stop(&w);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_divergent_tail_truncates_then_copies),
+        cmocka_unit_test(test_fenced_epoch_parks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -21,7 +21,10 @@
  *             partition exposed before (`hw` with leader=1), reset by an `unclean_election`.
  *   I-REPL-5  no read above HW: `fetch_served` to a consumer (replica -1) ends at or below
  *             the serving replica's HW.
- *   I-REPL-6  monotonic HW: a leader's `hw` events never decrease within one leader epoch.
+ *   I-REPL-6  monotonic HW: a leader's `hw` events never decrease within one leader epoch;
+ *             and no replica truncates (`log_truncate`) below the last HW it applied unless
+ *             it crashed or an unclean election came between (HW applied before truncating,
+ *             KAFKA-14704).
  *   I-CTRL-1  one leader per (topic, partition, leader_epoch) over every node's
  *             `metadata_partition`; one state per partition epoch; leader epochs never
  *             decrease as the partition epoch rises.

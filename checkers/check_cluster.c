@@ -350,6 +350,94 @@ static bool same_hw_key(const struct hw_event *a, const struct hw_event *b) {
            strcmp(a->node, b->node) == 0 && strcmp(a->topic, b->topic) == 0;
 }
 
+/* True when the trace holds an event named `name` in (from, to) (indices) that matches:
+ * a crash of `node` (name "fault"), or an unclean election of (topic, partition). */
+static bool event_between(const struct trace_event **evs, size_t n, size_t from, size_t to,
+                          const char *node, const char *topic, int32_t partition) {
+    for (size_t i = 0; i < n; i++) {
+        const struct trace_event *e = evs[i];
+        if (e->index <= from || e->index >= to) continue;
+        if (node != NULL && strcmp(ev_str(e, "kind"), "crash") == 0 &&
+            strcmp(ev_str(e, "target"), node) == 0)
+            return true;
+        if (topic != NULL && strcmp(ev_str(e, "topic"), topic) == 0 &&
+            ev_int(e, "partition", -1) == partition)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The follower half of I-REPL-6 (KAFKA-14704): a replica must truncate to its divergence
+ * point before it applies a leader's HW. Committed records are on every later leader
+ * (I-REPL-4), so a replica's divergence point is never below the HW it applied correctly:
+ * a `log_truncate` below the node's last `hw` for the partition means that HW covered
+ * records it then found divergent. A crash of the node in between (recovery may cut an
+ * unsynced tail) or an unclean election of the partition excuses it.
+ */
+static void check_truncate_below_hw(const struct trace *t, struct check_result *out) {
+    size_t nh = 0, nt = 0, nf = 0, nu = 0;
+    const struct trace_event **hws = collect(t, "hw", &nh);
+    const struct trace_event **truncs = collect(t, "log_truncate", &nt);
+    const struct trace_event **faults = collect(t, "fault", &nf);
+    const struct trace_event **uncleans = collect(t, "unclean_election", &nu);
+    struct hw_event *evs = malloc(MAX(nh + nt, 1u) * sizeof(*evs));
+    ASSERT(evs != NULL);
+    size_t k = 0;
+    const struct trace_event **lists[2] = {hws, truncs};
+    size_t counts[2] = {nh, nt};
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; i < counts[l]; i++) {
+            const struct trace_event *e = lists[l][i];
+            evs[k++] = (struct hw_event){.node = e->node,
+                                         .topic = ev_str(e, "topic"),
+                                         .partition = (int32_t)ev_int(e, "partition", -1),
+                                         .epoch = 0,
+                                         .e = e};
+        }
+    }
+    qsort(evs, k, sizeof(*evs), cmp_hw_event); /* Per (node, partition), in trace order. */
+    const struct trace_event *bad = NULL, *bad_hw = NULL;
+    const struct trace_event *last_hw = NULL;
+    for (size_t i = 0; i < k; i++) {
+        if (i > 0 && !same_hw_key(&evs[i - 1], &evs[i])) last_hw = NULL;
+        const struct trace_event *e = evs[i].e;
+        if (ev_is(e, "hw")) {
+            last_hw = e;
+            continue;
+        }
+        if (last_hw == NULL) continue;
+        out->checked_count++;
+        int64_t to = ev_int(e, "offset", -1), hw = ev_int(last_hw, "hw", -1);
+        if (to >= hw) continue;
+        if (event_between(faults, nf, last_hw->index, e->index, e->node, NULL, 0) ||
+            event_between(uncleans, nu, last_hw->index, e->index, NULL, evs[i].topic,
+                          evs[i].partition)) {
+            continue;
+        }
+        out->violated = true;
+        out->violation_count++;
+        if (bad == NULL || e->index < bad->index) bad = e, bad_hw = last_hw;
+    }
+    if (bad != NULL && out->violation_count > 0 && out->summary[0] == '\0') {
+        const char *topic = ev_str(bad, "topic");
+        int32_t p = (int32_t)ev_int(bad, "partition", -1);
+        set_where(out, bad, topic, p, ev_int(bad, "offset", -1));
+        snprintf(out->summary, sizeof(out->summary),
+                 "%s truncated %s-%d to offset %" PRId64 ", below the high watermark %" PRId64
+                 " it had applied: it took a leader's HW over records it had not yet "
+                 "truncated (apply the HW only after truncating to the divergence point).",
+                 bad->node, topic, p, ev_int(bad, "offset", -1), ev_int(bad_hw, "hw", -1));
+        cite_event(out, bad_hw);
+        cite_event(out, bad);
+    }
+    free(evs);
+    free(uncleans);
+    free(faults);
+    free(truncs);
+    free(hws);
+}
+
 void check_monotonic_hw(const struct check_input *in, struct check_result *out) {
     check_result_init(out, "I-REPL-6");
     const struct trace *t = in->trace;
@@ -394,6 +482,7 @@ void check_monotonic_hw(const struct check_input *in, struct check_result *out) 
     }
     free(evs);
     free(hw);
+    check_truncate_below_hw(t, out);
 }
 
 /* --- I-CTRL-1: one leader per (partition, leader epoch); epochs never go back ------------- */

@@ -9,7 +9,8 @@
  *    passes when it is not, or when an unclean election came between;
  *  - I-REPL-5 fails when a consumer fetch ends above the HW; follower fetches may;
  *  - I-REPL-6 fails when a leader's HW goes back within an epoch, not across epochs and not
- *    for followers;
+ *    for followers; and when a replica truncates below the HW it applied (KAFKA-14704),
+ *    unless it crashed or an unclean election came between;
  *  - I-CTRL-1 fails on two leaders in one leader epoch, on one partition epoch read two
  *    ways, and on a leader epoch that goes back as the partition epoch rises;
  *  - I-CTRL-2 fails on two Raft leaders in one epoch and on a voter voting twice;
@@ -257,6 +258,42 @@ static void test_repl6(void **state) {
     trace_free(&t);
 }
 
+static void test_repl6_truncate_below_hw(void **state) {
+    (void)state;
+    struct trace t;
+    trace_init(&t, 100);
+    /* An ex-leader becomes follower: truncates to 40 first, then takes the leader's HW. */
+    ev(&t, "n1", "hw", "topic=t1 partition=0 hw=40 epoch=1 leader=1");
+    ev(&t, "n1", "log_truncate", "topic=t1 partition=0 offset=45");
+    ev(&t, "n1", "hw", "topic=t1 partition=0 hw=45 epoch=2 leader=0");
+    ev(&t, "n2", "log_truncate", "topic=t1 partition=0 offset=10"); /* No HW on n2 yet. */
+    struct check_result r = run("I-REPL-6", &t, NULL, 0);
+    assert_false(r.violated);
+    /* A crash in between excuses a cut below the HW (recovery of an unsynced tail). */
+    ev(&t, "sim", "fault", "kind=crash target=n1");
+    ev(&t, "n1", "log_truncate", "topic=t1 partition=0 offset=30");
+    r = run("I-REPL-6", &t, NULL, 0);
+    assert_false(r.violated);
+    /* The mutant's order: the HW from the first fetch (over the divergent tail), then the
+     * truncation below it. */
+    ev(&t, "n1", "hw", "topic=t1 partition=0 hw=60 epoch=3 leader=0");
+    size_t bad = ev(&t, "n1", "log_truncate", "topic=t1 partition=0 offset=52");
+    r = run("I-REPL-6", &t, NULL, 0);
+    assert_true(r.violated);
+    assert_int_equal(r.offset, 52);
+    assert_true(cites_event(&r, bad));
+    assert_non_null(strstr(r.summary, "below the high watermark 60"));
+    trace_free(&t);
+    /* An unclean election of the partition in between excuses it. */
+    trace_init(&t, 100);
+    ev(&t, "n1", "hw", "topic=t1 partition=0 hw=60 epoch=3 leader=0");
+    ev(&t, "q1", "unclean_election", "topic=t1 partition=0 leader=2 leader_epoch=4");
+    ev(&t, "n1", "log_truncate", "topic=t1 partition=0 offset=52");
+    r = run("I-REPL-6", &t, NULL, 0);
+    assert_false(r.violated);
+    trace_free(&t);
+}
+
 /* --- I-CTRL-1 ---------------------------------------------------------------------------- */
 
 static void test_ctrl1(void **state) {
@@ -381,6 +418,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repl3), cmocka_unit_test(test_repl4),
         cmocka_unit_test(test_repl5), cmocka_unit_test(test_repl6),
+        cmocka_unit_test(test_repl6_truncate_below_hw),
         cmocka_unit_test(test_ctrl1), cmocka_unit_test(test_ctrl2),
         cmocka_unit_test(test_ctrl3), cmocka_unit_test(test_empty_inputs_pass),
     };

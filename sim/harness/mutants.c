@@ -30,6 +30,17 @@ static const struct mutant_info registry[] = {
      .site = "system/client/consumer.c on_fetch",
      .description = "the consumer's next fetch starts one record past the last one it "
                     "returned"},
+#ifdef TRIAL_HARNESS_MULTI_NODE
+    /* Replication mutants: only multi-node scenarios can show them. */
+    {.name = "truncate-to-hw",
+     .site = "system/partition/fetcher.c step",
+     .description = "a follower truncates to its own high watermark instead of asking the "
+                    "leader where its epoch ends (pre-KIP-101)"},
+    {.name = "hw-before-truncate",
+     .site = "system/partition/fetcher.c fetch_wanted",
+     .description = "a follower fetches, and applies the leader's high watermark, before "
+                    "truncating its divergent tail (KAFKA-14704)"},
+#endif
 };
 
 size_t mutants_registry(const struct mutant_info **out) {

@@ -1046,10 +1046,15 @@ static int16_t leader_check(const struct partition *part, int32_t current_leader
 /* The error for topic/partition not held here: elsewhere in multi-broker mode, or unknown. */
 static int16_t missing_partition_error(const struct broker *broker, const char *topic,
                                        int32_t index) {
+    if (!broker_replicated(broker)) return KERR_UNKNOWN_TOPIC_OR_PARTITION;
     const struct broker_topic *t = topic_find(broker, topic);
-    if (broker_replicated(broker) && t != NULL && index >= 0 && index < t->partition_count) {
+    if (t != NULL && index >= 0 && index < t->partition_count) return KERR_NOT_LEADER_OR_FOLLOWER;
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker->qc != NULL &&
+        metadata_partition_find(quorum_client_image(broker->qc), topic, index) != NULL) {
         return KERR_NOT_LEADER_OR_FOLLOWER;
     }
+#endif
     return KERR_UNKNOWN_TOPIC_OR_PARTITION;
 }
 
@@ -2047,13 +2052,8 @@ static int handle_produce(struct broker_request *req) {
                 op->error_code = KERR_INVALID_REQUIRED_ACKS;
                 continue;
             }
-            if (part == NULL && replicated && t != NULL && rp->index >= 0 &&
-                rp->index < t->partition_count) {
-                op->error_code = KERR_NOT_LEADER_OR_FOLLOWER; /* Another broker's replica. */
-                continue;
-            }
             if (part == NULL) {
-                op->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                op->error_code = missing_partition_error(broker, str_or_empty(rt->name), rp->index);
                 continue;
             }
             if (replicated && !partition_is_leader(part)) {
@@ -2190,10 +2190,7 @@ static void fetch_read_partition(struct broker_request *req, const char *topic,
     struct partition *part = partition_find(req->broker, topic, fp->partition);
     bool replicated = broker_replicated(req->broker);
     if (part == NULL) {
-        struct broker_topic *t = topic_find(req->broker, topic);
-        bool elsewhere = replicated && t != NULL && fp->partition >= 0 &&
-                         fp->partition < t->partition_count;
-        out->error = elsewhere ? KERR_NOT_LEADER_OR_FOLLOWER : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        out->error = missing_partition_error(req->broker, topic, fp->partition);
         return;
     }
     bool follower = replicated && fr->replica_id >= 0;

@@ -1,0 +1,323 @@
+/*
+ * test_broker_image.c — the broker driven by a metadata image, without Raft: two brokers in
+ * the simulated world get their roles from an image the test edits (through the fake quorum
+ * client, tests/unit/fake_quorum_client.c). Proves: the leader takes Produce and the
+ * follower refuses it (NOT_LEADER_OR_FOLLOWER) and refuses consumer fetches; the follower's
+ * fetcher copies the leader's log, the leader proposes the caught-up follower into the ISR
+ * (AlterPartition) and applies the committed ISR; acks=all is answered once the ISR has the
+ * batch; after a leader change in the image the new leader serves every acknowledged record,
+ * the old one refuses Produce, and a stale or future current_leader_epoch is fenced
+ * (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH, I-REPL-10); with min.insync.replicas=2 and
+ * an ISR of one, acks=all is refused with NOT_ENOUGH_REPLICAS (I-REPL-9) while acks=1 is
+ * taken; Metadata lists the image's brokers and leaders. Both brokers stop freeing every byte.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "broker/broker.h"
+#include "client/client.h"
+#include "controller/metadata.h"
+#include "proto/proto.h"
+#include "sim/sim.h"
+#include "tests/unit/fake_quorum_client.h"
+
+#define TOPIC "t"
+#define NODES 2
+
+struct node_state {
+    struct broker_config config;
+    struct broker *broker;
+    struct sim_node *node;
+};
+
+static struct node_state nodes[NODES];
+static struct sim_world *world;
+static struct sim_node *client_node;
+
+/* The image every broker sees. */
+static struct metadata_broker img_brokers[NODES];
+static struct metadata_partition img_partition;
+static struct metadata_topic img_topic;
+static struct metadata_image img;
+
+static void broker_main(struct io *io, void *arg) {
+    struct node_state *n = arg;
+    n->broker = NULL;
+    assert_int_equal(broker_start(io, &n->config, &n->broker), 0);
+}
+
+struct call {
+    bool done;
+    int status;
+    int16_t error;
+    int64_t offset;
+    int64_t high_watermark;
+    int records;
+    int32_t brokers;
+    int32_t leader;
+};
+
+static bool count_record(void *arg, int64_t offset, int64_t ts, const uint8_t *key,
+                         int32_t key_len, const uint8_t *value, int32_t value_len) {
+    struct call *c = arg;
+    assert_int_equal(offset, c->records); /* Consecutive from 0. */
+    c->records++;
+    return true;
+}
+
+static void on_done(void *arg, int status, const void *body, int16_t api) {
+    struct call *c = arg;
+    c->done = true;
+    c->status = status;
+    if (status < 0) return;
+    if (api == PROTO_API_PRODUCE) {
+        const struct proto_produce_response *r = body;
+        c->error = r->responses.items[0].partition_responses.items[0].error_code;
+        c->offset = r->responses.items[0].partition_responses.items[0].base_offset;
+    } else if (api == PROTO_API_FETCH) {
+        const struct proto_fetch_response *r = body;
+        const struct proto_fetch_response_partition *p = &r->responses.items[0].partitions.items[0];
+        c->error = p->error_code;
+        c->high_watermark = p->high_watermark;
+        if (p->records.len > 0) {
+            client_walk_records(p->records.data, (size_t)p->records.len, 0, count_record, c);
+        }
+    } else if (api == PROTO_API_METADATA) {
+        const struct proto_metadata_response *r = body;
+        c->brokers = r->brokers.count;
+        c->error = r->topics.items[0].error_code;
+        c->leader = r->topics.items[0].partitions.count > 0
+                        ? r->topics.items[0].partitions.items[0].leader_id : -2;
+    }
+}
+
+#define DONE_FN(name, api)                                                                     \
+    static void name(void *arg, int status, const void *body) { on_done(arg, status, body, api); }
+DONE_FN(done_produce, PROTO_API_PRODUCE)
+DONE_FN(done_fetch, PROTO_API_FETCH)
+DONE_FN(done_metadata, PROTO_API_METADATA)
+
+static void run_ms(uint64_t ms) {
+    sim_world_run_until(world, sim_world_now_ns(world) + ms * 1000000ULL);
+}
+
+static void run_until_done(struct call *c, uint64_t limit_ms) {
+    uint64_t deadline = sim_world_now_ns(world) + limit_ms * 1000000ULL;
+    while (!c->done && sim_world_now_ns(world) < deadline) {
+        if (!sim_world_step(world)) break;
+    }
+    assert_true(c->done);
+    assert_int_equal(c->status, 0);
+}
+
+static struct client *connect_to(int32_t id) {
+    char host[8];
+    snprintf(host, sizeof(host), "n%d", id);
+    return client_create(sim_node_io(client_node), host, 9092, "test");
+}
+
+static void produce(int32_t to, int16_t acks, int count, struct call *c) {
+    static uint8_t buf[1 << 14];
+    struct client_record records[8];
+    ASSERT(count <= 8);
+    for (int i = 0; i < count; i++) {
+        records[i] = (struct client_record){.value = (const uint8_t *)"v", .value_len = 1,
+                                            .timestamp_ms = 1000};
+    }
+    int64_t size = client_build_batch(buf, sizeof(buf), records, (size_t)count);
+    assert_true(size > 0);
+    struct proto_produce_request_partition part = {.index = 0,
+                                                   .records = {.data = buf, .len = (int32_t)size}};
+    struct proto_produce_request_topic topic = {.name = PROTO_STR(TOPIC)};
+    topic.partition_data.items = &part;
+    topic.partition_data.count = 1;
+    struct proto_produce_request req = {.transactional_id = PROTO_STR_NULL, .acks = acks,
+                                        .timeout_ms = 5000};
+    req.topic_data.items = &topic;
+    req.topic_data.count = 1;
+    memset(c, 0, sizeof(*c));
+    struct client *cl = connect_to(to);
+    assert_int_equal(client_send(cl, PROTO_API_PRODUCE, 3, &req, done_produce, c), 0);
+    run_until_done(c, 10000);
+    client_destroy(cl);
+}
+
+static void fetch(int32_t from, int32_t current_leader_epoch, struct call *c) {
+    struct proto_fetch_request_partition p = {.partition = 0,
+                                              .current_leader_epoch = current_leader_epoch,
+                                              .fetch_offset = 0, .log_start_offset = -1,
+                                              .partition_max_bytes = 1 << 20};
+    struct proto_fetch_request_topic t = {.topic = PROTO_STR(TOPIC)};
+    t.partitions.items = &p;
+    t.partitions.count = 1;
+    struct proto_fetch_request req = {.replica_id = -1, .max_wait_ms = 0, .min_bytes = 1,
+                                      .max_bytes = 1 << 24, .isolation_level = 0,
+                                      .session_epoch = -1, .rack_id = PROTO_STR("")};
+    req.topics.items = &t;
+    req.topics.count = 1;
+    req.forgotten_topics_data.count = 0;
+    memset(c, 0, sizeof(*c));
+    struct client *cl = connect_to(from);
+    assert_int_equal(client_send(cl, PROTO_API_FETCH, 11, &req, done_fetch, c), 0);
+    run_until_done(c, 5000);
+    client_destroy(cl);
+}
+
+static void metadata(int32_t from, struct call *c) {
+    struct proto_metadata_request_topic t = {.name = PROTO_STR(TOPIC)};
+    struct proto_metadata_request req = {.allow_auto_topic_creation = false};
+    req.topics.items = &t;
+    req.topics.count = 1;
+    memset(c, 0, sizeof(*c));
+    struct client *cl = connect_to(from);
+    assert_int_equal(client_send(cl, PROTO_API_METADATA, 4, &req, done_metadata, c), 0);
+    run_until_done(c, 5000);
+    client_destroy(cl);
+}
+
+static void set_partition(int32_t leader, int32_t leader_epoch, const int32_t *isr,
+                          uint32_t isr_count) {
+    img_partition.leader = leader;
+    img_partition.leader_epoch = leader_epoch;
+    img_partition.partition_epoch++;
+    memcpy(img_partition.isr, isr, isr_count * sizeof(int32_t));
+    img_partition.isr_count = isr_count;
+}
+
+static void world_start(void) {
+    memset(nodes, 0, sizeof(nodes));
+    world = sim_world_create(7);
+    memset(&img, 0, sizeof(img));
+    memset(img_brokers, 0, sizeof(img_brokers));
+    memset(&img_topic, 0, sizeof(img_topic));
+    memset(&img_partition, 0, sizeof(img_partition));
+    img.offset = -1;
+    fake_qc_init(world, &img);
+    for (int i = 0; i < NODES; i++) {
+        char props[512], error[BROKER_CONFIG_ERROR_MAX], name[8];
+        snprintf(props, sizeof(props),
+                 "process.roles=broker\nnode.id=%d\ncontroller.quorum.voters=1@c1:9093\n"
+                 "listeners=PLAINTEXT://n%d:9092\nlog.dirs=/data\n"
+                 "replica.fetch.wait.max.ms=100\n",
+                 i + 1, i + 1);
+        broker_config_defaults(&nodes[i].config);
+        int rc = broker_config_parse(&nodes[i].config, props, strlen(props), NULL, NULL, error);
+        if (rc != 0) fprintf(stderr, "config: %s\n", error);
+        assert_int_equal(rc, 0);
+        snprintf(name, sizeof(name), "n%d", i + 1);
+        nodes[i].node = sim_node_add(world, name, broker_main, &nodes[i]);
+        img_brokers[i] = (struct metadata_broker){.id = i + 1, .epoch = i, .port = 9092};
+        snprintf(img_brokers[i].host, sizeof(img_brokers[i].host), "n%d", i + 1);
+    }
+    client_node = sim_node_add(world, "client", NULL, NULL);
+    run_ms(10);
+    img.brokers = img_brokers;
+    img.broker_count = NODES;
+    img.broker_cap = NODES;
+    snprintf(img_topic.name, sizeof(img_topic.name), "%s", TOPIC);
+    img_topic.id[0] = 1;
+    img_topic.partitions = &img_partition;
+    img_topic.partition_count = 1;
+    img.topics = &img_topic;
+    img.topic_count = 1;
+    img.topic_cap = 1;
+    img_partition.index = 0;
+    img_partition.replicas[0] = 1;
+    img_partition.replicas[1] = 2;
+    img_partition.replica_count = 2;
+}
+
+static void world_stop(void) {
+    for (int i = 0; i < NODES; i++) {
+        if (nodes[i].broker == NULL || !sim_node_is_up(nodes[i].node)) continue;
+        assert_int_equal(broker_stop(nodes[i].broker), 0);
+        assert_int_equal(sim_node_live_bytes(nodes[i].node), 0);
+    }
+    sim_world_destroy(world);
+}
+
+static void test_leader_follower_failover(void **state) {
+    (void)state;
+    world_start();
+    const int32_t only1[] = {1};
+    set_partition(1, 1, only1, 1);
+    fake_qc_publish();
+    run_ms(100);
+
+    struct call c;
+    metadata(2, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.brokers, 2);
+    assert_int_equal(c.leader, 1);
+
+    produce(1, -1, 3, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.offset, 0);
+    produce(2, -1, 1, &c);
+    assert_int_equal(c.error, 6); /* NOT_LEADER_OR_FOLLOWER */
+    fetch(2, -1, &c);
+    assert_int_equal(c.error, 6);
+
+    /* The follower catches up and the leader asks for it to join the ISR. */
+    run_ms(2000);
+    assert_true(fake_qc_alters() >= 1);
+    assert_int_equal(img_partition.isr_count, 2);
+
+    /* acks=all now needs both replicas; it is answered once both have it. */
+    produce(1, -1, 2, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.offset, 3);
+    fetch(1, 1, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.records, 5);
+    run_ms(1000);
+
+    /* Leader change: node 2 leads in epoch 2 and has every acknowledged record. */
+    const int32_t both[] = {1, 2};
+    set_partition(2, 2, both, 2);
+    fake_qc_publish();
+    run_ms(1000);
+    fetch(2, 2, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.records, 5);
+    produce(1, 1, 1, &c);
+    assert_int_equal(c.error, 6);
+    fetch(2, 1, &c);
+    assert_int_equal(c.error, 74); /* FENCED_LEADER_EPOCH */
+    fetch(2, 3, &c);
+    assert_int_equal(c.error, 75); /* UNKNOWN_LEADER_EPOCH */
+    fetch(1, 2, &c);
+    assert_int_equal(c.error, 6);
+
+    /* min.insync.replicas=2 with node 1 gone from the ISR: acks=all refused, acks=1 taken. */
+    sim_node_crash(nodes[0].node);
+    fake_qc_forget(1);
+    img_topic.config_count = 1;
+    snprintf(img_topic.configs[0].name, sizeof(img_topic.configs[0].name), "min.insync.replicas");
+    snprintf(img_topic.configs[0].value, sizeof(img_topic.configs[0].value), "2");
+    const int32_t only2[] = {2};
+    set_partition(2, 2, only2, 1);
+    fake_qc_publish();
+    run_ms(100);
+    produce(2, -1, 1, &c);
+    assert_int_equal(c.error, 19); /* NOT_ENOUGH_REPLICAS */
+    produce(2, 1, 1, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.offset, 5);
+    world_stop();
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_leader_follower_failover),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -63,6 +63,7 @@ struct call {
     int records;
     int32_t brokers;
     int32_t leader;
+    int32_t node_id;
 };
 
 static bool count_record(void *arg, int64_t offset, int64_t ts, const uint8_t *key,
@@ -90,6 +91,17 @@ static void on_done(void *arg, int status, const void *body, int16_t api) {
         if (p->records.len > 0) {
             client_walk_records(p->records.data, (size_t)p->records.len, 0, count_record, c);
         }
+    } else if (api == PROTO_API_FIND_COORDINATOR) {
+        const struct proto_find_coordinator_response *r = body;
+        c->error = r->error_code;
+        c->node_id = r->node_id;
+    } else if (api == PROTO_API_OFFSET_COMMIT) {
+        const struct proto_offset_commit_response *r = body;
+        c->error = r->topics.items[0].partitions.items[0].error_code;
+    } else if (api == PROTO_API_OFFSET_FETCH) {
+        const struct proto_offset_fetch_response *r = body;
+        c->error = r->topics.items[0].partitions.items[0].error_code;
+        c->offset = r->topics.items[0].partitions.items[0].committed_offset;
     } else if (api == PROTO_API_METADATA) {
         const struct proto_metadata_response *r = body;
         c->brokers = r->brokers.count;
@@ -104,7 +116,6 @@ static void on_done(void *arg, int status, const void *body, int16_t api) {
 DONE_FN(done_produce, PROTO_API_PRODUCE)
 DONE_FN(done_fetch, PROTO_API_FETCH)
 DONE_FN(done_metadata, PROTO_API_METADATA)
-
 static void run_ms(uint64_t ms) {
     sim_world_run_until(world, sim_world_now_ns(world) + ms * 1000000ULL);
 }
@@ -179,6 +190,57 @@ static void metadata(int32_t from, struct call *c) {
     memset(c, 0, sizeof(*c));
     struct client *cl = connect_to(from);
     assert_int_equal(client_send(cl, PROTO_API_METADATA, 4, &req, done_metadata, c), 0);
+    run_until_done(c, 5000);
+    client_destroy(cl);
+}
+
+DONE_FN(done_find, PROTO_API_FIND_COORDINATOR)
+DONE_FN(done_commit, PROTO_API_OFFSET_COMMIT)
+DONE_FN(done_offset_fetch, PROTO_API_OFFSET_FETCH)
+
+static void find_coordinator(int32_t to, struct call *c) {
+    struct proto_find_coordinator_request req = {.key = PROTO_STR("g"), .key_type = 0};
+    memset(c, 0, sizeof(*c));
+    struct client *cl = connect_to(to);
+    assert_int_equal(client_send(cl, PROTO_API_FIND_COORDINATOR, 1, &req, done_find, c), 0);
+    run_until_done(c, 5000);
+    client_destroy(cl);
+}
+
+/* A simple (memberless) commit of offset `offset` for t-0 in group g. */
+static void commit(int32_t to, int64_t offset, struct call *c) {
+    struct proto_offset_commit_request_partition p = {.partition_index = 0,
+                                                      .committed_offset = offset,
+                                                      .committed_leader_epoch = -1,
+                                                      .commit_timestamp = -1,
+                                                      .committed_metadata = PROTO_STR("")};
+    struct proto_offset_commit_request_topic t = {.name = PROTO_STR(TOPIC)};
+    t.partitions.items = &p;
+    t.partitions.count = 1;
+    struct proto_offset_commit_request req = {.group_id = PROTO_STR("g"), .generation_id = -1,
+                                              .member_id = PROTO_STR(""),
+                                              .group_instance_id = PROTO_STR_NULL,
+                                              .retention_time_ms = -1};
+    req.topics.items = &t;
+    req.topics.count = 1;
+    memset(c, 0, sizeof(*c));
+    struct client *cl = connect_to(to);
+    assert_int_equal(client_send(cl, PROTO_API_OFFSET_COMMIT, 2, &req, done_commit, c), 0);
+    run_until_done(c, 5000);
+    client_destroy(cl);
+}
+
+static void offset_fetch(int32_t to, struct call *c) {
+    int32_t partition = 0;
+    struct proto_offset_fetch_request_topic t = {.name = PROTO_STR(TOPIC)};
+    t.partition_indexes.items = &partition;
+    t.partition_indexes.count = 1;
+    struct proto_offset_fetch_request req = {.group_id = PROTO_STR("g")};
+    req.topics.items = &t;
+    req.topics.count = 1;
+    memset(c, 0, sizeof(*c));
+    struct client *cl = connect_to(to);
+    assert_int_equal(client_send(cl, PROTO_API_OFFSET_FETCH, 1, &req, done_offset_fetch, c), 0);
     run_until_done(c, 5000);
     client_destroy(cl);
 }
@@ -315,9 +377,48 @@ static void test_leader_follower_failover(void **state) {
     world_stop();
 }
 
+/* The group coordinator lives on the leader of the group's __consumer_offsets partition:
+ * FindCoordinator names it, and a new leader loads the groups its log replicated. */
+static void test_coordinator_follows_offsets_leader(void **state) {
+    (void)state;
+    world_start();
+    snprintf(img_topic.name, sizeof(img_topic.name), "__consumer_offsets");
+    img_topic.config_count = 1;
+    snprintf(img_topic.configs[0].name, sizeof(img_topic.configs[0].name), "cleanup.policy");
+    snprintf(img_topic.configs[0].value, sizeof(img_topic.configs[0].value), "compact");
+    const int32_t both[] = {1, 2};
+    set_partition(1, 1, both, 2);
+    fake_qc_publish();
+    run_ms(100);
+
+    struct call c;
+    find_coordinator(2, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.node_id, 1);
+    commit(1, 42, &c);
+    assert_int_equal(c.error, 0);
+    commit(2, 43, &c);
+    assert_int_equal(c.error, 16); /* NOT_COORDINATOR: node 2 only follows. */
+    run_ms(1000);
+
+    set_partition(2, 2, both, 2);
+    fake_qc_publish();
+    run_ms(500);
+    find_coordinator(1, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.node_id, 2);
+    offset_fetch(2, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.offset, 42);
+    commit(1, 44, &c);
+    assert_int_equal(c.error, 16);
+    world_stop();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leader_follower_failover),
+        cmocka_unit_test(test_coordinator_follows_offsets_leader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

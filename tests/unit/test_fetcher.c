@@ -12,6 +12,13 @@
  *  - a fenced epoch (the follower's epoch is older than the leader's) parks the partition:
  *    no more requests, nothing appended; re-added with the current epoch it catches up;
  *  - the same seed gives the same trace hash.
+ * Built a second time as test_fetcher_mutants (linked with the simulator's mutant build of
+ * the system libraries, TEST_FETCHER_MUTANTS) it also proves the two fetcher mutants do the
+ * harm they name, and that without them the same worlds are clean:
+ *  - hw-before-truncate: the new leader's HW lands on the untruncated divergent tail, so the
+ *    follower's traced `hw` goes down when the tail is cut (KAFKA-14704, I-REPL-6);
+ *  - truncate-to-hw: a follower whose log equals the leader's but whose HW lags cuts back
+ *    to its HW (pre-KIP-101) instead of keeping the data OffsetForLeaderEpoch vouches for.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -395,10 +402,119 @@ static void test_fenced_epoch_parks(void **state) {
     world_stop(&w);
 }
 
+#ifdef TEST_FETCHER_MUTANTS
+/* What the follower node traced: hw decreases and truncations. */
+struct follower_watch {
+    struct sim_node *node;
+    int64_t last_hw;
+    uint32_t hw_decreases;
+    uint32_t truncations;
+    int64_t truncated_to;
+};
+
+static void watch_trace(void *arg, struct sim_node *node, uint64_t now_ns, const char *event,
+                        const struct io_trace_field *fields, size_t count) {
+    struct follower_watch *fw = arg;
+    (void)now_ns;
+    if (node != fw->node) return;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(event, "hw") == 0 && strcmp(fields[i].key, "hw") == 0) {
+            fw->hw_decreases += fields[i].i < fw->last_hw;
+            fw->last_hw = fields[i].i;
+        }
+        if (strcmp(event, "log_truncate") == 0 && strcmp(fields[i].key, "offset") == 0) {
+            fw->truncations++;
+            fw->truncated_to = fields[i].i;
+        }
+    }
+}
+
+/* Leader: 0..9 in epoch 1 (both have them), 10..17 in epoch 2 with the ISR {leader}, so
+ * its HW is 18. Follower: 0..9 plus a divergent 10..14 of epoch 1, HW 10. */
+static void hw_before_truncate(const char *mutant, uint32_t expect_decreases) {
+    static struct world w;
+    world_start(&w, 21);
+    struct follower_watch fw = {.node = w.follower_node, .last_hw = -1};
+    sim_world_set_trace_hook(w.sim, watch_trace, &fw);
+    sim_world_set_mutant(w.sim, mutant);
+    struct partition *lp = w.leader.partition;
+    const int32_t only1[] = {1};
+    assert_int_equal(partition_become_leader(lp, 1, 1, R12, 2, only1, 1, 0), 0);
+    leader_append(lp, 10);
+    uint8_t a[1 << 16], b[1 << 16];
+    size_t len = log_bytes(lp, a, sizeof a);
+    assert_int_equal(partition_become_follower(w.fp, 1, 1, 1, R12, 2, only1, 1), 0);
+    assert_int_equal(partition_follower_append(w.fp, a, len, 10, 0, 0), 0);
+    len = build(b, sizeof b, 5, 10, 1, "lost");
+    assert_int_equal(partition_follower_append(w.fp, b, len, 10, 0, 0), 0);
+    assert_int_equal(partition_become_leader(lp, 2, 2, R12, 2, only1, 1, 0), 0);
+    leader_append(lp, 8);
+    assert_int_equal(lp->high_watermark, 18);
+    w.leader.epoch = 2;
+    assert_int_equal(partition_become_follower(w.fp, 1, 2, 2, R12, 2, only1, 1), 0);
+    world_fetch(&w, 2);
+    run_ms(w.sim, 3000);
+    /* Either way the follower ends as a copy of the leader... */
+    assert_int_equal(partition_log_end(w.fp), 18);
+    assert_int_equal(w.fp->high_watermark, 18);
+    size_t la = log_bytes(lp, a, sizeof a);
+    size_t lb = log_bytes(w.fp, b, sizeof b);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    /* ...but with the mutant its HW went up to 15 over the lost tail and back to 10. */
+    assert_int_equal(fw.hw_decreases, expect_decreases);
+    world_stop(&w);
+}
+
+static void test_mutant_hw_before_truncate(void **state) {
+    (void)state;
+    hw_before_truncate("", 0);
+    hw_before_truncate("hw-before-truncate", 1);
+}
+
+/* Both logs are 0..14 of epoch 1; the leader moved to epoch 2; the follower's HW is 10. */
+static void truncate_to_hw(const char *mutant, uint32_t expect_truncations) {
+    static struct world w;
+    world_start(&w, 22);
+    struct follower_watch fw = {.node = w.follower_node, .last_hw = -1};
+    sim_world_set_trace_hook(w.sim, watch_trace, &fw);
+    sim_world_set_mutant(w.sim, mutant);
+    struct partition *lp = w.leader.partition;
+    const int32_t only1[] = {1};
+    assert_int_equal(partition_become_leader(lp, 1, 1, R12, 2, only1, 1, 0), 0);
+    leader_append(lp, 10);
+    leader_append(lp, 5);
+    uint8_t a[1 << 16];
+    size_t len = log_bytes(lp, a, sizeof a);
+    assert_int_equal(partition_become_follower(w.fp, 1, 1, 1, R12, 2, only1, 1), 0);
+    assert_int_equal(partition_follower_append(w.fp, a, len, 10, 0, 0), 0);
+    assert_int_equal(w.fp->high_watermark, 10);
+    assert_int_equal(partition_become_leader(lp, 2, 2, R12, 2, only1, 1, 0), 0);
+    w.leader.epoch = 2;
+    assert_int_equal(partition_become_follower(w.fp, 1, 2, 2, R12, 2, only1, 1), 0);
+    world_fetch(&w, 2);
+    run_ms(w.sim, 3000);
+    assert_int_equal(partition_log_end(w.fp), 15);
+    assert_int_equal(fw.truncations, expect_truncations);
+    if (expect_truncations > 0) assert_int_equal(fw.truncated_to, 10);
+    world_stop(&w);
+}
+
+static void test_mutant_truncate_to_hw(void **state) {
+    (void)state;
+    truncate_to_hw("", 0);
+    truncate_to_hw("truncate-to-hw", 1);
+}
+#endif
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_divergent_tail_truncates_then_copies),
         cmocka_unit_test(test_fenced_epoch_parks),
+#ifdef TEST_FETCHER_MUTANTS
+        cmocka_unit_test(test_mutant_hw_before_truncate),
+        cmocka_unit_test(test_mutant_truncate_to_hw),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

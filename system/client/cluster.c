@@ -356,6 +356,8 @@ static void apply_topics(struct cluster *c, const struct proto_metadata_response
     }
 }
 
+static void reap(struct cluster *c);
+
 static void on_metadata(void *arg, int status, const void *body) {
     struct cluster *c = arg;
     c->metadata_in_flight = false;
@@ -388,16 +390,19 @@ static void send_metadata(struct cluster *c) {
     c->metadata_sent_ns = io_now_ns(c->io);
     c->want_refresh = false;
     if (client_send(cl, PROTO_API_METADATA, CLUSTER_METADATA_VERSION, &req, on_metadata, c) < 0) {
+        /* A dead connection (client.c stays FAILED). We run from cluster_poll, outside any
+         * client callback, so close it now rather than wait for another poll. */
         cluster_node_failed(c, id);
         c->metadata_rotate++;
+        reap(c);
         return;
     }
     c->metadata_in_flight = true;
     c->metadata_node = id;
 }
 
-void cluster_poll(struct cluster *c) {
-    ASSERT(!c->destroying);
+/* Closes the connections marked failed. Only from cluster_poll (see cluster.h). */
+static void reap(struct cluster *c) {
     for (size_t i = 0; i < CLUSTER_NODES_MAX; i++) {
         struct cluster_node *node = &c->nodes[i];
         if (!node->broken) continue;
@@ -408,6 +413,11 @@ void cluster_poll(struct cluster *c) {
          * cluster_node_failed/cluster_refresh, which only mark. */
         if (cl != NULL) client_destroy(cl);
     }
+}
+
+void cluster_poll(struct cluster *c) {
+    ASSERT(!c->destroying);
+    reap(c);
     uint64_t now = io_now_ns(c->io);
     if (c->config.metadata_max_age_ms > 0 && c->version > 0 &&
         now - c->metadata_ok_ns >= (uint64_t)c->config.metadata_max_age_ms * NS_PER_MS) {

@@ -6,12 +6,18 @@
  *
  *   FIND --FindCoordinator--> JOIN --JoinGroup--> SYNC --SyncGroup--> STABLE
  *     STABLE: OffsetFetch for the assignment, ListOffsets where nothing is committed, then
- *             one Fetch at a time over the assigned partitions; heartbeats on their timer.
+ *             one Fetch at a time, each to one partition leader for the assigned partitions
+ *             it leads (leaders in turn); heartbeats on their timer.
  *     Any REBALANCE_IN_PROGRESS / ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID -> (commit,
  *     revoke) -> JOIN again; coordinator errors -> FIND again after the backoff.
  *
  * Every request carries the member's `epoch` (bumped at each state change) in its context,
  * so an answer that arrives after the member moved on is dropped rather than acted upon.
+ *
+ * Connections: the coordinator's endpoint from FindCoordinator (its own connection, so a
+ * long-poll Fetch never delays a heartbeat), and the cluster's (cluster.h) for the rest:
+ * FindCoordinator and the leader's Metadata to any broker, ListOffsets and Fetch to each
+ * partition's leader. The reap timer also drives the cluster (cluster_poll).
  */
 #include "client/group_consumer.h"
 
@@ -23,6 +29,7 @@
 
 #include "base/base.h"
 #include "client/client.h"
+#include "client/cluster.h"
 #include "proto/proto.h"
 
 #define GC_FETCH_PARTITION_BYTES (1u << 20)
@@ -73,7 +80,12 @@ struct group_consumer {
     char client_id[GROUP_CONSUMER_NAME_MAX];
     char group_id[GROUP_CONSUMER_NAME_MAX];
     char host[GROUP_CONSUMER_NAME_MAX];
-    struct client *bootstrap;
+    struct cluster *cluster;
+    struct cluster_route routes[GROUP_CONSUMER_PARTITIONS_MAX]; /* Scratch, per request. */
+    size_t rotate;       /* Where the next leader search starts. */
+    int32_t any_node;    /* Where the FindCoordinator / Metadata in flight went. */
+    int32_t fetch_node;  /* Where the Fetch / ListOffsets in flight went. */
+    int32_t coord_node;  /* The coordinator's broker id (from FindCoordinator). */
     struct client *coord;
     enum gc_state state;
     uint32_t epoch; /* Bumped whenever in-flight answers must be ignored. */
@@ -389,17 +401,28 @@ static void gc_retry_fire(void *arg) {
         gc_fetch(gc);
 }
 
+static void gc_kick(struct group_consumer *gc);
+
+/* Every retry also polls the cluster (reaps failed connections, refreshes metadata). */
 static void gc_retry_later(struct group_consumer *gc) {
+    gc_kick(gc);
     gc_timer_cancel(gc, &gc->retry_timer);
     gc->retry_timer =
         io_timer_start(gc->io, gc_after(gc, gc->config.retry_backoff_ms), gc_retry_fire, gc);
 }
 
-static struct client *gc_bootstrap(struct group_consumer *gc) {
-    if (gc->bootstrap == NULL) {
-        gc->bootstrap = client_create(gc->io, gc->config.host, gc->config.port, gc->client_id);
-    }
-    return gc->bootstrap;
+/* A connection to any broker for a request that is not partition-routed; remembers the
+ * node in *node. NULL while every node backs off. */
+static struct client *gc_any(struct group_consumer *gc, int32_t *node) {
+    *node = cluster_any_node(gc->cluster);
+    return *node != CLUSTER_NO_LEADER ? cluster_connection(gc->cluster, *node) : NULL;
+}
+
+/* The node's connection failed or timed out: the cluster closes it on the next turn (the
+ * reap timer), reconnects after a backoff and refreshes the metadata. */
+static void gc_node_failed(struct group_consumer *gc, int32_t node) {
+    cluster_node_failed(gc->cluster, node);
+    gc_kick(gc);
 }
 
 /* A client that failed stays failed: drop it (its pending answers arrive now with
@@ -410,6 +433,15 @@ static void gc_reap(void *arg) {
     /* One at a time: destroying runs cancelled callbacks, which may retire more. */
     while (gc->retired_count > 0)
         client_destroy(gc->retired[--gc->retired_count]);
+    /* Failed cluster connections close here too (cancelled callbacks again), and a wanted
+     * metadata refresh goes out. */
+    if (gc->cluster != NULL && gc->state != GC_CLOSED) cluster_poll(gc->cluster);
+}
+
+/* Runs the reap timer on the next turn of the loop (never from inside a client callback). */
+static void gc_kick(struct group_consumer *gc) {
+    if (gc->reap_timer == 0 && gc->state != GC_CLOSED)
+        gc->reap_timer = io_timer_start(gc->io, io_now_ns(gc->io), gc_reap, gc);
 }
 
 static void gc_drop_client(struct group_consumer *gc, struct client **c) {
@@ -556,15 +588,16 @@ static void gc_on_find(void *arg, int status, const void *body) {
     struct group_consumer *gc = gc_answer(arg, NULL);
     if (gc == NULL) return;
     if (status < 0) {
-        gc_drop_client(gc, &gc->bootstrap);
+        gc_node_failed(gc, gc->any_node);
         gc_retry_later(gc);
         return;
     }
     const struct proto_find_coordinator_response *r = body;
     if (r->error_code != 0 || r->host.len <= 0 || (size_t)r->host.len >= sizeof(gc->host)) {
-        gc_retry_later(gc);
+        gc_retry_later(gc); /* COORDINATOR_NOT_AVAILABLE (15) and the like: ask again. */
         return;
     }
+    gc->coord_node = r->node_id;
     memcpy(gc->host, r->host.str, (size_t)r->host.len);
     gc->host[r->host.len] = '\0';
     gc_drop_client(gc, &gc->coord);
@@ -577,8 +610,9 @@ static void gc_find(struct group_consumer *gc) {
     gc->epoch++;
     struct proto_find_coordinator_request req = {.key = proto_string_from(gc->group_id),
                                                  .key_type = 0};
-    if (gc_send(gc, gc_bootstrap(gc), PROTO_API_FIND_COORDINATOR, 1, &req, gc_on_find, NULL) < 0) {
-        gc_drop_client(gc, &gc->bootstrap);
+    struct client *c = gc_any(gc, &gc->any_node);
+    if (c == NULL || gc_send(gc, c, PROTO_API_FIND_COORDINATOR, 1, &req, gc_on_find, NULL) < 0) {
+        if (c != NULL) gc_node_failed(gc, gc->any_node);
         gc_retry_later(gc);
     }
 }
@@ -684,7 +718,7 @@ static void gc_on_leader_metadata(void *arg, int status, const void *body) {
     struct group_consumer *gc = gc_answer(arg, NULL);
     if (gc == NULL) return;
     if (status < 0) {
-        gc_drop_client(gc, &gc->bootstrap);
+        gc_node_failed(gc, gc->any_node);
         gc_free_plans(gc);
         gc_rejoin(gc, false);
         return;
@@ -765,10 +799,10 @@ static void gc_lead(struct group_consumer *gc, const struct proto_join_group_res
     struct proto_metadata_request req = {.allow_auto_topic_creation = false};
     req.topics.items = topics;
     req.topics.count = (int32_t)n;
-    if (gc_send(gc, gc_bootstrap(gc), PROTO_API_METADATA, 4, &req, gc_on_leader_metadata, NULL) <
-        0) {
+    struct client *c = gc_any(gc, &gc->any_node);
+    if (c == NULL || gc_send(gc, c, PROTO_API_METADATA, 4, &req, gc_on_leader_metadata, NULL) < 0) {
         gc_free_plans(gc);
-        gc_drop_client(gc, &gc->bootstrap);
+        if (c != NULL) gc_node_failed(gc, gc->any_node);
         gc_retry_later(gc); /* State JOIN: joins again. */
     }
 }
@@ -855,7 +889,7 @@ static void gc_heartbeat_fire(void *arg) {
     uint64_t session_ns = (uint64_t)gc->config.session_timeout_ms * NS_PER_MS;
     if (gc->fetching &&
         now - gc->fetch_sent_ns > session_ns + gc->config.fetch_max_wait_ms * NS_PER_MS) {
-        gc_drop_client(gc, &gc->bootstrap); /* Its fetch is cancelled; the answer refetches. */
+        gc_node_failed(gc, gc->fetch_node); /* Its fetch is cancelled; the answer refetches. */
     }
     if (gc->heartbeating) {
         if (now - gc->heartbeat_sent_ns > session_ns) gc_refind(gc);
@@ -892,7 +926,18 @@ static bool gc_visit_record(void *arg, int64_t offset, int64_t timestamp_ms, con
     return gc_current(v->gc, v->epoch);
 }
 
-static void gc_reset_positions(struct group_consumer *gc);
+/* After a data answer: the next request at once, or after the backoff when a leader moved
+ * (its metadata refresh needs the time; asking the old leader again would only repeat the
+ * error). */
+static void gc_fetch_next(struct group_consumer *gc, bool stale_leader) {
+    if (stale_leader) {
+        cluster_refresh(gc->cluster);
+        gc_kick(gc);
+        gc_retry_later(gc); /* State STABLE: fetches again. */
+    } else {
+        gc_fetch(gc);
+    }
+}
 
 static void gc_on_fetch(void *arg, int status, const void *body) {
     struct gc_ctx *ctx = arg;
@@ -905,12 +950,12 @@ static void gc_on_fetch(void *arg, int status, const void *body) {
         return;
     }
     if (status < 0) {
-        gc_drop_client(gc, &gc->bootstrap);
+        gc_node_failed(gc, gc->fetch_node);
         gc_retry_later(gc); /* State STABLE: fetches again. */
         return;
     }
     const struct proto_fetch_response *r = body;
-    bool reset = false;
+    bool stale = false;
     for (int32_t t = 0; t < r->responses.count; t++) {
         const struct proto_fetch_response_topic *ft = &r->responses.items[t];
         for (int32_t p = 0; p < ft->partitions.count; p++) {
@@ -918,10 +963,12 @@ static void gc_on_fetch(void *arg, int status, const void *body) {
             struct gc_part *part = gc_part_find(gc, ft->topic, fp->partition_index);
             if (part == NULL || part->position < 0) continue;
             if (fp->error_code == GC_ERR_OFFSET_OUT_OF_RANGE) {
-                part->position = -1;
-                reset = true;
+                part->position = -1; /* The next data request resets it. */
                 continue;
             }
+            /* NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH, ...: same position, the
+             * leader the refreshed metadata names. */
+            stale = stale || cluster_error_stale_leader(fp->error_code);
             if (fp->error_code != 0 || fp->records.len <= 0) continue;
             struct gc_visit v = {.gc = gc, .part = part, .epoch = epoch};
             (void)client_walk_records(fp->records.data, (size_t)fp->records.len, part->position,
@@ -929,86 +976,34 @@ static void gc_on_fetch(void *arg, int status, const void *body) {
             if (!gc_current(gc, epoch)) return;
         }
     }
-    if (reset)
-        gc_reset_positions(gc);
-    else
-        gc_fetch(gc);
+    gc_fetch_next(gc, stale);
 }
 
-static void gc_fetch(struct group_consumer *gc) {
-    if (gc->state != GC_STABLE || gc->fetching) return;
-    struct proto_fetch_request_partition ps[GROUP_CONSUMER_PARTITIONS_MAX];
-    struct proto_fetch_request_topic ts[GROUP_CONSUMER_PARTITIONS_MAX];
-    size_t n = 0, topic_count = 0;
-    const char *last = NULL;
+/* Marks the assigned partitions with (resets = false) or without (true) a position, keeps
+ * those one leader leads, and returns that leader (or CLUSTER_NO_LEADER). */
+static int32_t gc_pick(struct group_consumer *gc, bool resets) {
     for (size_t i = 0; i < gc->part_count; i++) {
-        const struct gc_part *part = &gc->parts[i];
-        if (part->position < 0) continue;
-        if (last == NULL || strcmp(last, part->tp.topic) != 0) {
-            ts[topic_count] =
-                (struct proto_fetch_request_topic){.topic = proto_string_from(part->tp.topic)};
-            ts[topic_count].partitions.items = &ps[n];
-            ts[topic_count].partitions.count = 0;
-            topic_count++;
-            last = part->tp.topic;
-        }
-        ps[n++] =
-            (struct proto_fetch_request_partition){.partition = part->tp.partition,
-                                                   .current_leader_epoch = -1,
-                                                   .fetch_offset = part->position,
-                                                   .log_start_offset = -1,
-                                                   .partition_max_bytes = GC_FETCH_PARTITION_BYTES};
-        ts[topic_count - 1].partitions.count++;
+        gc->routes[i] = (struct cluster_route){.topic = gc->parts[i].tp.topic,
+                                               .partition = gc->parts[i].tp.partition,
+                                               .wanted = (gc->parts[i].position < 0) == resets};
     }
-    if (n == 0) return;
-    struct proto_fetch_request req = {.replica_id = -1,
-                                      .max_wait_ms = (int32_t)gc->config.fetch_max_wait_ms,
-                                      .min_bytes = 1,
-                                      .max_bytes = 16 << 20,
-                                      .isolation_level = 0,
-                                      .session_epoch = -1,
-                                      .rack_id = PROTO_STR("")};
-    req.topics.items = ts;
-    req.topics.count = (int32_t)topic_count;
-    req.forgotten_topics_data.count = 0;
-    if (gc_send(gc, gc_bootstrap(gc), PROTO_API_FETCH, 4, &req, gc_on_fetch, NULL) == 0) {
-        gc->fetching = true;
-        gc->fetch_sent_ns = io_now_ns(gc->io);
-    } else {
-        gc_drop_client(gc, &gc->bootstrap);
-        gc_retry_later(gc);
-    }
+    return cluster_pick_leader(gc->cluster, gc->routes, gc->part_count, gc->rotate);
 }
 
-static void gc_on_list_offsets(void *arg, int status, const void *body) {
-    struct group_consumer *gc = gc_answer(arg, NULL);
-    if (gc == NULL) return;
-    if (status < 0) {
-        gc_drop_client(gc, &gc->bootstrap);
-        gc_rejoin(gc, false);
-        return;
-    }
-    const struct proto_list_offsets_response *r = body;
-    for (int32_t t = 0; t < r->topics.count; t++) {
-        const struct proto_list_offsets_response_topic *lt = &r->topics.items[t];
-        for (int32_t p = 0; p < lt->partitions.count; p++) {
-            const struct proto_list_offsets_response_partition *lp = &lt->partitions.items[p];
-            struct gc_part *part = gc_part_find(gc, lt->name, lp->partition_index);
-            if (part != NULL && lp->error_code == 0 && lp->offset >= 0) part->position = lp->offset;
-        }
-    }
-    gc_fetch(gc);
-}
+static void gc_on_list_offsets(void *arg, int status, const void *body);
 
-/* auto.offset.reset for every partition whose position is unknown. */
-static void gc_reset_positions(struct group_consumer *gc) {
+/* auto.offset.reset: ListOffsets to one leader for the partitions without a position it
+ * leads. The answer continues with gc_fetch (more resets, or fetches). */
+static void gc_send_list_offsets(struct group_consumer *gc, int32_t leader) {
     struct proto_list_offsets_request_partition ps[GROUP_CONSUMER_PARTITIONS_MAX];
     struct proto_list_offsets_request_topic ts[GROUP_CONSUMER_PARTITIONS_MAX];
     size_t n = 0, topic_count = 0;
     const char *last = NULL;
     for (size_t i = 0; i < gc->part_count; i++) {
         const struct gc_part *part = &gc->parts[i];
-        if (part->position >= 0) continue;
+        if (!gc->routes[i].wanted) continue;
+        ASSERT(part->position < 0);
+        /* Parts are sorted by topic, so a topic's partitions are contiguous. */
         if (last == NULL || strcmp(last, part->tp.topic) != 0) {
             ts[topic_count] = (struct proto_list_offsets_request_topic){
                 .name = proto_string_from(part->tp.topic)};
@@ -1024,18 +1019,120 @@ static void gc_reset_positions(struct group_consumer *gc) {
             .max_num_offsets = 1};
         ts[topic_count - 1].partitions.count++;
     }
-    if (n == 0) {
-        gc_fetch(gc);
-        return;
-    }
+    ASSERT(n > 0);
     struct proto_list_offsets_request req = {.replica_id = -1, .isolation_level = 0};
     req.topics.items = ts;
     req.topics.count = (int32_t)topic_count;
-    if (gc_send(gc, gc_bootstrap(gc), PROTO_API_LIST_OFFSETS, 1, &req, gc_on_list_offsets, NULL) <
-        0) {
-        gc_drop_client(gc, &gc->bootstrap);
-        gc_rejoin(gc, false);
+    struct client *c = cluster_connection(gc->cluster, leader);
+    ASSERT(c != NULL); /* cluster_pick_leader only picks connectable leaders. */
+    if (gc_send(gc, c, PROTO_API_LIST_OFFSETS, 1, &req, gc_on_list_offsets, NULL) == 0) {
+        gc->fetching = true;
+        gc->fetch_node = leader;
+        gc->fetch_sent_ns = io_now_ns(gc->io);
+    } else {
+        gc_node_failed(gc, leader);
+        gc_retry_later(gc);
     }
+}
+
+/* The next data request: resets for partitions without a position first (Kafka does not
+ * fetch a partition before it has one), then a Fetch to one leader for the positioned
+ * partitions it leads. One data request is in flight at a time. */
+static void gc_fetch(struct group_consumer *gc) {
+    if (gc->state != GC_STABLE || gc->fetching || gc->part_count == 0) return;
+    gc->rotate = (gc->rotate + 1) % gc->part_count;
+    int32_t leader = gc_pick(gc, true);
+    if (leader != CLUSTER_NO_LEADER) {
+        gc_send_list_offsets(gc, leader);
+        return;
+    }
+    leader = gc_pick(gc, false);
+    if (leader == CLUSTER_NO_LEADER) {
+        /* Leaders unknown (or backing off): refresh and look again after the backoff. */
+        cluster_refresh(gc->cluster);
+        gc_kick(gc);
+        gc_retry_later(gc);
+        return;
+    }
+    struct proto_fetch_request_partition ps[GROUP_CONSUMER_PARTITIONS_MAX];
+    struct proto_fetch_request_topic ts[GROUP_CONSUMER_PARTITIONS_MAX];
+    size_t n = 0, topic_count = 0;
+    const char *last = NULL;
+    bool epochs = false;
+    for (size_t i = 0; i < gc->part_count; i++) {
+        const struct gc_part *part = &gc->parts[i];
+        if (!gc->routes[i].wanted) continue;
+        ASSERT(part->position >= 0);
+        if (last == NULL || strcmp(last, part->tp.topic) != 0) {
+            ts[topic_count] =
+                (struct proto_fetch_request_topic){.topic = proto_string_from(part->tp.topic)};
+            ts[topic_count].partitions.items = &ps[n];
+            ts[topic_count].partitions.count = 0;
+            topic_count++;
+            last = part->tp.topic;
+        }
+        int32_t epoch = -1;
+        (void)cluster_leader(gc->cluster, part->tp.topic, part->tp.partition, &epoch);
+        epochs = epochs || epoch >= 0;
+        ps[n++] =
+            (struct proto_fetch_request_partition){.partition = part->tp.partition,
+                                                   .current_leader_epoch = epoch,
+                                                   .fetch_offset = part->position,
+                                                   .log_start_offset = -1,
+                                                   .partition_max_bytes = GC_FETCH_PARTITION_BYTES};
+        ts[topic_count - 1].partitions.count++;
+    }
+    ASSERT(n > 0);
+    struct proto_fetch_request req = {.replica_id = -1,
+                                      .max_wait_ms = (int32_t)gc->config.fetch_max_wait_ms,
+                                      .min_bytes = 1,
+                                      .max_bytes = 16 << 20,
+                                      .isolation_level = 0,
+                                      .session_epoch = -1,
+                                      .rack_id = PROTO_STR("")};
+    req.topics.items = ts;
+    req.topics.count = (int32_t)topic_count;
+    req.forgotten_topics_data.count = 0;
+    struct client *c = cluster_connection(gc->cluster, leader);
+    ASSERT(c != NULL);
+    /* current_leader_epoch (KIP-320) is on the wire from Fetch v9. */
+    if (gc_send(gc, c, PROTO_API_FETCH, epochs ? 9 : 4, &req, gc_on_fetch, NULL) == 0) {
+        gc->fetching = true;
+        gc->fetch_node = leader;
+        gc->fetch_sent_ns = io_now_ns(gc->io);
+    } else {
+        gc_node_failed(gc, leader);
+        gc_retry_later(gc);
+    }
+}
+
+static void gc_on_list_offsets(void *arg, int status, const void *body) {
+    struct gc_ctx *ctx = arg;
+    ctx->gc->fetching = false;
+    struct group_consumer *gc = gc_answer(arg, NULL);
+    if (gc == NULL) {
+        gc = ctx->gc;
+        if (gc->state == GC_STABLE) gc_fetch(gc); /* A stale answer: go on for the new plan. */
+        return;
+    }
+    if (status < 0) {
+        gc_node_failed(gc, gc->fetch_node);
+        gc_retry_later(gc);
+        return;
+    }
+    const struct proto_list_offsets_response *r = body;
+    bool stale = false;
+    for (int32_t t = 0; t < r->topics.count; t++) {
+        const struct proto_list_offsets_response_topic *lt = &r->topics.items[t];
+        for (int32_t p = 0; p < lt->partitions.count; p++) {
+            const struct proto_list_offsets_response_partition *lp = &lt->partitions.items[p];
+            struct gc_part *part = gc_part_find(gc, lt->name, lp->partition_index);
+            if (part != NULL && lp->error_code == 0 && lp->offset >= 0) part->position = lp->offset;
+            /* Still without a position (any error): back off before asking again. */
+            stale = stale || (part != NULL && part->position < 0);
+        }
+    }
+    gc_fetch_next(gc, stale);
 }
 
 static void gc_on_offset_fetch(void *arg, int status, const void *body) {
@@ -1060,7 +1157,7 @@ static void gc_on_offset_fetch(void *arg, int status, const void *body) {
             part->committed = fp->committed_offset;
         }
     }
-    gc_reset_positions(gc);
+    gc_fetch(gc); /* Resets where nothing is committed, then fetches. */
 }
 
 static int cmp_parts(const void *a, const void *b) {
@@ -1098,6 +1195,10 @@ static void gc_on_sync(void *arg, int status, const void *body) {
             (struct gc_part){.tp = tps[i], .position = -1, .committed = -1};
     }
     qsort(gc->parts, gc->part_count, sizeof(gc->parts[0]), cmp_parts);
+    /* The leaders of every assigned topic (normally the subscription; bounded: a topic
+     * beyond CLUSTER_TOPICS_MAX stays leaderless and is not fetched). */
+    for (size_t i = 0; i < gc->part_count; i++)
+        (void)cluster_add_topic(gc->cluster, gc->parts[i].tp.topic);
     gc->state = GC_STABLE;
     gc->epoch++;
     gc_timer_cancel(gc, &gc->heartbeat_timer);
@@ -1149,22 +1250,43 @@ void group_consumer_config_defaults(struct group_consumer_config *config) {
 
 int group_consumer_create(struct io *io, const struct group_consumer_config *config,
                           struct group_consumer **out) {
-    if (config->host == NULL || config->group_id == NULL || config->on_record == NULL ||
+    bool has_bootstrap = config->bootstrap != NULL && config->bootstrap[0] != '\0';
+    if ((config->host == NULL && !has_bootstrap) || config->group_id == NULL || config->on_record == NULL ||
         config->topic_count == 0 || config->topic_count > GROUP_CONSUMER_TOPICS_MAX ||
         config->assignor_count == 0 || config->assignor_count > 2 ||
         strlen(config->group_id) >= GROUP_CONSUMER_NAME_MAX ||
-        strlen(config->host) >= GROUP_CONSUMER_NAME_MAX || config->heartbeat_interval_ms == 0 ||
+        (config->host != NULL && strlen(config->host) >= GROUP_CONSUMER_NAME_MAX) ||
+        config->heartbeat_interval_ms == 0 ||
         config->auto_commit_interval_ms == 0) {
+        return -EINVAL;
+    }
+    struct cluster_config cc;
+    cluster_config_defaults(&cc);
+    cc.bootstrap = config->bootstrap;
+    cc.host = config->host;
+    cc.port = config->port;
+    cc.client_id = config->client_id != NULL ? config->client_id : "trial-group-consumer";
+    cc.retry_backoff_ms = config->retry_backoff_ms;
+    struct cluster *cluster = NULL;
+    int rc = cluster_create(io, &cc, &cluster);
+    if (rc < 0) return rc;
+    for (size_t i = 0; i < config->topic_count && rc == 0; i++) {
+        rc = strlen(config->topics[i]) >= GROUP_CONSUMER_NAME_MAX
+                 ? -EINVAL : cluster_add_topic(cluster, config->topics[i]);
+    }
+    if (rc < 0) {
+        cluster_destroy(cluster);
         return -EINVAL;
     }
     struct group_consumer *gc = io_calloc(io, 1, sizeof(*gc));
     gc->io = io;
     gc->config = *config;
+    gc->cluster = cluster;
+    gc->any_node = CLUSTER_NO_LEADER;
+    gc->fetch_node = CLUSTER_NO_LEADER;
+    gc->coord_node = CLUSTER_NO_LEADER;
+    gc->config.bootstrap = NULL; /* Parsed by the cluster; not kept. */
     for (size_t i = 0; i < config->topic_count; i++) {
-        if (strlen(config->topics[i]) >= GROUP_CONSUMER_NAME_MAX) {
-            io_free(io, gc, sizeof(*gc));
-            return -EINVAL;
-        }
         snprintf(gc->topics[i], sizeof(gc->topics[i]), "%s", config->topics[i]);
         gc->config.topics[i] = gc->topics[i];
     }
@@ -1240,9 +1362,11 @@ void group_consumer_destroy(struct group_consumer *gc) {
     gc->close_done = NULL;
     gc_timer_cancel(gc, &gc->reap_timer);
     gc_drop_client(gc, &gc->coord);
-    gc_drop_client(gc, &gc->bootstrap);
     gc_timer_cancel(gc, &gc->reap_timer);
     gc_reap(gc);
+    struct cluster *cluster = gc->cluster;
+    gc->cluster = NULL;
+    cluster_destroy(cluster); /* Cancelled callbacks see GC_CLOSED. */
     /* Cancelled callbacks see GC_CLOSED and arm nothing; cancel anyway, to be sure. */
     gc_timer_cancel(gc, &gc->heartbeat_timer);
     gc_timer_cancel(gc, &gc->commit_timer);

@@ -10,9 +10,13 @@
  * subscription and assignment bytes are Kafka's ConsumerProtocol schemas, so it can share a
  * group with librdkafka, the Java client or kafka-python.
  *
- * Connections: one to the bootstrap broker (metadata, fetches, offsets) and one to the
- * coordinator, so a long-poll Fetch never holds a heartbeat or a commit behind it (responses
- * on one connection come back in request order).
+ * Connections: one to the coordinator FindCoordinator names (commits, heartbeats), so a
+ * long-poll Fetch never holds a heartbeat or a commit behind it (responses on one connection
+ * come back in request order), and the cluster's (cluster.h): FindCoordinator and Metadata
+ * to any broker of the bootstrap list or the metadata, ListOffsets and Fetch to each
+ * partition's leader. NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE / a lost coordinator
+ * connection look the coordinator up again; NOT_LEADER_OR_FOLLOWER and the leader-epoch
+ * errors refresh the metadata and fetch from the same position at the new leader.
  *
  * Positions start at the group's committed offset, or at auto.offset.reset (earliest or
  * latest) when there is none. Records reach the caller through `on_record`, in offset order
@@ -60,8 +64,9 @@ typedef void (*group_consumer_rebalance_fn)(void *arg, const struct group_consum
 typedef void (*group_consumer_done_fn)(void *arg, int result);
 
 struct group_consumer_config {
-    const char *host; /* Bootstrap broker. */
+    const char *host; /* Bootstrap broker (when `bootstrap` is NULL or empty). */
     uint16_t port;
+    const char *bootstrap; /* "host:port[,host:port...]", or NULL. */
     const char *client_id;
     const char *group_id;
     const char *topics[GROUP_CONSUMER_TOPICS_MAX]; /* Subscription (copied). */

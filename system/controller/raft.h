@@ -62,10 +62,13 @@ void raft_stop(struct raft *raft);
 int raft_append(struct raft *raft, const struct raft_record *records, size_t count,
                 int64_t *last_offset);
 
+/* True once this voter leads and on_become_leader has run (raft_append is allowed). */
 bool raft_is_leader(const struct raft *raft);
 int32_t raft_leader_id(const struct raft *raft); /* -1 when unknown. */
 int32_t raft_epoch(const struct raft *raft);
 int64_t raft_high_watermark(const struct raft *raft);
+/* Added (additive): the end offset of the local (synced) metadata log. */
+int64_t raft_log_end_offset(const struct raft *raft);
 
 /*
  * A decoded request of a raft API (Vote, BeginQuorumEpoch, EndQuorumEpoch, DescribeQuorum,
@@ -78,5 +81,20 @@ typedef void (*raft_respond_fn)(void *respond_arg, int16_t api_key, int16_t vers
                                 const void *body);
 int raft_handle_request(struct raft *raft, int16_t api_key, int16_t version, const void *body,
                         raft_respond_fn respond, void *respond_arg);
+/*
+ * Details of the above (additive): raft copies what it needs from `body` before returning,
+ * so the decoded request may be freed at once. The `body` handed to respond is valid only
+ * during that call (encode it there). A request that cannot be queued (256 already wait)
+ * returns -EAGAIN, and one arriving during raft_stop -ESHUTDOWN; respond is then not
+ * called. Requests still waiting when raft_stop() runs are dropped unanswered (the owner
+ * closes their connections). Fetch and OffsetForLeaderEpoch naming anything but
+ * __cluster_metadata-0 are answered UNKNOWN_TOPIC_OR_PARTITION.
+ *
+ * The leader-change record (first batch of every epoch) is a control batch with one
+ * record: key = Kafka's control key (int16 version 0, int16 type 2 = LEADER_CHANGE), value
+ * = int16 version 0, int32 leader id, int32 epoch (big-endian). on_commit hands it over
+ * like any batch: skip control batches when replaying records. on_resign is called only
+ * for an epoch whose on_become_leader was called.
+ */
 
 #endif /* TRIAL_CONTROLLER_RAFT_H */

@@ -1,0 +1,618 @@
+/*
+ * test_raft.c — the metadata quorum's Raft (system/controller/raft.c) in the simulated world.
+ *
+ * Each voter is a sim node running a minimal server (what controller.c does for real): it
+ * listens on 9093, frames requests with broker/connection.h, decodes them with the codec
+ * and hands them to raft_handle_request(), encoding whatever raft answers. Voters talk to
+ * each other with client.c over the simulated network and keep their metadata log on the
+ * simulated disk. A trace hook watches every raft_leader / raft_vote event of the world.
+ *
+ * Proves:
+ *  - a single voter elects itself, commits its appends (on_commit, in order), and after a
+ *    crash restarts in a higher epoch and replays exactly what it had committed;
+ *  - three voters elect exactly one leader per epoch (no two raft_leader events for one
+ *    epoch, no voter votes for two candidates in one epoch) and every voter commits the
+ *    same records in the same order;
+ *  - when the leader crashes a new one is elected in a higher epoch; records committed
+ *    before survive on every voter, including the old leader after its restart;
+ *  - a leader partitioned into a minority cannot commit (its HW does not reach its
+ *    appends) and resigns within the fetch timeout (on_resign), while the majority elects a
+ *    new leader;
+ *  - the partitioned old leader's divergent uncommitted tail is truncated when it rejoins:
+ *    its log then equals the new leader's, and no minority record is ever committed;
+ *  - DescribeQuorum answered by the leader names it, its epoch, HW and voters' offsets;
+ *  - the same seed gives the same trace hash (determinism).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "broker/config.h"
+#include "broker/connection.h"
+#include "client/client.h"
+#include "controller/raft.h"
+#include "log/batch.h"
+#include "proto/proto.h"
+#include "sim/sim.h"
+
+#define VOTERS_MAX 5
+#define PORT 9093
+#define VALUES_MAX 512
+#define EPOCHS_MAX 256
+
+struct world;
+
+struct voter {
+    struct world *w;
+    int32_t id;
+    struct sim_node *node;
+    struct io *io;
+    struct raft *raft;
+    struct io_listener *listener;
+    struct broker_config config;
+    /* What on_commit delivered in this process lifetime. */
+    int64_t next_offset; /* Expected base offset of the next on_commit. */
+    int64_t values[VALUES_MAX];
+    size_t value_count;
+    int32_t leader_epoch; /* From on_become_leader, -1 none. */
+    int resigns;
+};
+
+struct world {
+    struct sim_world *world;
+    struct voter voters[VOTERS_MAX];
+    int n;
+    /* I-CTRL-2 watch: leader per epoch, vote per (voter, epoch). */
+    int32_t leader_of[EPOCHS_MAX];
+    int32_t vote_of[VOTERS_MAX][EPOCHS_MAX];
+    int violations;
+    int leader_events;
+};
+
+/* --- The minimal server: connection -> codec -> raft -------------------------------- */
+
+struct answer_ctx {
+    struct voter *v;
+    struct io *io;
+    struct broker_conn *conn;
+    uint32_t slot;
+    int32_t correlation_id;
+};
+
+static void respond(void *arg, int16_t api_key, int16_t version, const void *body) {
+    struct answer_ctx *ctx = arg;
+    struct proto_writer w;
+    proto_writer_init(&w, ctx->io, 4u << 20);
+    struct proto_response_header h = {.correlation_id = ctx->correlation_id};
+    assert_int_equal(proto_response_encode(&w, api_key, version, &h, body), 0);
+    (void)broker_conn_respond(ctx->conn, ctx->slot, w.buf, w.len, NULL, 0);
+    proto_writer_destroy(&w);
+    io_free(ctx->io, ctx, sizeof(*ctx));
+}
+
+static int on_request(void *arg, struct broker_conn *conn, uint32_t slot, uint8_t *payload,
+                      size_t len) {
+    struct voter *v = arg;
+    struct proto_arena arena;
+    proto_arena_init(&arena, v->io, 16 * len + (64u << 10));
+    struct proto_request_header h;
+    void *body = NULL;
+    int rc = proto_request_decode(&arena, payload, len, &h, &body);
+    if (rc == 0 && v->raft == NULL) rc = -ENOTCONN;
+    if (rc == 0) {
+        struct answer_ctx *ctx = io_alloc(v->io, sizeof(*ctx));
+        *ctx = (struct answer_ctx){.v = v, .io = v->io, .conn = conn, .slot = slot,
+                                   .correlation_id = h.correlation_id};
+        rc = raft_handle_request(v->raft, h.api_key, h.api_version, body, respond, ctx);
+        if (rc < 0) io_free(v->io, ctx, sizeof(*ctx));
+    }
+    proto_arena_destroy(&arena);
+    return rc;
+}
+
+static void on_conn_close(void *arg, struct broker_conn *conn, int reason) {
+    (void)arg, (void)conn, (void)reason;
+}
+
+static void on_accept(void *arg, struct io_stream *stream) {
+    struct voter *v = arg;
+    struct broker_conn_limits limits = {.max_frame_bytes = 8u << 20, .max_inflight = 64,
+                                        .max_output_bytes = 8u << 20, .idle_ms = 600000};
+    (void)broker_conn_create(v->io, stream, &limits, on_request, on_conn_close, v);
+}
+
+/* --- Raft callbacks ------------------------------------------------------------------- */
+
+static void on_commit(void *arg, const uint8_t *batches, size_t len, int64_t base_offset,
+                      int64_t high_watermark) {
+    struct voter *v = arg;
+    /* In log order, exactly once: each call starts where the previous one ended. */
+    assert_int_equal(base_offset, v->next_offset);
+    size_t pos = 0;
+    while (pos < len) {
+        struct batch_header h;
+        assert_int_equal(batch_check(batches + pos, len - pos, len, &h), 0);
+        assert_true(batch_last_offset(&h) < high_watermark);
+        if (!batch_is_control(&h)) {
+            struct batch_record_iter it;
+            assert_int_equal(batch_records_begin(batches + pos, batch_total_bytes(&h), &it), 0);
+            struct batch_record r;
+            while (batch_records_next(&it, &r) == 1) {
+                char text[32];
+                assert_true(r.value_len > 0 && r.value_len < (int32_t)sizeof(text));
+                memcpy(text, r.value, (size_t)r.value_len);
+                text[r.value_len] = '\0';
+                assert_true(v->value_count < VALUES_MAX);
+                v->values[v->value_count++] = strtoll(text, NULL, 10);
+            }
+        }
+        v->next_offset = batch_last_offset(&h) + 1;
+        pos += batch_total_bytes(&h);
+    }
+}
+
+static void on_become_leader(void *arg, int32_t epoch) {
+    struct voter *v = arg;
+    v->leader_epoch = epoch;
+}
+
+static void on_resign(void *arg, int32_t epoch) {
+    struct voter *v = arg;
+    assert_int_equal(epoch, v->leader_epoch);
+    v->resigns++;
+}
+
+static void voter_main(struct io *io, void *arg) {
+    struct voter *v = arg;
+    v->io = io;
+    v->raft = NULL;
+    v->next_offset = 0;
+    v->value_count = 0;
+    v->leader_epoch = -1;
+    v->resigns = 0;
+    assert_int_equal(io_listen(io, NULL, PORT, on_accept, v, &v->listener), 0);
+    struct raft_callbacks cb = {.on_commit = on_commit, .on_become_leader = on_become_leader,
+                                .on_resign = on_resign, .arg = v};
+    assert_int_equal(raft_start(io, &v->config, "/data", &cb, &v->raft), 0);
+}
+
+/* --- The world ------------------------------------------------------------------------ */
+
+static void trace_hook(void *arg, struct sim_node *node, uint64_t now_ns, const char *event,
+                       const struct io_trace_field *fields, size_t count) {
+    struct world *w = arg;
+    (void)now_ns;
+    int64_t epoch = -1, candidate = -1;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(fields[i].key, "epoch") == 0) epoch = fields[i].i;
+        if (strcmp(fields[i].key, "candidate") == 0) candidate = fields[i].i;
+    }
+    uint32_t idx = sim_node_index(node);
+    if (strcmp(event, "raft_leader") == 0) {
+        assert_true(epoch >= 0 && epoch < EPOCHS_MAX);
+        w->leader_events++;
+        if (w->leader_of[epoch] >= 0 && w->leader_of[epoch] != (int32_t)idx) w->violations++;
+        w->leader_of[epoch] = (int32_t)idx;
+    } else if (strcmp(event, "raft_vote") == 0) {
+        assert_true(epoch >= 0 && epoch < EPOCHS_MAX && idx < VOTERS_MAX);
+        if (w->vote_of[idx][epoch] >= 0 && w->vote_of[idx][epoch] != candidate) w->violations++;
+        w->vote_of[idx][epoch] = (int32_t)candidate;
+    }
+}
+
+static void world_init(struct world *w, uint64_t seed, int n) {
+    memset(w, 0, sizeof(*w));
+    w->world = sim_world_create(seed);
+    w->n = n;
+    for (int e = 0; e < EPOCHS_MAX; e++) {
+        w->leader_of[e] = -1;
+        for (int i = 0; i < VOTERS_MAX; i++) w->vote_of[i][e] = -1;
+    }
+    sim_world_set_trace_hook(w->world, trace_hook, w);
+    char voters[512] = "";
+    for (int i = 0; i < n && n > 1; i++) {
+        char one[64];
+        snprintf(one, sizeof(one), "%s%d@q%d:%d", i ? "," : "", i + 1, i + 1, PORT);
+        strcat(voters, one);
+    }
+    for (int i = 0; i < n; i++) {
+        struct voter *v = &w->voters[i];
+        v->w = w;
+        v->id = i + 1;
+        broker_config_defaults(&v->config);
+        v->config.node_id = v->id;
+        char error[BROKER_CONFIG_ERROR_MAX];
+        if (n > 1) {
+            assert_int_equal(broker_config_set(&v->config, "controller.quorum.voters", voters,
+                                               NULL, NULL, error), 0);
+        }
+        char name[16];
+        snprintf(name, sizeof(name), "q%d", i + 1);
+        v->node = sim_node_add(w->world, name, voter_main, v);
+    }
+}
+
+static void world_destroy(struct world *w) {
+    assert_int_equal(w->violations, 0);
+    sim_world_destroy(w->world);
+}
+
+typedef bool (*cond_fn)(struct world *w, void *arg);
+
+/* Runs events until cond holds (checked after each event) or `limit_ns` of virtual time
+ * passed; returns whether it held. */
+static bool run_until(struct world *w, cond_fn cond, void *arg, uint64_t limit_ns) {
+    uint64_t end = sim_world_now_ns(w->world) + limit_ns;
+    while (!cond(w, arg)) {
+        if (sim_world_now_ns(w->world) > end) return false;
+        if (!sim_world_step(w->world)) sim_world_run_until(w->world, end + 1);
+    }
+    return true;
+}
+
+static void run_for(struct world *w, uint64_t ns) {
+    sim_world_run_until(w->world, sim_world_now_ns(w->world) + ns);
+}
+
+static struct voter *ready_leader(struct world *w) {
+    struct voter *found = NULL;
+    for (int i = 0; i < w->n; i++) {
+        struct voter *v = &w->voters[i];
+        if (sim_node_is_up(v->node) && v->raft != NULL && raft_is_leader(v->raft)) {
+            /* Two ready leaders may coexist only across epochs (an old one not yet told). */
+            if (found == NULL || raft_epoch(v->raft) > raft_epoch(found->raft)) found = v;
+        }
+    }
+    return found;
+}
+
+static bool has_leader(struct world *w, void *arg) {
+    int32_t *min_epoch = arg;
+    struct voter *l = ready_leader(w);
+    return l != NULL && raft_epoch(l->raft) >= *min_epoch;
+}
+
+static struct voter *elect(struct world *w, int32_t min_epoch) {
+    assert_true(run_until(w, has_leader, &min_epoch, 30 * NS_PER_S));
+    return ready_leader(w);
+}
+
+/* Appends `count` records "<value>" to the leader, one batch each; returns the last offset. */
+static int64_t append_values(struct voter *leader, int count, int64_t first_value) {
+    int64_t last = -1;
+    for (int i = 0; i < count; i++) {
+        char text[32];
+        int len = snprintf(text, sizeof(text), "%lld", (long long)(first_value + i));
+        struct raft_record r = {.key = (const uint8_t *)"k", .key_len = 1,
+                                .value = (const uint8_t *)text, .value_len = len};
+        assert_int_equal(raft_append(leader->raft, &r, 1, &last), 0);
+    }
+    return last;
+}
+
+struct committed_cond {
+    int64_t count; /* Every listed up voter has at least this many values. */
+};
+
+static bool all_committed(struct world *w, void *arg) {
+    struct committed_cond *c = arg;
+    for (int i = 0; i < w->n; i++) {
+        struct voter *v = &w->voters[i];
+        if (!sim_node_is_up(v->node)) continue;
+        if ((int64_t)v->value_count < c->count) return false;
+    }
+    return true;
+}
+
+/* Every up voter delivered the same values, in order, and they are `expect[0..n)`. */
+static void assert_same_values(struct world *w, const int64_t *expect, size_t n) {
+    for (int i = 0; i < w->n; i++) {
+        struct voter *v = &w->voters[i];
+        if (!sim_node_is_up(v->node)) continue;
+        assert_int_equal(v->value_count, n);
+        for (size_t k = 0; k < n; k++) assert_int_equal(v->values[k], expect[k]);
+    }
+}
+
+/* --- Tests ---------------------------------------------------------------------------- */
+
+static void test_single_voter(void **state) {
+    (void)state;
+    struct world w;
+    world_init(&w, 11, 1);
+    struct voter *v = elect(&w, 1);
+    assert_ptr_equal(v, &w.voters[0]);
+    assert_int_equal(raft_epoch(v->raft), 1);
+    assert_int_equal(v->leader_epoch, 1);
+    assert_int_equal(raft_leader_id(v->raft), 1);
+    int64_t last = append_values(v, 3, 100);
+    struct committed_cond c = {3};
+    assert_true(run_until(&w, all_committed, &c, NS_PER_S));
+    assert_true(raft_high_watermark(v->raft) > last);
+    const int64_t expect[] = {100, 101, 102};
+    assert_same_values(&w, expect, 3);
+
+    /* A crash: the restarted voter is elected in a higher epoch and replays its log. */
+    sim_node_crash(v->node);
+    v->raft = NULL;
+    sim_node_restart(v->node);
+    v = elect(&w, 2);
+    assert_int_equal(raft_epoch(v->raft), 2);
+    assert_true(run_until(&w, all_committed, &c, NS_PER_S));
+    assert_same_values(&w, expect, 3);
+    append_values(v, 1, 103);
+    c.count = 4;
+    assert_true(run_until(&w, all_committed, &c, NS_PER_S));
+    const int64_t expect2[] = {100, 101, 102, 103};
+    assert_same_values(&w, expect2, 4);
+    assert_int_equal(w.leader_events, 2);
+    world_destroy(&w);
+}
+
+static void test_three_voters_elect_and_commit(void **state) {
+    (void)state;
+    struct world w;
+    world_init(&w, 22, 3);
+    struct voter *l = elect(&w, 1);
+    int32_t epoch = raft_epoch(l->raft);
+    /* Every voter agrees on the leader and epoch once it fetches. */
+    int64_t expect[30];
+    for (int i = 0; i < 30; i++) expect[i] = 1000 + i;
+    append_values(l, 30, 1000);
+    struct committed_cond c = {30};
+    assert_true(run_until(&w, all_committed, &c, 10 * NS_PER_S));
+    assert_same_values(&w, expect, 30);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(raft_epoch(w.voters[i].raft), epoch);
+        assert_int_equal(raft_leader_id(w.voters[i].raft), l->id);
+    }
+    /* Followers' HW trails the leader's by at most one round trip: all reach the end. */
+    run_for(&w, 3 * NS_PER_S);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(raft_high_watermark(w.voters[i].raft), raft_log_end_offset(l->raft));
+        assert_int_equal(raft_log_end_offset(w.voters[i].raft), raft_log_end_offset(l->raft));
+    }
+    assert_int_equal(ready_leader(&w), l); /* Stable: no spurious elections when healthy. */
+    assert_int_equal(w.leader_events, 1);
+    world_destroy(&w);
+}
+
+static void test_leader_crash_new_leader_keeps_committed(void **state) {
+    (void)state;
+    struct world w;
+    world_init(&w, 33, 3);
+    struct voter *l = elect(&w, 1);
+    int32_t epoch = raft_epoch(l->raft);
+    int64_t expect[20];
+    for (int i = 0; i < 20; i++) expect[i] = i;
+    append_values(l, 10, 0);
+    struct committed_cond c = {10};
+    assert_true(run_until(&w, all_committed, &c, 10 * NS_PER_S));
+
+    sim_node_crash(l->node);
+    l->raft = NULL;
+    struct voter *l2 = elect(&w, epoch + 1);
+    assert_true(l2 != l);
+    assert_true(raft_epoch(l2->raft) > epoch);
+    append_values(l2, 10, 10);
+    c.count = 20;
+    assert_true(run_until(&w, all_committed, &c, 10 * NS_PER_S));
+    assert_same_values(&w, expect, 20);
+
+    /* The old leader comes back as a follower and replays all twenty. */
+    sim_node_restart(l->node);
+    assert_true(run_until(&w, all_committed, &c, 20 * NS_PER_S));
+    assert_same_values(&w, expect, 20);
+    assert_int_equal(raft_leader_id(l->raft), l2->id);
+    world_destroy(&w);
+}
+
+/* The minority scenario shared by the next two tests. */
+struct minority_run {
+    struct world w;
+    struct voter *old_leader;
+    struct voter *new_leader;
+    int32_t old_epoch;
+    int64_t old_hw;
+    int64_t old_end_partitioned; /* The old leader's log end with its minority appends. */
+};
+
+static void minority_scenario(struct minority_run *m, uint64_t seed) {
+    struct world *w = &m->w;
+    world_init(w, seed, 3);
+    struct voter *l = elect(w, 1);
+    m->old_leader = l;
+    m->old_epoch = raft_epoch(l->raft);
+    append_values(l, 5, 0);
+    struct committed_cond c = {5};
+    assert_true(run_until(w, all_committed, &c, 10 * NS_PER_S));
+    run_for(w, NS_PER_S);
+    m->old_hw = raft_high_watermark(l->raft);
+
+    /* Cut the leader off from both followers, then let it append: nobody can ack. */
+    for (int i = 0; i < 3; i++) {
+        if (&w->voters[i] != l) sim_net_partition(w->world, l->node, w->voters[i].node, false);
+    }
+    append_values(l, 3, 900);
+    m->old_end_partitioned = raft_log_end_offset(l->raft);
+    run_for(w, 200 * NS_PER_MS);
+    assert_int_equal(raft_high_watermark(l->raft), m->old_hw); /* Cannot commit. */
+
+    /* Within the fetch timeout (2 s) plus a tick it stops acting as leader. */
+    run_for(w, 2 * NS_PER_S + 200 * NS_PER_MS);
+    assert_false(raft_is_leader(l->raft));
+    assert_int_equal(l->resigns, 1);
+    assert_int_equal(raft_high_watermark(l->raft), m->old_hw);
+
+    /* The majority side elects a leader of a later epoch and commits. */
+    struct voter *l2 = elect(w, m->old_epoch + 1);
+    assert_true(l2 != l);
+    m->new_leader = l2;
+    append_values(l2, 5, 5);
+    for (int i = 0; i < 3; i++) {
+        struct voter *v = &w->voters[i];
+        if (v == l) continue;
+        assert_true(run_until(w, all_committed, &(struct committed_cond){10}, 10 * NS_PER_S) ||
+                    v->value_count >= 10);
+    }
+    assert_int_equal(l->value_count, 5);
+}
+
+static bool rejoined(struct world *w, void *arg) {
+    struct minority_run *m = arg;
+    (void)w;
+    return m->old_leader->value_count >= 10 &&
+           raft_log_end_offset(m->old_leader->raft) == raft_log_end_offset(m->new_leader->raft);
+}
+
+static void test_partitioned_leader_cannot_commit_and_resigns(void **state) {
+    (void)state;
+    struct minority_run m;
+    minority_scenario(&m, 44);
+    /* While cut off it never regains leadership, whatever its epoch does. */
+    run_for(&m.w, 5 * NS_PER_S);
+    assert_false(raft_is_leader(m.old_leader->raft));
+    assert_int_equal(raft_high_watermark(m.old_leader->raft), m.old_hw);
+    assert_int_equal(m.old_leader->value_count, 5);
+    assert_true(ready_leader(&m.w) != m.old_leader);
+    world_destroy(&m.w);
+}
+
+static void test_divergent_tail_truncated(void **state) {
+    (void)state;
+    struct minority_run m;
+    minority_scenario(&m, 55);
+    sim_net_heal_all(m.w.world);
+    assert_true(run_until(&m.w, rejoined, &m, 30 * NS_PER_S));
+    run_for(&m.w, 3 * NS_PER_S);
+    /* The minority appends (900..902) are gone from its log: the same end as the leader
+     * (which never had them) and the same committed values everywhere. */
+    struct voter *leader = ready_leader(&m.w);
+    assert_non_null(leader);
+    int64_t expect[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    assert_same_values(&m.w, expect, 10);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(raft_log_end_offset(m.w.voters[i].raft),
+                         raft_log_end_offset(leader->raft));
+    }
+    assert_true(raft_log_end_offset(m.old_leader->raft) != m.old_end_partitioned ||
+                raft_epoch(m.old_leader->raft) > m.old_epoch);
+    world_destroy(&m.w);
+}
+
+/* DescribeQuorum through the real wire path, from a plain client node. */
+struct describe_result {
+    bool done;
+    int status;
+    int16_t error;
+    int32_t leader_id, leader_epoch, voters;
+    int64_t hw;
+    int64_t ends[VOTERS_MAX];
+};
+
+static void describe_done(void *arg, int status, const void *body) {
+    struct describe_result *r = arg;
+    r->done = true;
+    r->status = status;
+    if (status < 0) return;
+    const struct proto_describe_quorum_response *resp = body;
+    const struct proto_describe_quorum_response_partition *p =
+        &resp->topics.items[0].partitions.items[0];
+    r->error = p->error_code;
+    r->leader_id = p->leader_id;
+    r->leader_epoch = p->leader_epoch;
+    r->hw = p->high_watermark;
+    r->voters = p->current_voters.count;
+    for (int32_t i = 0; i < p->current_voters.count && i < VOTERS_MAX; i++) {
+        r->ends[i] = p->current_voters.items[i].log_end_offset;
+    }
+}
+
+static bool describe_finished(struct world *w, void *arg) {
+    (void)w;
+    return ((struct describe_result *)arg)->done;
+}
+
+static void test_describe_quorum(void **state) {
+    (void)state;
+    struct world w;
+    world_init(&w, 66, 3);
+    struct sim_node *cn = sim_node_add(w.world, "tool", NULL, NULL);
+    struct voter *l = elect(&w, 1);
+    append_values(l, 4, 0);
+    assert_true(run_until(&w, all_committed, &(struct committed_cond){4}, 10 * NS_PER_S));
+    run_for(&w, 3 * NS_PER_S);
+    char host[16];
+    snprintf(host, sizeof(host), "q%d", l->id);
+    struct client *cl = client_create(sim_node_io(cn), host, PORT, "tool");
+    struct proto_describe_quorum_request_partition rp = {.partition_index = 0};
+    struct proto_describe_quorum_request_topic rt = {.topic_name = PROTO_STR(RAFT_TOPIC),
+                                                     .partitions = {.items = &rp, .count = 1}};
+    struct proto_describe_quorum_request req = {.topics = {.items = &rt, .count = 1}};
+    struct describe_result r = {0};
+    assert_int_equal(client_send(cl, PROTO_API_DESCRIBE_QUORUM, 0, &req, describe_done, &r), 0);
+    assert_true(run_until(&w, describe_finished, &r, 5 * NS_PER_S));
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.leader_id, l->id);
+    assert_int_equal(r.leader_epoch, raft_epoch(l->raft));
+    assert_int_equal(r.hw, raft_high_watermark(l->raft));
+    assert_int_equal(r.voters, 3);
+    for (int i = 0; i < 3; i++) assert_int_equal(r.ends[i], raft_log_end_offset(l->raft));
+
+    /* A follower answers NOT_LEADER_OR_FOLLOWER and names the leader. */
+    struct voter *f = l == &w.voters[0] ? &w.voters[1] : &w.voters[0];
+    snprintf(host, sizeof(host), "q%d", f->id);
+    struct client *cf = client_create(sim_node_io(cn), host, PORT, "tool");
+    struct describe_result rf = {0};
+    assert_int_equal(client_send(cf, PROTO_API_DESCRIBE_QUORUM, 0, &req, describe_done, &rf), 0);
+    assert_true(run_until(&w, describe_finished, &rf, 5 * NS_PER_S));
+    assert_int_equal(rf.error, 6);
+    assert_int_equal(rf.leader_id, l->id);
+    client_destroy(cl);
+    client_destroy(cf);
+    world_destroy(&w);
+}
+
+static uint64_t determinism_run(uint64_t seed) {
+    struct world w;
+    world_init(&w, seed, 3);
+    struct voter *l = elect(&w, 1);
+    append_values(l, 5, 0);
+    assert_true(run_until(&w, all_committed, &(struct committed_cond){5}, 10 * NS_PER_S));
+    sim_node_crash(l->node);
+    l->raft = NULL;
+    elect(&w, 2);
+    run_for(&w, 2 * NS_PER_S);
+    uint64_t hash = sim_world_trace_hash(w.world);
+    world_destroy(&w);
+    return hash;
+}
+
+static void test_same_seed_same_trace(void **state) {
+    (void)state;
+    uint64_t a = determinism_run(77);
+    uint64_t b = determinism_run(77);
+    assert_true(a == b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_voter),
+        cmocka_unit_test(test_three_voters_elect_and_commit),
+        cmocka_unit_test(test_leader_crash_new_leader_keeps_committed),
+        cmocka_unit_test(test_partitioned_leader_cannot_commit_and_resigns),
+        cmocka_unit_test(test_divergent_tail_truncated),
+        cmocka_unit_test(test_describe_quorum),
+        cmocka_unit_test(test_same_seed_same_trace),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

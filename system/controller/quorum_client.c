@@ -30,6 +30,7 @@
 #define KERR_NOT_LEADER_OR_FOLLOWER 6
 #define KERR_REQUEST_TIMED_OUT 7
 #define KERR_NOT_CONTROLLER 41
+#define KERR_INVALID_REQUEST 42
 #define KERR_STALE_BROKER_EPOCH 77
 #define KERR_BROKER_ID_NOT_REGISTERED 102
 
@@ -601,7 +602,14 @@ static void qc_send_op(struct quorum_client *qc, struct qc_op *op) {
     }
     if (rc < 0) {
         qc_call_unsent(call);
-        qc_rotate(qc);
+        if (rc == -ENOTCONN || rc == -EAGAIN) {
+            qc_rotate(qc);
+        } else {
+            /* The request itself cannot be encoded: no voter will ever take it. */
+            io_log(qc->io, IO_LOG_WARN, "quorum client: cannot send api %d: %d",
+                   op->kind == QC_OP_FORWARD ? op->api_key : PROTO_API_ALTER_PARTITION, rc);
+            qc_op_finish(qc, op, rc, NULL, KERR_INVALID_REQUEST, NULL);
+        }
         return;
     }
     op->in_flight = true;
@@ -628,9 +636,13 @@ static void qc_pump(struct quorum_client *qc) {
     qc_expire_ops(qc);
     if (qc->stopping || qc->rotate_timer != 0) return;
     qc_send_register(qc);
-    for (struct qc_op *op = qc->ops_head; op != NULL && qc->rotate_timer == 0; op = op->next) {
+    struct qc_op *op = qc->ops_head;
+    while (op != NULL && qc->rotate_timer == 0 && !qc->stopping) {
+        struct qc_op *next = op->next; /* qc_send_op may finish (free) op. */
         qc_send_op(qc, op);
+        op = next;
     }
+    if (qc->stopping) return;
     if (qc->rotate_timer == 0) qc_send_fetch(qc);
 }
 
@@ -720,6 +732,11 @@ int quorum_client_forward(struct quorum_client *qc, int16_t api_key, int16_t ver
     default: return -ENOTSUP;
     }
     if (timeout_ms <= 0) timeout_ms = qc->config.request_timeout_ms;
+    /* The bodies are one struct for every version: ask the controller at a version the
+     * codec speaks (a client may have used a newer one than we encode). */
+    const struct proto_api *api = proto_api_find(api_key);
+    if (api == NULL || version < api->version_min) return -ENOTSUP;
+    if (version > api->version_max) version = api->version_max;
     struct qc_op *op = qc_op_add(qc, timeout_ms);
     if (op == NULL) return -EAGAIN;
     op->kind = QC_OP_FORWARD;

@@ -1,0 +1,430 @@
+/*
+ * test_controller.c — proves the controller quorum and the brokers' quorum clients work
+ * together in the simulated world: three controller voters (q1..q3) and two quorum
+ * clients (b11, b12, brokers without a data path). Both brokers register and become ready
+ * (registered, unfenced, caught up); a topic created through one broker appears with the
+ * same assignment in both images (round-robin over the live brokers, leader = first
+ * replica, ISR = replicas); a replication factor above the live brokers is refused (38);
+ * AlterPartition is accepted with current epochs and refused with a stale partition epoch
+ * (95) or leader epoch (74); a broker that goes silent is fenced and loses every
+ * leadership; and when the active controller crashes the clients find the new one, the
+ * state is intact and new topics can still be created. Runs are seeded and deterministic:
+ * the same seed gives the same trace hash.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "broker/config.h"
+#include "controller/controller.h"
+#include "controller/metadata.h"
+#include "controller/quorum_client.h"
+#include "proto/proto.h"
+#include "sim/sim.h"
+
+#define VOTERS 3
+#define BROKERS 2
+
+struct node_state {
+    struct world_state *ws;
+    char name[16];
+    int32_t id;
+    bool voter;
+    struct broker_config config;
+    struct controller *ctl;
+    struct quorum_client *qc;
+    struct sim_node *node;
+    int updates;
+};
+
+struct world_state {
+    struct sim_world *world;
+    struct node_state voters[VOTERS];
+    struct node_state brokers[BROKERS];
+};
+
+static const char *VOTER_LIST = "1@q1:9093,2@q2:9093,3@q3:9093";
+
+static void on_update(void *arg, const struct metadata_image *before,
+                      const struct metadata_image *after) {
+    struct node_state *ns = arg;
+    assert_true(after->offset > before->offset);
+    ns->updates++;
+}
+
+static void voter_main(struct io *io, void *arg) {
+    struct node_state *ns = arg;
+    ns->ctl = NULL;
+    assert_int_equal(controller_start(io, &ns->config, &ns->ctl), 0);
+}
+
+static void broker_main(struct io *io, void *arg) {
+    struct node_state *ns = arg;
+    struct quorum_client_config qcc = {
+        .broker = &ns->config,
+        .advertised_host = ns->name,
+        .advertised_port = 9092,
+        .on_update = on_update,
+        .arg = ns,
+    };
+    for (int i = 0; i < 2; i++) {
+        uint64_t r = io_random_u64(io);
+        memcpy(qcc.incarnation_id + 8 * i, &r, 8);
+    }
+    ns->qc = NULL;
+    assert_int_equal(quorum_client_start(io, &qcc, &ns->qc), 0);
+}
+
+static void configure(struct node_state *ns, const char *extra) {
+    char text[2048];
+    if (ns->voter) {
+        snprintf(text, sizeof(text),
+                 "node.id=%d\nprocess.roles=controller\ncontroller.quorum.voters=%s\n"
+                 "controller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093\n"
+                 "log.dirs=/data\nbroker.session.timeout.ms=3000\n%s",
+                 ns->id, VOTER_LIST, extra);
+    } else {
+        snprintf(text, sizeof(text),
+                 "node.id=%d\nprocess.roles=broker\ncontroller.quorum.voters=%s\n"
+                 "listeners=PLAINTEXT://:9092\n"
+                 "advertised.listeners=PLAINTEXT://%s:9092\nlog.dirs=/data\n"
+                 "broker.heartbeat.interval.ms=500\nbroker.session.timeout.ms=3000\n%s",
+                 ns->id, VOTER_LIST, ns->name, extra);
+    }
+    char error[BROKER_CONFIG_ERROR_MAX];
+    broker_config_defaults(&ns->config);
+    int rc = broker_config_parse(&ns->config, text, strlen(text), NULL, NULL, error);
+    if (rc != 0) fail_msg("config of %s: %s", ns->name, error);
+}
+
+/* TRIAL_TEST_LOG=1 prints every node's log lines (debugging aid; off in CI). */
+static void print_log(void *arg, struct sim_node *node, uint64_t now_ns, enum io_log_level level,
+                      const char *message) {
+    (void)arg;
+    (void)level;
+    fprintf(stderr, "%10.3f %s %s\n", (double)now_ns / 1e6, sim_node_name(node), message);
+}
+
+static void world_start(struct world_state *ws, uint64_t seed, const char *extra) {
+    memset(ws, 0, sizeof(*ws));
+    ws->world = sim_world_create(seed);
+    if (getenv("TRIAL_TEST_LOG") != NULL) sim_world_set_log_hook(ws->world, print_log, NULL);
+    for (int i = 0; i < VOTERS; i++) {
+        struct node_state *ns = &ws->voters[i];
+        ns->ws = ws;
+        ns->voter = true;
+        ns->id = i + 1;
+        snprintf(ns->name, sizeof(ns->name), "q%d", i + 1);
+        configure(ns, extra);
+        ns->node = sim_node_add(ws->world, ns->name, voter_main, ns);
+    }
+    for (int i = 0; i < BROKERS; i++) {
+        struct node_state *ns = &ws->brokers[i];
+        ns->ws = ws;
+        ns->id = 11 + i;
+        snprintf(ns->name, sizeof(ns->name), "b%d", 11 + i);
+        configure(ns, extra);
+        ns->node = sim_node_add(ws->world, ns->name, broker_main, ns);
+    }
+}
+
+static void world_stop(struct world_state *ws) {
+    for (int i = 0; i < BROKERS; i++) {
+        struct node_state *ns = &ws->brokers[i];
+        if (!sim_node_is_up(ns->node)) continue;
+        quorum_client_stop(ns->qc);
+        assert_int_equal(sim_node_live_bytes(ns->node), 0);
+    }
+    for (int i = 0; i < VOTERS; i++) {
+        struct node_state *ns = &ws->voters[i];
+        if (!sim_node_is_up(ns->node)) continue;
+        assert_int_equal(controller_stop(ns->ctl), 0);
+    }
+    sim_world_destroy(ws->world);
+}
+
+typedef bool (*world_pred)(struct world_state *ws, void *arg);
+
+/* Steps the world until pred holds or `limit_ms` of virtual time passed. */
+static bool run_until(struct world_state *ws, world_pred pred, void *arg, uint64_t limit_ms) {
+    uint64_t deadline = sim_world_now_ns(ws->world) + limit_ms * NS_PER_MS;
+    while (!pred(ws, arg)) {
+        if (sim_world_now_ns(ws->world) >= deadline) return false;
+        if (!sim_world_step(ws->world)) return false;
+    }
+    return true;
+}
+
+static bool all_ready(struct world_state *ws, void *arg) {
+    (void)arg;
+    for (int i = 0; i < BROKERS; i++) {
+        struct node_state *ns = &ws->brokers[i];
+        if (sim_node_is_up(ns->node) && (ns->qc == NULL || !quorum_client_ready(ns->qc))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* --- Forwarded admin requests --------------------------------------------------------- */
+
+struct admin_call {
+    bool done;
+    int status;
+    int16_t error;
+};
+
+static void create_done(void *arg, int status, const void *response) {
+    struct admin_call *c = arg;
+    c->done = true;
+    c->status = status;
+    if (status == 0) {
+        const struct proto_create_topics_response *r = response;
+        assert_int_equal(r->topics.count, 1);
+        c->error = r->topics.items[0].error_code;
+    }
+}
+
+static bool call_done(struct world_state *ws, void *arg) {
+    (void)ws;
+    return ((struct admin_call *)arg)->done;
+}
+
+/* Creates a topic through broker `b`'s quorum client and waits for the answer. */
+static int16_t create_topic(struct world_state *ws, int b, const char *name, int32_t partitions,
+                            int16_t rf) {
+    struct proto_create_topics_request_topic t;
+    memset(&t, 0, sizeof(t));
+    t.name = proto_string_from(name);
+    t.num_partitions = partitions;
+    t.replication_factor = rf;
+    struct proto_create_topics_request req;
+    memset(&req, 0, sizeof(req));
+    req.topics.items = &t;
+    req.topics.count = 1;
+    req.timeout_ms = 30000;
+    struct admin_call c = {0};
+    assert_int_equal(quorum_client_forward(ws->brokers[b].qc, PROTO_API_CREATE_TOPICS, 5, &req,
+                                           create_done, &c),
+                     0);
+    assert_false(c.done); /* Never from inside the call. */
+    assert_true(run_until(ws, call_done, &c, 40000));
+    assert_int_equal(c.status, 0);
+    return c.error;
+}
+
+struct topic_wait {
+    const char *name;
+    int32_t partitions;
+};
+
+static bool topic_everywhere(struct world_state *ws, void *arg) {
+    struct topic_wait *tw = arg;
+    for (int i = 0; i < BROKERS; i++) {
+        const struct metadata_topic *t =
+            metadata_topic_find(quorum_client_image(ws->brokers[i].qc), tw->name);
+        if (t == NULL || t->partition_count != tw->partitions) return false;
+    }
+    return true;
+}
+
+struct alter_call {
+    bool done;
+    int16_t error;
+    struct metadata_partition committed;
+};
+
+static void alter_done(void *arg, int16_t error_code, const struct metadata_partition *p) {
+    struct alter_call *c = arg;
+    c->done = true;
+    c->error = error_code;
+    if (p != NULL) c->committed = *p;
+}
+
+static bool alter_finished(struct world_state *ws, void *arg) {
+    (void)ws;
+    return ((struct alter_call *)arg)->done;
+}
+
+static struct node_state *broker_by_id(struct world_state *ws, int32_t id) {
+    for (int i = 0; i < BROKERS; i++) {
+        if (ws->brokers[i].id == id) return &ws->brokers[i];
+    }
+    return NULL;
+}
+
+static int16_t alter(struct world_state *ws, const char *topic, int32_t index,
+                     int32_t leader_epoch, int32_t partition_epoch, const int32_t *isr,
+                     uint32_t isr_count, int32_t leader, struct metadata_partition *out) {
+    struct alter_call c = {0};
+    struct node_state *ns = broker_by_id(ws, leader);
+    assert_non_null(ns);
+    assert_int_equal(quorum_client_alter_partition(ns->qc, topic, index, leader_epoch,
+                                                   partition_epoch, isr, isr_count, alter_done,
+                                                   &c),
+                     0);
+    assert_true(run_until(ws, alter_finished, &c, 40000));
+    if (out != NULL) *out = c.committed;
+    return c.error;
+}
+
+/* --- Tests ---------------------------------------------------------------------------- */
+
+static uint64_t scenario_basic(uint64_t seed) {
+    struct world_state *ws = test_malloc(sizeof(*ws));
+    world_start(ws, seed, "");
+    assert_true(run_until(ws, all_ready, NULL, 30000));
+    for (int i = 0; i < BROKERS; i++) {
+        assert_true(quorum_client_broker_epoch(ws->brokers[i].qc) >= 0);
+        assert_true(quorum_client_controller_id(ws->brokers[i].qc) >= 1);
+        const struct metadata_image *image = quorum_client_image(ws->brokers[i].qc);
+        assert_int_equal(image->broker_count, 2);
+        const struct metadata_broker *b = metadata_broker_find(image, 11);
+        assert_non_null(b);
+        assert_string_equal(b->host, "b11");
+        assert_int_equal(b->port, 9092);
+        assert_false(b->fenced);
+    }
+
+    /* Topic creation: visible in both images with the same assignment. */
+    assert_int_equal(create_topic(ws, 0, "orders", 4, 2), 0);
+    struct topic_wait tw = {"orders", 4};
+    assert_true(run_until(ws, topic_everywhere, &tw, 10000));
+    const struct metadata_image *a = quorum_client_image(ws->brokers[0].qc);
+    const struct metadata_image *b = quorum_client_image(ws->brokers[1].qc);
+    const struct metadata_topic *ta = metadata_topic_find(a, "orders");
+    const struct metadata_topic *tb = metadata_topic_find(b, "orders");
+    assert_memory_equal(ta->id, tb->id, 16);
+    int leaders[2] = {0, 0};
+    for (int32_t i = 0; i < 4; i++) {
+        const struct metadata_partition *p = &ta->partitions[i];
+        assert_memory_equal(p, &tb->partitions[i], sizeof(*p));
+        assert_int_equal(p->index, i);
+        assert_int_equal(p->replica_count, 2);
+        assert_int_not_equal(p->replicas[0], p->replicas[1]);
+        assert_int_equal(p->leader, p->replicas[0]);
+        assert_int_equal(p->leader_epoch, 0);
+        assert_int_equal(p->partition_epoch, 0);
+        assert_int_equal(p->isr_count, 2);
+        assert_int_equal(p->isr[0], 11);
+        assert_int_equal(p->isr[1], 12);
+        leaders[p->leader - 11]++;
+    }
+    /* Round-robin: the leaders alternate between the two brokers. */
+    assert_int_equal(leaders[0], 2);
+    assert_int_equal(leaders[1], 2);
+
+    assert_int_equal(create_topic(ws, 1, "orders", 1, 1), 36);
+    assert_int_equal(create_topic(ws, 1, "wide", 1, 3), 38);
+    assert_int_equal(create_topic(ws, 1, "bad/name", 1, 1), 17);
+
+    /* AlterPartition: shrink the ISR of partition 0 to its leader. */
+    const struct metadata_partition p0 = ta->partitions[0];
+    int32_t only_leader[1] = {p0.leader};
+    struct metadata_partition committed;
+    assert_int_equal(alter(ws, "orders", 0, p0.leader_epoch, p0.partition_epoch, only_leader, 1,
+                           p0.leader, &committed),
+                     0);
+    assert_int_equal(committed.partition_epoch, p0.partition_epoch + 1);
+    assert_int_equal(committed.leader_epoch, p0.leader_epoch);
+    assert_int_equal(committed.isr_count, 1);
+    assert_int_equal(committed.isr[0], p0.leader);
+    /* Stale partition epoch, stale leader epoch. */
+    int32_t both[2] = {11, 12};
+    assert_int_equal(alter(ws, "orders", 0, p0.leader_epoch, p0.partition_epoch, both, 2,
+                           p0.leader, NULL),
+                     95);
+    assert_int_equal(alter(ws, "orders", 0, p0.leader_epoch - 1, p0.partition_epoch + 1, both, 2,
+                           p0.leader, NULL),
+                     74);
+    /* Grow back with the current epochs. */
+    assert_int_equal(alter(ws, "orders", 0, p0.leader_epoch, p0.partition_epoch + 1, both, 2,
+                           p0.leader, &committed),
+                     0);
+    assert_int_equal(committed.isr_count, 2);
+
+    /* A silent broker is fenced and loses its leaderships. */
+    struct node_state *gone = &ws->brokers[1];
+    sim_node_crash(gone->node);
+    struct node_state *alive = &ws->brokers[0];
+    uint64_t crashed_at = sim_world_now_ns(ws->world);
+    sim_world_run_until(ws->world, crashed_at + 8 * NS_PER_S);
+    const struct metadata_image *img = quorum_client_image(alive->qc);
+    const struct metadata_broker *fenced = metadata_broker_find(img, gone->id);
+    assert_non_null(fenced);
+    assert_true(fenced->fenced);
+    assert_true(quorum_client_ready(alive->qc));
+    const struct metadata_topic *t = metadata_topic_find(img, "orders");
+    for (int32_t i = 0; i < t->partition_count; i++) {
+        const struct metadata_partition *p = &t->partitions[i];
+        assert_int_equal(p->leader, alive->id);
+        assert_int_equal(p->isr_count, 1);
+        assert_int_equal(p->isr[0], alive->id);
+    }
+    uint64_t hash = sim_world_trace_hash(ws->world);
+    world_stop(ws);
+    test_free(ws);
+    return hash;
+}
+
+static void test_register_create_alter_fence(void **state) {
+    (void)state;
+    uint64_t h1 = scenario_basic(7);
+    uint64_t h2 = scenario_basic(7);
+    assert_true(h1 == h2);
+}
+
+static bool controller_moved(struct world_state *ws, void *arg) {
+    int32_t old = *(int32_t *)arg;
+    for (int i = 0; i < BROKERS; i++) {
+        int32_t id = quorum_client_controller_id(ws->brokers[i].qc);
+        if (id < 0 || id == old) return false;
+    }
+    return true;
+}
+
+static void test_controller_failover(void **state) {
+    (void)state;
+    struct world_state *ws = test_malloc(sizeof(*ws));
+    world_start(ws, 11, "");
+    assert_true(run_until(ws, all_ready, NULL, 30000));
+    assert_int_equal(create_topic(ws, 0, "before", 3, 2), 0);
+    struct topic_wait tw = {"before", 3};
+    assert_true(run_until(ws, topic_everywhere, &tw, 10000));
+    int32_t active = quorum_client_controller_id(ws->brokers[0].qc);
+    assert_true(active >= 1 && active <= VOTERS);
+    sim_node_crash(ws->voters[active - 1].node);
+
+    /* Creating through the other broker finds the new controller within its timeout. */
+    assert_int_equal(create_topic(ws, 1, "after", 2, 2), 0);
+    struct topic_wait tw2 = {"after", 2};
+    assert_true(run_until(ws, topic_everywhere, &tw2, 20000));
+    assert_true(run_until(ws, controller_moved, &active, 20000));
+    /* State intact: the old topic, both brokers registered and unfenced after a session. */
+    sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 5 * NS_PER_S);
+    for (int i = 0; i < BROKERS; i++) {
+        const struct metadata_image *img = quorum_client_image(ws->brokers[i].qc);
+        assert_non_null(metadata_topic_find(img, "before"));
+        assert_non_null(metadata_topic_find(img, "after"));
+        assert_int_equal(metadata_image_unfenced_count(img), 2);
+        assert_true(quorum_client_ready(ws->brokers[i].qc));
+    }
+    world_stop(ws);
+    test_free(ws);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_register_create_alter_fence),
+        cmocka_unit_test(test_controller_failover),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

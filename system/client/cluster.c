@@ -68,6 +68,16 @@ void cluster_config_defaults(struct cluster_config *c) {
     c->allow_auto_topic_creation = false;
 }
 
+void cluster_config_init(struct cluster_config *c, const char *bootstrap, const char *host,
+                         uint16_t port, const char *client_id, uint32_t retry_backoff_ms) {
+    cluster_config_defaults(c);
+    c->bootstrap = bootstrap;
+    c->host = host;
+    c->port = port;
+    if (client_id != NULL) c->client_id = client_id;
+    if (retry_backoff_ms > 0) c->retry_backoff_ms = retry_backoff_ms;
+}
+
 static int parse_one(const char *s, size_t len, struct cluster_endpoint *out) {
     while (len > 0 && (*s == ' ' || *s == '\t')) {
         s++;

@@ -64,6 +64,10 @@ struct cluster_config {
 };
 
 void cluster_config_defaults(struct cluster_config *config);
+/* The defaults plus what every client config carries (bootstrap list or host:port, client id,
+ * retry.backoff.ms; 0 keeps the default backoff). */
+void cluster_config_init(struct cluster_config *config, const char *bootstrap, const char *host,
+                         uint16_t port, const char *client_id, uint32_t retry_backoff_ms);
 
 /* Parses "host:port,host:port" (spaces around entries allowed; a missing port is 9092).
  * Returns the count (>= 1) or -EINVAL (empty, bad port, host too long) / -E2BIG (> max). */

@@ -79,12 +79,8 @@ int consumer_create(struct io *io, const struct consumer_config *config, struct 
         return -EINVAL;
     }
     struct cluster_config cc;
-    cluster_config_defaults(&cc);
-    cc.bootstrap = config->bootstrap;
-    cc.host = config->host;
-    cc.port = config->port;
-    cc.client_id = config->client_id;
-    cc.retry_backoff_ms = config->retry_backoff_ms;
+    cluster_config_init(&cc, config->bootstrap, config->host, config->port, config->client_id,
+                        config->retry_backoff_ms);
     if (config->metadata_refresh_ms > 0) cc.metadata_refresh_ms = config->metadata_refresh_ms;
     struct cluster *cluster = NULL;
     int rc = cluster_create(io, &cc, &cluster);

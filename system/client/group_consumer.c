@@ -992,6 +992,23 @@ static int32_t gc_pick(struct group_consumer *gc, bool resets) {
 
 static void gc_on_list_offsets(void *arg, int status, const void *body);
 
+/* Sends the data request (ListOffsets or Fetch) to the leader cluster_pick_leader chose;
+ * it is the one in flight until its answer. */
+static void gc_send_data(struct group_consumer *gc, int32_t leader, int16_t api, int16_t version,
+                         const void *req, client_done_fn done) {
+    struct client *c = cluster_connection(gc->cluster, leader);
+    ASSERT(c != NULL); /* cluster_pick_leader only picks connectable leaders. */
+    ASSERT(!gc->fetching);
+    if (gc_send(gc, c, api, version, req, done, NULL) == 0) {
+        gc->fetching = true;
+        gc->fetch_node = leader;
+        gc->fetch_sent_ns = io_now_ns(gc->io);
+    } else {
+        gc_node_failed(gc, leader);
+        gc_retry_later(gc);
+    }
+}
+
 /* auto.offset.reset: ListOffsets to one leader for the partitions without a position it
  * leads. The answer continues with gc_fetch (more resets, or fetches). */
 static void gc_send_list_offsets(struct group_consumer *gc, int32_t leader) {
@@ -1023,16 +1040,7 @@ static void gc_send_list_offsets(struct group_consumer *gc, int32_t leader) {
     struct proto_list_offsets_request req = {.replica_id = -1, .isolation_level = 0};
     req.topics.items = ts;
     req.topics.count = (int32_t)topic_count;
-    struct client *c = cluster_connection(gc->cluster, leader);
-    ASSERT(c != NULL); /* cluster_pick_leader only picks connectable leaders. */
-    if (gc_send(gc, c, PROTO_API_LIST_OFFSETS, 1, &req, gc_on_list_offsets, NULL) == 0) {
-        gc->fetching = true;
-        gc->fetch_node = leader;
-        gc->fetch_sent_ns = io_now_ns(gc->io);
-    } else {
-        gc_node_failed(gc, leader);
-        gc_retry_later(gc);
-    }
+    gc_send_data(gc, leader, PROTO_API_LIST_OFFSETS, 1, &req, gc_on_list_offsets);
 }
 
 /* The next data request: resets for partitions without a position first (Kafka does not
@@ -1093,17 +1101,8 @@ static void gc_fetch(struct group_consumer *gc) {
     req.topics.items = ts;
     req.topics.count = (int32_t)topic_count;
     req.forgotten_topics_data.count = 0;
-    struct client *c = cluster_connection(gc->cluster, leader);
-    ASSERT(c != NULL);
     /* current_leader_epoch (KIP-320) is on the wire from Fetch v9. */
-    if (gc_send(gc, c, PROTO_API_FETCH, epochs ? 9 : 4, &req, gc_on_fetch, NULL) == 0) {
-        gc->fetching = true;
-        gc->fetch_node = leader;
-        gc->fetch_sent_ns = io_now_ns(gc->io);
-    } else {
-        gc_node_failed(gc, leader);
-        gc_retry_later(gc);
-    }
+    gc_send_data(gc, leader, PROTO_API_FETCH, epochs ? 9 : 4, &req, gc_on_fetch);
 }
 
 static void gc_on_list_offsets(void *arg, int status, const void *body) {
@@ -1261,12 +1260,9 @@ int group_consumer_create(struct io *io, const struct group_consumer_config *con
         return -EINVAL;
     }
     struct cluster_config cc;
-    cluster_config_defaults(&cc);
-    cc.bootstrap = config->bootstrap;
-    cc.host = config->host;
-    cc.port = config->port;
-    cc.client_id = config->client_id != NULL ? config->client_id : "trial-group-consumer";
-    cc.retry_backoff_ms = config->retry_backoff_ms;
+    cluster_config_init(&cc, config->bootstrap, config->host, config->port,
+                        config->client_id != NULL ? config->client_id : "trial-group-consumer",
+                        config->retry_backoff_ms);
     struct cluster *cluster = NULL;
     int rc = cluster_create(io, &cc, &cluster);
     if (rc < 0) return rc;

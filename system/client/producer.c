@@ -185,13 +185,9 @@ int producer_create(struct io *io, const struct producer_config *config, struct 
     if (config->acks != -1 && config->acks != 1) return -EINVAL;
     if (config->max_in_flight < 1 || config->on_result == NULL) return -EINVAL;
     struct cluster_config cc;
-    cluster_config_defaults(&cc);
-    cc.bootstrap = config->bootstrap;
-    cc.host = config->host;
-    cc.port = config->port;
-    cc.client_id = config->client_id;
-    cc.metadata_refresh_ms = config->metadata_refresh_ms;
-    cc.retry_backoff_ms = config->retry_backoff_ms;
+    cluster_config_init(&cc, config->bootstrap, config->host, config->port, config->client_id,
+                        config->retry_backoff_ms);
+    if (config->metadata_refresh_ms > 0) cc.metadata_refresh_ms = config->metadata_refresh_ms;
     /* Like Java's producer: a broker with auto.create.topics.enable creates the topic. */
     cc.allow_auto_topic_creation = true;
     struct cluster *cluster = NULL;

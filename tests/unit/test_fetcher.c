@@ -11,6 +11,8 @@
  *    cut, and the rest arrives with the next fetch;
  *  - a fenced epoch (the follower's epoch is older than the leader's) parks the partition:
  *    no more requests, nothing appended; re-added with the current epoch it catches up;
+ *  - a follower whose whole log lies below the leader's log start gets OFFSET_OUT_OF_RANGE
+ *    and restarts at the leader's log start;
  *  - the same seed gives the same trace hash.
  * Built a second time as test_fetcher_mutants (linked with the simulator's mutant build of
  * the system libraries, TEST_FETCHER_MUTANTS) it also proves the two fetcher mutants do the
@@ -402,6 +404,33 @@ static void test_fenced_epoch_parks(void **state) {
     world_stop(&w);
 }
 
+/* An empty follower behind the leader's log start (DeleteRecords moved it to 8) gets
+ * OFFSET_OUT_OF_RANGE, restarts at the leader's log start and copies from there. */
+static void test_out_of_range_restarts_at_leader_log_start(void **state) {
+    (void)state;
+    static struct world w;
+    world_start(&w, 9);
+    struct partition *lp = w.leader.partition;
+    assert_int_equal(partition_become_leader(lp, 1, 1, R12, 2, R12, 2, 0), 0);
+    leader_append(lp, 8);
+    leader_append(lp, 4);
+    assert_int_equal(log_delete_records(lp->log, 8), 0);
+    w.leader.epoch = 1;
+    assert_int_equal(partition_become_follower(w.fp, 1, 1, 1, R12, 2, R12, 2), 0);
+    world_fetch(&w, 1);
+    run_ms(w.sim, 3000);
+    assert_int_equal(w.follower.storage_errors, 0);
+    assert_int_equal(partition_log_start(w.fp), 8);
+    assert_int_equal(partition_log_end(w.fp), 12);
+    assert_int_equal(w.fp->high_watermark, 12);
+    uint8_t a[1 << 16], b[1 << 16];
+    size_t la = log_bytes(lp, a, sizeof a);
+    size_t lb = log_bytes(w.fp, b, sizeof b);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    world_stop(&w);
+}
+
 #ifdef TEST_FETCHER_MUTANTS
 /* What the follower node traced: hw decreases and truncations. */
 struct follower_watch {
@@ -511,6 +540,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_divergent_tail_truncates_then_copies),
         cmocka_unit_test(test_fenced_epoch_parks),
+        cmocka_unit_test(test_out_of_range_restarts_at_leader_log_start),
 #ifdef TEST_FETCHER_MUTANTS
         cmocka_unit_test(test_mutant_hw_before_truncate),
         cmocka_unit_test(test_mutant_truncate_to_hw),

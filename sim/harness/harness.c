@@ -220,11 +220,13 @@ static int broker_configure(struct harness *h, struct h_broker *b, int32_t id, c
         const char *roles = b->controller_only ? "controller"
                             : voter            ? "broker,controller"
                                                : "broker";
+        /* controller.listener.names only where that listener exists (a broker-only node
+         * reaches the voters through controller.quorum.voters). */
         n = (size_t)snprintf(text, sizeof(text),
                              "node.id=%d\nprocess.roles=%s\ncontroller.quorum.voters=%s\n"
-                             "controller.listener.names=CONTROLLER\nlog.dirs=/data\n"
-                             "auto.create.topics.enable=false\n",
-                             id, roles, voters);
+                             "%slog.dirs=/data\nauto.create.topics.enable=false\n",
+                             id, roles, voters,
+                             voter ? "controller.listener.names=CONTROLLER\n" : "");
         if (b->controller_only) {
             n += (size_t)snprintf(text + n, sizeof(text) - n, "listeners=CONTROLLER://:%d\n",
                                   HARNESS_CONTROLLER_PORT);
@@ -266,7 +268,10 @@ struct admin {
     int32_t target; /* Broker index the client talks to; moves on after a failure. */
     size_t next_topic;
     bool in_flight;
+    io_timer_id timeout; /* Multi-node: gives up on an unanswered CreateTopics. */
 };
+
+#define ADMIN_TIMEOUT_NS (7 * NS_PER_S) /* The request's own timeout_ms is 5 s. */
 
 /* After a failure: drop the connection and try the next broker (any broker forwards
  * CreateTopics to the active controller, which may not be elected yet). */
@@ -281,6 +286,8 @@ static void admin_step(void *arg);
 static void admin_done(void *arg, int status, const void *body) {
     struct admin *a = arg;
     a->in_flight = false;
+    if (a->timeout != 0) io_timer_cancel(a->io, a->timeout);
+    a->timeout = 0;
     bool ok = false;
     if (status == 0) {
         const struct proto_create_topics_response *r = body;
@@ -301,6 +308,18 @@ static void admin_done(void *arg, int status, const void *body) {
         a->target = -1 - a->target; /* Marks "rotate first"; decoded in admin_step. */
     }
     io_timer_start(a->io, io_now_ns(a->io) + delay_ns, admin_step, a);
+}
+
+/* A broker that took the request and never answered (it lost its controller, or was cut
+ * off): drop the connection; its pending request completes with -ECANCELED, and admin_done
+ * moves on to the next broker. */
+static void admin_timeout(void *arg) {
+    struct admin *a = arg;
+    a->timeout = 0;
+    if (!a->in_flight || a->client == NULL) return;
+    struct client *c = a->client;
+    a->client = NULL; /* Detached first: admin_done runs from inside client_destroy. */
+    client_destroy(c);
 }
 
 static void admin_step(void *arg) {
@@ -337,6 +356,9 @@ static void admin_step(void *arg) {
         return;
     }
     a->in_flight = true;
+    if (!single_node(&a->h->scn)) {
+        a->timeout = io_timer_start(a->io, io_now_ns(a->io) + ADMIN_TIMEOUT_NS, admin_timeout, a);
+    }
 }
 
 static void admin_main(struct io *io, void *arg) {

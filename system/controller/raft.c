@@ -931,7 +931,13 @@ static void drive(struct raft *raft) {
         if (now >= raft->election_deadline_ns) {
             io_log(raft->io, IO_LOG_INFO, "raft: node %d lost leader %d of epoch %d",
                    raft->node_id, raft->leader_id, raft->epoch);
-            become_candidate(raft);
+            /* Followers of one leader lose it at about the same moment: a random wait
+             * before standing keeps them from splitting the vote every time. */
+            raft->role = RAFT_UNATTACHED;
+            raft->leader_id = -1;
+            (void)state_write(raft);
+            raft->election_deadline_ns =
+                now + random_in(raft, 0, raft->election_timeout_ns / 2 + 1);
             break;
         }
         struct raft_peer *lp = peer_find(raft, raft->leader_id);
@@ -968,8 +974,17 @@ static void kick(struct raft *raft) {
 
 static void on_tick(void *arg) {
     struct raft *raft = arg;
-    raft->tick_timer = io_timer_start(raft->io, now_ns(raft) + raft->tick_ns, on_tick, raft);
     drive(raft);
+    if (raft->stopping) return;
+    /* Wake exactly at an election deadline due before the next tick, so that randomised
+     * timeouts are not rounded to the tick (which would make split votes likelier). */
+    uint64_t now = now_ns(raft);
+    uint64_t next = now + raft->tick_ns;
+    if (raft->role != RAFT_LEADER && raft->election_deadline_ns > now &&
+        raft->election_deadline_ns < next) {
+        next = raft->election_deadline_ns;
+    }
+    raft->tick_timer = io_timer_start(raft->io, next, on_tick, raft);
 }
 
 /* --- Incoming requests ------------------------------------------------------------------ */
@@ -1297,7 +1312,9 @@ int raft_start(struct io *io, const struct broker_config *config, const char *di
     io_log(io, IO_LOG_INFO, "raft: node %d starts at epoch %d (voted %d, leader %d), log end %lld",
            raft->node_id, raft->epoch, raft->voted_for, raft->leader_id,
            (long long)log_end(raft));
-    raft->tick_timer = io_timer_start(io, io_now_ns(io), on_tick, raft);
+    /* A random phase: voters started together must not tick in lockstep. */
+    raft->tick_timer = io_timer_start(io, io_now_ns(io) + random_in(raft, 0, raft->tick_ns),
+                                      on_tick, raft);
     *out = raft;
     return 0;
 fail:

@@ -56,6 +56,8 @@
 #define BROKER_FETCHERS_MAX 1024      /* Source brokers followed at once. */
 #define BROKER_ADMIN_WAIT_TOPICS_MAX 1024 /* Topics one forwarded admin request waits for. */
 #define BROKER_ALTERS_MAX 100000      /* Outstanding AlterPartition requests. */
+#define BROKER_HELD_STREAMS_MAX 4096  /* Connections accepted before the broker is ready. */
+#define BROKER_READY_POLL_MS 5
 
 /* Kafka error codes used here. */
 enum {
@@ -175,6 +177,11 @@ struct broker {
     bool removals_pending;             /* Image dropped replicas before it was caught up. */
     bool offsets_create_sent;          /* __consumer_offsets creation forwarded. */
     struct broker_auto_create *auto_creates; /* Fire-and-forget CreateTopics in flight. */
+    /* Until registered, unfenced and caught up (Kafka's BrokerServer waits the same way
+     * before it processes requests), accepted streams wait here, unread. */
+    struct io_stream **held_streams;
+    uint32_t held_count;
+    io_timer_id ready_timer;
 };
 
 static bool broker_replicated(const struct broker *broker);
@@ -1548,6 +1555,22 @@ static int admin_respond_error(struct broker_request *req, int16_t error) {
         }
         return respond_body(req, &resp);
     }
+    case PROTO_API_ALTER_CONFIGS: {
+        const struct proto_alter_configs_request *ar = req->body;
+        struct proto_alter_configs_response resp;
+        proto_schema_defaults(&proto_schema_alter_configs_response, version, &resp);
+        resp.responses.count = ar->resources.count;
+        resp.responses.items = arena_array(req, (size_t)ar->resources.count,
+                                           sizeof(*resp.responses.items));
+        if (resp.responses.items == NULL) return -ENOMEM;
+        for (int32_t i = 0; i < ar->resources.count; i++) {
+            resp.responses.items[i].resource_type = ar->resources.items[i].resource_type;
+            resp.responses.items[i].resource_name = ar->resources.items[i].resource_name;
+            resp.responses.items[i].error_code = error;
+            resp.responses.items[i].error_message = PROTO_STR_NULL;
+        }
+        return respond_body(req, &resp);
+    }
     default:
         ASSERT(false);
         return -EINVAL;
@@ -1615,6 +1638,8 @@ static void admin_forward_done(void *arg, int status, const void *response) {
         }
         break;
     }
+    case PROTO_API_ALTER_CONFIGS:
+        break; /* Configs reach this broker with its next image; nothing to wait for. */
     default:
         ASSERT(false);
     }
@@ -2773,6 +2798,9 @@ static int handle_describe_configs(struct broker_request *req) {
 
 static int handle_alter_configs(struct broker_request *req) {
     struct broker *broker = req->broker;
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker_replicated(broker)) return admin_forward(req);
+#endif
     const struct proto_alter_configs_request *ar = req->body;
     struct proto_alter_configs_response resp;
     proto_schema_defaults(&proto_schema_alter_configs_response, req->header.api_version, &resp);
@@ -3109,8 +3137,52 @@ static void broker_on_close(void *arg, struct broker_conn *conn, int reason) {
     io_free(broker->io, client, sizeof(*client));
 }
 
+static void broker_accept_now(struct broker *broker, struct io_stream *stream);
+
+#ifdef TRIAL_BROKER_QUORUM
+/* Serves the held connections once the broker is ready; polls until then. */
+static void broker_ready_poll(void *arg) {
+    struct broker *broker = arg;
+    broker->ready_timer = 0;
+    if (broker->qc == NULL) return;
+    if (!quorum_client_ready(broker->qc)) {
+        broker->ready_timer = io_timer_start(broker->io,
+                                             io_now_ns(broker->io) + BROKER_READY_POLL_MS * NS_PER_MS,
+                                             broker_ready_poll, broker);
+        return;
+    }
+    io_log(broker->io, IO_LOG_INFO, "node %d ready: serving %u held connections",
+           broker->config.node_id, broker->held_count);
+    uint32_t count = broker->held_count;
+    struct io_stream **held = broker->held_streams;
+    broker->held_streams = NULL;
+    broker->held_count = 0;
+    for (uint32_t i = 0; i < count; i++) broker_accept_now(broker, held[i]);
+    if (held != NULL) io_free(broker->io, held, BROKER_HELD_STREAMS_MAX * sizeof(*held));
+}
+#endif
+
 static void broker_on_accept(void *arg, struct io_stream *stream) {
     struct broker *broker = arg;
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker->qc != NULL && !quorum_client_ready(broker->qc)) {
+        if (broker->held_streams == NULL) {
+            broker->held_streams = io_calloc(broker->io, BROKER_HELD_STREAMS_MAX,
+                                             sizeof(*broker->held_streams));
+        }
+        if (broker->held_count >= BROKER_HELD_STREAMS_MAX) {
+            io_stream_close(broker->io, stream);
+            return;
+        }
+        broker->held_streams[broker->held_count++] = stream;
+        if (broker->ready_timer == 0) broker_ready_poll(broker);
+        return;
+    }
+#endif
+    broker_accept_now(broker, stream);
+}
+
+static void broker_accept_now(struct broker *broker, struct io_stream *stream) {
     struct broker_conn_limits limits = {
         .max_frame_bytes = (size_t)broker->config.socket_request_max_bytes,
         .max_inflight = (uint32_t)MIN(broker->config.queued_max_requests,
@@ -3239,13 +3311,21 @@ static void broker_stop_quorum(struct broker *broker) {
         struct broker_topic *t = broker->topics[i];
         for (int32_t p = 0; p < t->partition_count; p++) t->fetch_leader[p] = -1;
     }
-    if (broker->qc != NULL) quorum_client_stop(broker->qc);
-    broker->qc = NULL;
+    if (broker->ready_timer != 0) io_timer_cancel(io, broker->ready_timer);
+    broker->ready_timer = 0;
+    for (uint32_t i = 0; i < broker->held_count; i++) io_stream_close(io, broker->held_streams[i]);
+    if (broker->held_streams != NULL) {
+        io_free(io, broker->held_streams, BROKER_HELD_STREAMS_MAX * sizeof(*broker->held_streams));
+    }
+    broker->held_streams = NULL;
+    broker->held_count = 0;
     if (broker->controller != NULL) {
         int rc = controller_stop(broker->controller);
         if (rc < 0) note_storage_error(broker, "controller stop", rc);
     }
     broker->controller = NULL;
+    if (broker->qc != NULL) quorum_client_stop(broker->qc);
+    broker->qc = NULL;
     /* Bound: each pass removes one entry. */
     while (broker->forwards != NULL) {
         struct broker_request *req = broker->forwards;

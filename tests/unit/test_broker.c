@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -287,6 +288,7 @@ static void world_start(struct world_state *ws, const char *props, uint64_t seed
     broker_config_defaults(&ws->config);
     assert_int_equal(broker_config_parse(&ws->config, props, strlen(props), NULL, NULL, error), 0);
     ws->world = sim_world_create(seed);
+    if (getenv("TRIAL_VERBOSE") != NULL) sim_world_set_verbose(ws->world, true);
     ws->broker_node = sim_node_add(ws->world, "broker", broker_main, ws);
     ws->client_node = sim_node_add(ws->world, "client", NULL, NULL);
     sim_world_run_until(ws->world, 10 * NS_PER_MS);

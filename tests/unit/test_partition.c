@@ -15,7 +15,9 @@
  *  - a follower appends the leader's bytes unchanged, applies the leader's HW capped at its
  *    own LEO and never backwards, takes the leader's log start, and rebuilds idempotent
  *    producer state from appended batches; truncation cuts the log, caps the HW and forgets
- *    producer batches above the cut.
+ *    producer batches above the cut;
+ *  - random appends, fetches (also backwards), ISR changes and proposals agree with a model
+ *    of the HW after every step, and every proposal obeys the join and leave rules.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -423,6 +425,124 @@ static void test_follower_hw_not_from_open(void **state) {
     memio_destroy(m);
 }
 
+/* SplitMix64: the random test's seeded stream. */
+static uint64_t rnd(uint64_t *s) {
+    *s += 0x9E3779B97F4A7C15ull;
+    uint64_t z = *s;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/*
+ * Random appends, follower fetches (also going backwards, as after a follower restart), ISR
+ * changes (random, and the leader's own proposals) and time, against a model: after every
+ * step the HW is exactly max(previous HW, min LEO over the ISR) when every member's LEO is
+ * known and unchanged otherwise; proposals keep the leader, are sorted, admit only members
+ * with LEO >= HW once HW >= the epoch start, and drop only members lagging too long.
+ */
+static void test_random_hw_and_isr_against_model(void **state) {
+    (void)state;
+    uint32_t joins = 0, leaves = 0, refused_early = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        struct memio *m = world();
+        struct partition *p = open_in(m, "p", 1);
+        uint64_t rs = seed;
+        int64_t now = 0;
+        const int64_t lag = 500;
+        const int32_t r[] = {1, 2, 3, 4};
+        /* History in an older epoch that follower 2 never fetched, so the new epoch starts
+         * above the HW (0) and early joins are refused until the HW gets there. */
+        const int32_t isr12[] = {1, 2};
+        assert_int_equal(partition_become_leader(p, 1, 1, r, 4, isr12, 2, now), 0);
+        append(p, (int)(rnd(&rs) % 8) + 1);
+        assert_int_equal(partition_become_leader(p, 2, 2, r, 4, isr12, 2, now), 0);
+        assert_int_equal(p->high_watermark, 0);
+        int64_t start = partition_leader_epoch_start(p);
+        int64_t model_leo[5] = {0, 0, -1, -1, -1};
+        int64_t hw = p->high_watermark;
+        for (int step = 0; step < 400; step++) {
+            now += (int64_t)(rnd(&rs) % 100);
+            int op = (int)(rnd(&rs) % 10);
+            if (op < 3) {
+                append(p, (int)(rnd(&rs) % 4) + 1);
+            } else if (op < 7) {
+                int32_t id = 2 + (int32_t)(rnd(&rs) % 3);
+                int64_t leo = partition_log_end(p);
+                /* Mostly near the end, sometimes anywhere (a restarted follower). */
+                int64_t at = rnd(&rs) % 4 == 0 ? (int64_t)(rnd(&rs) % (uint64_t)(leo + 1))
+                                               : leo - (int64_t)(rnd(&rs) % 3);
+                if (at < 0) at = 0;
+                partition_follower_fetched(p, id, at, now);
+                model_leo[id] = at;
+            } else if (op < 8) {
+                int32_t isr[4] = {1};
+                uint32_t n = 1;
+                for (int32_t id = 2; id <= 4; id++) {
+                    if (rnd(&rs) % 2) isr[n++] = id;
+                }
+                partition_set_isr(p, isr, n, p->partition_epoch + 1, now);
+            } else {
+                int32_t isr[PARTITION_REPLICAS_MAX];
+                uint32_t n = 0;
+                if (partition_isr_proposal(p, now, lag, isr, &n)) {
+                    assert_true(n >= 1 && n <= 4);
+                    bool self = false;
+                    for (uint32_t i = 0; i < n; i++) {
+                        self |= isr[i] == 1;
+                        if (i > 0) assert_true(isr[i - 1] < isr[i]);
+                        bool was = false;
+                        for (uint32_t j = 0; j < p->isr_count; j++) was |= p->isr[j] == isr[i];
+                        if (!was) { /* A join: I-REPL-8 and caught up. */
+                            assert_true(p->high_watermark >= start);
+                            assert_true(model_leo[isr[i]] >= p->high_watermark);
+                            joins++;
+                        }
+                    }
+                    assert_true(self);
+                    for (uint32_t j = 0; j < p->isr_count; j++) { /* A leave: it lagged. */
+                        bool kept = false;
+                        for (uint32_t i = 0; i < n; i++) kept |= isr[i] == p->isr[j];
+                        if (!kept) {
+                            const struct partition_follower *f =
+                                partition_follower_find(p, p->isr[j]);
+                            assert_non_null(f);
+                            assert_true(now - f->last_caught_up_ms > lag);
+                            leaves++;
+                        }
+                    }
+                    partition_set_isr(p, isr, n, p->partition_epoch + 1, now);
+                }
+                /* Caught-up outsiders while the HW is below the epoch start: refused. */
+                for (int32_t id = 2; id <= 4 && p->high_watermark < start; id++) {
+                    bool in = false;
+                    for (uint32_t j = 0; j < p->isr_count; j++) in |= p->isr[j] == id;
+                    if (!in && model_leo[id] >= p->high_watermark) refused_early++;
+                }
+            }
+            /* The model's HW. */
+            model_leo[1] = partition_log_end(p);
+            bool known = true;
+            int64_t min_leo = partition_log_end(p);
+            for (uint32_t i = 0; i < p->isr_count; i++) {
+                int64_t l = model_leo[p->isr[i]];
+                if (l < 0) known = false;
+                else if (l < min_leo) min_leo = l;
+            }
+            if (known && min_leo > hw) hw = min_leo;
+            assert_int_equal(p->high_watermark, hw);
+            assert_true(hw <= partition_log_end(p));
+        }
+        assert_hw_trace_monotonic();
+        partition_close(p);
+        memio_destroy(m);
+    }
+    /* The walk reached every rule. */
+    assert_true(joins > 0);
+    assert_true(leaves > 0);
+    assert_true(refused_early > 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_role_hw_follows_leo),
@@ -433,6 +553,7 @@ int main(void) {
         cmocka_unit_test(test_become_leader_records_epoch_start),
         cmocka_unit_test(test_follower_append_and_truncate),
         cmocka_unit_test(test_follower_hw_not_from_open),
+        cmocka_unit_test(test_random_hw_and_isr_against_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,7 @@
 #define BROKER_TOPIC_CONFIG_FILE ".trial-topic-configs"
 #define BROKER_LOG_START_FILE "log-start-offset-checkpoint"
 #define BROKER_OFFSETS_TOPIC "__consumer_offsets"
+#define BROKER_METADATA_TOPIC "__cluster_metadata" /* The controller's (raft.h RAFT_TOPIC). */
 #define BROKER_GROUP_RECORDS_MAX 4096 /* Records in one coordinator append. */
 #define BROKER_FETCHERS_MAX 1024      /* Source brokers followed at once. */
 #define BROKER_ADMIN_WAIT_TOPICS_MAX 1024 /* Topics one forwarded admin request waits for. */
@@ -753,6 +754,8 @@ static int broker_load_topics(struct broker *broker) {
         char topic[LOG_TOPIC_NAME_MAX + 1];
         int32_t index;
         if (!names.is_dir[i] || !parse_partition_dir(names.names[i], topic, &index)) continue;
+        /* The controller's Raft log lives in the same dir; it is never a broker topic. */
+        if (strcmp(topic, BROKER_METADATA_TOPIC) == 0) continue;
         struct broker_topic *t = topic_find(broker, topic);
         if (t == NULL) t = topic_insert(broker, topic);
         if (index + 1 > t->wanted_partitions) t->wanted_partitions = index + 1;

@@ -65,7 +65,7 @@ struct partition {
     uint32_t follower_count;
     int32_t index;           /* Partition number within its topic. */
     uint64_t key;            /* Broker-unique id (purgatory watch key). */
-    int32_t leader_id;       /* This node, while single-node. */
+    int32_t leader_id;       /* The leader (this node until a role says otherwise). */
     int32_t leader_epoch;
     int32_t replicas[PARTITION_REPLICAS_MAX];
     uint32_t replica_count;
@@ -89,7 +89,8 @@ int partition_open(struct io *io, const char *dir, const struct log_config *conf
 /* Closes the log cleanly (flush + clean-shutdown marker) and frees the partition. */
 int partition_close(struct partition *partition);
 
-/* Leader append of a validated produce payload; advances the HW (single node). */
+/* Leader (or no-role) append of a validated produce payload, stamped with leader_epoch;
+ * then HW = min LEO over the ISR (the LEO at once when the ISR is {this node}). */
 int partition_append(struct partition *partition, uint8_t *batches, size_t len, int64_t now_ms,
                      struct log_append_info *info);
 

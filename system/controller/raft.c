@@ -1325,6 +1325,17 @@ fail:
 
 void raft_stop(struct raft *raft) {
     if (raft == NULL) return;
+    /* Every waiting request gets its one answer: parked Fetches and OffsetForLeaderEpoch
+     * NOT_LEADER_OR_FOLLOWER, the others what was decided when they arrived. */
+    for (size_t i = 0; i < RAFT_PENDING_MAX; i++) {
+        struct raft_pending *q = &raft->pending[i];
+        if (!q->used) continue;
+        if (q->api_key == PROTO_API_FETCH || q->api_key == PROTO_API_OFFSET_FOR_LEADER_EPOCH) {
+            q->error = KERR_NOT_LEADER_OR_FOLLOWER;
+        }
+    }
+    raft->role = RAFT_UNATTACHED;
+    answer_pending(raft, UINT64_MAX);
     raft->stopping = true;
     io_timer_cancel(raft->io, raft->tick_timer);
     io_timer_cancel(raft->io, raft->kick_timer);

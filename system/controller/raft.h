@@ -86,8 +86,9 @@ int raft_handle_request(struct raft *raft, int16_t api_key, int16_t version, con
  * so the decoded request may be freed at once. The `body` handed to respond is valid only
  * during that call (encode it there). A request that cannot be queued (256 already wait)
  * returns -EAGAIN, and one arriving during raft_stop -ESHUTDOWN; respond is then not
- * called. Requests still waiting when raft_stop() runs are dropped unanswered (the owner
- * closes their connections). Fetch and OffsetForLeaderEpoch naming anything but
+ * called. raft_stop() answers every request still waiting (a parked Fetch with
+ * NOT_LEADER_OR_FOLLOWER) from inside raft_stop. Fetch and OffsetForLeaderEpoch naming
+ * anything but
  * __cluster_metadata-0 are answered UNKNOWN_TOPIC_OR_PARTITION.
  *
  * The leader-change record (first batch of every epoch) is a control batch with one

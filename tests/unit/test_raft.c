@@ -23,6 +23,9 @@
  *  - under random crashes, restarts, partitions and heals (20 seeds), every committed
  *    sequence any voter delivers is a prefix of one history, no epoch has two leaders,
  *    and once the faults stop every voter commits the same history;
+ *  - an observer's Fetch (replica_id not a voter) gets records up to the HW only, never
+ *    the leader's uncommitted tail; a parked long poll is answered NOT_LEADER_OR_FOLLOWER
+ *    when raft stops;
  *  - DescribeQuorum answered by the leader names it, its epoch, HW and voters' offsets;
  *  - the same seed gives the same trace hash (determinism).
  */
@@ -594,6 +597,101 @@ static void test_describe_quorum(void **state) {
     world_destroy(&w);
 }
 
+/* Fetch from an observer (a broker, replica_id not a voter), over the wire. */
+struct fetch_result {
+    bool done;
+    int status;
+    int16_t error;
+    int64_t hw;
+    int64_t next_offset;
+    int records;
+};
+
+static bool count_any(void *arg, int64_t offset, int64_t ts, const uint8_t *key, int32_t key_len,
+                      const uint8_t *value, int32_t value_len) {
+    (void)offset, (void)ts, (void)key, (void)key_len, (void)value, (void)value_len;
+    ((struct fetch_result *)arg)->records++;
+    return true;
+}
+
+static void fetch_done(void *arg, int status, const void *body) {
+    struct fetch_result *r = arg;
+    r->done = true;
+    r->status = status;
+    if (status < 0) return;
+    const struct proto_fetch_response *resp = body;
+    const struct proto_fetch_response_partition *p = &resp->responses.items[0].partitions.items[0];
+    r->error = p->error_code;
+    r->hw = p->high_watermark;
+    if (p->records.len > 0) {
+        r->next_offset = client_walk_records(p->records.data, (size_t)p->records.len, 0,
+                                             count_any, r);
+    }
+}
+
+static bool fetch_finished(struct world *w, void *arg) {
+    (void)w;
+    return ((struct fetch_result *)arg)->done;
+}
+
+static void send_observer_fetch(struct client *cl, int64_t offset, int32_t max_wait_ms,
+                                struct fetch_result *r) {
+    struct proto_fetch_request_partition p = {.partition = 0, .current_leader_epoch = -1,
+                                              .fetch_offset = offset, .log_start_offset = -1,
+                                              .partition_max_bytes = 1 << 20};
+    struct proto_fetch_request_topic t = {.topic = PROTO_STR(RAFT_TOPIC),
+                                          .partitions = {.items = &p, .count = 1}};
+    struct proto_fetch_request req = {.replica_id = 9, .max_wait_ms = max_wait_ms,
+                                      .min_bytes = 1, .max_bytes = 1 << 20,
+                                      .session_epoch = -1,
+                                      .topics = {.items = &t, .count = 1},
+                                      .rack_id = PROTO_STR("")};
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(client_send(cl, PROTO_API_FETCH, 11, &req, fetch_done, r), 0);
+}
+
+static void test_observer_fetch_stops_at_hw(void **state) {
+    (void)state;
+    struct world w;
+    world_init(&w, 88, 3);
+    struct sim_node *bn = sim_node_add(w.world, "b9", NULL, NULL);
+    struct voter *l = elect(&w, 1);
+    append_values(l, 3, 0);
+    assert_true(run_until(&w, all_committed, &(struct committed_cond){3}, 10 * NS_PER_S));
+    run_for(&w, NS_PER_S);
+    int64_t hw = raft_high_watermark(l->raft);
+
+    /* Cut the leader off from its followers and append: its log end passes its HW. */
+    for (int i = 0; i < 3; i++) {
+        if (&w.voters[i] != l) sim_net_partition(w.world, l->node, w.voters[i].node, false);
+    }
+    append_values(l, 2, 3);
+    assert_true(raft_log_end_offset(l->raft) > hw);
+    char host[16];
+    snprintf(host, sizeof(host), "q%d", l->id);
+    struct client *cl = client_create(sim_node_io(bn), host, PORT, "b9");
+    struct fetch_result r;
+    send_observer_fetch(cl, 0, 0, &r);
+    assert_true(run_until(&w, fetch_finished, &r, NS_PER_S));
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.hw, hw);
+    assert_int_equal(r.records, 3);          /* The uncommitted two are not served. */
+    assert_int_equal(r.next_offset, hw);
+
+    /* A long poll at the HW parks; stopping raft answers it NOT_LEADER_OR_FOLLOWER. */
+    send_observer_fetch(cl, hw, 60000, &r);
+    run_for(&w, 100 * NS_PER_MS);
+    assert_false(r.done);
+    raft_stop(l->raft);
+    l->raft = NULL;
+    assert_true(run_until(&w, fetch_finished, &r, NS_PER_S));
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.error, 6);
+    client_destroy(cl);
+    world_destroy(&w);
+}
+
 /*
  * Random faults: crashes and restarts (at most one voter down), partitions and heals, and
  * appends to whoever leads, for many seeds. Throughout, every committed sequence any voter
@@ -715,6 +813,7 @@ int main(void) {
         cmocka_unit_test(test_partitioned_leader_cannot_commit_and_resigns),
         cmocka_unit_test(test_divergent_tail_truncated),
         cmocka_unit_test(test_describe_quorum),
+        cmocka_unit_test(test_observer_fetch_stops_at_hw),
         cmocka_unit_test(test_random_faults),
         cmocka_unit_test(test_same_seed_same_trace),
     };

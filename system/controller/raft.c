@@ -528,20 +528,43 @@ static void leader_update_hw(struct raft *raft) {
     }
 }
 
+/*
+ * Copies the whole batches from `offset` below `limit` (up to max_bytes, at least one) into
+ * a buffer of just their size: *cap bytes, freed by the caller with io_free. NULL when
+ * there is nothing (rc 0) or on an error (*rc < 0).
+ */
+static uint8_t *read_batches(struct raft *raft, int64_t offset, size_t max_bytes, int64_t limit,
+                             size_t *len, size_t *cap, int64_t *first, int *rc) {
+    struct log_read_result res;
+    *len = 0;
+    *cap = 0;
+    *rc = log_read(raft->log, offset, max_bytes, true, limit, &res);
+    if (*rc < 0 || res.total_bytes == 0) return NULL;
+    *cap = res.total_bytes;
+    uint8_t *buf = io_alloc(raft->io, *cap);
+    *rc = log_read_copy(raft->log, offset, res.total_bytes, true, limit, buf, *cap, len, first);
+    if (*rc < 0) {
+        io_free(raft->io, buf, *cap);
+        *cap = 0;
+        return NULL;
+    }
+    return buf;
+}
+
 /* Hands committed batches to the owner, then the leadership news. */
 static void deliver(struct raft *raft) {
     if (raft->delivering) return;
     raft->delivering = true;
-    uint8_t *buf = NULL;
     while (!raft->stopping && raft->applied < raft->high_watermark) {
-        if (buf == NULL) buf = io_alloc(raft->io, RAFT_FETCH_BYTES_MAX);
-        size_t len = 0;
+        size_t len = 0, cap = 0;
         int64_t first = -1;
-        int rc = log_read_copy(raft->log, raft->applied, RAFT_FETCH_BYTES_MAX, true,
-                               raft->high_watermark, buf, RAFT_FETCH_BYTES_MAX, &len, &first);
-        if (rc < 0 || len == 0) {
+        int rc = 0;
+        uint8_t *buf = read_batches(raft, raft->applied, RAFT_FETCH_BYTES_MAX,
+                                    raft->high_watermark, &len, &cap, &first, &rc);
+        if (buf == NULL || len == 0) {
             io_log(raft->io, IO_LOG_ERROR, "raft: reading committed data at %lld: %d",
                    (long long)raft->applied, rc);
+            if (buf != NULL) io_free(raft->io, buf, cap);
             break;
         }
         /* The next offset to deliver: one past the last whole batch read. */
@@ -559,8 +582,8 @@ static void deliver(struct raft *raft) {
         if (raft->cb.on_commit != NULL) {
             raft->cb.on_commit(raft->cb.arg, buf, pos, first, raft->high_watermark);
         }
+        io_free(raft->io, buf, cap);
     }
-    if (buf != NULL) io_free(raft->io, buf, RAFT_FETCH_BYTES_MAX);
     if (!raft->stopping && raft->resign_epoch >= 0) {
         int32_t e = raft->resign_epoch;
         raft->resign_epoch = -1;
@@ -809,14 +832,13 @@ static bool try_answer_fetch(struct raft *raft, struct raft_pending *q, uint64_t
     if (error == KERR_NONE && !has_data && !news && now < q->deadline_ns) return false;
 
     uint8_t *buf = NULL;
-    size_t len = 0;
+    size_t len = 0, cap = 0;
     if (has_data) {
         size_t max_bytes = q->max_bytes > 0 ? MIN((size_t)q->max_bytes, RAFT_FETCH_BYTES_MAX)
                                             : RAFT_FETCH_BYTES_MAX;
-        buf = io_alloc(raft->io, RAFT_FETCH_BYTES_MAX);
         int64_t first = -1;
-        int rc = log_read_copy(raft->log, q->fetch_offset, max_bytes, true, limit, buf,
-                               RAFT_FETCH_BYTES_MAX, &len, &first);
+        int rc = 0;
+        buf = read_batches(raft, q->fetch_offset, max_bytes, limit, &len, &cap, &first, &rc);
         if (rc < 0) {
             len = 0;
             error = rc == -ERANGE ? KERR_OFFSET_OUT_OF_RANGE : KERR_NOT_LEADER_OR_FOLLOWER;
@@ -836,7 +858,7 @@ static bool try_answer_fetch(struct raft *raft, struct raft_pending *q, uint64_t
     struct proto_fetch_response r = {.throttle_time_ms = 0, .error_code = KERR_NONE,
                                      .session_id = 0, .responses = {.items = &t, .count = 1}};
     q->respond(q->respond_arg, q->api_key, q->version, &r);
-    if (buf != NULL) io_free(raft->io, buf, RAFT_FETCH_BYTES_MAX);
+    if (buf != NULL) io_free(raft->io, buf, cap);
     return true;
 }
 

@@ -239,6 +239,18 @@ bool cluster_broker_endpoint(const struct cluster *c, int32_t node_id, const cha
     return true;
 }
 
+static size_t candidates(const struct cluster *c, int32_t *ids);
+
+size_t cluster_brokers(const struct cluster *c, int32_t *ids, size_t max) {
+    int32_t all[CLUSTER_NODES_MAX];
+    size_t n = candidates(c, all); /* Listed brokers ascending, then bootstrap pseudo ids. */
+    size_t out = 0;
+    for (size_t i = 0; i < n && out < max; i++) {
+        if (all[i] >= 0) ids[out++] = all[i];
+    }
+    return out;
+}
+
 struct client *cluster_connection(struct cluster *c, int32_t node_id) {
     if (c->destroying) return NULL;
     struct cluster_node *node = node_find(c, node_id);

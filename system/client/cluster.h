@@ -99,6 +99,9 @@ int32_t cluster_leader(const struct cluster *cluster, const char *topic, int32_t
 bool cluster_broker_endpoint(const struct cluster *cluster, int32_t node_id, const char **host,
                              uint16_t *port);
 
+/* The broker ids the last Metadata listed, ascending (at most max). Returns the count. */
+size_t cluster_brokers(const struct cluster *cluster, int32_t *ids, size_t max);
+
 /* The connection to a node (a broker id or a bootstrap pseudo id), created on demand;
  * NULL while the node is unknown or its connection failed less than retry_backoff_ms ago. */
 struct client *cluster_connection(struct cluster *cluster, int32_t node_id);

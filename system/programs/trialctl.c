@@ -1,9 +1,9 @@
 /*
  * trialctl.c — the command-line tool over the Kafka protocol (system/client/), covering what
  * kafka-topics.sh, kafka-console-producer.sh, kafka-console-consumer.sh and
- * kafka-get-offsets.sh and kafka-consumer-groups.sh do for one broker:
+ * kafka-get-offsets.sh and kafka-consumer-groups.sh do, against a cluster of one or more brokers:
  *
- *   trialctl [--bootstrap-server host:port] cluster
+ *   trialctl [--bootstrap-server host:port[,host:port...]] cluster
  *   trialctl ... topics list | describe T | create T [--partitions N] [--replication-factor R]
  *                [--config k=v]... | delete T | add-partitions T --partitions N
  *   trialctl ... produce T [--partition P] [--key-separator S] [--acks A]    (lines on stdin)
@@ -19,6 +19,12 @@
  * offsets cover every partition. Without --count, consume stops once every partition is
  * at its high watermark (like kcat -e). Each request waits for its answer by turning the
  * io_posix loop (a program, so blocking is fine here).
+ *
+ * Routing (client/cluster.h): requests any broker answers go to the first reachable one of
+ * the bootstrap list (then the brokers the metadata names); Produce, ListOffsets and Fetch
+ * go to the partition's leader (one retry after fresh metadata when the answer says the
+ * leader moved); group requests go to the coordinator FindCoordinator names; `groups list`
+ * asks every broker, as kafka-consumer-groups.sh does.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,6 +34,7 @@
 
 #include "base/base.h"
 #include "client/client.h"
+#include "client/cluster.h"
 #include "client/group_consumer.h"
 #include "io/io.h"
 #include "io/io_posix.h"
@@ -37,10 +44,13 @@
 #define CTL_BATCH_RECORDS 256
 #define CTL_BATCH_BYTES (4u << 20)
 #define CTL_CONFIGS_MAX 16
+#define CTL_CALL_NS (30ULL * 1000000000ULL)     /* One request's answer. */
+#define CTL_METADATA_NS (10ULL * 1000000000ULL) /* A metadata refresh. */
 
 struct ctl {
     struct io *io;
-    struct client *client;
+    struct cluster *cluster; /* Bootstrap list, metadata, one connection per broker. */
+    struct client *coord;    /* The group coordinator, once found. */
     const char *topic;
     int32_t partition;
     int32_t partitions;
@@ -70,8 +80,7 @@ struct ctl {
     struct ctl_group *group;
     bool quiet;
     const char *group_id; /* consume --group: a group member (client/group_consumer). */
-    char host[256];
-    uint16_t port;
+    const char *bootstrap; /* --bootstrap-server, as given. */
     int reset_mode; /* 1 earliest, 2 latest, 3 --to-offset. */
     int64_t reset_offset;
 };
@@ -92,16 +101,107 @@ static void ctl_wait_done(void *arg, int status, const void *body) {
     if (status == 0 && w->fn != NULL) w->fn(w->arg, status, body);
 }
 
-/* Sends and waits (up to 30 s) for the answer, handed to fn. */
-static int ctl_call(struct ctl *ctl, int16_t key, int16_t version, const void *body,
-                    client_done_fn fn) {
+/* Sends on one connection and waits (up to 30 s) for the answer, handed to fn. */
+static int ctl_call_on(struct ctl *ctl, struct client *client, int16_t key, int16_t version,
+                       const void *body, client_done_fn fn) {
     struct ctl_wait w = {.fn = fn, .arg = ctl};
-    int rc = client_send(ctl->client, key, version, body, ctl_wait_done, &w);
+    int rc = client_send(client, key, version, body, ctl_wait_done, &w);
     if (rc < 0) return rc;
-    uint64_t deadline = io_now_ns(ctl->io) + 30ULL * 1000000000ULL;
+    uint64_t deadline = io_now_ns(ctl->io) + CTL_CALL_NS;
     while (!w.done && io_now_ns(ctl->io) < deadline) io_posix_run_once(ctl->io, 100);
     if (!w.done) return -ETIMEDOUT;
     return w.status;
+}
+
+/* The broker could not be reached at all: the request never left, so another may take it. */
+static bool ctl_unreachable(int rc) {
+    return rc == -ECONNREFUSED || rc == -EHOSTUNREACH || rc == -ENETUNREACH || rc == -ENOTCONN;
+}
+
+/* Sends to any broker: the bootstrap list in order, then the brokers the metadata named,
+ * moving on from one that cannot be reached (bounded by the node table). */
+static int ctl_call(struct ctl *ctl, int16_t key, int16_t version, const void *body,
+                    client_done_fn fn) {
+    int rc = -EHOSTUNREACH;
+    for (int attempt = 0; attempt < CLUSTER_BOOTSTRAP_MAX + CLUSTER_BROKERS_MAX; attempt++) {
+        cluster_poll(ctl->cluster);
+        int32_t node = cluster_any_node(ctl->cluster);
+        struct client *c = node != CLUSTER_NO_LEADER ? cluster_connection(ctl->cluster, node)
+                                                      : NULL;
+        if (c == NULL) break;
+        rc = ctl_call_on(ctl, c, key, version, body, fn);
+        if (!ctl_unreachable(rc)) return rc;
+        cluster_node_failed(ctl->cluster, node);
+    }
+    return rc;
+}
+
+/* Fresh metadata (for `topic` too, if not NULL); false if none came within 10 s. */
+static bool ctl_refresh(struct ctl *ctl, const char *topic) {
+    if (topic != NULL) (void)cluster_add_topic(ctl->cluster, topic); /* Full: no routing. */
+    uint32_t before = cluster_metadata_version(ctl->cluster);
+    cluster_refresh(ctl->cluster);
+    uint64_t deadline = io_now_ns(ctl->io) + CTL_METADATA_NS;
+    while (cluster_metadata_version(ctl->cluster) == before && io_now_ns(ctl->io) < deadline) {
+        cluster_poll(ctl->cluster);
+        io_posix_run_once(ctl->io, 10);
+    }
+    return cluster_metadata_version(ctl->cluster) != before;
+}
+
+/* The leader's connection, from fresh metadata if the leader is not known yet; NULL if the
+ * partition has none (or it cannot be reached now). */
+static struct client *ctl_leader(struct ctl *ctl, const char *topic, int32_t partition,
+                                 int32_t *node) {
+    *node = cluster_leader(ctl->cluster, topic, partition, NULL);
+    if (*node == CLUSTER_NO_LEADER && ctl_refresh(ctl, topic)) {
+        *node = cluster_leader(ctl->cluster, topic, partition, NULL);
+    }
+    return *node != CLUSTER_NO_LEADER ? cluster_connection(ctl->cluster, *node) : NULL;
+}
+
+/* Sends a partition's request (the answer's error in ctl->error) to its leader; when the
+ * answer says the leader moved, once more to the leader fresh metadata names. Without a
+ * known leader, to any broker: its answer says why. */
+static int ctl_call_leader(struct ctl *ctl, const char *topic, int32_t partition, int16_t key,
+                           int16_t version, const void *body, client_done_fn fn) {
+    int rc = -EHOSTUNREACH;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int32_t node;
+        struct client *c = ctl_leader(ctl, topic, partition, &node);
+        if (c == NULL) return ctl_call(ctl, key, version, body, fn);
+        ctl->error = 0;
+        rc = ctl_call_on(ctl, c, key, version, body, fn);
+        if (rc < 0) cluster_node_failed(ctl->cluster, node);
+        bool moved = rc == 0 ? cluster_error_stale_leader(ctl->error) : ctl_unreachable(rc);
+        if (!moved) return rc;
+        (void)ctl_refresh(ctl, topic);
+    }
+    return rc;
+}
+
+static void on_find_coordinator(void *arg, int status, const void *body) {
+    struct ctl *ctl = arg;
+    const struct proto_find_coordinator_response *r = body;
+    ctl->error = r->error_code;
+    if (r->error_code != 0 || r->host.len <= 0 || r->port <= 0 || r->port > 65535) return;
+    char host[CLUSTER_HOST_MAX];
+    snprintf(host, sizeof(host), "%.*s", r->host.len, r->host.str);
+    ctl->coord = client_create(ctl->io, host, (uint16_t)r->port, "trialctl");
+}
+
+/* Sends a group request to the group's coordinator (found once with FindCoordinator); to
+ * any broker when there is none to find (its answer says why). */
+static int ctl_call_coord(struct ctl *ctl, const char *group_id, int16_t key, int16_t version,
+                          const void *body, client_done_fn fn) {
+    if (ctl->coord == NULL) {
+        struct proto_find_coordinator_request req = {.key = proto_string_from(group_id),
+                                                     .key_type = 0};
+        int rc = ctl_call(ctl, PROTO_API_FIND_COORDINATOR, 1, &req, on_find_coordinator);
+        if (rc < 0) return rc;
+    }
+    if (ctl->coord == NULL) return ctl_call(ctl, key, version, body, fn);
+    return ctl_call_on(ctl, ctl->coord, key, version, body, fn);
 }
 
 static int fail(const char *what, int rc) {
@@ -323,7 +423,7 @@ static int produce_batch(struct ctl *ctl, int32_t partition, const struct client
         /* No response will come: send and let the loop drain it. */
         return fail("produce: --acks 0 is not supported by trialctl", -EINVAL);
     }
-    int rc = ctl_call(ctl, PROTO_API_PRODUCE, 3, &req, on_produce);
+    int rc = ctl_call_leader(ctl, ctl->topic, partition, PROTO_API_PRODUCE, 3, &req, on_produce);
     if (rc < 0) return fail("produce", rc);
     if (ctl->error != 0) return kafka_error("produce", ctl->error);
     return 0;
@@ -471,7 +571,8 @@ static int list_offset(struct ctl *ctl, int32_t partition, int64_t timestamp, in
     struct proto_list_offsets_request req = {.replica_id = -1, .isolation_level = 0};
     req.topics.items = &t;
     req.topics.count = 1;
-    int rc = ctl_call(ctl, PROTO_API_LIST_OFFSETS, 1, &req, on_list_offsets);
+    int rc = ctl_call_leader(ctl, ctl->topic, partition, PROTO_API_LIST_OFFSETS, 1, &req,
+                             on_list_offsets);
     if (rc < 0) return rc;
     if (ctl->error != 0) return -EPROTO;
     *offset = ctl->offset;
@@ -562,8 +663,7 @@ static void group_closed(void *arg, int result) {
 static int cmd_consume_group(struct ctl *ctl) {
     struct group_consumer_config c;
     group_consumer_config_defaults(&c);
-    c.host = ctl->host;
-    c.port = ctl->port;
+    c.bootstrap = ctl->bootstrap;
     c.client_id = "trialctl";
     c.group_id = ctl->group_id;
     c.topics[0] = ctl->topic;
@@ -607,6 +707,8 @@ static int cmd_consume(struct ctl *ctl) {
     ctl->partition_count = n;
     ctl->next_offsets = io_calloc(ctl->io, (size_t)n, sizeof(int64_t));
     ctl->high_watermarks = io_calloc(ctl->io, (size_t)n, sizeof(int64_t));
+    /* Unknown until the partition's leader answered: not at its end before that. */
+    for (int32_t i = 0; i < n; i++) ctl->high_watermarks[i] = INT64_MAX;
     struct proto_fetch_request_partition *parts = io_calloc(ctl->io, (size_t)n, sizeof(*parts));
     int rc = 0;
     for (int32_t i = 0; i < n && rc == 0; i++) {
@@ -619,16 +721,35 @@ static int cmd_consume(struct ctl *ctl) {
     if (rc == -EPROTO) return kafka_error("consume: list offsets", ctl->error);
     if (rc < 0) return fail("consume: list offsets", rc);
     uint64_t deadline = io_now_ns(ctl->io) + (uint64_t)ctl->timeout_ms * 1000000ULL;
+    struct cluster_route *routes = io_calloc(ctl->io, (size_t)n, sizeof(*routes));
+    size_t rotate = 0;
     while (ctl->count < 0 || ctl->printed < ctl->count) {
+        /* One Fetch to one leader for the partitions it leads; the leaders in turn. */
+        for (int32_t i = 0; i < n; i++)
+            routes[i] = (struct cluster_route){.topic = ctl->topic, .partition = first + i,
+                                               .wanted = true};
+        cluster_poll(ctl->cluster);
+        int32_t leader = cluster_pick_leader(ctl->cluster, routes, (size_t)n, rotate++);
+        if (leader == CLUSTER_NO_LEADER) {
+            (void)ctl_refresh(ctl, ctl->topic);
+            leader = cluster_pick_leader(ctl->cluster, routes, (size_t)n, rotate);
+        }
+        if (leader == CLUSTER_NO_LEADER) {
+            if (io_now_ns(ctl->io) > deadline) return fail("fetch: no partition leader", -EAGAIN);
+            io_posix_run_once(ctl->io, 100);
+            continue;
+        }
+        int32_t count = 0;
         for (int32_t i = 0; i < n; i++) {
-            parts[i] = (struct proto_fetch_request_partition){
+            if (!routes[i].wanted) continue;
+            parts[count++] = (struct proto_fetch_request_partition){
                 .partition = first + i, .current_leader_epoch = -1,
                 .fetch_offset = ctl->next_offsets[i], .log_start_offset = -1,
                 .partition_max_bytes = 1 << 20};
         }
         struct proto_fetch_request_topic t = {.topic = proto_string_from(ctl->topic)};
         t.partitions.items = parts;
-        t.partitions.count = n;
+        t.partitions.count = count;
         struct proto_fetch_request req = {.replica_id = -1, .max_wait_ms = 500, .min_bytes = 1,
                                           .max_bytes = 50 << 20, .isolation_level = 0,
                                           .session_id = 0, .session_epoch = -1,
@@ -637,7 +758,14 @@ static int cmd_consume(struct ctl *ctl) {
         req.topics.count = 1;
         req.forgotten_topics_data.items = NULL;
         req.forgotten_topics_data.count = 0;
-        rc = ctl_call(ctl, PROTO_API_FETCH, 4, &req, on_fetch);
+        rc = ctl_call_on(ctl, cluster_connection(ctl->cluster, leader), PROTO_API_FETCH, 4, &req,
+                         on_fetch);
+        if (rc < 0) cluster_node_failed(ctl->cluster, leader);
+        if (ctl_unreachable(rc) || (rc == 0 && cluster_error_stale_leader(ctl->error))) {
+            if (io_now_ns(ctl->io) > deadline) return fail("fetch: leader moved", -EAGAIN);
+            (void)ctl_refresh(ctl, ctl->topic); /* The leader moved: ask the new one. */
+            continue;
+        }
         if (rc < 0) return fail("fetch", rc);
         if (ctl->error != 0) return kafka_error("fetch", ctl->error);
         bool at_end = true;
@@ -648,6 +776,7 @@ static int cmd_consume(struct ctl *ctl) {
             return 1;
         }
     }
+    io_free(ctl->io, routes, (size_t)n * sizeof(*routes));
     io_free(ctl->io, parts, (size_t)n * sizeof(*parts));
     io_free(ctl->io, ctl->next_offsets, (size_t)n * sizeof(int64_t));
     io_free(ctl->io, ctl->high_watermarks, (size_t)n * sizeof(int64_t));
@@ -831,7 +960,8 @@ static int describe_group(struct ctl *ctl, struct ctl_group *g) {
     struct proto_describe_groups_request req = {.include_authorized_operations = false};
     req.groups.items = &id;
     req.groups.count = 1;
-    int rc = ctl_call(ctl, PROTO_API_DESCRIBE_GROUPS, 0, &req, on_describe_group);
+    int rc = ctl_call_coord(ctl, g->group_id, PROTO_API_DESCRIBE_GROUPS, 0, &req,
+                            on_describe_group);
     if (rc < 0) return fail("describe group", rc);
     if (g->error != 0) return kafka_error("describe group", g->error);
     return 0;
@@ -839,10 +969,24 @@ static int describe_group(struct ctl *ctl, struct ctl_group *g) {
 
 static int cmd_groups(struct ctl *ctl, const char *sub, const char *group_id) {
     if (strcmp(sub, "list") == 0) {
+        /* Each broker lists the groups it coordinates: ask them all (by ascending id). */
         struct proto_list_groups_request req = {0};
-        int rc = ctl_call(ctl, PROTO_API_LIST_GROUPS, 0, &req, on_list_groups);
-        if (rc < 0) return fail("list groups", rc);
-        return ctl->error != 0 ? kafka_error("list groups", ctl->error) : 0;
+        int32_t ids[CLUSTER_BROKERS_MAX];
+        size_t count = ctl_refresh(ctl, NULL) ? cluster_brokers(ctl->cluster, ids, CLUSTER_BROKERS_MAX)
+                                              : 0;
+        if (count == 0) {
+            int rc = ctl_call(ctl, PROTO_API_LIST_GROUPS, 0, &req, on_list_groups);
+            if (rc < 0) return fail("list groups", rc);
+            return ctl->error != 0 ? kafka_error("list groups", ctl->error) : 0;
+        }
+        for (size_t i = 0; i < count; i++) {
+            struct client *c = cluster_connection(ctl->cluster, ids[i]);
+            int rc = c != NULL ? ctl_call_on(ctl, c, PROTO_API_LIST_GROUPS, 0, &req, on_list_groups)
+                               : -EHOSTUNREACH;
+            if (rc < 0) return fail("list groups", rc);
+            if (ctl->error != 0) return kafka_error("list groups", ctl->error);
+        }
+        return 0;
     }
     if (group_id == NULL) return fail("groups: a group id is required", -EINVAL);
     struct ctl_group g = {.group_id = group_id};
@@ -856,7 +1000,7 @@ static int cmd_groups(struct ctl *ctl, const char *sub, const char *group_id) {
         struct proto_offset_fetch_request req = {.group_id = proto_string_from(group_id)};
         req.topics.items = NULL;
         req.topics.count = -1;
-        int err = ctl_call(ctl, PROTO_API_OFFSET_FETCH, 2, &req, on_offset_fetch);
+        int err = ctl_call_coord(ctl, group_id, PROTO_API_OFFSET_FETCH, 2, &req, on_offset_fetch);
         if (err < 0) {
             rc = fail("offset fetch", err);
             goto out;
@@ -939,7 +1083,8 @@ static int cmd_groups(struct ctl *ctl, const char *sub, const char *group_id) {
         req.topics.items = &t;
         req.topics.count = 1;
         ctl->error = 0;
-        int err = ctl_call(ctl, PROTO_API_OFFSET_COMMIT, 2, &req, on_offset_commit);
+        int err =
+            ctl_call_coord(ctl, group_id, PROTO_API_OFFSET_COMMIT, 2, &req, on_offset_commit);
         if (err < 0) {
             rc = fail("offset commit", err);
             goto out;
@@ -963,7 +1108,7 @@ out:
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: trialctl [--bootstrap-server host:port] COMMAND ...\n"
+            "usage: trialctl [--bootstrap-server host:port[,host:port...]] COMMAND ...\n"
             "  cluster\n"
             "  topics list | describe T | create T [--partitions N] [--replication-factor R]"
             " [--config k=v] | delete T | add-partitions T --partitions N\n"
@@ -1017,18 +1162,20 @@ int main(int argc, char **argv) {
         usage();
         return 2;
     }
-    char host[256];
-    const char *colon = strrchr(bootstrap, ':');
-    if (colon == NULL || (size_t)(colon - bootstrap) >= sizeof(host)) {
-        usage();
+    struct cluster_endpoint endpoints[CLUSTER_BOOTSTRAP_MAX];
+    if (cluster_parse_bootstrap(bootstrap, endpoints, CLUSTER_BOOTSTRAP_MAX) < 0) {
+        fprintf(stderr, "trialctl: --bootstrap-server wants host:port[,host:port...] (at most %d)\n",
+                CLUSTER_BOOTSTRAP_MAX);
         return 2;
     }
-    memcpy(host, bootstrap, (size_t)(colon - bootstrap));
-    host[colon - bootstrap] = '\0';
     ctl.io = io_posix_create();
-    snprintf(ctl.host, sizeof(ctl.host), "%s", host);
-    ctl.port = (uint16_t)atoi(colon + 1);
-    ctl.client = client_create(ctl.io, host, ctl.port, "trialctl");
+    ctl.bootstrap = bootstrap;
+    struct cluster_config cc;
+    cluster_config_init(&cc, bootstrap, NULL, 0, "trialctl", 0);
+    if (cluster_create(ctl.io, &cc, &ctl.cluster) < 0) {
+        io_posix_destroy(ctl.io);
+        return 2;
+    }
     const char *cmd = positional[0];
     int rc;
     if (strcmp(cmd, "cluster") == 0) {
@@ -1051,7 +1198,8 @@ int main(int argc, char **argv) {
         usage();
         rc = 2;
     }
-    client_destroy(ctl.client);
+    if (ctl.coord != NULL) client_destroy(ctl.coord);
+    cluster_destroy(ctl.cluster);
     io_posix_destroy(ctl.io);
     return rc;
 }

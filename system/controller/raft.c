@@ -149,6 +149,7 @@ struct raft {
 
     /* Follower. */
     bool need_divergence;       /* OffsetForLeaderEpoch before fetching in this epoch. */
+    int32_t ofle_epoch;         /* The last epoch our in-flight OffsetForLeaderEpoch asked. */
 
     /* Commit. */
     int64_t high_watermark;
@@ -321,6 +322,7 @@ static void send_end(struct raft *raft, struct raft_peer *peer, int32_t epoch) {
 }
 
 static void send_ofle(struct raft *raft, struct raft_peer *peer) {
+    raft->ofle_epoch = last_log_epoch(raft);
     struct proto_offset_for_leader_epoch_request_partition p = {
         .partition = 0, .current_leader_epoch = raft->epoch,
         .leader_epoch = last_log_epoch(raft)};
@@ -667,7 +669,13 @@ static void on_ofle_response(struct raft *raft, struct raft_peer *peer,
         return;
     }
     follower_truncate(raft, p->leader_epoch, p->end_offset);
-    raft->need_divergence = false;
+    /* KIP-279: when the leader answered an older epoch than we asked, our log now ends in
+     * an epoch at or below that one, whose end may still differ from the leader's: ask
+     * again for the new last epoch until the answer names the epoch asked (each round
+     * lowers our last epoch, so this ends). */
+    raft->need_divergence = p->leader_epoch >= 0 && p->end_offset >= 0 &&
+                            p->leader_epoch != raft->ofle_epoch && log_end(raft) > 0 &&
+                            last_log_epoch(raft) >= 0 && last_log_epoch(raft) < raft->ofle_epoch;
 }
 
 static void on_fetch_response(struct raft *raft, struct raft_peer *peer,

@@ -23,6 +23,9 @@
  *  - under random crashes, restarts, partitions and heals (20 seeds), every committed
  *    sequence any voter delivers is a prefix of one history, no epoch has two leaders,
  *    and once the faults stop every voter commits the same history;
+ *  - KIP-279's repeated divergence search: a follower whose last epoch the leader never had
+ *    truncates once to the leader's answer, asks again for its new last epoch, and ends
+ *    with exactly the leader's prefix (its never-committed records are never delivered);
  *  - an observer's Fetch (replica_id not a voter) gets records up to the HW only, never
  *    the leader's uncommitted tail; a parked long poll is answered NOT_LEADER_OR_FOLLOWER
  *    when raft stops;
@@ -46,6 +49,7 @@
 #include "client/client.h"
 #include "controller/raft.h"
 #include "log/batch.h"
+#include "log/log.h"
 #include "proto/proto.h"
 #include "sim/sim.h"
 
@@ -219,7 +223,15 @@ static void trace_hook(void *arg, struct sim_node *node, uint64_t now_ns, const 
     }
 }
 
-static void world_init(struct world *w, uint64_t seed, int n) {
+static void voter_add(struct world *w, int i) {
+    char name[16];
+    snprintf(name, sizeof(name), "q%d", i + 1);
+    w->voters[i].node = sim_node_add(w->world, name, voter_main, &w->voters[i]);
+}
+
+/* A world of n voters; the voter at index `deferred` (-1: none) is added later with
+ * voter_add(). */
+static void world_init_deferred(struct world *w, uint64_t seed, int n, int deferred) {
     memset(w, 0, sizeof(*w));
     w->world = sim_world_create(seed);
     w->n = n;
@@ -248,11 +260,13 @@ static void world_init(struct world *w, uint64_t seed, int n) {
             assert_int_equal(broker_config_set(&v->config, "controller.quorum.voters", voters,
                                                NULL, NULL, error), 0);
         }
-        char name[16];
-        snprintf(name, sizeof(name), "q%d", i + 1);
-        v->node = sim_node_add(w->world, name, voter_main, v);
+        if (i != deferred) voter_add(w, i);
     }
 }
+
+static void world_init(struct world *w, uint64_t seed, int n) { world_init_deferred(w, seed, n, -1); }
+
+static bool up(const struct voter *v) { return v->node != NULL && sim_node_is_up(v->node); }
 
 static void world_destroy(struct world *w) {
     assert_int_equal(w->violations, 0);
@@ -280,7 +294,7 @@ static struct voter *ready_leader(struct world *w) {
     struct voter *found = NULL;
     for (int i = 0; i < w->n; i++) {
         struct voter *v = &w->voters[i];
-        if (sim_node_is_up(v->node) && v->raft != NULL && raft_is_leader(v->raft)) {
+        if (up(v) && v->raft != NULL && raft_is_leader(v->raft)) {
             /* Two ready leaders may coexist only across epochs (an old one not yet told). */
             if (found == NULL || raft_epoch(v->raft) > raft_epoch(found->raft)) found = v;
         }
@@ -320,7 +334,7 @@ static bool all_committed(struct world *w, void *arg) {
     struct committed_cond *c = arg;
     for (int i = 0; i < w->n; i++) {
         struct voter *v = &w->voters[i];
-        if (!sim_node_is_up(v->node)) continue;
+        if (!up(v)) continue;
         if ((int64_t)v->value_count < c->count) return false;
     }
     return true;
@@ -330,7 +344,7 @@ static bool all_committed(struct world *w, void *arg) {
 static void assert_same_values(struct world *w, const int64_t *expect, size_t n) {
     for (int i = 0; i < w->n; i++) {
         struct voter *v = &w->voters[i];
-        if (!sim_node_is_up(v->node)) continue;
+        if (!up(v)) continue;
         assert_int_equal(v->value_count, n);
         for (size_t k = 0; k < n; k++) assert_int_equal(v->values[k], expect[k]);
     }
@@ -597,6 +611,88 @@ static void test_describe_quorum(void **state) {
     world_destroy(&w);
 }
 
+/*
+ * KIP-279's repeated OffsetForLeaderEpoch, on logs written before the voters start:
+ *   leader-to-be (q1, q3): epoch 1 at offsets 0-2, epoch 2 at 3-9
+ *   q2:                    epoch 1 at offsets 0-4, epoch 3 at 5-9 (3-9 never committed)
+ * q2 asks for epoch 3; the leader knows only up to epoch 2 below it and answers (2, 10);
+ * q2's own end for epoch 2 is 5 (its epoch 1 ends there), so it truncates to 5 — still
+ * divergent at 3-4, where it has epoch 1 and the leader epoch 2. Asking again for its new
+ * last epoch (1) gets (1, 3): only then is its log a prefix of the leader's.
+ */
+struct disk_batch {
+    int64_t offset;
+    int32_t epoch;
+    int64_t value;
+};
+
+static void prepare_disk(struct voter *v, const struct disk_batch *batches, size_t count,
+                         int32_t state_epoch) {
+    struct io *io = sim_node_io(v->node);
+    assert_int_equal(io_mkdir(io, "/data"), 0);
+    const char *dir = "/data/" RAFT_TOPIC "-0";
+    assert_int_equal(io_mkdir(io, dir), 0);
+    struct log_config lc;
+    log_config_default(&lc);
+    struct log *log = NULL;
+    assert_int_equal(log_open(io, dir, &lc, 0, 0, &log), 0);
+    for (size_t i = 0; i < count; i++) {
+        char text[32];
+        int len = snprintf(text, sizeof(text), "%lld", (long long)batches[i].value);
+        struct batch_record_in rec = {.offset_delta = 0, .timestamp = 1, .key = (const uint8_t *)"k",
+                                      .key_len = 1, .value = (const uint8_t *)text,
+                                      .value_len = len};
+        struct batch_build_params params = {.base_offset = batches[i].offset,
+                                            .partition_leader_epoch = batches[i].epoch,
+                                            .attributes = 0, .producer_id = -1,
+                                            .producer_epoch = -1, .base_sequence = -1};
+        uint8_t buf[256];
+        int64_t blen = batch_build(buf, sizeof(buf), &params, &rec, 1);
+        assert_true(blen > 0);
+        struct log_append_info info;
+        assert_int_equal(log_append_follower(log, buf, (size_t)blen, 1, &info), 0);
+    }
+    assert_int_equal(log_close(log), 0);
+    char state_text[64];
+    int n = snprintf(state_text, sizeof(state_text), "epoch=%d\nvoted_for=-1\nleader=-1\n",
+                     state_epoch);
+    struct io_file *f = NULL;
+    assert_int_equal(io_file_open(io, "/data/" RAFT_TOPIC "-0/quorum-state", IO_OPEN_CREATE, &f), 0);
+    assert_int_equal(io_file_pwrite(io, f, state_text, (size_t)n, 0), n);
+    assert_int_equal(io_file_sync(io, f), 0);
+    io_file_close(io, f);
+}
+
+static void test_divergence_needs_two_rounds(void **state) {
+    (void)state;
+    struct world w;
+    world_init_deferred(&w, 99, 3, 1);
+    struct disk_batch leader_log[10], other_log[10];
+    for (int i = 0; i < 10; i++) {
+        leader_log[i] = (struct disk_batch){.offset = i, .epoch = i < 3 ? 1 : 2, .value = i};
+        other_log[i] = (struct disk_batch){.offset = i, .epoch = i < 5 ? 1 : 3,
+                                           .value = i < 3 ? i : 900 + i};
+    }
+    prepare_disk(&w.voters[0], leader_log, 10, 3);
+    prepare_disk(&w.voters[2], leader_log, 10, 3);
+    struct voter *l = elect(&w, 4);
+    assert_true(l != &w.voters[1]);
+
+    voter_add(&w, 1);
+    struct voter *f = &w.voters[1];
+    prepare_disk(f, other_log, 10, 3);
+    append_values(l, 2, 10);
+    assert_true(run_until(&w, all_committed, &(struct committed_cond){12}, 20 * NS_PER_S));
+    run_for(&w, 3 * NS_PER_S);
+    int64_t expect[12];
+    for (int i = 0; i < 12; i++) expect[i] = i;
+    assert_same_values(&w, expect, 12);
+    assert_int_equal(raft_log_end_offset(f->raft), raft_log_end_offset(l->raft));
+    /* The last truncation went down to the true divergence point, offset 3. */
+    assert_int_equal(w.truncated_to[sim_node_index(f->node)], 3);
+    world_destroy(&w);
+}
+
 /* Fetch from an observer (a broker, replica_id not a voter), over the wire. */
 struct fetch_result {
     bool done;
@@ -813,6 +909,7 @@ int main(void) {
         cmocka_unit_test(test_partitioned_leader_cannot_commit_and_resigns),
         cmocka_unit_test(test_divergent_tail_truncated),
         cmocka_unit_test(test_describe_quorum),
+        cmocka_unit_test(test_divergence_needs_two_rounds),
         cmocka_unit_test(test_observer_fetch_stops_at_hw),
         cmocka_unit_test(test_random_faults),
         cmocka_unit_test(test_same_seed_same_trace),

@@ -446,7 +446,16 @@ bool partition_follower_fetched(struct partition *partition, int32_t follower_id
 
 bool partition_isr_proposal(const struct partition *partition, int64_t now_ms,
                             int64_t lag_time_max_ms, int32_t *isr, uint32_t *isr_count) {
+    return partition_isr_proposal_filtered(partition, now_ms, lag_time_max_ms, NULL, NULL, isr,
+                                           isr_count);
+}
+
+bool partition_isr_proposal_filtered(const struct partition *partition, int64_t now_ms,
+                                     int64_t lag_time_max_ms,
+                                     partition_replica_eligible_fn eligible, void *eligible_arg,
+                                     int32_t *isr, uint32_t *isr_count) {
     const struct partition *p = partition;
+    int64_t leo = log_end_offset(p->log);
     if (p->role != PARTITION_ROLE_LEADER) return false;
     int32_t next[PARTITION_REPLICAS_MAX];
     uint32_t count = 0;
@@ -479,7 +488,10 @@ bool partition_isr_proposal(const struct partition *partition, int64_t now_ms,
                 next[count++] = id;
             }
         } else if (join_allowed && f->log_end_offset >= 0 &&
-                   f->log_end_offset >= p->high_watermark) {
+                   f->log_end_offset >= p->high_watermark &&
+                   (f->log_end_offset >= leo ||
+                    now_ms - f->last_caught_up_ms <= lag_time_max_ms) &&
+                   (eligible == NULL || eligible(eligible_arg, id))) {
             next[count++] = id;
             changed = true;
         }

@@ -148,10 +148,23 @@ bool partition_follower_fetched(struct partition *partition, int32_t follower_id
  * Leader: the ISR it should propose now, if different from the current one: followers that
  * are in the replicas, caught up (LEO >= HW) and allowed by I-REPL-8 (HW >= start offset of
  * the leader's epoch) join; followers not caught up for `lag_time_max_ms` leave. Returns
- * true and fills isr/isr_count (sorted ascending) when a change is due.
+ * true and fills isr/isr_count (sorted ascending) when a change is due. A joining follower
+ * must also be caught up in Kafka's sense (at the leader's LEO, or caught up within
+ * `lag_time_max_ms`), so one that left for lagging does not bounce straight back.
  */
 bool partition_isr_proposal(const struct partition *partition, int64_t now_ms,
                             int64_t lag_time_max_ms, int32_t *isr, uint32_t *isr_count);
+/*
+ * partition_isr_proposal, with joins limited to replicas `eligible` says yes to (KIP-841:
+ * the broker passes "registered and not fenced" from its metadata image, so a fenced
+ * follower whose stale LEO still equals an idle leader's is not proposed over and over and
+ * refused with INELIGIBLE_REPLICA). eligible NULL admits everyone. Additive.
+ */
+typedef bool (*partition_replica_eligible_fn)(void *arg, int32_t replica_id);
+bool partition_isr_proposal_filtered(const struct partition *partition, int64_t now_ms,
+                                     int64_t lag_time_max_ms,
+                                     partition_replica_eligible_fn eligible, void *eligible_arg,
+                                     int32_t *isr, uint32_t *isr_count);
 /* Leader, acks=all: whether |ISR| >= min_insync (else NOT_ENOUGH_REPLICAS, I-REPL-9). */
 bool partition_enough_replicas(const struct partition *partition, int32_t min_insync);
 

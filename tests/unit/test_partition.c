@@ -282,6 +282,53 @@ static void test_isr_join_rule(void **state) {
     }
 }
 
+static bool not_three(void *arg, int32_t id) {
+    (void)arg;
+    return id != 3;
+}
+
+/* KIP-841: the broker's filter keeps a fenced follower out even when its LEO looks caught up;
+ * Kafka's caught-up rule keeps one that lagged long ago out until it reaches the LEO. */
+static void test_isr_join_filtered_and_caught_up(void **state) {
+    (void)state;
+    struct memio *m = world();
+    struct partition *p = open_in(m, "p", 1);
+    const int32_t only1[] = {1};
+    assert_int_equal(partition_become_leader(p, 1, 1, R123, 3, only1, 1, 0), 0);
+    append(p, 4);
+    partition_follower_fetched(p, 2, 4, 10);
+    partition_follower_fetched(p, 3, 4, 10);
+    int32_t isr[PARTITION_REPLICAS_MAX];
+    uint32_t n = 0;
+    assert_true(partition_isr_proposal_filtered(p, 10, 1000, not_three, NULL, isr, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(isr[0], 1);
+    assert_int_equal(isr[1], 2);
+    partition_set_isr(p, isr, n, 2, 10);
+    assert_false(partition_isr_proposal_filtered(p, 20, 1000, not_three, NULL, isr, &n));
+    /* Unfiltered, 3 joins. */
+    assert_true(partition_isr_proposal(p, 20, 1000, isr, &n));
+    assert_int_equal(n, 3);
+    /* Back to {1,2}; 3 stops fetching. Much later: 2 at the LEO (12) keeps up; 3 fetches
+     * from 6 while the LEO moves to 20, then from 13: LEO 13 >= HW 12, but it was never at
+     * the leader's LEO (nor its previous fetch's) since t=10, so it may not join yet. */
+    const int32_t isr12[] = {1, 2};
+    partition_set_isr(p, isr12, 2, 3, 20);
+    append(p, 8);
+    partition_follower_fetched(p, 2, 12, 3000);
+    assert_int_equal(p->high_watermark, 12);
+    append(p, 8);
+    partition_follower_fetched(p, 3, 6, 3000);
+    partition_follower_fetched(p, 3, 13, 3001);
+    assert_false(partition_isr_proposal(p, 3001, 1000, isr, &n));
+    /* At the leader's LEO it is caught up again. */
+    partition_follower_fetched(p, 3, 20, 3002);
+    assert_true(partition_isr_proposal(p, 3002, 1000, isr, &n));
+    assert_int_equal(n, 3);
+    partition_close(p);
+    memio_destroy(m);
+}
+
 static void test_min_insync(void **state) {
     (void)state;
     struct memio *m = world();
@@ -496,6 +543,10 @@ static void test_random_hw_and_isr_against_model(void **state) {
                         if (!was) { /* A join: I-REPL-8 and caught up. */
                             assert_true(p->high_watermark >= start);
                             assert_true(model_leo[isr[i]] >= p->high_watermark);
+                            const struct partition_follower *f =
+                                partition_follower_find(p, isr[i]);
+                            assert_true(f->log_end_offset >= partition_log_end(p) ||
+                                        now - f->last_caught_up_ms <= lag);
                             joins++;
                         }
                     }
@@ -549,6 +600,7 @@ int main(void) {
         cmocka_unit_test(test_leader_hw_is_min_isr_leo),
         cmocka_unit_test(test_isr_shrinks_after_lag),
         cmocka_unit_test(test_isr_join_rule),
+        cmocka_unit_test(test_isr_join_filtered_and_caught_up),
         cmocka_unit_test(test_min_insync),
         cmocka_unit_test(test_become_leader_records_epoch_start),
         cmocka_unit_test(test_follower_append_and_truncate),

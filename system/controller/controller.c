@@ -547,11 +547,13 @@ static int handle_registration(struct ctl_request *req) {
     r.port = (uint16_t)rq->listeners.items[0].port;
     memcpy(r.incarnation_id, rq->incarnation_id.bytes, 16);
     batch_reset(ctl);
-    batch_add(ctl, &r);
     if (b != NULL && !b->fenced) {
-        /* A restarted broker: its new registration is fenced, so whatever it led moves. */
+        /* A restarted broker: its new registration is fenced, so whatever it led moves.
+         * The moves come first in the batch, so a broker that has read up to its own
+         * registration has also read them. */
         reelect_all(ctl, rq->broker_id);
     }
+    batch_add(ctl, &r);
     memcpy(s->incarnation_id, rq->incarnation_id.bytes, 16);
     session_refresh(ctl, s);
     int error = 0;

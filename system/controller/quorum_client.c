@@ -99,6 +99,7 @@ struct quorum_client {
     bool heartbeat_in_flight;
     bool fenced;
     bool caught_up;
+    int64_t hb_reported_offset; /* current_metadata_offset of the last heartbeat sent. */
 
     struct qc_op *ops_head, *ops_tail;
     uint32_t op_count;
@@ -261,6 +262,23 @@ static bool qc_apply_records(struct quorum_client *qc, const uint8_t *data, size
 
 static void qc_send_heartbeat(struct quorum_client *qc);
 
+/*
+ * Hands the broker the image, once it has caught up with its own registration: before
+ * that the replayed log describes the cluster as it was before this incarnation registered
+ * (this node leading partitions it no longer leads), and acting on that would take back
+ * what the real leaders did since. Kafka's brokers likewise start publishing metadata only
+ * after the initial catch-up (KIP-631).
+ */
+static void qc_publish(struct quorum_client *qc) {
+    if (qc->broker_epoch < 0 || qc->image.offset < qc->broker_epoch ||
+        qc->image.offset <= qc->before.offset) {
+        return;
+    }
+    qc->on_update(qc->arg, &qc->before, &qc->image);
+    if (qc->stopping) return;
+    metadata_image_copy(&qc->before, &qc->image);
+}
+
 static void qc_fetch_done(void *arg, int status, const void *body) {
     struct qc_call *call = arg;
     struct quorum_client *qc = call->qc;
@@ -288,9 +306,8 @@ static void qc_fetch_done(void *arg, int status, const void *body) {
                                    part->high_watermark);
     }
     if (changed) {
-        qc->on_update(qc->arg, &qc->before, &qc->image);
+        qc_publish(qc);
         if (qc->stopping) return;
-        metadata_image_copy(&qc->before, &qc->image);
     }
     /* A fenced broker that just caught up says so now rather than at the next beat. */
     if (changed && qc->broker_epoch >= 0 && !quorum_client_ready(qc) &&
@@ -362,6 +379,8 @@ static void qc_register_done(void *arg, int status, const void *body) {
     io_log(qc->io, IO_LOG_INFO, "broker %d registered with epoch %lld", qc->config.node_id,
            (long long)qc->broker_epoch);
     qc_send_heartbeat(qc);
+    qc_publish(qc); /* The fetch may have applied our registration before this answer. */
+    if (qc->stopping) return;
     qc_pump(qc);
 }
 
@@ -421,6 +440,12 @@ static void qc_heartbeat_done(void *arg, int status, const void *body) {
      * changes with an on_update; this is the controller's view, kept for the logs. */
     qc->fenced = resp->is_fenced;
     qc->caught_up = resp->is_caught_up;
+    /* Caught up while this beat was in flight (it reported an older offset): say so now,
+     * or readiness would wait a whole heartbeat interval. */
+    if (resp->is_fenced && qc->hb_reported_offset < qc->broker_epoch &&
+        qc->image.offset >= qc->broker_epoch) {
+        qc_send_heartbeat(qc);
+    }
 }
 
 static void qc_send_heartbeat(struct quorum_client *qc) {
@@ -441,6 +466,7 @@ static void qc_send_heartbeat(struct quorum_client *qc) {
         return;
     }
     qc->heartbeat_in_flight = true;
+    qc->hb_reported_offset = qc->image.offset;
 }
 
 static void qc_heartbeat_tick(void *arg) {

@@ -8,7 +8,8 @@
  * A SIGABRT handler prints the seed and the command that reproduces the run.
  *
  *   trial run FILE [--seed N] [--report-dir D] [--mutant NAME] [-v]
- *   trial swarm [--seeds A..B] [--out DIR] [--jobs J] [--mutant NAME] | --show SEED
+ *   trial swarm [--seeds A..B] [--out DIR] [--jobs J] [--mutant NAME]
+ *               [--single-node | --multi-node] | --show SEED
  *   trial replay REPORT_DIR
  *   trial mutants [--dir SCENARIO_DIR]
  *
@@ -35,7 +36,8 @@ static int usage(void) {
                     "                      [--nodes N] [--duration-s S] [--bitflips]\n"
                     "       trial run FILE [--seed N] [--report-dir D] [--mutant NAME] [-v]\n"
                     "       trial swarm [--seeds A..B] [--out DIR] [--jobs J] [--mutant NAME]\n"
-                    "       trial swarm --show SEED\n"
+                    "                   [--single-node | --multi-node]\n"
+                    "       trial swarm [--single-node | --multi-node] --show SEED\n"
                     "       trial replay REPORT_DIR\n"
                     "       trial mutants [--dir SCENARIO_DIR]...\n");
     return 2;
@@ -274,7 +276,7 @@ static int cmd_swarm(int argc, char **argv) {
         } else if (strcmp(arg, "--show") == 0 && parse_u64(next, &v) == 0) {
             /* Prints the scenario a seed draws, without running it. */
             struct scenario scn;
-            swarm_generate(v, &scn);
+            swarm_generate_shaped(v, o.shape, &scn);
             static char text[1 << 16];
             scn_print(&scn, text, sizeof(text));
             fputs(text, stdout);
@@ -282,6 +284,15 @@ static int cmd_swarm(int argc, char **argv) {
         } else if (strcmp(arg, "--mutant") == 0 && next != NULL) {
             o.mutant = next;
             i++;
+        } else if (strcmp(arg, "--single-node") == 0) {
+            o.shape = SWARM_SHAPE_SINGLE;
+        } else if (strcmp(arg, "--multi-node") == 0) {
+            if (!swarm_multi_node_supported()) {
+                fprintf(stderr, "trial swarm: --multi-node: this build's harness runs one "
+                                "broker only (see sim/CMakeLists.txt)\n");
+                return 5;
+            }
+            o.shape = SWARM_SHAPE_MULTI;
         } else if (strcmp(arg, "--jobs") == 0 && parse_u64(next, &v) == 0 && v >= 1 && v <= 64) {
             o.jobs = (unsigned)v;
             i++;

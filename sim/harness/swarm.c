@@ -99,16 +99,57 @@ static void add_fault(struct scenario *s, const struct scn_fault *f) {
     s->faults[s->fault_count++] = *f;
 }
 
+bool swarm_multi_node_supported(void) {
+#ifdef TRIAL_HARNESS_MULTI_NODE
+    return true;
+#else
+    return false;
+#endif
+}
+
 void swarm_generate(uint64_t seed, struct scenario *s) {
+    swarm_generate_shaped(seed, SWARM_SHAPE_ANY, s);
+}
+
+/* A server for a fault: n1 on one broker (the draws of before), else any broker or, when
+ * `controllers_too`, any dedicated controller. Drawn from the shape stream only. */
+static void fault_target(struct sim_rng *shape, const struct scenario *s, bool controllers_too,
+                         char *out, size_t out_len) {
+    if (s->brokers == 1 && s->controllers == 0) {
+        snprintf(out, out_len, "n1");
+        return;
+    }
+    uint64_t n = (uint64_t)s->brokers + (controllers_too ? (uint64_t)s->controllers : 0);
+    uint64_t i = sim_rng_below(shape, n);
+    if (i < (uint64_t)s->brokers) {
+        snprintf(out, out_len, "n%u", (unsigned)(i + 1) % 100u);
+    } else {
+        snprintf(out, out_len, "q%u", (unsigned)(i - (uint64_t)s->brokers + 1) % 10u);
+    }
+}
+
+void swarm_generate_shaped(uint64_t seed, enum swarm_shape shape_want, struct scenario *s) {
     struct sim_rng rng;
     sim_rng_init(&rng, seed, 0x5741524dULL); /* "SWRM": independent of the world's streams. */
+    /* The cluster shape and the fault targets come from a stream of their own, so a seed
+     * that draws one broker draws exactly the scenario it drew before clusters existed. */
+    struct sim_rng shape;
+    sim_rng_init(&shape, seed, 0x53484150ULL); /* "SHAP". */
     scn_defaults(s);
     snprintf(s->name, sizeof(s->name), "swarm-%" PRIu64, seed);
     s->seed = seed;
     s->has_seed = true;
     s->duration_ns = (10 + sim_rng_below(&rng, 11)) * NS_PER_S;
-    s->brokers = 1; /* The broker is single-node today. */
+    s->brokers = 1;
     s->controllers = 0;
+    bool multi = shape_want == SWARM_SHAPE_MULTI ||
+                 (shape_want == SWARM_SHAPE_ANY && swarm_multi_node_supported() &&
+                  sim_rng_chance(&shape, 500));
+    if (multi) {
+        /* 2..5 brokers; dedicated controllers (3) or the first brokers as voters. */
+        s->brokers = (int32_t)(2 + sim_rng_below(&shape, 4));
+        s->controllers = sim_rng_chance(&shape, 400) ? 3 : 0;
+    }
 
     uint64_t flush = sim_rng_below(&rng, 3);
     if (flush == 1) add_config(s, "log.flush.interval.messages", "1");
@@ -126,6 +167,24 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
         snprintf(topic->name, sizeof(topic->name), "t%zu", t + 1);
         topic->partitions = 1 + (int32_t)sim_rng_below(&rng, 3);
         topic->replication = 1;
+    }
+    if (multi) {
+        int32_t rf_min = 3;
+        for (size_t t = 0; t < s->topic_count; t++) {
+            struct scn_topic *topic = &s->topics[t];
+            topic->replication = 1 + (int32_t)sim_rng_below(&shape, (uint64_t)MIN(3, s->brokers));
+            rf_min = MIN(rf_min, topic->replication);
+        }
+        if (rf_min >= 2 && sim_rng_chance(&shape, 500)) {
+            add_config(s, "min.insync.replicas", "2");
+        }
+        if (sim_rng_chance(&shape, 500)) {
+            /* Quicker fencing: more leader changes inside the fault windows. */
+            add_config(s, "broker.session.timeout.ms", "3000");
+            add_config(s, "broker.heartbeat.interval.ms", "500");
+        }
+        /* Mostly clean elections; an allowed unclean one excuses the losses it causes. */
+        if (sim_rng_chance(&shape, 100)) add_config(s, "unclean.leader.election.enable", "true");
     }
     size_t producers = 1 + (size_t)sim_rng_below(&rng, 2);
     size_t consumers = (size_t)sim_rng_below(&rng, 3);
@@ -177,11 +236,15 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
         memset(&f, 0, sizeof(f));
         f.at_ns = at;
         const char *client = s->workloads[sim_rng_below(&rng, s->workload_count)].name;
+        char server[SCN_NODE_MAX]; /* Crash, pause, isolate, clock: any server. */
+        char broker[SCN_NODE_MAX]; /* Client links and disks: a broker. */
+        fault_target(&shape, s, true, server, sizeof(server));
+        fault_target(&shape, s, false, broker, sizeof(broker));
         switch (sim_rng_below(&rng, 10)) {
         case 0:
         case 1: {
             f.kind = SCN_FAULT_CRASH;
-            snprintf(f.a, sizeof(f.a), "n1");
+            snprintf(f.a, sizeof(f.a), "%s", server);
             f.crash_mode = durable ? (enum scn_crash_mode)sim_rng_below(&rng, 4) : SCN_CRASH_KEEP;
             add_fault(s, &f);
             f.kind = SCN_FAULT_RESTART;
@@ -192,7 +255,7 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
         }
         case 2: /* A long GC pause of the broker (the language pauses brokers only). */
             f.kind = SCN_FAULT_PAUSE;
-            snprintf(f.a, sizeof(f.a), "n1");
+            snprintf(f.a, sizeof(f.a), "%s", server);
             add_fault(s, &f);
             f.kind = SCN_FAULT_RESUME;
             f.at_ns = at + len;
@@ -212,7 +275,7 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
         case 4:
             f.kind = SCN_FAULT_PARTITION;
             snprintf(f.a, sizeof(f.a), "%s", client);
-            snprintf(f.b, sizeof(f.b), "n1");
+            snprintf(f.b, sizeof(f.b), "%s", broker);
             f.one_way = sim_rng_chance(&rng, 300);
             add_fault(s, &f);
             memset(&f, 0, sizeof(f));
@@ -223,7 +286,7 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
             break;
         case 5:
             f.kind = SCN_FAULT_DISK;
-            snprintf(f.a, sizeof(f.a), "n1");
+            snprintf(f.a, sizeof(f.a), "%s", broker);
             f.disk_op = sim_rng_chance(&rng, 500) ? SCN_DISK_FSYNC : SCN_DISK_WRITE;
             f.disk_error = f.disk_op == SCN_DISK_WRITE && sim_rng_chance(&rng, 500)
                                ? SCN_DISK_ENOSPC
@@ -232,13 +295,13 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
             add_fault(s, &f);
             memset(&f, 0, sizeof(f));
             f.kind = SCN_FAULT_DISK_CLEAR;
-            snprintf(f.a, sizeof(f.a), "n1");
+            snprintf(f.a, sizeof(f.a), "%s", broker);
             f.at_ns = at + len;
             add_fault(s, &f);
             break;
         case 7: /* The broker cut off from everyone. */
             f.kind = SCN_FAULT_ISOLATE;
-            snprintf(f.a, sizeof(f.a), "n1");
+            snprintf(f.a, sizeof(f.a), "%s", server);
             add_fault(s, &f);
             memset(&f, 0, sizeof(f));
             f.kind = SCN_FAULT_HEAL;
@@ -253,7 +316,7 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
                 f.bandwidth_bps = 1024 + sim_rng_below(&rng, 64 * 1024);
             } else {
                 f.kind = SCN_FAULT_PARTITION;
-                snprintf(f.a, sizeof(f.a), "n1");
+                snprintf(f.a, sizeof(f.a), "%s", broker);
                 snprintf(f.b, sizeof(f.b), "%s", client);
                 f.one_way = true;
             }
@@ -266,14 +329,14 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
             break;
         case 9: /* A crash the run only recovers from at its end (the final heal). */
             f.kind = SCN_FAULT_CRASH;
-            snprintf(f.a, sizeof(f.a), "n1");
+            snprintf(f.a, sizeof(f.a), "%s", server);
             f.crash_mode = durable ? (enum scn_crash_mode)sim_rng_below(&rng, 4) : SCN_CRASH_KEEP;
             add_fault(s, &f);
             i = k; /* Nothing after it. */
             break;
         default:
             f.kind = sim_rng_chance(&rng, 500) ? SCN_FAULT_CLOCK_JUMP : SCN_FAULT_CLOCK_SKEW;
-            snprintf(f.a, sizeof(f.a), "n1");
+            snprintf(f.a, sizeof(f.a), "%s", server);
             f.clock_ns = ((int64_t)sim_rng_below(&rng, 20001) - 10000) * (int64_t)NS_PER_MS;
             add_fault(s, &f);
             break;
@@ -283,6 +346,11 @@ void swarm_generate(uint64_t seed, struct scenario *s) {
     for (size_t i = 0; i < ARRAY_LEN(checks); i++) {
         if (i == 4 && consumers == 0) break;
         snprintf(s->checks[s->check_count++], SCN_NODE_MAX, "%s", checks[i]);
+    }
+    static const char *const cluster_checks[] = {"I-REPL-3", "I-REPL-4", "I-REPL-5", "I-REPL-6",
+                                                 "I-CTRL-1", "I-CTRL-2", "I-CTRL-3"};
+    for (size_t i = 0; multi && i < ARRAY_LEN(cluster_checks); i++) {
+        snprintf(s->checks[s->check_count++], SCN_NODE_MAX, "%s", cluster_checks[i]);
     }
     s->expect = SCN_EXPECT_PASS;
 }
@@ -310,7 +378,7 @@ int harness_mkdir_p(const char *path) {
 
 static void write_failing_scenario(const struct swarm_options *o, uint64_t seed, int code) {
     struct scenario s;
-    swarm_generate(seed, &s);
+    swarm_generate_shaped(seed, o->shape, &s);
     char path[1024];
     snprintf(path, sizeof(path), "%s/seed-%" PRIu64 ".scn", o->out_dir, seed);
     static char text[1 << 16];
@@ -333,7 +401,7 @@ static void progress(const struct swarm_summary *s, uint64_t total, double start
 
 static void child_run(const struct swarm_options *o, uint64_t seed) {
     struct scenario s;
-    swarm_generate(seed, &s);
+    swarm_generate_shaped(seed, o->shape, &s);
     char dir[1024];
     snprintf(dir, sizeof(dir), "%s/seed-%" PRIu64, o->out_dir, seed);
     char path[1024];
@@ -367,7 +435,7 @@ uint64_t swarm_run(const struct swarm_options *o, struct swarm_summary *summary)
     while (next <= o->last_seed || running > 0) {
         while (running < jobs && next <= o->last_seed) {
             struct scenario s;
-            swarm_generate(next, &s);
+            swarm_generate_shaped(next, o->shape, &s);
             pid_t pid = fork();
             if (pid == 0) child_run(o, next);
             ASSERT(pid > 0);

@@ -28,6 +28,16 @@ enum harness_exit harness_run_isolated(const struct scenario *scn,
  * when the flush policy syncs every message. */
 void swarm_generate(uint64_t seed, struct scenario *out);
 
+/* Which cluster shapes a seed may draw. ANY: one broker, or (once the harness runs
+ * multi-node, about half the seeds) 2..5 brokers with 0 or 3 dedicated controllers,
+ * replication 1..min(3, N), sometimes min.insync.replicas=2, quicker sessions or (rarely)
+ * unclean elections, and faults on any server. SINGLE: always one broker. MULTI: always a
+ * cluster. A seed that draws one broker draws the same scenario under ANY and SINGLE. */
+enum swarm_shape { SWARM_SHAPE_ANY = 0, SWARM_SHAPE_SINGLE, SWARM_SHAPE_MULTI };
+void swarm_generate_shaped(uint64_t seed, enum swarm_shape shape, struct scenario *out);
+/* Whether this build's harness runs multi-node scenarios. */
+bool swarm_multi_node_supported(void);
+
 struct swarm_options {
     uint64_t first_seed;
     uint64_t last_seed;  /* Inclusive. */
@@ -35,6 +45,7 @@ struct swarm_options {
     unsigned jobs;       /* Child processes at once (>= 1). */
     bool progress;       /* A progress line on stderr. */
     const char *mutant;  /* Run every seed with this mutant on (NULL: none). */
+    enum swarm_shape shape;
 };
 
 struct swarm_summary {

@@ -4,11 +4,16 @@
  * non-trivial history, and the same seed gives the same trace hash while another seed
  * gives another; the same scenario with the mutant ack-before-flush is caught by I-REPL-1
  * (exit 1) and writes a report whose files exist; scenarios the harness cannot run yet
- * (several brokers, transactions, acks=0, unimplemented checks) are refused with a
- * message (exit 5); group consumers (system/client/group_consumer) consume through a
+ * (transactions, acks=0, unimplemented checks; several brokers in a build whose broker is
+ * single-node) are refused with a message (exit 5); in a multi-node build a three-broker
+ * RF=3 cluster with dedicated controllers creates its topic, acks, reads back and passes
+ * every cluster checker, twice with one hash, and each broker's log of the partition is in
+ * the final images; group consumers (system/client/group_consumer) consume through a
  * broker crash and their reads are judged; the swarm generator is deterministic per seed, varies
  * across seeds, round-trips through scn_print/scn_parse exactly, only draws runnable scenarios, and
- * only draws crashes that may lose unsynced writes when every message is flushed.
+ * only draws crashes that may lose unsynced writes when every message is flushed; a seed
+ * that draws one broker draws the same scenario whether clusters may be drawn or not, and
+ * --multi-node draws name only existing servers and replication within the brokers.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -109,6 +115,7 @@ static void test_refuses_what_it_cannot_run(void **state) {
     };
     static const char *const words[] = {"single-node", "transactional", "acks=0", "I-REPL-7"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        if (i == 0 && swarm_multi_node_supported()) continue; /* test_cluster runs it. */
         struct scenario s;
         parse(texts[i], &s);
         char why[512];
@@ -176,6 +183,94 @@ static void test_swarm_generator(void **state) {
     assert_int_equal(differ, 299);
 }
 
+static void test_cluster(void **state) {
+    (void)state;
+    if (!swarm_multi_node_supported()) {
+        skip(); /* The broker in this build is single-node. */
+        return;
+    }
+    struct scenario s;
+    parse("scenario unit-cluster\n"
+          "seed 2\n"
+          "duration 8s\n"
+          "cluster brokers 3 controllers 3\n"
+          "broker all min.insync.replicas=2\n"
+          "topic t1 partitions 2 replication 3\n"
+          "producer p1 topic t1 acks all rate 100/s keys 4 stop 6s\n"
+          "consumer c1 topic t1 assign 0,1\n"
+          "check I-REPL-1 I-REPL-2 I-REPL-3 I-REPL-4 I-REPL-5 I-REPL-6 I-LOG-1 I-CTRL-1 "
+          "I-CTRL-2 I-CTRL-3\n"
+          "expect pass\n",
+          &s);
+    char why[512];
+    assert_true(harness_supported(&s, why, sizeof(why)));
+    char dump[] = "/tmp/test-harness-cluster-XXXXXX";
+    int fd = mkstemp(dump);
+    assert_true(fd >= 0);
+    close(fd);
+    struct harness_options o = {.quiet = true, .trace_dump = dump};
+    struct harness_result a, b;
+    assert_int_equal(harness_run(&s, &o, &a), HARNESS_EXIT_PASS);
+    o.trace_dump = NULL;
+    assert_int_equal(harness_run(&s, &o, &b), HARNESS_EXIT_PASS);
+    assert_int_equal(a.trace_hash, b.trace_hash);
+    assert_true(a.produced_ok > 300);
+    assert_int_equal(a.records_verified, a.produced_ok);
+    /* Every server took part: the q-nodes in the quorum, each broker in replication. */
+    FILE *f = fopen(dump, "r");
+    assert_non_null(f);
+    char line[1024];
+    bool raft_leader = false, follower[4] = {false, false, false, false};
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strstr(line, " raft_leader ") != NULL && strstr(line, " q") != NULL) raft_leader = true;
+        for (int n = 1; n <= 3; n++) {
+            char who[16];
+            snprintf(who, sizeof(who), " n%d become_", n);
+            if (strstr(line, who) != NULL) follower[n] = true;
+        }
+    }
+    fclose(f);
+    unlink(dump);
+    assert_true(raft_leader);
+    assert_true(follower[1] && follower[2] && follower[3]);
+}
+
+static void test_swarm_shapes(void **state) {
+    (void)state;
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        struct scenario any, single;
+        swarm_generate_shaped(seed, SWARM_SHAPE_ANY, &any);
+        swarm_generate_shaped(seed, SWARM_SHAPE_SINGLE, &single);
+        assert_int_equal(single.brokers, 1);
+        assert_int_equal(single.controllers, 0);
+        if (any.brokers == 1 && any.controllers == 0) assert_true(scn_equal(&any, &single));
+        if (!swarm_multi_node_supported()) assert_true(scn_equal(&any, &single));
+        struct scenario m;
+        swarm_generate_shaped(seed, SWARM_SHAPE_MULTI, &m);
+        assert_true(m.brokers >= 2 && m.brokers <= 5);
+        assert_true(m.controllers == 0 || m.controllers == 3);
+        for (size_t t = 0; t < m.topic_count; t++) {
+            assert_true(m.topics[t].replication >= 1 && m.topics[t].replication <= 3);
+            assert_true(m.topics[t].replication <= m.brokers);
+        }
+        for (size_t i = 0; i < m.fault_count; i++) {
+            const char *a = m.faults[i].a;
+            int k = atoi(a + 1);
+            if (a[0] == 'n') assert_true(k >= 1 && k <= m.brokers);
+            if (a[0] == 'q') assert_true(k >= 1 && k <= m.controllers);
+        }
+        /* What the parser accepts (every node named exists, replication fits). */
+        static char text[1 << 16];
+        size_t n = scn_print(&m, text, sizeof(text));
+        struct scenario back;
+        char err[512];
+        int rc = scn_parse(text, n, "swarm.scn", &back, err, sizeof(err));
+        if (rc != 0) fprintf(stderr, "seed %llu: %s\n", (unsigned long long)seed, err);
+        assert_int_equal(rc, 0);
+        assert_true(scn_equal(&m, &back));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pass_and_determinism),
@@ -183,6 +278,8 @@ int main(void) {
         cmocka_unit_test(test_refuses_what_it_cannot_run),
         cmocka_unit_test(test_group_consumers),
         cmocka_unit_test(test_swarm_generator),
+        cmocka_unit_test(test_cluster),
+        cmocka_unit_test(test_swarm_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -183,6 +183,7 @@ struct broker {
     struct io_stream **held_streams;
     uint32_t held_count;
     io_timer_id ready_timer;
+    bool caught_up_once;               /* Ready once: images now give roles. */
 };
 
 static bool broker_replicated(const struct broker *broker);
@@ -1403,6 +1404,14 @@ static void broker_on_metadata(void *arg, const struct metadata_image *before,
                                const struct metadata_image *after) {
     struct broker *broker = arg;
     (void)before;
+    /* Kafka publishes the first image only once the loader caught up: a replaying image
+     * passes through old leaderships (a restarted node "leading" in epoch 0 with an empty
+     * log), which must never become roles. Readiness (registered, caught up, unfenced)
+     * marks the point; from then on every committed change applies. */
+    if (!broker->caught_up_once) {
+        if (!quorum_client_ready(broker->qc)) return;
+        broker->caught_up_once = true;
+    }
     broker_reconcile(broker, after, quorum_client_ready(broker->qc));
     admin_waits_check(broker, false);
 }
@@ -3156,6 +3165,11 @@ static void broker_ready_poll(void *arg) {
     }
     io_log(broker->io, IO_LOG_INFO, "node %d ready: serving %u held connections",
            broker->config.node_id, broker->held_count);
+    if (!broker->caught_up_once) {
+        broker->caught_up_once = true;
+        broker_reconcile(broker, quorum_client_image(broker->qc), true);
+        admin_waits_check(broker, false);
+    }
     uint32_t count = broker->held_count;
     struct io_stream **held = broker->held_streams;
     broker->held_streams = NULL;
@@ -3168,7 +3182,7 @@ static void broker_ready_poll(void *arg) {
 static void broker_on_accept(void *arg, struct io_stream *stream) {
     struct broker *broker = arg;
 #ifdef TRIAL_BROKER_QUORUM
-    if (broker->qc != NULL && !quorum_client_ready(broker->qc)) {
+    if (broker->qc != NULL && !broker->caught_up_once) {
         if (broker->held_streams == NULL) {
             broker->held_streams = io_calloc(broker->io, BROKER_HELD_STREAMS_MAX,
                                              sizeof(*broker->held_streams));
@@ -3296,8 +3310,14 @@ static int broker_start_quorum(struct broker *broker) {
         memcpy(qcc.incarnation_id + 8 * i, &r, 8);
     }
     int rc = quorum_client_start(io, &qcc, &broker->qc);
-    if (rc < 0) io_log(io, IO_LOG_ERROR, "cannot start the quorum client: %d", rc);
-    return rc;
+    if (rc < 0) {
+        io_log(io, IO_LOG_ERROR, "cannot start the quorum client: %d", rc);
+        return rc;
+    }
+    /* Polls readiness: then roles apply and held connections are served. */
+    broker->ready_timer = io_timer_start(io, io_now_ns(io) + BROKER_READY_POLL_MS * NS_PER_MS,
+                                         broker_ready_poll, broker);
+    return 0;
 }
 
 /* Stops the quorum side: fetchers, the quorum client, the controller; then answers or

@@ -141,6 +141,7 @@ struct raft {
     int32_t voted_for;
     int32_t leader_id;
     uint64_t election_deadline_ns;
+    uint64_t leader_contact_ns; /* Follower: last time the leader was heard from. */
 
     /* Leader. */
     int64_t epoch_start_offset; /* Offset of this epoch's leader-change record. */
@@ -195,6 +196,13 @@ static void kick(struct raft *raft);
 static void reset_election_timer(struct raft *raft) {
     raft->election_deadline_ns =
         now_ns(raft) + random_in(raft, raft->election_timeout_ns, raft->election_timeout_ns);
+}
+
+/* The leader of our epoch was heard from: it is alive for another fetch timeout. */
+static void leader_heard(struct raft *raft) {
+    uint64_t now = now_ns(raft);
+    raft->leader_contact_ns = now;
+    raft->election_deadline_ns = now + raft->fetch_timeout_ns;
 }
 
 /* --- quorum-state ---------------------------------------------------------------------- */
@@ -383,7 +391,7 @@ static void observe_epoch(struct raft *raft, int32_t epoch, int32_t leader) {
         raft->role = RAFT_FOLLOWER;
         raft->leader_id = leader;
         raft->need_divergence = true;
-        raft->election_deadline_ns = now_ns(raft) + raft->fetch_timeout_ns;
+        leader_heard(raft);
         struct raft_peer *lp = peer_find(raft, leader);
         lp->retry_at_ns = 0;
     } else {
@@ -436,7 +444,8 @@ static void become_leader(struct raft *raft) {
         p->retry_at_ns = 0;
     }
     (void)state_write(raft);
-    io_tracef(raft->io, "raft_leader", IO_TF_I("epoch", raft->epoch), IO_TF_I("node", raft->node_id));
+    io_tracef(raft->io, "raft_leader", IO_TF_I("epoch", raft->epoch),
+              IO_TF_I("node", raft->node_id));
     io_log(raft->io, IO_LOG_INFO, "raft: node %d leads epoch %d", raft->node_id, raft->epoch);
     int rc = append_leader_change(raft);
     if (rc < 0) {
@@ -691,8 +700,7 @@ static void on_fetch_response(struct raft *raft, struct raft_peer *peer,
         peer->retry_at_ns = now_ns(raft) + raft->retry_backoff_ns;
         return;
     }
-    /* The leader of our epoch answered: it is alive. */
-    raft->election_deadline_ns = now_ns(raft) + raft->fetch_timeout_ns;
+    leader_heard(raft);
     if (p->records.len > 0) {
         int64_t now_ms = io_wall_ms(raft->io);
         struct log_append_info info;
@@ -938,6 +946,11 @@ static void drive(struct raft *raft) {
         }
         for (uint32_t i = 0; i < raft->voter_count; i++) {
             struct raft_peer *p = &raft->peers[i];
+            /* A voter silent for a fetch timeout may have missed the epoch (or moved past
+             * it while cut off): tell it again; a higher epoch in its answer unseats us. */
+            if (!p->self && now - p->last_fetch_ns >= raft->fetch_timeout_ns) {
+                p->begin_acked = false;
+            }
             if (!p->begin_acked && p->inflight == REQ_NONE && now >= p->retry_at_ns) {
                 send_begin(raft, p);
             }
@@ -1041,6 +1054,21 @@ static bool names_metadata(struct proto_string topic, int32_t partition) {
     return partition == 0 && proto_string_eq(topic, RAFT_TOPIC);
 }
 
+/* We lead with a majority fetching, or follow a leader heard within an election timeout. */
+static bool leader_is_alive(struct raft *raft) {
+    uint64_t now = now_ns(raft);
+    if (raft->role == RAFT_FOLLOWER) {
+        return now - raft->leader_contact_ns < raft->election_timeout_ns;
+    }
+    if (raft->role != RAFT_LEADER) return false;
+    uint32_t heard = 0;
+    for (uint32_t i = 0; i < raft->voter_count; i++) {
+        const struct raft_peer *p = &raft->peers[i];
+        if (p->self || now - p->last_fetch_ns < raft->fetch_timeout_ns) heard++;
+    }
+    return heard >= raft->majority;
+}
+
 static void handle_vote(struct raft *raft, const struct proto_vote_request *req,
                         struct raft_pending *q) {
     if (req->topics.count < 1 || req->topics.items[0].partitions.count < 1 ||
@@ -1050,6 +1078,10 @@ static void handle_vote(struct raft *raft, const struct proto_vote_request *req,
         const struct proto_vote_request_partition *p = &req->topics.items[0].partitions.items[0];
         if (!is_voter(raft, p->candidate_id) || p->candidate_id == raft->node_id) {
             q->error = KERR_INCONSISTENT_VOTER_SET;
+        } else if (p->candidate_epoch > raft->epoch && leader_is_alive(raft)) {
+            /* Raft thesis 4.2.3: while a leader is known to be alive, a candidate (one cut
+             * off from it, say) neither gets a vote nor moves our epoch; otherwise a voter
+             * partitioned from the leader alone would unseat it again and again. */
         } else {
             if (p->candidate_epoch > raft->epoch) observe_epoch(raft, p->candidate_epoch, -1);
             int32_t my_epoch = last_log_epoch(raft);
@@ -1096,9 +1128,7 @@ static void handle_begin(struct raft *raft, const struct proto_begin_quorum_epoc
                    p->leader_id, p->leader_epoch, raft->node_id);
         } else {
             observe_epoch(raft, p->leader_epoch, p->leader_id);
-            if (raft->role == RAFT_FOLLOWER && raft->leader_id == p->leader_id) {
-                raft->election_deadline_ns = now_ns(raft) + raft->fetch_timeout_ns;
-            }
+            if (raft->role == RAFT_FOLLOWER && raft->leader_id == p->leader_id) leader_heard(raft);
         }
     }
     q->leader_id = raft->leader_id;
@@ -1138,7 +1168,8 @@ static void handle_fetch(struct raft *raft, const struct proto_fetch_request *re
     q->deadline_ns = now_ns(raft) + wait_ns;
     q->max_bytes = req->max_bytes;
     if (req->topics.count < 1 || req->topics.items[0].partitions.count < 1 ||
-        !names_metadata(req->topics.items[0].topic, req->topics.items[0].partitions.items[0].partition)) {
+        !names_metadata(req->topics.items[0].topic,
+                        req->topics.items[0].partitions.items[0].partition)) {
         q->error = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         return;
     }

@@ -8,8 +8,15 @@
  * AlterPartition is accepted with current epochs and refused with a stale partition epoch
  * (95) or leader epoch (74); a broker that goes silent is fenced and loses every
  * leadership; and when the active controller crashes the clients find the new one, the
- * state is intact and new topics can still be created. Runs are seeded and deterministic:
- * the same seed gives the same trace hash.
+ * state is intact and new topics can still be created. Forwarded CreateTopics (with a
+ * config), CreatePartitions, AlterConfigs (replacing the override set) and DeleteTopics
+ * reach both images; raw requests get STALE_BROKER_EPOCH (77), BROKER_ID_NOT_REGISTERED
+ * (102) and, from a voter that is not active, NOT_CONTROLLER (41); a fenced or foreign
+ * replica cannot join an ISR (107). A leader whose ISR is only itself crashes: without
+ * unclean election the partition is leaderless with the last ISR member kept, and leads
+ * again (epoch + 1) when that broker re-registers and is unfenced; with it, the other
+ * replica leads (ISR = itself, `unclean_election` traced once). Runs are seeded and
+ * deterministic: the same seed gives the same trace hash.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -24,6 +31,7 @@
 
 #include "base/base.h"
 #include "broker/config.h"
+#include "client/client.h"
 #include "controller/controller.h"
 #include "controller/metadata.h"
 #include "controller/quorum_client.h"
@@ -421,10 +429,317 @@ static void test_controller_failover(void **state) {
     test_free(ws);
 }
 
+/* --- Admin requests, raw controller errors ------------------------------------------- */
+
+struct raw_call {
+    bool done;
+    int status;
+    int16_t error;
+    int64_t epoch;
+};
+
+static void raw_heartbeat_done(void *arg, int status, const void *body) {
+    struct raw_call *c = arg;
+    c->done = true;
+    c->status = status;
+    if (status == 0) c->error = ((const struct proto_broker_heartbeat_response *)body)->error_code;
+}
+
+static void raw_register_done(void *arg, int status, const void *body) {
+    struct raw_call *c = arg;
+    c->done = true;
+    c->status = status;
+    if (status == 0) {
+        const struct proto_broker_registration_response *r = body;
+        c->error = r->error_code;
+        c->epoch = r->broker_epoch;
+    }
+}
+
+static bool raw_done(struct world_state *ws, void *arg) {
+    (void)ws;
+    return ((struct raw_call *)arg)->done;
+}
+
+static int16_t raw_heartbeat(struct world_state *ws, int32_t voter, int32_t broker_id,
+                             int64_t epoch) {
+    struct io *io = sim_node_io(ws->brokers[0].node);
+    struct client *cl = client_create(io, ws->voters[voter - 1].name, 9093, "raw");
+    struct proto_broker_heartbeat_request req = {
+        .broker_id = broker_id, .broker_epoch = epoch, .current_metadata_offset = 0};
+    struct raw_call c = {0};
+    assert_int_equal(client_send(cl, PROTO_API_BROKER_HEARTBEAT, 0, &req, raw_heartbeat_done, &c),
+                     0);
+    assert_true(run_until(ws, raw_done, &c, 5000));
+    assert_int_equal(c.status, 0);
+    client_destroy(cl);
+    return c.error;
+}
+
+static int16_t raw_register(struct world_state *ws, int32_t voter, int32_t broker_id) {
+    struct io *io = sim_node_io(ws->brokers[0].node);
+    struct client *cl = client_create(io, ws->voters[voter - 1].name, 9093, "raw");
+    struct proto_broker_registration_listener l = {
+        .name = PROTO_STR("PLAINTEXT"), .host = PROTO_STR("x"), .port = 1};
+    struct proto_broker_registration_request req = {
+        .broker_id = broker_id, .cluster_id = PROTO_STR("trial"), .rack = PROTO_STR_NULL};
+    req.listeners.items = &l;
+    req.listeners.count = 1;
+    struct raw_call c = {0};
+    assert_int_equal(
+        client_send(cl, PROTO_API_BROKER_REGISTRATION, 0, &req, raw_register_done, &c), 0);
+    assert_true(run_until(ws, raw_done, &c, 5000));
+    assert_int_equal(c.status, 0);
+    client_destroy(cl);
+    return c.error;
+}
+
+struct forward_call {
+    bool done;
+    int status;
+    int16_t error;
+};
+
+static void forward_done(void *arg, int status, const void *response) {
+    struct forward_call *c = arg;
+    c->done = true;
+    c->status = status;
+    (void)response;
+}
+
+static bool forward_finished(struct world_state *ws, void *arg) {
+    (void)ws;
+    return ((struct forward_call *)arg)->done;
+}
+
+static void forward(struct world_state *ws, int16_t api_key, int16_t version, const void *req) {
+    struct forward_call c = {0};
+    assert_int_equal(quorum_client_forward(ws->brokers[0].qc, api_key, version, req, forward_done,
+                                           &c),
+                     0);
+    assert_true(run_until(ws, forward_finished, &c, 40000));
+    assert_int_equal(c.status, 0);
+}
+
+struct config_wait {
+    const char *topic;
+    const char *name;
+    const char *value; /* NULL: must be absent. */
+};
+
+static bool config_everywhere(struct world_state *ws, void *arg) {
+    struct config_wait *cw = arg;
+    for (int i = 0; i < BROKERS; i++) {
+        const struct metadata_topic *t =
+            metadata_topic_find(quorum_client_image(ws->brokers[i].qc), cw->topic);
+        if (t == NULL) return false;
+        bool found = false;
+        for (uint32_t k = 0; k < t->config_count; k++) {
+            if (strcmp(t->configs[k].name, cw->name) != 0) continue;
+            found = cw->value != NULL && strcmp(t->configs[k].value, cw->value) == 0;
+            if (!found) return false;
+        }
+        if (found != (cw->value != NULL)) return false;
+    }
+    return true;
+}
+
+static bool topic_gone(struct world_state *ws, void *arg) {
+    for (int i = 0; i < BROKERS; i++) {
+        if (metadata_topic_find(quorum_client_image(ws->brokers[i].qc), arg) != NULL) return false;
+    }
+    return true;
+}
+
+static void test_admin_requests_and_errors(void **state) {
+    (void)state;
+    struct world_state *ws = test_malloc(sizeof(*ws));
+    world_start(ws, 21, "");
+    assert_true(run_until(ws, all_ready, NULL, 30000));
+
+    /* CreateTopics with a config. */
+    struct proto_create_topics_request_config cfg = {.name = PROTO_STR("retention.ms"),
+                                                     .value = PROTO_STR("1000")};
+    struct proto_create_topics_request_topic t;
+    memset(&t, 0, sizeof(t));
+    t.name = PROTO_STR("t");
+    t.num_partitions = 2;
+    t.replication_factor = 2;
+    t.configs.items = &cfg;
+    t.configs.count = 1;
+    struct proto_create_topics_request creq;
+    memset(&creq, 0, sizeof(creq));
+    creq.topics.items = &t;
+    creq.topics.count = 1;
+    creq.timeout_ms = 30000;
+    forward(ws, PROTO_API_CREATE_TOPICS, 4, &creq);
+    struct config_wait cw = {"t", "retention.ms", "1000"};
+    assert_true(run_until(ws, config_everywhere, &cw, 10000));
+
+    /* CreatePartitions 2 -> 5, assigned over both brokers with the topic's RF. */
+    struct proto_create_partitions_topic pt;
+    memset(&pt, 0, sizeof(pt));
+    pt.name = PROTO_STR("t");
+    pt.count = 5;
+    pt.assignments.count = -1;
+    struct proto_create_partitions_request preq;
+    memset(&preq, 0, sizeof(preq));
+    preq.topics.items = &pt;
+    preq.topics.count = 1;
+    preq.timeout_ms = 30000;
+    forward(ws, PROTO_API_CREATE_PARTITIONS, 1, &preq);
+    struct topic_wait tw = {"t", 5};
+    assert_true(run_until(ws, topic_everywhere, &tw, 10000));
+    const struct metadata_topic *mt = metadata_topic_find(quorum_client_image(ws->brokers[1].qc), "t");
+    for (int32_t i = 0; i < 5; i++) assert_int_equal(mt->partitions[i].replica_count, 2);
+
+    /* AlterConfigs replaces the override set: retention.ms goes, cleanup.policy comes. */
+    struct proto_alter_configs_config ac = {.name = PROTO_STR("cleanup.policy"),
+                                            .value = PROTO_STR("compact")};
+    struct proto_alter_configs_resource res = {.resource_type = 2, .resource_name = PROTO_STR("t")};
+    res.configs.items = &ac;
+    res.configs.count = 1;
+    struct proto_alter_configs_request areq = {.validate_only = false};
+    areq.resources.items = &res;
+    areq.resources.count = 1;
+    forward(ws, PROTO_API_ALTER_CONFIGS, 1, &areq);
+    struct config_wait cw2 = {"t", "cleanup.policy", "compact"};
+    struct config_wait cw3 = {"t", "retention.ms", NULL};
+    assert_true(run_until(ws, config_everywhere, &cw2, 10000));
+    assert_true(config_everywhere(ws, &cw3));
+
+    /* DeleteTopics removes it everywhere. */
+    struct proto_string name = PROTO_STR("t");
+    struct proto_delete_topics_request dreq = {.timeout_ms = 30000};
+    dreq.topic_names.items = &name;
+    dreq.topic_names.count = 1;
+    forward(ws, PROTO_API_DELETE_TOPICS, 4, &dreq);
+    assert_true(run_until(ws, topic_gone, "t", 10000));
+
+    /* Raw requests: a stale broker epoch (77), an unknown broker (102), a voter that is
+     * not the active controller (41). */
+    int32_t active = quorum_client_controller_id(ws->brokers[0].qc);
+    int64_t epoch = quorum_client_broker_epoch(ws->brokers[0].qc);
+    assert_int_equal(raw_heartbeat(ws, active, 11, epoch), 0);
+    assert_int_equal(raw_heartbeat(ws, active, 11, epoch + 1000), 77);
+    assert_int_equal(raw_heartbeat(ws, active, 99, 0), 102);
+    int32_t other = active % VOTERS + 1;
+    assert_int_equal(raw_heartbeat(ws, other, 11, epoch), 41);
+    assert_int_equal(raw_register(ws, other, 50), 41);
+    world_stop(ws);
+    test_free(ws);
+}
+
+/* --- Fencing, unclean election, return of a broker ------------------------------------ */
+
+static int unclean_events;
+
+static void count_unclean(void *arg, struct sim_node *node, uint64_t now_ns, const char *event,
+                          const struct io_trace_field *fields, size_t count) {
+    (void)arg;
+    (void)node;
+    (void)now_ns;
+    (void)fields;
+    (void)count;
+    if (strcmp(event, "unclean_election") == 0) unclean_events++;
+}
+
+static bool broker_fenced(struct world_state *ws, void *arg) {
+    int32_t id = *(int32_t *)arg;
+    for (int i = 0; i < BROKERS; i++) {
+        if (ws->brokers[i].id == id || !sim_node_is_up(ws->brokers[i].node)) continue;
+        const struct metadata_broker *b =
+            metadata_broker_find(quorum_client_image(ws->brokers[i].qc), id);
+        if (b == NULL || !b->fenced) return false;
+    }
+    return true;
+}
+
+/* One partition, RF 2, ISR shrunk to its leader, leader crashes: with unclean election
+ * the other replica leads (ISR = itself, traced); without, the partition has no leader
+ * until the old leader returns, re-registers and is unfenced. */
+static void fence_and_return(bool unclean) {
+    struct world_state *ws = test_malloc(sizeof(*ws));
+    unclean_events = 0;
+    world_start(ws, 31, unclean ? "unclean.leader.election.enable=true\n" : "");
+    sim_world_set_trace_hook(ws->world, count_unclean, NULL);
+    assert_true(run_until(ws, all_ready, NULL, 30000));
+    assert_int_equal(create_topic(ws, 0, "u", 1, 2), 0);
+    struct topic_wait tw = {"u", 1};
+    assert_true(run_until(ws, topic_everywhere, &tw, 10000));
+    struct metadata_partition p =
+        *metadata_partition_find(quorum_client_image(ws->brokers[0].qc), "u", 0);
+    int32_t leader = p.leader;
+    int32_t only[1] = {leader};
+    assert_int_equal(alter(ws, "u", 0, p.leader_epoch, p.partition_epoch, only, 1, leader, &p), 0);
+    /* A fenced or foreign replica cannot join the ISR. */
+    int32_t foreign[2] = {leader, 77};
+    assert_int_equal(alter(ws, "u", 0, p.leader_epoch, p.partition_epoch, foreign, 2, leader,
+                           NULL),
+                     107);
+
+    struct node_state *dead = broker_by_id(ws, leader);
+    struct node_state *live = broker_by_id(ws, leader == 11 ? 12 : 11);
+    sim_node_crash(dead->node);
+    assert_true(run_until(ws, broker_fenced, &leader, 10000));
+    sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 500 * NS_PER_MS);
+    const struct metadata_partition *q =
+        metadata_partition_find(quorum_client_image(live->qc), "u", 0);
+    if (unclean) {
+        assert_int_equal(q->leader, live->id);
+        assert_int_equal(q->isr_count, 1);
+        assert_int_equal(q->isr[0], live->id);
+        assert_true(q->unclean);
+        assert_int_equal(q->leader_epoch, 1);
+        assert_int_equal(unclean_events, 1);
+    } else {
+        assert_int_equal(q->leader, -1);
+        assert_int_equal(q->isr_count, 1);
+        assert_int_equal(q->isr[0], leader); /* The last ISR member is kept (KIP-966). */
+        assert_int_equal(q->leader_epoch, 1);
+        assert_int_equal(unclean_events, 0);
+    }
+    assert_true(q->partition_epoch > p.partition_epoch);
+
+    /* The crashed broker comes back: a new registration, unfenced once caught up. */
+    int64_t old_epoch = metadata_broker_find(quorum_client_image(live->qc), leader)->epoch;
+    sim_node_restart(dead->node);
+    assert_true(run_until(ws, all_ready, NULL, 20000));
+    sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 500 * NS_PER_MS);
+    const struct metadata_image *img = quorum_client_image(live->qc);
+    const struct metadata_broker *back = metadata_broker_find(img, leader);
+    assert_false(back->fenced);
+    assert_int_equal(back->epoch, quorum_client_broker_epoch(dead->qc));
+    assert_true(back->epoch > old_epoch);
+    q = metadata_partition_find(quorum_client_image(live->qc), "u", 0);
+    if (unclean) {
+        assert_int_equal(q->leader, live->id); /* Stays; the old one rejoins as follower. */
+        assert_int_equal(q->leader_epoch, 1);
+    } else {
+        assert_int_equal(q->leader, leader); /* The only ISR member leads again. */
+        assert_int_equal(q->leader_epoch, 2);
+    }
+    world_stop(ws);
+    test_free(ws);
+}
+
+static void test_fence_clean_then_return(void **state) {
+    (void)state;
+    fence_and_return(false);
+}
+
+static void test_fence_unclean_election(void **state) {
+    (void)state;
+    fence_and_return(true);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_create_alter_fence),
         cmocka_unit_test(test_controller_failover),
+        cmocka_unit_test(test_admin_requests_and_errors),
+        cmocka_unit_test(test_fence_clean_then_return),
+        cmocka_unit_test(test_fence_unclean_election),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -681,6 +681,7 @@ static void fence_and_return(bool unclean) {
     struct node_state *dead = broker_by_id(ws, leader);
     struct node_state *live = broker_by_id(ws, leader == 11 ? 12 : 11);
     sim_node_crash(dead->node);
+    dead->qc = NULL; /* Freed with the node's memory. */
     assert_true(run_until(ws, broker_fenced, &leader, 10000));
     sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 500 * NS_PER_MS);
     const struct metadata_partition *q =

@@ -827,10 +827,21 @@ static void answer_ofle(struct raft *raft, struct raft_pending *q) {
     q->respond(q->respond_arg, q->api_key, q->version, &r);
 }
 
-/* The end a Fetch from `replica_id` may read to: voters everything synced, others the HW. */
-static int64_t fetch_limit(struct raft *raft, int32_t replica_id) {
+/* A Fetch counts as a voter's replication only with a voter's id AND the current epoch
+ * (our followers always send it): a reader that borrows a voter's id without an epoch
+ * (a combined node's broker side, say) is an observer. */
+static struct raft_peer *fetching_voter(struct raft *raft, int32_t replica_id,
+                                        int32_t current_leader_epoch) {
     struct raft_peer *peer = peer_find(raft, replica_id);
-    return peer != NULL && !peer->self ? log_end(raft) : raft->high_watermark;
+    if (peer == NULL || peer->self || current_leader_epoch != raft->epoch) return NULL;
+    return peer;
+}
+
+/* The end a Fetch may read to: voters everything synced, observers the HW. */
+static int64_t fetch_limit(struct raft *raft, const struct raft_pending *q) {
+    return fetching_voter(raft, q->replica_id, q->current_leader_epoch) != NULL
+               ? log_end(raft)
+               : raft->high_watermark;
 }
 
 /* Answers a Fetch now if it has an error, data, news of the HW, or ran out of time.
@@ -838,7 +849,7 @@ static int64_t fetch_limit(struct raft *raft, int32_t replica_id) {
 static bool try_answer_fetch(struct raft *raft, struct raft_pending *q, uint64_t now) {
     int16_t error = q->error;
     if (error == KERR_NONE) error = leader_epoch_error(raft, q->current_leader_epoch);
-    int64_t limit = error == KERR_NONE ? fetch_limit(raft, q->replica_id) : 0;
+    int64_t limit = error == KERR_NONE ? fetch_limit(raft, q) : 0;
     if (error == KERR_NONE &&
         (q->fetch_offset > log_end(raft) || q->fetch_offset < raft->log->log_start_offset)) {
         error = KERR_OFFSET_OUT_OF_RANGE;
@@ -1179,9 +1190,8 @@ static void handle_fetch(struct raft *raft, const struct proto_fetch_request *re
     if (p->partition_max_bytes > 0) q->max_bytes = MIN(q->max_bytes, p->partition_max_bytes);
     /* A voter's fetch offset is its synced log end, and it has already truncated any
      * divergent tail in this epoch (it asked OffsetForLeaderEpoch first). */
-    struct raft_peer *peer = peer_find(raft, req->replica_id);
-    if (peer != NULL && !peer->self && leader_epoch_error(raft, p->current_leader_epoch) == 0 &&
-        p->fetch_offset <= log_end(raft)) {
+    struct raft_peer *peer = fetching_voter(raft, req->replica_id, p->current_leader_epoch);
+    if (peer != NULL && raft->role == RAFT_LEADER && p->fetch_offset <= log_end(raft)) {
         if (p->fetch_offset > peer->end_offset) peer->end_offset = p->fetch_offset;
         peer->last_fetch_ns = now_ns(raft);
         peer->begin_acked = true; /* It fetches from us: it knows we lead. */

@@ -29,8 +29,8 @@
  *  - KIP-279's repeated divergence search: a follower whose last epoch the leader never had
  *    truncates once to the leader's answer, asks again for its new last epoch, and ends
  *    with exactly the leader's prefix (its never-committed records are never delivered);
- *  - an observer's Fetch (replica_id not a voter) gets records up to the HW only, never
- *    the leader's uncommitted tail; a parked long poll is answered NOT_LEADER_OR_FOLLOWER
+ *  - an observer's Fetch (replica_id not a voter, or a voter's id without the current
+ *    epoch) gets records up to the HW only, never the leader's uncommitted tail; a parked long poll is answered NOT_LEADER_OR_FOLLOWER
  *    when raft stops;
  *  - DescribeQuorum answered by the leader names it, its epoch, HW and voters' offsets;
  *  - the same seed gives the same trace hash (determinism).
@@ -766,14 +766,14 @@ static bool fetch_finished(struct world *w, void *arg) {
     return ((struct fetch_result *)arg)->done;
 }
 
-static void send_observer_fetch(struct client *cl, int64_t offset, int32_t max_wait_ms,
-                                struct fetch_result *r) {
+static void send_observer_fetch(struct client *cl, int32_t replica_id, int64_t offset,
+                                int32_t max_wait_ms, struct fetch_result *r) {
     struct proto_fetch_request_partition p = {.partition = 0, .current_leader_epoch = -1,
                                               .fetch_offset = offset, .log_start_offset = -1,
                                               .partition_max_bytes = 1 << 20};
     struct proto_fetch_request_topic t = {.topic = PROTO_STR(RAFT_TOPIC),
                                           .partitions = {.items = &p, .count = 1}};
-    struct proto_fetch_request req = {.replica_id = 9, .max_wait_ms = max_wait_ms,
+    struct proto_fetch_request req = {.replica_id = replica_id, .max_wait_ms = max_wait_ms,
                                       .min_bytes = 1, .max_bytes = 1 << 20,
                                       .session_epoch = -1,
                                       .topics = {.items = &t, .count = 1},
@@ -803,16 +803,24 @@ static void test_observer_fetch_stops_at_hw(void **state) {
     snprintf(host, sizeof(host), "q%d", l->id);
     struct client *cl = client_create(sim_node_io(bn), host, PORT, "b9");
     struct fetch_result r;
-    send_observer_fetch(cl, 0, 0, &r);
+    send_observer_fetch(cl, 9, 0, 0, &r);
     assert_true(run_until(&w, fetch_finished, &r, NS_PER_S));
     assert_int_equal(r.status, 0);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.hw, hw);
     assert_int_equal(r.records, 3);          /* The uncommitted two are not served. */
     assert_int_equal(r.next_offset, hw);
+    /* A reader borrowing a voter's id without the epoch (a combined node's broker side) is
+     * an observer too. */
+    struct voter *f = l == &w.voters[0] ? &w.voters[1] : &w.voters[0];
+    send_observer_fetch(cl, f->id, 0, 0, &r);
+    assert_true(run_until(&w, fetch_finished, &r, NS_PER_S));
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.records, 3);
+    assert_int_equal(r.hw, hw);
 
     /* A long poll at the HW parks; stopping raft answers it NOT_LEADER_OR_FOLLOWER. */
-    send_observer_fetch(cl, hw, 60000, &r);
+    send_observer_fetch(cl, 9, hw, 60000, &r);
     run_for(&w, 100 * NS_PER_MS);
     assert_false(r.done);
     raft_stop(l->raft);

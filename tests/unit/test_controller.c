@@ -155,6 +155,9 @@ static void world_stop(struct world_state *ws) {
         struct node_state *ns = &ws->voters[i];
         if (!sim_node_is_up(ns->node)) continue;
         assert_int_equal(controller_stop(ns->ctl), 0);
+        /* Let the connections of raft's parked requests finish closing. */
+        sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 10 * NS_PER_MS);
+        assert_int_equal(sim_node_live_bytes(ns->node), 0);
     }
     sim_world_destroy(ws->world);
 }

@@ -13,6 +13,10 @@
  *    no more requests, nothing appended; re-added with the current epoch it catches up;
  *  - a follower whose whole log lies below the leader's log start gets OFFSET_OUT_OF_RANGE
  *    and restarts at the leader's log start;
+ *  - one Fetch carries every ready partition, grouped by topic in order of first addition;
+ *    removed partitions drop out of it;
+ *  - a leader that stops answering times the request out; the fetcher reconnects after
+ *    its backoff and catches up;
  *  - the same seed gives the same trace hash.
  * Built a second time as test_fetcher_mutants (linked with the simulator's mutant build of
  * the system libraries, TEST_FETCHER_MUTANTS) it also proves the two fetcher mutants do the
@@ -47,15 +51,20 @@
 
 /* ---- The fake leader ------------------------------------------------------------------ */
 
+#define PARTS_MAX 4
+
 struct leader {
     struct io *io;
     struct io_listener *listener;
-    struct partition *partition;
+    struct partition *partition;      /* parts[0]. */
+    struct partition *parts[PARTS_MAX]; /* Found by (topic, index). */
+    uint32_t part_count;
     int32_t epoch;
     size_t chop_bytes;      /* Cut the next data answer this many bytes short (once). */
     uint32_t offsets_requests;
     uint32_t fetch_requests;
-    int64_t last_fetch_offset;
+    char last_fetch_order[128]; /* "topic-index,..." of the last Fetch, in request order. */
+    uint32_t accepts;
 };
 
 static int16_t epoch_check(const struct leader *l, int32_t current) {
@@ -65,13 +74,26 @@ static int16_t epoch_check(const struct leader *l, int32_t current) {
     return 0;
 }
 
+static struct partition *leader_find(struct leader *l, struct proto_string topic,
+                                     int32_t index) {
+    for (uint32_t i = 0; i < l->part_count; i++) {
+        if (l->parts[i]->index == index && proto_string_eq(topic, l->parts[i]->topic)) {
+            return l->parts[i];
+        }
+    }
+    fail_msg("fetch for an unknown partition %.*s-%d", (int)topic.len, topic.str, (int)index);
+    return NULL;
+}
+
 static void respond(struct leader *l, struct broker_conn *conn, uint32_t slot,
                     const struct proto_request_header *h, const void *body) {
     struct proto_writer w;
     proto_writer_init(&w, l->io, 1u << 24);
     struct proto_response_header rh = {.correlation_id = h->correlation_id};
     assert_int_equal(proto_response_encode(&w, h->api_key, h->api_version, &rh, body), 0);
-    assert_int_equal(broker_conn_respond(conn, slot, w.buf, w.len, NULL, 0), 0);
+    /* After a pause the follower may have given up on this connection: -EPIPE is fine. */
+    int rc = broker_conn_respond(conn, slot, w.buf, w.len, NULL, 0);
+    assert_true(rc == 0 || rc == -EPIPE || rc == -ECONNRESET);
     proto_writer_destroy(&w);
 }
 
@@ -80,24 +102,33 @@ static void answer_offsets(struct leader *l, struct broker_conn *conn, uint32_t 
                            const struct proto_offset_for_leader_epoch_request *req) {
     l->offsets_requests++;
     assert_int_equal(req->replica_id, 2);
-    assert_int_equal(req->topics.count, 1);
-    const struct proto_offset_for_leader_epoch_request_topic *t = &req->topics.items[0];
-    assert_true(proto_string_eq(t->topic, TOPIC));
-    assert_int_equal(t->partitions.count, 1);
-    const struct proto_offset_for_leader_epoch_request_partition *rp = &t->partitions.items[0];
-    struct proto_offset_for_leader_epoch_response_partition p = {
-        .partition = rp->partition, .leader_epoch = -1, .end_offset = -1};
-    p.error_code = epoch_check(l, rp->current_leader_epoch);
-    if (p.error_code == 0) {
-        log_end_offset_for_epoch(l->partition->log, rp->leader_epoch, &p.leader_epoch,
-                                 &p.end_offset);
+    assert_true(req->topics.count >= 1 && req->topics.count <= PARTS_MAX);
+    struct proto_offset_for_leader_epoch_response_topic rts[PARTS_MAX];
+    struct proto_offset_for_leader_epoch_response_partition ps[PARTS_MAX];
+    uint32_t used = 0;
+    for (int32_t t = 0; t < req->topics.count; t++) {
+        const struct proto_offset_for_leader_epoch_request_topic *rt = &req->topics.items[t];
+        rts[t] = (struct proto_offset_for_leader_epoch_response_topic){.topic = rt->topic};
+        rts[t].partitions.items = &ps[used];
+        rts[t].partitions.count = rt->partitions.count;
+        for (int32_t i = 0; i < rt->partitions.count; i++) {
+            const struct proto_offset_for_leader_epoch_request_partition *rp =
+                &rt->partitions.items[i];
+            assert_true(used < PARTS_MAX);
+            struct proto_offset_for_leader_epoch_response_partition *p = &ps[used++];
+            *p = (struct proto_offset_for_leader_epoch_response_partition){
+                .partition = rp->partition, .leader_epoch = -1, .end_offset = -1};
+            p->error_code = epoch_check(l, rp->current_leader_epoch);
+            if (p->error_code == 0) {
+                struct partition *part = leader_find(l, rt->topic, rp->partition);
+                log_end_offset_for_epoch(part->log, rp->leader_epoch, &p->leader_epoch,
+                                         &p->end_offset);
+            }
+        }
     }
-    struct proto_offset_for_leader_epoch_response_topic rt = {.topic = PROTO_STR(TOPIC)};
-    rt.partitions.items = &p;
-    rt.partitions.count = 1;
     struct proto_offset_for_leader_epoch_response resp = {0};
-    resp.topics.items = &rt;
-    resp.topics.count = 1;
+    resp.topics.items = rts;
+    resp.topics.count = req->topics.count;
     respond(l, conn, slot, h, &resp);
 }
 
@@ -106,47 +137,65 @@ static void answer_fetch(struct leader *l, struct broker_conn *conn, uint32_t sl
                          const struct proto_fetch_request *req) {
     l->fetch_requests++;
     assert_int_equal(req->replica_id, 2);
-    assert_int_equal(req->topics.count, 1);
-    const struct proto_fetch_request_partition *rp = &req->topics.items[0].partitions.items[0];
-    struct partition *part = l->partition;
-    struct proto_fetch_response_partition p = {.partition_index = rp->partition,
-                                               .high_watermark = -1,
-                                               .last_stable_offset = -1,
-                                               .log_start_offset = -1,
-                                               .preferred_read_replica = -1};
-    p.aborted_transactions.count = -1;
-    p.records.len = 0;
-    static uint8_t buf[1 << 16];
-    p.error_code = epoch_check(l, rp->current_leader_epoch);
-    if (p.error_code == 0) {
-        size_t len = 0;
-        int64_t first = -1;
-        int rc = log_read_copy(part->log, rp->fetch_offset, (size_t)rp->partition_max_bytes,
-                               true, partition_log_end(part), buf, sizeof buf, &len, &first);
-        if (rc == -ERANGE) {
-            p.error_code = 1; /* OFFSET_OUT_OF_RANGE */
-        } else {
-            assert_int_equal(rc, 0);
-            l->last_fetch_offset = rp->fetch_offset;
-            partition_follower_fetched(part, req->replica_id, rp->fetch_offset,
-                                       io_wall_ms(l->io));
-            if (len > 0 && l->chop_bytes > 0 && len > l->chop_bytes) {
-                len -= l->chop_bytes; /* A partial batch at the end, as max_bytes makes. */
-                l->chop_bytes = 0;
+    assert_true(req->topics.count >= 1 && req->topics.count <= PARTS_MAX);
+    struct proto_fetch_response_topic rts[PARTS_MAX];
+    struct proto_fetch_response_partition ps[PARTS_MAX];
+    static uint8_t bufs[PARTS_MAX][1 << 16];
+    uint32_t used = 0;
+    size_t order_len = 0;
+    l->last_fetch_order[0] = '\0';
+    for (int32_t t = 0; t < req->topics.count; t++) {
+        const struct proto_fetch_request_topic *rt = &req->topics.items[t];
+        rts[t] = (struct proto_fetch_response_topic){.topic = rt->topic};
+        rts[t].partitions.items = &ps[used];
+        rts[t].partitions.count = rt->partitions.count;
+        for (int32_t i = 0; i < rt->partitions.count; i++) {
+            const struct proto_fetch_request_partition *rp = &rt->partitions.items[i];
+            assert_true(used < PARTS_MAX);
+            uint8_t *buf = bufs[used];
+            struct proto_fetch_response_partition *p = &ps[used++];
+            int n = snprintf(l->last_fetch_order + order_len,
+                             sizeof l->last_fetch_order - order_len, "%s%.*s-%d",
+                             order_len == 0 ? "" : ",", (int)rt->topic.len, rt->topic.str,
+                             (int)rp->partition);
+            assert_true(n > 0 && (size_t)n < sizeof l->last_fetch_order - order_len);
+            order_len += (size_t)n;
+            *p = (struct proto_fetch_response_partition){.partition_index = rp->partition,
+                                                         .high_watermark = -1,
+                                                         .last_stable_offset = -1,
+                                                         .log_start_offset = -1,
+                                                         .preferred_read_replica = -1};
+            p->aborted_transactions.count = -1;
+            p->records.len = 0;
+            p->error_code = epoch_check(l, rp->current_leader_epoch);
+            if (p->error_code != 0) continue;
+            struct partition *part = leader_find(l, rt->topic, rp->partition);
+            size_t len = 0;
+            int64_t first = -1;
+            int rc = log_read_copy(part->log, rp->fetch_offset,
+                                   (size_t)rp->partition_max_bytes, true,
+                                   partition_log_end(part), buf, sizeof bufs[0], &len, &first);
+            if (rc == -ERANGE) {
+                p->error_code = 1; /* OFFSET_OUT_OF_RANGE */
+            } else {
+                assert_int_equal(rc, 0);
+                partition_follower_fetched(part, req->replica_id, rp->fetch_offset,
+                                           io_wall_ms(l->io));
+                if (len > 0 && l->chop_bytes > 0 && len > l->chop_bytes) {
+                    len -= l->chop_bytes; /* A partial batch at the end, as max_bytes makes. */
+                    l->chop_bytes = 0;
+                }
+                p->records.data = buf;
+                p->records.len = (int32_t)len;
             }
-            p.records.data = buf;
-            p.records.len = (int32_t)len;
+            p->high_watermark = part->high_watermark;
+            p->last_stable_offset = part->high_watermark;
+            p->log_start_offset = partition_log_start(part);
         }
-        p.high_watermark = part->high_watermark;
-        p.last_stable_offset = part->high_watermark;
-        p.log_start_offset = partition_log_start(part);
     }
-    struct proto_fetch_response_topic rt = {.topic = PROTO_STR(TOPIC)};
-    rt.partitions.items = &p;
-    rt.partitions.count = 1;
     struct proto_fetch_response resp = {0};
-    resp.responses.items = &rt;
-    resp.responses.count = 1;
+    resp.responses.items = rts;
+    resp.responses.count = req->topics.count;
     respond(l, conn, slot, h, &resp);
 }
 
@@ -178,6 +227,7 @@ static void leader_on_close(void *arg, struct broker_conn *conn, int reason) {
 
 static void leader_on_accept(void *arg, struct io_stream *stream) {
     struct leader *l = arg;
+    l->accepts++;
     struct broker_conn_limits limits = {.max_frame_bytes = 1u << 24, .max_inflight = 16,
                                         .max_output_bytes = 1u << 24, .idle_ms = 600000};
     broker_conn_create(l->io, stream, &limits, leader_on_request, leader_on_close, l);
@@ -207,14 +257,18 @@ static void on_storage_error(void *arg, struct partition *partition, int error) 
 
 /* ---- Helpers -------------------------------------------------------------------------- */
 
-static struct partition *open_partition(struct io *io, int32_t node) {
-    assert_int_equal(io_mkdir(io, "/data"), 0);
-    assert_int_equal(io_mkdir(io, "/data/t-0"), 0);
+static struct partition *open_partition(struct io *io, int32_t node, const char *topic,
+                                        int32_t index) {
+    bool is_dir = false;
+    if (io_exists(io, "/data", &is_dir) != 0) assert_int_equal(io_mkdir(io, "/data"), 0);
+    char dir[64];
+    snprintf(dir, sizeof dir, "/data/%s-%d", topic, (int)index);
+    assert_int_equal(io_mkdir(io, dir), 0);
     struct log_config c;
     log_config_default(&c);
     struct partition *p = NULL;
-    assert_int_equal(partition_open(io, "/data/t-0", &c, 0, 1, node, 0, &p), 0);
-    p->topic = TOPIC;
+    assert_int_equal(partition_open(io, dir, &c, index, 1, node, 0, &p), 0);
+    p->topic = topic;
     return p;
 }
 
@@ -278,11 +332,13 @@ static void world_start(struct world *w, uint64_t seed) {
     w->follower_node = sim_node_add(w->sim, "follower", NULL, NULL);
     run_ms(w->sim, 1);
     w->leader.io = sim_node_io(w->leader_node);
-    w->leader.partition = open_partition(w->leader.io, 1);
+    w->leader.partition = open_partition(w->leader.io, 1, TOPIC, 0);
+    w->leader.parts[0] = w->leader.partition;
+    w->leader.part_count = 1;
     assert_int_equal(io_listen(w->leader.io, "0.0.0.0", PORT, leader_on_accept, &w->leader,
                                &w->leader.listener),
                      0);
-    w->fp = open_partition(sim_node_io(w->follower_node), 2);
+    w->fp = open_partition(sim_node_io(w->follower_node), 2, TOPIC, 0);
     broker_config_defaults(&w->config);
     w->config.node_id = 2;
     w->config.replica_fetch_wait_max_ms = 500;
@@ -431,6 +487,108 @@ static void test_out_of_range_restarts_at_leader_log_start(void **state) {
     world_stop(&w);
 }
 
+/* Four partitions of two topics added as t-0, u-1, t-1, u-0: one Fetch carries them all,
+ * grouped by topic in order of first appearance (t-0,t-1,u-1,u-0), and each follower copy
+ * ends equal to its leader's. */
+static void test_many_partitions_one_fetch(void **state) {
+    (void)state;
+    static struct world w;
+    world_start(&w, 13);
+    struct io *fio = sim_node_io(w.follower_node);
+    const char *topics[] = {TOPIC, "u", TOPIC, "u"};
+    const int32_t indexes[] = {0, 1, 1, 0};
+    struct partition *lps[4], *fps[4];
+    lps[0] = w.leader.partition;
+    fps[0] = w.fp;
+    for (int i = 1; i < 4; i++) {
+        lps[i] = open_partition(w.leader.io, 1, topics[i], indexes[i]);
+        fps[i] = open_partition(fio, 2, topics[i], indexes[i]);
+        w.leader.parts[w.leader.part_count++] = lps[i];
+    }
+    w.leader.epoch = 1;
+    struct fetcher_callbacks cb = {.on_progress = on_progress,
+                                   .on_storage_error = on_storage_error,
+                                   .arg = &w.follower};
+    assert_int_equal(fetcher_create(fio, &w.config, 1, "leader", PORT, &cb, &w.fetcher), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(partition_become_leader(lps[i], 1, 1, R12, 2, R12, 2, 0), 0);
+        for (int b = 0; b <= i; b++) leader_append(lps[i], 2 + i);
+        assert_int_equal(partition_become_follower(fps[i], 1, 1, 1, R12, 2, R12, 2), 0);
+        assert_int_equal(fetcher_add(w.fetcher, fps[i], 1), 0);
+    }
+    assert_int_equal(fetcher_partition_count(w.fetcher), 4);
+    run_ms(w.sim, 3000);
+    assert_string_equal(w.leader.last_fetch_order, "t-0,t-1,u-1,u-0");
+    uint8_t a[1 << 16], b[1 << 16];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(partition_log_end(fps[i]), (i + 1) * (2 + i));
+        assert_int_equal(fps[i]->high_watermark, partition_log_end(lps[i]));
+        size_t la = log_bytes(lps[i], a, sizeof a);
+        size_t lb = log_bytes(fps[i], b, sizeof b);
+        assert_int_equal(la, lb);
+        assert_memory_equal(a, b, la);
+    }
+    /* Removing two leaves the other two fetching. */
+    fetcher_remove(w.fetcher, fps[1]);
+    fetcher_remove(w.fetcher, fps[2]);
+    assert_int_equal(fetcher_partition_count(w.fetcher), 2);
+    leader_append(lps[0], 1);
+    leader_append(lps[3], 1);
+    run_ms(w.sim, 2000);
+    assert_string_equal(w.leader.last_fetch_order, "t-0,u-0");
+    assert_int_equal(partition_log_end(fps[0]), partition_log_end(lps[0]));
+    assert_int_equal(partition_log_end(fps[3]), partition_log_end(lps[3]));
+    for (int i = 1; i < 4; i++) {
+        if (i != 1 && i != 2) fetcher_remove(w.fetcher, fps[i]);
+        assert_int_equal(partition_close(fps[i]), 0);
+        assert_int_equal(partition_close(lps[i]), 0);
+    }
+    w.leader.part_count = 1;
+    world_stop(&w);
+}
+
+static uint32_t g_timeouts_logged;
+
+static void count_timeouts(void *arg, struct sim_node *node, uint64_t now_ns,
+                           enum io_log_level level, const char *message) {
+    (void)arg;
+    (void)node;
+    (void)now_ns;
+    (void)level;
+    if (strstr(message, "did not answer in time") != NULL) g_timeouts_logged++;
+}
+
+/* A leader that stops answering (a long pause) times the request out; the fetcher
+ * reconnects after its backoff and catches up once the leader runs again. */
+static void test_silent_leader_times_out_and_reconnects(void **state) {
+    (void)state;
+    static struct world w;
+    world_start(&w, 17);
+    g_timeouts_logged = 0;
+    sim_world_set_log_hook(w.sim, count_timeouts, NULL);
+    struct partition *lp = w.leader.partition;
+    assert_int_equal(partition_become_leader(lp, 1, 1, R12, 2, R12, 2, 0), 0);
+    leader_append(lp, 3);
+    w.leader.epoch = 1;
+    assert_int_equal(partition_become_follower(w.fp, 1, 1, 1, R12, 2, R12, 2), 0);
+    world_fetch(&w, 1);
+    run_ms(w.sim, 1000);
+    assert_int_equal(partition_log_end(w.fp), 3);
+    assert_int_equal(w.leader.accepts, 1);
+    sim_node_pause(w.leader_node);
+    leader_append(lp, 4); /* Written meanwhile; served only after the pause. */
+    run_ms(w.sim, 40000);
+    assert_int_equal(partition_log_end(w.fp), 3);
+    sim_node_resume(w.leader_node);
+    run_ms(w.sim, 5000);
+    assert_int_equal(partition_log_end(w.fp), 7);
+    assert_int_equal(w.fp->high_watermark, 7);
+    assert_true(g_timeouts_logged >= 1);
+    assert_true(w.leader.accepts >= 2); /* A new connection after the timeout. */
+    assert_int_equal(w.follower.storage_errors, 0);
+    world_stop(&w);
+}
+
 #ifdef TEST_FETCHER_MUTANTS
 /* What the follower node traced: hw decreases and truncations. */
 struct follower_watch {
@@ -541,6 +699,8 @@ int main(void) {
         cmocka_unit_test(test_divergent_tail_truncates_then_copies),
         cmocka_unit_test(test_fenced_epoch_parks),
         cmocka_unit_test(test_out_of_range_restarts_at_leader_log_start),
+        cmocka_unit_test(test_many_partitions_one_fetch),
+        cmocka_unit_test(test_silent_leader_times_out_and_reconnects),
 #ifdef TEST_FETCHER_MUTANTS
         cmocka_unit_test(test_mutant_hw_before_truncate),
         cmocka_unit_test(test_mutant_truncate_to_hw),

@@ -5,8 +5,8 @@
  * timeouts with reconnects. Each partition is fetched from its leader (cluster.h): one request
  * at a time, each to one leader with the partitions it leads, the leaders taken in turn;
  * NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH or a lost connection refresh the
- * metadata and the partition continues from the same position. Group mode (subscribe, rebalance, commits) is not here: the
- * simulation harness refuses group scenarios until a group consumer exists.
+ * metadata and the partition continues from the same position. Group mode (subscribe,
+ * rebalance, commits) is group_consumer.h.
  *
  * Every Fetch response is handed to the caller as one poll: the records of every partition
  * in the order received, each with its partition and offset. A reset of a position (start,

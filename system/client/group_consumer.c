@@ -1250,7 +1250,8 @@ void group_consumer_config_defaults(struct group_consumer_config *config) {
 int group_consumer_create(struct io *io, const struct group_consumer_config *config,
                           struct group_consumer **out) {
     bool has_bootstrap = config->bootstrap != NULL && config->bootstrap[0] != '\0';
-    if ((config->host == NULL && !has_bootstrap) || config->group_id == NULL || config->on_record == NULL ||
+    if ((config->host == NULL && !has_bootstrap) || config->group_id == NULL ||
+        config->on_record == NULL ||
         config->topic_count == 0 || config->topic_count > GROUP_CONSUMER_TOPICS_MAX ||
         config->assignor_count == 0 || config->assignor_count > 2 ||
         strlen(config->group_id) >= GROUP_CONSUMER_NAME_MAX ||

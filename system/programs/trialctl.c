@@ -972,8 +972,8 @@ static int cmd_groups(struct ctl *ctl, const char *sub, const char *group_id) {
         /* Each broker lists the groups it coordinates: ask them all (by ascending id). */
         struct proto_list_groups_request req = {0};
         int32_t ids[CLUSTER_BROKERS_MAX];
-        size_t count = ctl_refresh(ctl, NULL) ? cluster_brokers(ctl->cluster, ids, CLUSTER_BROKERS_MAX)
-                                              : 0;
+        size_t count =
+            ctl_refresh(ctl, NULL) ? cluster_brokers(ctl->cluster, ids, CLUSTER_BROKERS_MAX) : 0;
         if (count == 0) {
             int rc = ctl_call(ctl, PROTO_API_LIST_GROUPS, 0, &req, on_list_groups);
             if (rc < 0) return fail("list groups", rc);

@@ -161,10 +161,26 @@ static void fetcher_free(struct fetcher *f) {
 
 void fetcher_destroy(struct fetcher *fetcher) {
     if (fetcher->in_response) {
-        fetcher->destroy_pending = true; /* Freed when the response handler unwinds. */
+        fetcher->destroy_pending = true; /* Freed after the response handler unwinds. */
         return;
     }
     fetcher_free(fetcher);
+}
+
+static void free_later_cb(void *arg) {
+    struct fetcher *f = arg;
+    f->step_timer = 0;
+    fetcher_free(f);
+}
+
+/* A destroy asked for from a callback inside a response: the client is still inside its
+ * read callback, so it may not be destroyed now; a zero-delay timer frees everything. */
+static void free_later(struct fetcher *f) {
+    f->destroying = true; /* Nothing more runs: a late answer or timer is a no-op. */
+    if (f->step_timer != 0) io_timer_cancel(f->io, f->step_timer);
+    if (f->timeout_timer != 0) io_timer_cancel(f->io, f->timeout_timer);
+    f->timeout_timer = 0;
+    f->step_timer = io_timer_start(f->io, io_now_ns(f->io), free_later_cb, f);
 }
 
 int fetcher_add(struct fetcher *fetcher, struct partition *partition, int32_t leader_epoch) {
@@ -316,7 +332,7 @@ static void on_offsets(void *arg, int status, const void *body) {
     f->in_response = false;
     request_clear(f);
     if (f->destroy_pending) {
-        fetcher_free(f);
+        free_later(f);
         return;
     }
     schedule_step(f, retry_later ? f->fetch_backoff_ms : 0);
@@ -483,7 +499,7 @@ static void on_fetch(void *arg, int status, const void *body) {
     f->in_response = false;
     request_clear(f);
     if (f->destroy_pending) {
-        fetcher_free(f);
+        free_later(f);
         return;
     }
     /* A leader answers an idle fetch only after max_wait; an answer that moved nothing
@@ -565,7 +581,7 @@ static int send_fetch(struct fetcher *f) {
 static void on_timeout(void *arg) {
     struct fetcher *f = arg;
     f->timeout_timer = 0;
-    if (f->in_flight == FETCHER_REQ_NONE) return;
+    if (f->destroying || f->in_flight == FETCHER_REQ_NONE) return;
     io_log(f->io, IO_LOG_WARN, "fetcher: leader %d did not answer in time", (int)f->leader_id);
     /* Destroying the client fails the pending request (its callback clears the request
      * and schedules the retry after the backoff). */

@@ -17,6 +17,7 @@
  *    removed partitions drop out of it;
  *  - a leader that stops answering times the request out; the fetcher reconnects after
  *    its backoff and catches up;
+ *  - a fetcher destroyed from its own progress callback stops and frees everything;
  *  - the same seed gives the same trace hash.
  * Built a second time as test_fetcher_mutants (linked with the simulator's mutant build of
  * the system libraries, TEST_FETCHER_MUTANTS) it also proves the two fetcher mutants do the
@@ -236,6 +237,7 @@ static void leader_on_accept(void *arg, struct io_stream *stream) {
 /* ---- The follower's callbacks --------------------------------------------------------- */
 
 struct follower {
+    struct fetcher **destroy_on_progress; /* Destroys this fetcher from the callback. */
     uint32_t progress;
     uint32_t hw_moves;
     uint32_t storage_errors;
@@ -246,6 +248,10 @@ static void on_progress(void *arg, struct partition *partition, bool hw_moved) {
     (void)partition;
     f->progress++;
     f->hw_moves += hw_moved;
+    if (f->destroy_on_progress != NULL && *f->destroy_on_progress != NULL) {
+        fetcher_destroy(*f->destroy_on_progress);
+        *f->destroy_on_progress = NULL;
+    }
 }
 
 static void on_storage_error(void *arg, struct partition *partition, int error) {
@@ -589,6 +595,36 @@ static void test_silent_leader_times_out_and_reconnects(void **state) {
     world_stop(&w);
 }
 
+/* The broker may destroy a fetcher from its own callback (inside a response): nothing runs
+ * afterwards, nothing leaks (the follower node's memory goes back to where it was). */
+static void test_destroy_from_callback(void **state) {
+    (void)state;
+    static struct world w;
+    world_start(&w, 19);
+    struct partition *lp = w.leader.partition;
+    assert_int_equal(partition_become_leader(lp, 1, 1, R12, 2, R12, 2, 0), 0);
+    leader_append(lp, 3);
+    w.leader.epoch = 1;
+    assert_int_equal(partition_become_follower(w.fp, 1, 1, 1, R12, 2, R12, 2), 0);
+    size_t before = sim_node_live_bytes(w.follower_node);
+    world_fetch(&w, 1);
+    w.follower.destroy_on_progress = &w.fetcher;
+    run_ms(w.sim, 2000);
+    assert_null(w.fetcher);
+    assert_int_equal(w.follower.progress, 1);
+    uint32_t fetches = w.leader.fetch_requests;
+    leader_append(lp, 3);
+    run_ms(w.sim, 2000);
+    assert_int_equal(w.leader.fetch_requests, fetches); /* Nothing more was sent. */
+    assert_int_equal(partition_log_end(w.fp), 3);
+    /* Every byte the fetcher (and its client) allocated is back. */
+    assert_int_equal(sim_node_live_bytes(w.follower_node), before);
+    assert_int_equal(partition_close(w.fp), 0);
+    io_listener_close(w.leader.io, w.leader.listener);
+    assert_int_equal(partition_close(w.leader.partition), 0);
+    sim_world_destroy(w.sim);
+}
+
 #ifdef TEST_FETCHER_MUTANTS
 /* What the follower node traced: hw decreases and truncations. */
 struct follower_watch {
@@ -701,6 +737,7 @@ int main(void) {
         cmocka_unit_test(test_out_of_range_restarts_at_leader_log_start),
         cmocka_unit_test(test_many_partitions_one_fetch),
         cmocka_unit_test(test_silent_leader_times_out_and_reconnects),
+        cmocka_unit_test(test_destroy_from_callback),
 #ifdef TEST_FETCHER_MUTANTS
         cmocka_unit_test(test_mutant_hw_before_truncate),
         cmocka_unit_test(test_mutant_truncate_to_hw),

@@ -59,6 +59,7 @@
 #define BROKER_ALTERS_MAX 100000      /* Outstanding AlterPartition requests. */
 #define BROKER_HELD_STREAMS_MAX 4096  /* Connections accepted before the broker is ready. */
 #define BROKER_READY_POLL_MS 5
+#define BROKER_ALTER_CONFIGS_WAIT_MS 2000 /* Bound on waiting for altered configs to show. */
 
 /* Kafka error codes used here. */
 enum {
@@ -215,6 +216,7 @@ struct broker_request {
     size_t answer_len;
     char **wait_topics;
     int32_t *wait_counts;
+    char **wait_configs;   /* AlterConfigs: "name=value\n" lines the image must show. */
     uint32_t wait_count;
     bool wait_absent;
     int64_t deadline_ms;
@@ -1467,15 +1469,45 @@ static void request_unlink(struct broker_request **list, struct broker_request *
 static void admin_wait_release(struct broker_request *req) {
     struct io *io = req->broker->io;
     if (req->answer != NULL) io_free(io, req->answer, req->answer_len);
-    for (uint32_t i = 0; i < req->wait_count; i++) io_strfree(io, req->wait_topics[i]);
+    for (uint32_t i = 0; i < req->wait_count; i++) {
+        io_strfree(io, req->wait_topics[i]);
+        if (req->wait_configs[i] != NULL) io_strfree(io, req->wait_configs[i]);
+    }
     if (req->wait_topics != NULL) {
         io_free(io, req->wait_topics, req->wait_count * sizeof(*req->wait_topics));
         io_free(io, req->wait_counts, req->wait_count * sizeof(*req->wait_counts));
+        io_free(io, req->wait_configs, req->wait_count * sizeof(*req->wait_configs));
     }
     req->answer = NULL;
+    req->wait_configs = NULL;
     req->wait_topics = NULL;
     req->wait_counts = NULL;
     req->wait_count = 0;
+}
+
+/* Whether the image's overrides of `mt` are exactly the "name=value\n" lines of `expect`. */
+static bool image_configs_match(const struct metadata_topic *mt, const char *expect) {
+    uint32_t lines = 0;
+    const char *line = expect;
+    /* Bound: one pass per line of `expect`. */
+    while (*line != '\0') {
+        const char *end = strchr(line, '\n');
+        ASSERT(end != NULL);
+        const char *eq = memchr(line, '=', (size_t)(end - line));
+        ASSERT(eq != NULL);
+        bool found = false;
+        for (uint32_t i = 0; i < mt->config_count && !found; i++) {
+            const struct metadata_topic_config *c = &mt->configs[i];
+            found = strlen(c->name) == (size_t)(eq - line) &&
+                    memcmp(c->name, line, (size_t)(eq - line)) == 0 &&
+                    strlen(c->value) == (size_t)(end - eq - 1) &&
+                    memcmp(c->value, eq + 1, (size_t)(end - eq - 1)) == 0;
+        }
+        if (!found) return false;
+        lines++;
+        line = end + 1;
+    }
+    return lines == mt->config_count;
 }
 
 /* Whether this broker's image shows what the controller said it committed. */
@@ -1485,6 +1517,10 @@ static bool admin_wait_done(struct broker *broker, const struct broker_request *
         const struct metadata_topic *mt = metadata_topic_find(image, req->wait_topics[i]);
         if (req->wait_absent ? mt != NULL
                              : mt == NULL || mt->partition_count < req->wait_counts[i]) {
+            return false;
+        }
+        if (req->wait_configs != NULL && req->wait_configs[i] != NULL &&
+            !image_configs_match(mt, req->wait_configs[i])) {
             return false;
         }
     }
@@ -1508,9 +1544,13 @@ static void admin_waits_check(struct broker *broker, bool all) {
     }
 }
 
-static void admin_wait_add(struct broker_request *req, const char *name, int32_t count) {
+static void admin_wait_add(struct broker_request *req, const char *name, int32_t count,
+                           const char *configs) {
     struct io *io = req->broker->io;
     if (req->wait_count >= BROKER_ADMIN_WAIT_TOPICS_MAX) return;
+    req->wait_configs = io_realloc(io, req->wait_configs, req->wait_count * sizeof(char *),
+                                   (req->wait_count + 1) * sizeof(char *));
+    req->wait_configs[req->wait_count] = configs != NULL ? io_strdup(io, configs) : NULL;
     req->wait_topics = io_realloc(io, req->wait_topics, req->wait_count * sizeof(char *),
                                   (req->wait_count + 1) * sizeof(char *));
     req->wait_counts = io_realloc(io, req->wait_counts, req->wait_count * sizeof(int32_t),
@@ -1624,7 +1664,7 @@ static void admin_forward_done(void *arg, int status, const void *response) {
         timeout_ms = cr->timeout_ms;
         for (int32_t i = 0; i < resp->topics.count && !cr->validate_only; i++) {
             if (resp->topics.items[i].error_code != KERR_NONE) continue;
-            admin_wait_add(req, str_or_empty(resp->topics.items[i].name), 1);
+            admin_wait_add(req, str_or_empty(resp->topics.items[i].name), 1, NULL);
         }
         break;
     }
@@ -1635,7 +1675,7 @@ static void admin_forward_done(void *arg, int status, const void *response) {
         req->wait_absent = true;
         for (int32_t i = 0; i < resp->responses.count; i++) {
             if (resp->responses.items[i].error_code != KERR_NONE) continue;
-            admin_wait_add(req, str_or_empty(resp->responses.items[i].name), 0);
+            admin_wait_add(req, str_or_empty(resp->responses.items[i].name), 0, NULL);
         }
         break;
     }
@@ -1646,12 +1686,44 @@ static void admin_forward_done(void *arg, int status, const void *response) {
         for (int32_t i = 0; i < resp->results.count && !cr->validate_only; i++) {
             if (resp->results.items[i].error_code != KERR_NONE) continue;
             int32_t want = i < cr->topics.count ? cr->topics.items[i].count : 1;
-            admin_wait_add(req, str_or_empty(resp->results.items[i].name), want);
+            admin_wait_add(req, str_or_empty(resp->results.items[i].name), want, NULL);
         }
         break;
     }
-    case PROTO_API_ALTER_CONFIGS:
-        break; /* Configs reach this broker with its next image; nothing to wait for. */
+    case PROTO_API_ALTER_CONFIGS: {
+        /* AlterConfigs replaces a topic's whole override set: wait until the image shows
+         * it, so a DescribeConfigs that follows reads the new values (bounded: configs
+         * the controller normalises differently only delay the answer). */
+        const struct proto_alter_configs_request *ar = req->body;
+        const struct proto_alter_configs_response *resp = response;
+        timeout_ms = BROKER_ALTER_CONFIGS_WAIT_MS;
+        for (int32_t i = 0; i < resp->responses.count && !ar->validate_only; i++) {
+            if (resp->responses.items[i].error_code != KERR_NONE || i >= ar->resources.count ||
+                ar->resources.items[i].resource_type != 2) {
+                continue;
+            }
+            const struct proto_alter_configs_resource *r = &ar->resources.items[i];
+            size_t cap = 1;
+            for (int32_t c = 0; c < r->configs.count; c++) {
+                cap += (size_t)MAX(r->configs.items[c].name.len, 0) +
+                       (size_t)MAX(r->configs.items[c].value.len, 0) + 2;
+            }
+            char *lines = io_alloc(broker->io, cap);
+            size_t len = 0;
+            lines[0] = '\0';
+            for (int32_t c = 0; c < r->configs.count; c++) {
+                const struct proto_alter_configs_config *cc = &r->configs.items[c];
+                if (cc->value.str == NULL) continue; /* Null: back to the default. */
+                int n = snprintf(lines + len, cap - len, "%s=%s\n", str_or_empty(cc->name),
+                                 cc->value.str);
+                ASSERT(n > 0 && (size_t)n < cap - len);
+                len += (size_t)n;
+            }
+            admin_wait_add(req, str_or_empty(r->resource_name), 1, lines);
+            io_free(broker->io, lines, cap);
+        }
+        break;
+    }
     default:
         ASSERT(false);
     }
@@ -2590,10 +2662,54 @@ static int handle_list_offsets(struct broker_request *req) {
 
 /* --- Admin: CreateTopics, DeleteTopics, CreatePartitions ------------------------------ */
 
+/* A CreateTopics topic's config overrides, checked as this broker would apply them. */
+static int16_t create_configs_check(struct broker *broker,
+                                    const struct proto_create_topics_request_topic *t) {
+    struct topic_config configs[BROKER_TOPIC_CONFIGS_MAX];
+    uint32_t count = 0;
+    for (int32_t c = 0; c < t->configs.count; c++) {
+        const struct proto_create_topics_request_config *cc = &t->configs.items[c];
+        if (cc->value.str == NULL) continue;
+        if (count == BROKER_TOPIC_CONFIGS_MAX || cc->name.len >= 64 ||
+            cc->value.len >= BROKER_CONFIG_VALUE_MAX) {
+            return KERR_INVALID_CONFIG;
+        }
+        memcpy(configs[count].name, cc->name.str, (size_t)cc->name.len + 1);
+        memcpy(configs[count].value, cc->value.str, (size_t)cc->value.len + 1);
+        count++;
+    }
+    return topic_configs_check(&broker->config, configs, count);
+}
+
 static int handle_create_topics(struct broker_request *req) {
     struct broker *broker = req->broker;
 #ifdef TRIAL_BROKER_QUORUM
-    if (broker_replicated(broker)) return admin_forward(req);
+    if (broker_replicated(broker)) {
+        /* Config values are checked here (the controller stores what it is given): a
+         * request with an invalid one is refused whole, naming the culprit. */
+        const struct proto_create_topics_request *cr = req->body;
+        bool valid = true;
+        for (int32_t i = 0; i < cr->topics.count && valid; i++) {
+            valid = create_configs_check(broker, &cr->topics.items[i]) == KERR_NONE;
+        }
+        if (valid) return admin_forward(req);
+        struct proto_create_topics_response resp;
+        proto_schema_defaults(&proto_schema_create_topics_response, req->header.api_version,
+                              &resp);
+        resp.topics.count = cr->topics.count;
+        resp.topics.items = arena_array(req, (size_t)cr->topics.count,
+                                        sizeof(*resp.topics.items));
+        if (resp.topics.items == NULL) return -ENOMEM;
+        for (int32_t i = 0; i < cr->topics.count; i++) {
+            int16_t err = create_configs_check(broker, &cr->topics.items[i]);
+            resp.topics.items[i].name = cr->topics.items[i].name;
+            resp.topics.items[i].error_code = err != KERR_NONE ? err : KERR_INVALID_REQUEST;
+            resp.topics.items[i].error_message =
+                err != KERR_NONE ? PROTO_STR_NULL
+                                 : PROTO_STR("not created: another topic's config is invalid");
+        }
+        return respond_body(req, &resp);
+    }
 #endif
     const struct proto_create_topics_request *cr = req->body;
     struct proto_create_topics_response resp;
@@ -2808,12 +2924,42 @@ static int handle_describe_configs(struct broker_request *req) {
     return respond_body(req, &resp);
 }
 
+/* Validates one AlterConfigs topic resource's values against what this broker accepts. */
+static int16_t request_configs_check(struct broker *broker,
+                                     const struct proto_alter_configs_resource *r) {
+    struct topic_config configs[BROKER_TOPIC_CONFIGS_MAX];
+    uint32_t count = 0;
+    for (int32_t c = 0; c < r->configs.count; c++) {
+        const struct proto_alter_configs_config *cc = &r->configs.items[c];
+        if (cc->value.str == NULL) continue;
+        if (count == BROKER_TOPIC_CONFIGS_MAX || cc->name.len >= 64 ||
+            cc->value.len >= BROKER_CONFIG_VALUE_MAX) {
+            return KERR_INVALID_CONFIG;
+        }
+        memcpy(configs[count].name, cc->name.str, (size_t)cc->name.len + 1);
+        memcpy(configs[count].value, cc->value.str, (size_t)cc->value.len + 1);
+        count++;
+    }
+    return topic_configs_check(&broker->config, configs, count);
+}
+
 static int handle_alter_configs(struct broker_request *req) {
     struct broker *broker = req->broker;
-#ifdef TRIAL_BROKER_QUORUM
-    if (broker_replicated(broker)) return admin_forward(req);
-#endif
     const struct proto_alter_configs_request *ar = req->body;
+    /* Multi-broker mode: the broker checks the values itself (the controller stores what it
+     * is given); a request whose every topic resource is valid goes to the controller, any
+     * other is only validated here (validate_only, or refused whole). */
+    bool replicated = broker_replicated(broker);
+#ifdef TRIAL_BROKER_QUORUM
+    if (replicated && !ar->validate_only) {
+        bool valid = true;
+        for (int32_t i = 0; i < ar->resources.count && valid; i++) {
+            const struct proto_alter_configs_resource *r = &ar->resources.items[i];
+            valid = r->resource_type == 2 && request_configs_check(broker, r) == KERR_NONE;
+        }
+        if (valid) return admin_forward(req);
+    }
+#endif
     struct proto_alter_configs_response resp;
     proto_schema_defaults(&proto_schema_alter_configs_response, req->header.api_version, &resp);
     resp.responses.count = ar->resources.count;
@@ -2834,6 +2980,14 @@ static int handle_alter_configs(struct broker_request *req) {
             continue;
         }
         struct broker_topic *t = topic_find(broker, str_or_empty(r->resource_name));
+        if (replicated) {
+            out->error_code = request_configs_check(broker, r);
+            if (out->error_code == KERR_NONE && !ar->validate_only) {
+                out->error_code = KERR_INVALID_REQUEST; /* Another resource is invalid. */
+                out->error_message = PROTO_STR("not applied: another resource is invalid");
+            }
+            continue;
+        }
         if (t == NULL) {
             out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             continue;

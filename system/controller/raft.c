@@ -29,6 +29,16 @@
  * key is Kafka's control key (version 0, type 2 = LEADER_CHANGE) and whose value is our own
  * encoding: int16 version 0, int32 leader id, int32 epoch (big-endian).
  *
+ * Elections. A follower that has not heard from its leader for the fetch timeout waits a
+ * random moment (so two followers of one dead leader rarely split the vote) and stands:
+ * epoch + 1, its own vote, Vote to every voter; a candidate that neither wins nor hears of
+ * a leader tries again after a random [election timeout, 2 x election timeout). A voter
+ * grants one vote per epoch, to a candidate whose log (last epoch, end offset) is at least
+ * as up to date, and - Raft thesis 4.2.3 - none at all while it hears a live leader: a
+ * voter cut off from the leader alone cannot unseat it. A leader that has not been
+ * fetched from by a majority for the fetch timeout resigns (check-quorum), so a leader cut
+ * off in a minority stops acting as one.
+ *
  * One outgoing request per peer at a time over that peer's client.c connection; a request
  * unanswered after controller.quorum.request.timeout.ms drops the connection (the
  * simulated network stalls rather than fails across a partition). A failed client is

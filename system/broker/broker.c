@@ -2662,6 +2662,7 @@ static int handle_list_offsets(struct broker_request *req) {
 
 /* --- Admin: CreateTopics, DeleteTopics, CreatePartitions ------------------------------ */
 
+#ifdef TRIAL_BROKER_QUORUM
 /* A CreateTopics topic's config overrides, checked as this broker would apply them. */
 static int16_t create_configs_check(struct broker *broker,
                                     const struct proto_create_topics_request_topic *t) {
@@ -2680,6 +2681,7 @@ static int16_t create_configs_check(struct broker *broker,
     }
     return topic_configs_check(&broker->config, configs, count);
 }
+#endif
 
 static int handle_create_topics(struct broker_request *req) {
     struct broker *broker = req->broker;

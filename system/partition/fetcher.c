@@ -595,37 +595,43 @@ static void on_timeout(void *arg) {
     }
 }
 
+/*
+ * Parts that truncate without OffsetForLeaderEpoch: all of them under the pre-KIP-101
+ * mutant (to the local HW), and logs without any epoch, which cannot be asked about (the HW
+ * is all they can trust, Kafka's fallback).
+ */
+static void truncate_without_asking(struct fetcher *f) {
+    bool mutant_hw = MUTANT(f->io, "truncate-to-hw");
+    uint32_t i = 0;
+    while (i < f->part_count && !f->destroy_pending) {
+        struct fetcher_part *fp = &f->parts[i];
+        bool no_epoch = partition_latest_epoch(fp->partition) < 0 &&
+                        !(MUTANT(f->io, "hw-before-truncate") && !fp->mutant_hw_applied);
+        if (fp->state != FETCHER_TRUNCATING || !(mutant_hw || no_epoch)) {
+            i++;
+            continue;
+        }
+        uint64_t serial = fp->serial;
+        if (truncate_part(f, fp, fp->partition->high_watermark)) {
+            part_by_serial(f, serial)->state = FETCHER_FETCHING;
+            i++;
+        }
+        /* Otherwise it was removed (storage error): slot i holds the next part, if any. */
+    }
+}
+
 static void step(void *arg) {
     struct fetcher *f = arg;
     f->step_timer = 0;
     if (f->in_flight != FETCHER_REQ_NONE) return;
-    /* The pre-KIP-101 mutant: no OffsetForLeaderEpoch, truncate to the local HW. */
-    if (MUTANT(f->io, "truncate-to-hw")) {
-        for (uint32_t i = 0; i < f->part_count; i++) {
-            struct fetcher_part *fp = &f->parts[i];
-            if (fp->state != FETCHER_TRUNCATING) continue;
-            uint64_t serial = fp->serial;
-            if (truncate_part(f, fp, fp->partition->high_watermark)) {
-                part_by_serial(f, serial)->state = FETCHER_FETCHING;
-            } else {
-                i--; /* Removed: the next part moved into slot i. */
-            }
-        }
-    }
-    /* A log without epochs (written before any leader epoch) cannot be asked about: the
-     * HW is all it can trust (Kafka's fallback). */
-    for (uint32_t i = 0; i < f->part_count; i++) {
-        struct fetcher_part *fp = &f->parts[i];
-        if (fp->state != FETCHER_TRUNCATING || partition_latest_epoch(fp->partition) >= 0) {
-            continue;
-        }
-        if (MUTANT(f->io, "hw-before-truncate") && !fp->mutant_hw_applied) continue;
-        uint64_t serial = fp->serial;
-        if (truncate_part(f, fp, fp->partition->high_watermark)) {
-            part_by_serial(f, serial)->state = FETCHER_FETCHING;
-        } else {
-            i--;
-        }
+    /* Truncations without asking may report storage errors, whose callback may destroy
+     * us: mark the fetcher busy so that waits for the end of this step. */
+    f->in_response = true;
+    truncate_without_asking(f);
+    f->in_response = false;
+    if (f->destroy_pending) {
+        free_later(f);
+        return;
     }
     bool truncating = false, fetching = false;
     for (uint32_t i = 0; i < f->part_count; i++) {

@@ -89,7 +89,7 @@ struct fetcher {
     io_timer_id step_timer;
     io_timer_id timeout_timer;
     bool destroying;
-    bool in_response;           /* Inside a response: destroy is deferred to its end. */
+    bool busy;                  /* In a response or step: a destroy waits for its end. */
     bool destroy_pending;
 };
 
@@ -160,7 +160,7 @@ static void fetcher_free(struct fetcher *f) {
 }
 
 void fetcher_destroy(struct fetcher *fetcher) {
-    if (fetcher->in_response) {
+    if (fetcher->busy) {
         fetcher->destroy_pending = true; /* Freed after the response handler unwinds. */
         return;
     }
@@ -307,7 +307,7 @@ static void on_offsets(void *arg, int status, const void *body) {
         schedule_step(f, f->fetch_backoff_ms);
         return;
     }
-    f->in_response = true;
+    f->busy = true;
     const struct proto_offset_for_leader_epoch_response *resp = body;
     bool retry_later = false;
     for (int32_t t = 0; t < resp->topics.count && !f->destroy_pending; t++) {
@@ -329,7 +329,7 @@ static void on_offsets(void *arg, int status, const void *body) {
             }
         }
     }
-    f->in_response = false;
+    f->busy = false;
     request_clear(f);
     if (f->destroy_pending) {
         free_later(f);
@@ -479,7 +479,7 @@ static void on_fetch(void *arg, int status, const void *body) {
         schedule_step(f, f->fetch_backoff_ms);
         return;
     }
-    f->in_response = true;
+    f->busy = true;
     const struct proto_fetch_response *resp = body;
     bool progress = false;
     bool failed = resp->error_code != FERR_NONE;
@@ -496,7 +496,7 @@ static void on_fetch(void *arg, int status, const void *body) {
             progress |= apply_fetch_answer(f, fp, r);
         }
     }
-    f->in_response = false;
+    f->busy = false;
     request_clear(f);
     if (f->destroy_pending) {
         free_later(f);
@@ -626,9 +626,9 @@ static void step(void *arg) {
     if (f->in_flight != FETCHER_REQ_NONE) return;
     /* Truncations without asking may report storage errors, whose callback may destroy
      * us: mark the fetcher busy so that waits for the end of this step. */
-    f->in_response = true;
+    f->busy = true;
     truncate_without_asking(f);
-    f->in_response = false;
+    f->busy = false;
     if (f->destroy_pending) {
         free_later(f);
         return;

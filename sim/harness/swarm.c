@@ -277,6 +277,13 @@ void swarm_generate_shaped(uint64_t seed, enum swarm_shape shape_want, struct sc
             snprintf(f.a, sizeof(f.a), "%s", client);
             snprintf(f.b, sizeof(f.b), "%s", broker);
             f.one_way = sim_rng_chance(&rng, 300);
+            if (multi && sim_rng_chance(&shape, 600)) {
+                /* Between two servers instead: a leader and its followers, or a broker and
+                 * the quorum (one way: KIP-101's lost fetch responses, a deaf controller). */
+                char other[SCN_NODE_MAX];
+                fault_target(&shape, s, true, other, sizeof(other));
+                if (strcmp(other, broker) != 0) snprintf(f.a, sizeof(f.a), "%s", other);
+            }
             add_fault(s, &f);
             memset(&f, 0, sizeof(f));
             f.kind = SCN_FAULT_HEAL;

@@ -63,6 +63,7 @@ struct fetcher_part {
     enum fetcher_part_state state;
     int64_t fetch_floor;        /* Fetch from max(LEO, floor): set by a log-start reset. */
     bool mutant_hw_applied;     /* hw-before-truncate: the early HW was applied. */
+    uint64_t delay_until_ns;    /* Not asked about before then (an error's backoff). */
 };
 
 enum fetcher_request { FETCHER_REQ_NONE = 0, FETCHER_REQ_OFFSETS = 1, FETCHER_REQ_FETCH = 2 };
@@ -256,16 +257,36 @@ static bool truncate_part(struct fetcher *f, struct fetcher_part *fp, int64_t of
     return true;
 }
 
-static bool error_parks(int16_t error) {
-    return error == FERR_FENCED_LEADER_EPOCH || error == FERR_UNKNOWN_LEADER_EPOCH ||
-           error == FERR_NOT_LEADER_OR_FOLLOWER || error == FERR_UNKNOWN_TOPIC_OR_PARTITION;
-}
+/*
+ * FENCED_LEADER_EPOCH means our metadata is behind: only the broker can fix that (it
+ * re-adds the partition with the new epoch), so the partition parks. UNKNOWN_LEADER_EPOCH,
+ * NOT_LEADER_OR_FOLLOWER and UNKNOWN_TOPIC_OR_PARTITION usually mean the *leader's*
+ * metadata is behind ours: parking would wait forever for a change we already have, so, as
+ * Kafka's fetcher does, the partition is asked about again after replica.fetch.backoff.ms
+ * (a re-add with new metadata also restarts it at once). So do other errors.
+ */
+static bool error_parks(int16_t error) { return error == FERR_FENCED_LEADER_EPOCH; }
 
 static void park(struct fetcher *f, struct fetcher_part *fp, int16_t error) {
     io_log(f->io, IO_LOG_INFO, "fetcher: %s-%d parked (error %d, epoch %d)",
            fp->partition->topic, (int)fp->partition->index, (int)error,
            (int)fp->leader_epoch);
     fp->state = FETCHER_PARKED;
+}
+
+static void delay(struct fetcher *f, struct fetcher_part *fp, int16_t error) {
+    io_log(f->io, IO_LOG_INFO, "fetcher: %s-%d error %d (epoch %d), retrying later",
+           fp->partition->topic, (int)fp->partition->index, (int)error,
+           (int)fp->leader_epoch);
+    fp->delay_until_ns = io_now_ns(f->io) + (uint64_t)f->fetch_backoff_ms * NS_PER_MS;
+}
+
+static bool part_ready(const struct fetcher *f, const struct fetcher_part *fp) {
+    return fp->state != FETCHER_PARKED && io_now_ns(f->io) >= fp->delay_until_ns;
+}
+
+static bool offsets_wanted(const struct fetcher *f, const struct fetcher_part *fp) {
+    return fp->state == FETCHER_TRUNCATING && part_ready(f, fp);
 }
 
 /* ---- OffsetForLeaderEpoch ------------------------------------------------------------ */
@@ -309,7 +330,6 @@ static void on_offsets(void *arg, int status, const void *body) {
     }
     f->busy = true;
     const struct proto_offset_for_leader_epoch_response *resp = body;
-    bool retry_later = false;
     for (int32_t t = 0; t < resp->topics.count && !f->destroy_pending; t++) {
         const struct proto_offset_for_leader_epoch_response_topic *rt = &resp->topics.items[t];
         for (int32_t i = 0; i < rt->partitions.count && !f->destroy_pending; i++) {
@@ -320,7 +340,7 @@ static void on_offsets(void *arg, int status, const void *body) {
             if (error_parks(r->error_code)) {
                 park(f, fp, r->error_code);
             } else if (r->error_code != FERR_NONE) {
-                retry_later = true;
+                delay(f, fp, r->error_code);
             } else {
                 uint64_t serial = fp->serial;
                 bool ready = apply_epoch_answer(f, fp, r);
@@ -335,12 +355,12 @@ static void on_offsets(void *arg, int status, const void *body) {
         free_later(f);
         return;
     }
-    schedule_step(f, retry_later ? f->fetch_backoff_ms : 0);
+    schedule_step(f, 0);
 }
 
 static int send_offsets(struct fetcher *f) {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < f->part_count; i++) n += f->parts[i].state == FETCHER_TRUNCATING;
+    for (uint32_t i = 0; i < f->part_count; i++) n += offsets_wanted(f, &f->parts[i]);
     ASSERT(n > 0);
     struct proto_offset_for_leader_epoch_request_topic *topics =
         io_calloc(f->io, n, sizeof(*topics));
@@ -351,7 +371,7 @@ static int send_offsets(struct fetcher *f) {
     /* Group by topic in order of first appearance; partitions keep add order. */
     for (uint32_t i = 0; i < f->part_count; i++) {
         struct fetcher_part *fp = &f->parts[i];
-        if (fp->state != FETCHER_TRUNCATING) continue;
+        if (!offsets_wanted(f, fp)) continue;
         bool seen = false;
         for (int32_t t = 0; t < topic_count; t++) {
             seen |= proto_string_eq(topics[t].topic, fp->partition->topic);
@@ -363,8 +383,8 @@ static int send_offsets(struct fetcher *f) {
         rt->partitions.count = 0;
         for (uint32_t j = i; j < f->part_count; j++) {
             struct fetcher_part *q = &f->parts[j];
-            if (q->state != FETCHER_TRUNCATING || strcmp(q->partition->topic,
-                                                         fp->partition->topic) != 0) {
+            if (!offsets_wanted(f, q) || strcmp(q->partition->topic,
+                                                fp->partition->topic) != 0) {
                 continue;
             }
             ps[used++] = (struct proto_offset_for_leader_epoch_request_partition){
@@ -424,6 +444,7 @@ static bool apply_fetch_answer(struct fetcher *f, struct fetcher_part *fp,
             fp->mutant_hw_applied = true;
             return p->high_watermark != before;
         }
+        fp->mutant_hw_applied = true; /* No HW to take: go on to truncate. */
         return false;
     }
     if (r->error_code != FERR_NONE) {
@@ -440,6 +461,8 @@ static bool apply_fetch_answer(struct fetcher *f, struct fetcher_part *fp,
             } else {
                 fp->state = FETCHER_TRUNCATING; /* Ahead of the leader: find the point. */
             }
+        } else {
+            delay(f, fp, r->error_code);
         }
         return false;
     }
@@ -489,10 +512,6 @@ static void on_fetch(void *arg, int status, const void *body) {
             const struct proto_fetch_response_partition *r = &rt->partitions.items[i];
             struct fetcher_part *fp = request_part(f, rt->topic, r->partition_index);
             if (fp == NULL || fp->state == FETCHER_PARKED) continue;
-            if (r->error_code != FERR_NONE && !error_parks(r->error_code) &&
-                r->error_code != FERR_OFFSET_OUT_OF_RANGE) {
-                failed = true;
-            }
             progress |= apply_fetch_answer(f, fp, r);
         }
     }
@@ -508,6 +527,7 @@ static void on_fetch(void *arg, int status, const void *body) {
 }
 
 static bool fetch_wanted(struct fetcher *f, const struct fetcher_part *fp) {
+    if (!part_ready(f, fp)) return false;
     if (fp->state == FETCHER_FETCHING) return true;
     return fp->state == FETCHER_TRUNCATING && !fp->mutant_hw_applied &&
            MUTANT(f->io, "hw-before-truncate");
@@ -634,11 +654,22 @@ static void step(void *arg) {
         return;
     }
     bool truncating = false, fetching = false;
+    uint64_t wake_ns = UINT64_MAX; /* The earliest delayed partition. */
     for (uint32_t i = 0; i < f->part_count; i++) {
-        truncating |= f->parts[i].state == FETCHER_TRUNCATING;
-        fetching |= fetch_wanted(f, &f->parts[i]);
+        const struct fetcher_part *fp = &f->parts[i];
+        truncating |= offsets_wanted(f, fp);
+        fetching |= fetch_wanted(f, fp);
+        if (fp->state != FETCHER_PARKED && !part_ready(f, fp)) {
+            wake_ns = MIN(wake_ns, fp->delay_until_ns);
+        }
     }
-    if (!truncating && !fetching) return; /* Idle until fetcher_add(). */
+    if (!truncating && !fetching) {
+        /* Idle until fetcher_add(), or until a delayed partition may be asked again. */
+        if (wake_ns != UINT64_MAX) {
+            f->step_timer = io_timer_start(f->io, wake_ns, step, f);
+        }
+        return;
+    }
     if (f->client_failed && f->client != NULL) {
         client_destroy(f->client); /* Nothing pending on a failed client: no callbacks. */
         f->client = NULL;
@@ -652,8 +683,7 @@ static void step(void *arg) {
     /* The mutant's early Fetch goes first; otherwise truncation before fetching. */
     bool mutant_fetch_first = false;
     for (uint32_t i = 0; i < f->part_count; i++) {
-        mutant_fetch_first |= f->parts[i].state == FETCHER_TRUNCATING &&
-                              fetch_wanted(f, &f->parts[i]);
+        mutant_fetch_first |= offsets_wanted(f, &f->parts[i]) && fetch_wanted(f, &f->parts[i]);
     }
     int rc = truncating && !mutant_fetch_first ? send_offsets(f) : send_fetch(f);
     if (rc < 0) {

@@ -7,9 +7,12 @@
  * min(answer end offset, LEO) (KIP-101/279; on every epoch change, KAFKA-7164). Then it
  * sends Fetch with replica_id = this node, current_leader_epoch, fetch_offset = LEO, and
  * appends what comes back with partition_follower_append (which applies the leader's HW only
- * after truncation, KAFKA-14704). FENCED_LEADER_EPOCH / NOT_LEADER_OR_FOLLOWER /
- * UNKNOWN_LEADER_EPOCH park the partition until the broker re-adds it with new metadata;
- * OFFSET_OUT_OF_RANGE below the leader's log start truncates fully and restarts there.
+ * after truncation, KAFKA-14704). FENCED_LEADER_EPOCH (our metadata is behind) parks the
+ * partition until the broker re-adds it with new metadata; NOT_LEADER_OR_FOLLOWER /
+ * UNKNOWN_LEADER_EPOCH (usually the leader's metadata is behind ours, so no re-add would
+ * come) and other partition errors retry that partition after replica.fetch.backoff.ms, as
+ * Kafka's fetcher does; OFFSET_OUT_OF_RANGE below the leader's log start truncates fully
+ * and restarts there.
  * Connection errors back off replica.fetch.backoff.ms and retry.
  *
  * The broker owns the partitions: it must call fetcher_remove() before a partition it added

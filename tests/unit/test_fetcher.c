@@ -11,6 +11,8 @@
  *    cut, and the rest arrives with the next fetch;
  *  - a fenced epoch (the follower's epoch is older than the leader's) parks the partition:
  *    no more requests, nothing appended; re-added with the current epoch it catches up;
+ *  - a leader behind on metadata (UNKNOWN_LEADER_EPOCH) is asked again after the backoff,
+ *    without a re-add, and the follower catches up once it knows the epoch;
  *  - a follower whose whole log lies below the leader's log start gets OFFSET_OUT_OF_RANGE
  *    and restarts at the leader's log start;
  *  - one Fetch carries every ready partition, grouped by topic in order of first addition;
@@ -493,6 +495,30 @@ static void test_out_of_range_restarts_at_leader_log_start(void **state) {
     world_stop(&w);
 }
 
+/* A leader whose metadata is behind ours answers UNKNOWN_LEADER_EPOCH: the fetcher asks
+ * again every replica.fetch.backoff.ms (not parked: we already have the newer metadata, no
+ * re-add will come) and catches up once the leader knows the epoch. */
+static void test_leader_behind_is_retried(void **state) {
+    (void)state;
+    static struct world w;
+    world_start(&w, 23);
+    struct partition *lp = w.leader.partition;
+    assert_int_equal(partition_become_leader(lp, 2, 1, R12, 2, R12, 2, 0), 0);
+    leader_append(lp, 6);
+    w.leader.epoch = 1; /* The fake answers as if it had not heard of epoch 2 yet. */
+    assert_int_equal(partition_become_follower(w.fp, 1, 2, 1, R12, 2, R12, 2), 0);
+    world_fetch(&w, 2);
+    run_ms(w.sim, 3500);
+    uint32_t asked = w.leader.offsets_requests + w.leader.fetch_requests;
+    assert_true(asked >= 3 && asked <= 5); /* About one per backoff (1 s), no spinning. */
+    assert_int_equal(partition_log_end(w.fp), 0);
+    w.leader.epoch = 2;
+    run_ms(w.sim, 2000);
+    assert_int_equal(partition_log_end(w.fp), 6);
+    assert_int_equal(w.fp->high_watermark, 6);
+    world_stop(&w);
+}
+
 /* Four partitions of two topics added as t-0, u-1, t-1, u-0: one Fetch carries them all,
  * grouped by topic in order of first appearance (t-0,t-1,u-1,u-0), and each follower copy
  * ends equal to its leader's. */
@@ -735,6 +761,7 @@ int main(void) {
         cmocka_unit_test(test_divergent_tail_truncates_then_copies),
         cmocka_unit_test(test_fenced_epoch_parks),
         cmocka_unit_test(test_out_of_range_restarts_at_leader_log_start),
+        cmocka_unit_test(test_leader_behind_is_retried),
         cmocka_unit_test(test_many_partitions_one_fetch),
         cmocka_unit_test(test_silent_leader_times_out_and_reconnects),
         cmocka_unit_test(test_destroy_from_callback),

@@ -9,6 +9,10 @@
  * assign-mode consumer bootstrapped through the list, whose first entry is the dead broker,
  * reads every partition from its (new) leader and finds each acknowledged record at the
  * offset its ack reported, and no record twice (the new leader kept the producer state).
+ * A group consumer on the same list finds the coordinator FindCoordinator names (another
+ * node than the one it asked, in general), fetches every partition from its leader, and
+ * when the coordinator's node crashes finds the new coordinator and goes on: every record
+ * produced before and after the crash is delivered.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +28,7 @@
 #include "broker/broker.h"
 #include "client/client.h"
 #include "client/consumer.h"
+#include "client/group_consumer.h"
 #include "client/producer.h"
 #include "proto/proto.h"
 #include "sim/sim.h"
@@ -62,6 +67,9 @@ struct world {
     int status_raw;
     int16_t error;
     int32_t leader;
+    int32_t coordinator;
+    /* Group consumer deliveries, by record. */
+    int delivered[2 * RECORDS];
 };
 
 static void broker_main(struct io *io, void *arg) {
@@ -140,7 +148,8 @@ static void world_start(struct world *w, uint64_t seed) {
                  "controller.listener.names=CONTROLLER\nlog.dirs=/data\n"
                  "log.flush.interval.messages=1\nbroker.session.timeout.ms=3000\n"
                  "broker.heartbeat.interval.ms=500\nreplica.lag.time.max.ms=3000\n"
-                 "replica.fetch.wait.max.ms=200\n",
+                 "replica.fetch.wait.max.ms=200\ngroup.initial.rebalance.delay.ms=0\n"
+                 "offsets.topic.num.partitions=6\n",
                  i + 1, voters, i + 1);
         broker_config_defaults(&w->nodes[i].config);
         int rc = broker_config_parse(&w->nodes[i].config, props, strlen(props), NULL, NULL, error);
@@ -173,6 +182,22 @@ static void world_start(struct world *w, uint64_t seed) {
         leader = leader_of_p0(w, 1);
     }
     assert_true(leader >= 1 && leader <= NODES);
+}
+
+static void on_raw_find(void *arg, int status, const void *body) {
+    struct world *w = arg;
+    on_raw(arg, status, body);
+    w->coordinator = -1;
+    if (status == 0 && ((const struct proto_find_coordinator_response *)body)->error_code == 0) {
+        w->coordinator = ((const struct proto_find_coordinator_response *)body)->node_id;
+    }
+}
+
+/* The group's coordinator as live node `id` reports it, or -1. */
+static int32_t coordinator_of(struct world *w, int id, const char *group) {
+    struct proto_find_coordinator_request req = {.key = proto_string_from(group), .key_type = 0};
+    if (!call(w, id, PROTO_API_FIND_COORDINATOR, 1, &req, on_raw_find)) return -1;
+    return w->coordinator;
 }
 
 /* --- Producing ----------------------------------------------------------------------------- */
@@ -312,9 +337,118 @@ static void test_leader_crash_mid_production(void **state) {
     sim_world_destroy(w.sim);
 }
 
+/* --- Group consumer ------------------------------------------------------------------------ */
+
+static void on_group_record(void *arg, const char *topic, int32_t partition, int64_t offset,
+                            const uint8_t *key, int32_t key_len, const uint8_t *value,
+                            int32_t value_len) {
+    struct world *w = arg;
+    (void)topic, (void)partition, (void)offset, (void)key, (void)key_len;
+    char buf[16];
+    assert_true(value_len > 1 && value_len < (int32_t)sizeof(buf));
+    memcpy(buf, value, (size_t)value_len);
+    buf[value_len] = '\0';
+    int v = atoi(buf + 1);
+    assert_true(v >= 0 && v < 2 * RECORDS);
+    w->delivered[v]++;
+}
+
+static int delivered_distinct(const struct world *w, int n) {
+    int count = 0;
+    for (int i = 0; i < n; i++)
+        count += w->delivered[i] > 0;
+    return count;
+}
+
+/* Produces records first..first+n-1 ("v<i>", round-robin) and waits until all are acked. */
+static void produce_acked(struct world *w, const char *bootstrap, int first, int n) {
+    struct producer_config pc;
+    producer_config_defaults(&pc);
+    pc.bootstrap = bootstrap;
+    pc.topic = "t";
+    pc.linger_ms = 5;
+    pc.on_result = on_result;
+    pc.arg = w;
+    assert_int_equal(producer_create(w->io, &pc, &w->producer), 0);
+    int sent = first;
+    for (int i = 0; i < 60000 && (sent < first + n || producer_outstanding(w->producer) > 0);
+         i++) {
+        char value[16];
+        snprintf(value, sizeof(value), "v%d", sent);
+        if (sent < first + n &&
+            producer_send(w->producer, NULL, -1, (const uint8_t *)value, (int32_t)strlen(value),
+                          sent % PARTITIONS, (uint64_t)(sent % RECORDS), NULL) == 0) {
+            sent++;
+        }
+        run_ms(w, 1);
+    }
+    assert_int_equal(sent, first + n);
+    assert_int_equal(producer_outstanding(w->producer), 0);
+    producer_destroy(w->producer);
+    w->producer = NULL;
+}
+
+static void test_group_consumer_coordinator_crash(void **state) {
+    (void)state;
+    static struct world w;
+    world_start(&w, 8);
+    const char *bootstrap = "n1:9092,n2:9092,n3:9092";
+    produce_acked(&w, bootstrap, 0, RECORDS / 2);
+
+    struct group_consumer_config gc;
+    group_consumer_config_defaults(&gc);
+    gc.bootstrap = bootstrap;
+    gc.group_id = "g";
+    gc.topics[0] = "t";
+    gc.topic_count = 1;
+    gc.reset_earliest = true;
+    gc.auto_commit = true;
+    gc.auto_commit_interval_ms = 500;
+    gc.session_timeout_ms = 6000;
+    gc.heartbeat_interval_ms = 500;
+    gc.fetch_max_wait_ms = 100;
+    gc.on_record = on_group_record;
+    gc.arg = &w;
+    struct group_consumer *g = NULL;
+    assert_int_equal(group_consumer_create(w.io, &gc, &g), 0);
+    for (int i = 0; i < 60000 && delivered_distinct(&w, RECORDS / 2) < RECORDS / 2; i++)
+        run_ms(&w, 1);
+    assert_int_equal(delivered_distinct(&w, RECORDS / 2), RECORDS / 2);
+    run_ms(&w, 1000); /* An auto-commit of the positions. */
+
+    /* The coordinator's node crashes; another broker takes the group's offsets partition. */
+    int32_t coordinator = coordinator_of(&w, 1, "g");
+    assert_true(coordinator >= 1 && coordinator <= NODES);
+    sim_node_crash(w.nodes[coordinator - 1].node);
+    w.nodes[coordinator - 1].broker = NULL;
+    char rest[64] = "";
+    for (int i = 1; i <= NODES; i++) {
+        size_t len = strlen(rest);
+        if (i != coordinator) snprintf(rest + len, sizeof(rest) - len, "%sn%d:9092",
+                                       len > 0 ? "," : "", i);
+    }
+    produce_acked(&w, rest, RECORDS / 2, RECORDS / 2);
+    for (int i = 0; i < 90000 && delivered_distinct(&w, RECORDS) < RECORDS; i++)
+        run_ms(&w, 1);
+    assert_int_equal(delivered_distinct(&w, RECORDS), RECORDS); /* At least once each. */
+    assert_true(group_consumer_stable(g));
+    int32_t now_coordinator = coordinator_of(&w, coordinator == 1 ? 2 : 1, "g");
+    assert_true(now_coordinator >= 1 && now_coordinator != coordinator);
+    if (getenv("TRIAL_VERBOSE") != NULL) {
+        fprintf(stderr, "coordinator %d then %d, generation %d\n", coordinator, now_coordinator,
+                group_consumer_generation(g));
+    }
+    group_consumer_destroy(g);
+    for (int i = 0; i < NODES; i++) {
+        if (w.nodes[i].broker != NULL) assert_int_equal(broker_stop(w.nodes[i].broker), 0);
+    }
+    sim_world_destroy(w.sim);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leader_crash_mid_production),
+        cmocka_unit_test(test_group_consumer_coordinator_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,10 @@
  *  - KIP-279's repeated divergence search: a follower whose last epoch the leader never had
  *    truncates once to the leader's answer, asks again for its new last epoch, and ends
  *    with exactly the leader's prefix (its never-committed records are never delivered);
+ *  - Raft's figure 8: an older epoch's record on a majority is not committed until a
+ *    record of the leader's own epoch is (the leader-change record); with five voters,
+ *    a crash at the worst moment and a voter of a conflicting epoch winning next, nothing
+ *    a voter delivered as committed is ever replaced (16 seeds);
  *  - an observer's Fetch (replica_id not a voter, or a voter's id without the current
  *    epoch) gets records up to the HW only, never the leader's uncommitted tail; a parked long poll is answered NOT_LEADER_OR_FOLLOWER
  *    when raft stops;
@@ -232,9 +236,9 @@ static void voter_add(struct world *w, int i) {
     w->voters[i].node = sim_node_add(w->world, name, voter_main, &w->voters[i]);
 }
 
-/* A world of n voters; the voter at index `deferred` (-1: none) is added later with
+/* A world of n voters; those whose bit is set in `deferred_mask` are added later with
  * voter_add(). */
-static void world_init_deferred(struct world *w, uint64_t seed, int n, int deferred) {
+static void world_init_deferred(struct world *w, uint64_t seed, int n, uint32_t deferred_mask) {
     memset(w, 0, sizeof(*w));
     w->world = sim_world_create(seed);
     w->n = n;
@@ -263,12 +267,12 @@ static void world_init_deferred(struct world *w, uint64_t seed, int n, int defer
             assert_int_equal(broker_config_set(&v->config, "controller.quorum.voters", voters,
                                                NULL, NULL, error), 0);
         }
-        if (i != deferred) voter_add(w, i);
+        if ((deferred_mask & (1u << i)) == 0) voter_add(w, i);
     }
 }
 
 static void world_init(struct world *w, uint64_t seed, int n) {
-    world_init_deferred(w, seed, n, -1);
+    world_init_deferred(w, seed, n, 0);
 }
 
 static bool up(const struct voter *v) { return v->node != NULL && sim_node_is_up(v->node); }
@@ -702,7 +706,7 @@ static void prepare_disk(struct voter *v, const struct disk_batch *batches, size
 static void test_divergence_needs_two_rounds(void **state) {
     (void)state;
     struct world w;
-    world_init_deferred(&w, 99, 3, 1);
+    world_init_deferred(&w, 99, 3, 1u << 1);
     struct disk_batch leader_log[10], other_log[10];
     for (int i = 0; i < 10; i++) {
         leader_log[i] = (struct disk_batch){.offset = i, .epoch = i < 3 ? 1 : 2, .value = i};
@@ -727,6 +731,81 @@ static void test_divergence_needs_two_rounds(void **state) {
     /* The last truncation went down to the true divergence point, offset 3. */
     assert_int_equal(w.truncated_to[sim_node_index(f->node)], 3);
     world_destroy(&w);
+}
+
+/*
+ * Raft's figure 8: an entry of an older epoch stored on a majority is NOT committed by
+ * counting. Five voters, logs written before start:
+ *   q1, q2, q3: epoch 1 at offset 0, epoch 2 at offset 1 (value 1)
+ *   q4:         epoch 1 at offset 0
+ *   q5:         epoch 1 at offset 0, epoch 3 at offset 1 (value 501)
+ * q1-q3 elect one of them in epoch 4 (q4, q5 still down). Its followers already hold
+ * offset 1, so their first fetches put offset 1 on a majority before the leader-change
+ * record (offset 2) is; counting alone would commit it there. The leader is cut off and
+ * crashed as soon as it delivers offset 1 (its answers in flight are lost); then q4 and
+ * q5 start, and q2-q3 are cut from each other. q5 (last epoch 3) may now win with a voter
+ * that lacks the epoch-4 record and replace offset 1: that is safe only if offset 1 was
+ * never delivered as committed. Over 16 seeds, whatever won, the crashed leader's
+ * delivered values are a prefix of what every voter finally commits. (With the epoch
+ * condition of the commit rule removed, q5 wins and replaces the value: the test fails.)
+ */
+/* Some voter delivered two values as committed (the first to do so is the leader). */
+static bool delivered_two(struct world *w, void *arg) {
+    struct voter **out = arg;
+    for (int i = 0; i < w->n; i++) {
+        if (up(&w->voters[i]) && w->voters[i].value_count >= 2) {
+            *out = &w->voters[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static void figure8_run(uint64_t seed) {
+    struct world w;
+    world_init_deferred(&w, seed, 5, (1u << 3) | (1u << 4));
+    struct disk_batch old2[2] = {{0, 1, 0}, {1, 2, 1}};
+    struct disk_batch old1[1] = {{0, 1, 0}};
+    struct disk_batch old3[2] = {{0, 1, 0}, {1, 3, 501}};
+    for (int i = 0; i < 3; i++) prepare_disk(&w.voters[i], old2, 2, 3);
+    /* Not elect(): a leader is "ready" only once its own epoch's record commits, and the
+     * crash must come as early as the first delivery of offset 1. */
+    struct voter *l = NULL;
+    assert_true(run_until(&w, delivered_two, &l, 10 * NS_PER_S));
+    assert_int_equal(raft_leader_id(l->raft), l->id);
+    int64_t delivered[2] = {l->values[0], l->values[1]};
+    int32_t epoch = raft_epoch(l->raft);
+    /* Cut first so that answers still in flight (the epoch-4 record) stall, then crash. */
+    for (int i = 0; i < 3; i++) {
+        if (&w.voters[i] != l) sim_net_partition(w.world, l->node, w.voters[i].node, false);
+    }
+    sim_node_crash(l->node);
+    l->raft = NULL;
+    voter_add(&w, 3);
+    prepare_disk(&w.voters[3], old1, 1, 3);
+    voter_add(&w, 4);
+    prepare_disk(&w.voters[4], old3, 2, 6); /* Its next candidacy outbids epoch 5. */
+    struct voter *others[2];
+    int k = 0;
+    for (int i = 0; i < 3; i++) {
+        if (&w.voters[i] != l) others[k++] = &w.voters[i];
+    }
+    sim_net_partition(w.world, others[0]->node, others[1]->node, false);
+    struct voter *l2 = elect(&w, epoch + 1);
+    append_values(l2, 1, 7);
+    sim_net_heal_all(w.world);
+    sim_node_restart(l->node);
+    assert_true(run_until(&w, all_committed, &(struct committed_cond){3}, 30 * NS_PER_S));
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(w.voters[i].values[0], delivered[0]);
+        assert_int_equal(w.voters[i].values[1], delivered[1]);
+    }
+    world_destroy(&w);
+}
+
+static void test_old_epoch_entry_not_committed_by_counting(void **state) {
+    (void)state;
+    for (uint64_t seed = 1; seed <= 16; seed++) figure8_run(seed);
 }
 
 /* Fetch from an observer (a broker, replica_id not a voter), over the wire. */
@@ -973,6 +1052,7 @@ int main(void) {
         cmocka_unit_test(test_cut_off_voter_does_not_unseat_leader),
         cmocka_unit_test(test_describe_quorum),
         cmocka_unit_test(test_divergence_needs_two_rounds),
+        cmocka_unit_test(test_old_epoch_entry_not_committed_by_counting),
         cmocka_unit_test(test_observer_fetch_stops_at_hw),
         cmocka_unit_test(test_random_faults),
         cmocka_unit_test(test_same_seed_same_trace),

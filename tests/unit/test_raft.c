@@ -20,9 +20,9 @@
  *    new leader;
  *  - the partitioned old leader's divergent uncommitted tail is truncated when it rejoins:
  *    its log then equals the new leader's, and no minority record is ever committed;
- *  - under random crashes, restarts, pauses, partitions and heals (50 seeds), every committed
- *    sequence any voter delivers is a prefix of one history, no epoch has two leaders,
- *    and once the faults stop every voter commits the same history;
+ *  - under random crashes, restarts, pauses, partitions and heals (50 seeds), every
+ *    committed sequence any voter delivers is a prefix of one history, no epoch has two
+ *    leaders, and once the faults stop every voter commits the same history;
  *  - a voter cut off from the leader alone stands in vain: the voter that still hears the
  *    leader refuses to vote or move its epoch (Raft thesis 4.2.3), so the leader keeps
  *    leading and committing; after the heal the cut-off voter catches up;
@@ -34,8 +34,8 @@
  *    a crash at the worst moment and a voter of a conflicting epoch winning next, nothing
  *    a voter delivered as committed is ever replaced (16 seeds);
  *  - an observer's Fetch (replica_id not a voter, or a voter's id without the current
- *    epoch) gets records up to the HW only, never the leader's uncommitted tail; a parked long poll is answered NOT_LEADER_OR_FOLLOWER
- *    when raft stops;
+ *    epoch) gets records up to the HW only, never the leader's uncommitted tail; a parked
+ *    long poll is answered NOT_LEADER_OR_FOLLOWER when raft stops;
  *  - DescribeQuorum answered by the leader names it, its epoch, HW and voters' offsets;
  *  - the same seed gives the same trace hash (determinism).
  */

@@ -9,9 +9,10 @@
  *      order of first appearance (deterministic: no pointer or hash order).
  * Partitions are identified in a request by a per-add serial number, so a partition
  * removed (or removed and re-added in a new epoch) while its request is in flight simply
- * has its answer dropped. Errors that mean "the metadata moved" park a partition until the
- * broker re-adds it; connection failures and request timeouts back off
- * replica.fetch.backoff.ms and reconnect.
+ * has its answer dropped. FENCED_LEADER_EPOCH parks a partition until the broker re-adds
+ * it; other partition errors retry that partition after replica.fetch.backoff.ms; connection
+ * failures and request timeouts back off as long and reconnect. The fetcher never frees
+ * itself inside a callback of its client: a destroy from inside waits for a zero-delay timer.
  *
  * Mutants (simulation builds only, base/mutant.h):
  *   truncate-to-hw      skips OffsetForLeaderEpoch and truncates to the local HW (the
@@ -45,7 +46,6 @@ enum {
     FERR_OFFSET_OUT_OF_RANGE = 1,
     FERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
     FERR_NOT_LEADER_OR_FOLLOWER = 6,
-    FERR_KAFKA_STORAGE_ERROR = 56,
     FERR_FENCED_LEADER_EPOCH = 74,
     FERR_UNKNOWN_LEADER_EPOCH = 75,
 };

@@ -865,6 +865,44 @@ static void appends_queue(struct broker *broker, group_append_cb done, void *arg
     }
 }
 
+/* A coordinator append waiting for the __consumer_offsets HW (multi-broker mode). */
+struct broker_group_wait {
+    struct purgatory_op op;
+    struct broker *broker;
+    int32_t partition;
+    int64_t last_offset;
+    int32_t leader_epoch;
+    group_append_cb done;
+    void *arg;
+};
+
+static struct broker_group_wait *group_wait_of(struct purgatory_op *op) {
+    return (struct broker_group_wait *)(void *)((char *)op - offsetof(struct broker_group_wait, op));
+}
+
+/* 0 when the ISR has the append, -ESTALE when leadership moved (NOT_COORDINATOR), 1 while
+ * it must wait. */
+static int group_wait_status(struct broker_group_wait *w) {
+    struct partition *part = partition_find(w->broker, BROKER_OFFSETS_TOPIC, w->partition);
+    if (part == NULL || !partition_is_leader(part) || part->leader_epoch != w->leader_epoch) {
+        return -ESTALE;
+    }
+    return part->high_watermark > w->last_offset ? 0 : 1;
+}
+
+static bool group_wait_try_complete(struct purgatory_op *op) {
+    return group_wait_status(group_wait_of(op)) <= 0;
+}
+
+static void group_wait_on_complete(struct purgatory_op *op, bool expired) {
+    struct broker_group_wait *w = group_wait_of(op);
+    int status = group_wait_status(w);
+    if (status > 0) status = -ETIMEDOUT;
+    /* Through the completion queue: never inside whatever woke the purgatory. */
+    appends_queue(w->broker, w->done, w->arg, status);
+    io_free(w->broker->io, w, sizeof(*w));
+}
+
 static int broker_group_append(void *ctx, int32_t partition, const struct group_record *records,
                                size_t count, group_append_cb done, void *done_arg) {
     struct broker *broker = ctx;
@@ -888,8 +926,8 @@ static int broker_group_append(void *ctx, int32_t partition, const struct group_
                                         .base_sequence = -1};
     int64_t size = batch_build(buf, cap, &params, in, count);
     int status = (int)MIN(size, 0);
+    struct log_append_info info = {0};
     if (size > 0) {
-        struct log_append_info info;
         status = partition_append(part, buf, (size_t)size, now_ms, &info);
         if (status < 0) note_storage_error(broker, "offsets append", status);
     }
@@ -897,6 +935,24 @@ static int broker_group_append(void *ctx, int32_t partition, const struct group_
     io_free(broker->io, in, count * sizeof(*in));
     if (status < 0) return status == -EMSGSIZE ? -EMSGSIZE : -EIO;
     purgatory_check(broker->fetches, part->key);
+    if (broker->produces != NULL && part->high_watermark <= info.last_offset) {
+        /* Replicated: like acks=all, the write counts once the ISR has it (a commit
+         * acknowledged before would be lost with its leader). */
+        struct broker_group_wait *w = io_calloc(broker->io, 1, sizeof(*w));
+        w->broker = broker;
+        w->partition = partition;
+        w->last_offset = info.last_offset;
+        w->leader_epoch = part->leader_epoch;
+        w->done = done;
+        w->arg = done_arg;
+        w->op.try_complete = group_wait_try_complete;
+        w->op.on_complete = group_wait_on_complete;
+        uint64_t key = part->key;
+        bool completed = purgatory_add(broker->produces, &w->op, &key, 1,
+                                       (uint64_t)broker->config.request_timeout_ms);
+        ASSERT(!completed); /* Not ready now, so no callback ran inside this call. */
+        return 0;
+    }
     appends_queue(broker, done, done_arg, 0);
     return 0;
 }
@@ -1142,9 +1198,9 @@ static void alter_done(void *arg, int16_t error_code, const struct metadata_part
     if (error_code == KERR_NONE && committed != NULL && part != NULL &&
         partition_is_leader(part) && committed->leader_epoch == part->leader_epoch &&
         committed->partition_epoch > part->partition_epoch) {
+        /* partition_set_isr traces "isr". */
         partition_set_isr(part, committed->isr, committed->isr_count, committed->partition_epoch,
                           broker_now_ms(broker));
-        trace_isr(broker, part, alter->topic);
         partition_wake(broker, part);
     } else if (error_code != KERR_NONE) {
         io_log(broker->io, IO_LOG_INFO, "AlterPartition %s-%d refused: %d", alter->topic,
@@ -1292,14 +1348,13 @@ static void replica_apply(struct broker *broker, struct broker_topic *t,
                 note_storage_error(broker, "become leader", rc);
                 return;
             }
-            trace_isr(broker, part, t->name);
-            /* KIP-? / Kafka: the coordinator of a __consumer_offsets partition is its
+            trace_isr(broker, part, t->name); /* The ISR it leads with. */
+            /* Kafka: the coordinator of a __consumer_offsets partition is its
              * leader; it loads the partition's groups now. */
             if (offsets && broker->groups != NULL) group_load_partition(broker, part);
             partition_wake(broker, part);
         } else if (part->partition_epoch < mp->partition_epoch) {
             partition_set_isr(part, mp->isr, isr_count, mp->partition_epoch, now_ms);
-            trace_isr(broker, part, t->name);
             partition_wake(broker, part);
         }
         return;
@@ -1318,6 +1373,8 @@ static void replica_apply(struct broker *broker, struct broker_topic *t,
             return;
         }
         partition_wake(broker, part); /* Parked produces and fetches now fail over. */
+    } else if (part->partition_epoch < mp->partition_epoch) {
+        partition_set_isr(part, mp->isr, isr_count, mp->partition_epoch, now_ms);
     }
     if (mp->leader >= 0 && mp->leader != me && t->fetch_leader[p] < 0) {
         struct fetcher *f = fetcher_for(broker, mp->leader, image);

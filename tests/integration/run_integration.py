@@ -990,6 +990,84 @@ def case_trialctl_bootstrap_list(b, args):
     return 0
 
 
+def case_trialctl_cluster(b, args):
+    """Three triald processes (combined controller + broker nodes, a real quorum) beside the
+    case's own broker: trialctl with the three as its bootstrap list creates an RF=3 topic,
+    describes leader/replicas/ISR per partition, produces to the leaders, and after the
+    first listed broker is killed still describes the new leaders (ISR without it), reads
+    every record back and consumes as a group. Skipped when triald is not built in
+    multi-broker mode (the three never form one cluster)."""
+    if not args.trialctl or not os.path.exists(args.trialctl):
+        print("trialctl not built")
+        return SKIP
+    ports = [(_dead_port(), _dead_port()) for _ in range(3)]
+    voters = ",".join("%d@127.0.0.1:%d" % (i + 1, c) for i, (_, c) in enumerate(ports))
+    procs = []
+    try:
+        for i, (port, cport) in enumerate(ports):
+            d = os.path.join(b.workdir, "n%d" % (i + 1))
+            os.makedirs(d)
+            cfg = os.path.join(d, "server.properties")
+            with open(cfg, "w") as f:
+                f.write("process.roles=broker,controller\nnode.id=%d\n"
+                        "listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d\n"
+                        "controller.listener.names=CONTROLLER\ncontroller.quorum.voters=%s\n"
+                        "log.dirs=%s\ngroup.initial.rebalance.delay.ms=0\n"
+                        "broker.session.timeout.ms=3000\n"
+                        % (i + 1, port, cport, voters, os.path.join(d, "data")))
+            log = open(os.path.join(d, "triald.log"), "w")
+            procs.append(subprocess.Popen([args.triald, cfg], stdout=log, stderr=log))
+        bootstrap = ",".join("127.0.0.1:%d" % p for p, _ in ports)
+        ctl = [args.trialctl, "--bootstrap-server", bootstrap]
+        formed = False
+        deadline = time.time() + 20
+        while time.time() < deadline and not formed:
+            r = run(ctl + ["cluster"], timeout=30)
+            formed = r.returncode == 0 and all("node %d " % (i + 1) in r.stdout for i in range(3))
+            if not formed:
+                time.sleep(0.5)
+        if not formed:
+            print("no three-broker cluster formed (triald not in multi-broker mode?)")
+            return SKIP
+        r = run(ctl + ["topics", "create", "mt", "--partitions", "3", "--replication-factor", "3"])
+        check(r.returncode == 0, "create rf3: " + r.stdout + r.stderr)
+
+        def describe():
+            r = run(ctl + ["topics", "describe", "mt"])
+            check(r.returncode == 0, "describe: " + r.stderr)
+            return re.findall(r"partition (\d+) leader (-?\d+) replicas \[([\d,]*)\] isr \[([\d,]*)\]",
+                              r.stdout)
+
+        _wait(lambda: len(describe()) == 3 and all(len(isr.split(",")) == 3
+                                                   for _, _, _, isr in describe()),
+              20, "three in-sync replicas per partition")
+        for p, leader, replicas, isr in describe():
+            check(sorted(replicas.split(",")) == ["1", "2", "3"], "replicas of %s: %s" % (p, replicas))
+        keyed = "".join("key-%d:val-%d\n" % (i, i) for i in range(300))
+        r = run(ctl + ["produce", "mt", "--key-separator", ":"], input=keyed)
+        check(r.returncode == 0, "produce: " + r.stderr)
+        procs[0].kill()  # The first bootstrap entry, and a leader of some partitions.
+        procs[0].wait(10)
+        _wait(lambda: all(leader not in ("1", "-1") and "1" not in isr.split(",")
+                          for _, leader, _, isr in describe()), 30, "leaders and ISRs without node 1")
+        r = run(ctl + ["consume", "mt", "--from-beginning", "--print-key", "--key-separator", ":"])
+        check(r.returncode == 0 and sorted(r.stdout.splitlines()) == sorted(keyed.splitlines()),
+              "consume after the kill: %d lines %s" % (r.stdout.count("\n"), r.stderr))
+        more = "".join("key-%d:val-%d\n" % (i, i) for i in range(300, 400))
+        r = run(ctl + ["produce", "mt", "--key-separator", ":"], input=more)
+        check(r.returncode == 0, "produce after the kill: " + r.stderr)
+        r = run(ctl + ["consume", "mt", "--group", "mg", "--from-beginning", "--count", "400",
+                       "--timeout-ms", "30000"], timeout=90)
+        check(r.returncode == 0 and len(r.stdout.splitlines()) == 400,
+              "consume --group: rc %d, %d lines %s" % (r.returncode, r.stdout.count("\n"), r.stderr))
+        return 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+
 CASES = {
     "kcat": (case_kcat, {}),
     "kafka_python": (case_kafka_python, {}),
@@ -1015,6 +1093,7 @@ CASES = {
                                          "log.flush.interval.messages": "1"}),
     "trialctl_bootstrap_list": (case_trialctl_bootstrap_list,
                                 {"group.initial.rebalance.delay.ms": "0"}),
+    "trialctl_cluster": (case_trialctl_cluster, {}),
 }
 
 

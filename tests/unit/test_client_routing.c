@@ -18,7 +18,9 @@
  *  - the assign-mode consumer fetches each partition from its leader (no Fetch for a
  *    partition reaches a broker that does not lead it) and, after NOT_LEADER_OR_FOLLOWER
  *    and a leadership move, continues from the same position on the new leader: every
- *    record read once, in order.
+ *    record read once, in order;
+ *  - destroying the producer or the consumer frees every byte the client node allocated
+ *    (connections, metadata, batches).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -439,6 +441,7 @@ static void test_produce_goes_to_leaders(void **state) {
     assert_int_equal(w.produce_parts[1][1], 0); /* Partition 1 never to node 1... */
     assert_int_equal(w.produce_parts[2][0], 0); /* ...nor partition 0 to node 2. */
     producer_destroy(p);
+    assert_int_equal(sim_node_live_allocs(w.client_node), 0); /* Everything freed. */
     sim_world_destroy(w.sim);
 }
 
@@ -462,6 +465,7 @@ static void test_not_leader_moves_and_retries(void **state) {
     assert_true(w.refused[2] > 0);          /* Node 2 did refuse some... */
     assert_true(w.produce_parts[1][1] > 0); /* ...and the retries went to the new leader. */
     producer_destroy(p);
+    assert_int_equal(sim_node_live_allocs(w.client_node), 0); /* Everything freed. */
     sim_world_destroy(w.sim);
 }
 
@@ -481,6 +485,7 @@ static void test_leader_crash_retries_elsewhere(void **state) {
     run_until_resolved(&w, p);
     assert_acked_once(&w, 20);
     producer_destroy(p);
+    assert_int_equal(sim_node_live_allocs(w.client_node), 0); /* Everything freed. */
     sim_world_destroy(w.sim);
 }
 
@@ -500,6 +505,7 @@ static void test_unknown_versus_failed(void **state) {
     }
     assert_int_equal(w.produce_parts[1][0] + w.produce_parts[2][0], 0);
     producer_destroy(p);
+    assert_int_equal(sim_node_live_allocs(w.client_node), 0); /* Everything freed. */
     sim_world_destroy(w.sim);
 }
 
@@ -561,6 +567,7 @@ static void test_consumer_fetches_from_leaders(void **state) {
     assert_true(w.fetch_parts[2][1] > 0 && w.fetch_parts[1][1] > 0);
     assert_true(w.refused[2] > 0); /* The move was seen as NOT_LEADER_OR_FOLLOWER. */
     consumer_destroy(c);
+    assert_int_equal(sim_node_live_allocs(w.client_node), 0);
     sim_world_destroy(w.sim);
 }
 

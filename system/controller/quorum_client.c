@@ -107,6 +107,8 @@ struct quorum_client {
     io_timer_id rotate_timer;
     io_timer_id pump_timer;
     io_timer_id watchdog_timer;
+    io_timer_id retry_timer;
+    uint64_t fetch_ok_gen;    /* Generation in which the target last answered a Fetch. */
     uint64_t fetch_sent_ns;   /* When the Fetch in flight was sent. */
     uint64_t ctl_sent_ns;     /* When the oldest unanswered control request was sent. */
     uint32_t ctl_in_flight;   /* Control requests without an answer. */
@@ -169,6 +171,28 @@ static void qc_rotate(struct quorum_client *qc) {
     if (qc->rotate_timer != 0 || qc->stopping) return;
     qc->rotate_timer = io_timer_start(qc->io, io_now_ns(qc->io) + ms_to_ns(QC_ROTATE_BACKOFF_MS),
                                       qc_rotate_now, qc);
+}
+
+static void qc_retry_now(void *arg) {
+    struct quorum_client *qc = arg;
+    qc->retry_timer = 0;
+    qc_pump(qc);
+}
+
+/*
+ * NOT_CONTROLLER. A voter that serves our metadata Fetch is the Raft leader, just not
+ * active yet (its leader-change record is not committed): ask it again shortly instead of
+ * wandering off to voters that will only send us back. Anything else: look elsewhere.
+ */
+static void qc_not_controller(struct quorum_client *qc) {
+    if (qc->fetch_ok_gen != qc->gen) {
+        qc_rotate(qc);
+        return;
+    }
+    if (qc->retry_timer == 0 && !qc->stopping) {
+        qc->retry_timer = io_timer_start(
+            qc->io, io_now_ns(qc->io) + ms_to_ns(QC_ROTATE_BACKOFF_MS), qc_retry_now, qc);
+    }
 }
 
 static struct qc_call *qc_call_new(struct quorum_client *qc, enum qc_call_kind kind,
@@ -300,6 +324,7 @@ static void qc_fetch_done(void *arg, int status, const void *body) {
         return;
     }
     qc->controller_id = qc_voter(qc)->id;
+    qc->fetch_ok_gen = qc->gen;
     bool changed = false;
     if (part->records.data != NULL && part->records.len > 0) {
         changed = qc_apply_records(qc, part->records.data, (size_t)part->records.len,
@@ -369,8 +394,10 @@ static void qc_register_done(void *arg, int status, const void *body) {
         if (resp->error_code != KERR_NOT_CONTROLLER) {
             io_log(qc->io, IO_LOG_WARN, "quorum client: registration refused: %d",
                    resp->error_code);
+            qc_rotate(qc);
+        } else {
+            qc_not_controller(qc);
         }
-        qc_rotate(qc);
         return;
     }
     qc->controller_id = qc_voter(qc)->id;
@@ -432,7 +459,7 @@ static void qc_heartbeat_done(void *arg, int status, const void *body) {
         return;
     }
     if (resp->error_code != 0) {
-        qc_rotate(qc);
+        if (resp->error_code == KERR_NOT_CONTROLLER) qc_not_controller(qc); else qc_rotate(qc);
         return;
     }
     qc->controller_id = qc_voter(qc)->id;
@@ -554,7 +581,7 @@ static void qc_op_done(void *arg, int status, const void *body) {
     }
     if (op->kind == QC_OP_FORWARD) {
         if (forward_not_controller(op->api_key, body)) {
-            qc_rotate(qc);
+            qc_not_controller(qc);
             return;
         }
         qc->controller_id = qc_voter(qc)->id;
@@ -563,7 +590,7 @@ static void qc_op_done(void *arg, int status, const void *body) {
     }
     const struct proto_alter_partition_response *resp = body;
     if (resp->error_code == KERR_NOT_CONTROLLER) {
-        qc_rotate(qc);
+        qc_not_controller(qc);
         return;
     }
     qc->controller_id = qc_voter(qc)->id;
@@ -576,7 +603,7 @@ static void qc_op_done(void *arg, int status, const void *body) {
         err = KERR_NOT_CONTROLLER; /* Malformed answer: treat as no answer. */
     }
     if (err == KERR_NOT_CONTROLLER) {
-        qc_rotate(qc);
+        qc_not_controller(qc);
         return;
     }
     if (err != 0 || rp == NULL) {
@@ -793,6 +820,7 @@ int quorum_client_start(struct io *io, const struct quorum_client_config *config
     qc->controller_id = -1;
     qc->broker_epoch = -1;
     qc->fenced = true;
+    qc->gen = 1; /* fetch_ok_gen 0: no voter has answered a Fetch yet. */
     metadata_image_init(&qc->image, io);
     metadata_image_init(&qc->before, io);
     /* Start at a voter of our own choosing (seeded) so brokers spread their first tries. */
@@ -813,6 +841,7 @@ void quorum_client_stop(struct quorum_client *qc) {
     io_timer_cancel(io, qc->rotate_timer);
     io_timer_cancel(io, qc->pump_timer);
     io_timer_cancel(io, qc->watchdog_timer);
+    io_timer_cancel(io, qc->retry_timer);
     qc_clients_close(qc);
     /* Callbacks never run after the stop: the ops are dropped silently. */
     while (qc->ops_head != NULL) {

@@ -58,8 +58,8 @@
 
 #define RAFT_PENDING_MAX 256              /* Requests waiting for an answer (parked Fetches). */
 #define RAFT_FETCH_BYTES_MAX (1u << 20)   /* Records in one Fetch answer or on_commit call. */
-#define RAFT_APPEND_RECORDS_MAX 256       /* Records in one raft_append batch. */
-#define RAFT_APPEND_BYTES_MAX (1u << 20)  /* Bytes of one raft_append batch. */
+#define RAFT_APPEND_RECORDS_MAX 8192      /* Records in one raft_append batch. */
+#define RAFT_APPEND_BYTES_MAX (16u << 20) /* Bytes of one raft_append batch. */
 #define RAFT_STATE_FILE "quorum-state"
 #define RAFT_STATE_BYTES_MAX 256
 #define RAFT_PATH_MAX 600
@@ -1257,7 +1257,8 @@ int raft_append(struct raft *raft, const struct raft_record *records, size_t cou
     ASSERT(raft != NULL && records != NULL && last_offset != NULL);
     if (raft->role != RAFT_LEADER || !raft->ready || raft->stopping) return -EPERM;
     if (count == 0 || count > RAFT_APPEND_RECORDS_MAX) return -EINVAL;
-    struct batch_record_in in[RAFT_APPEND_RECORDS_MAX];
+    size_t in_bytes = count * sizeof(struct batch_record_in);
+    struct batch_record_in *in = io_alloc(raft->io, in_bytes);
     size_t bytes = BATCH_HEADER_BYTES;
     int64_t ts = io_wall_ms(raft->io);
     for (size_t i = 0; i < count; i++) {
@@ -1271,12 +1272,16 @@ int raft_append(struct raft *raft, const struct raft_record *records, size_t cou
         /* A record's overhead is at most 5 varints plus attributes: 32 bytes is plenty. */
         bytes += 32 + (size_t)MAX(in[i].key_len, 0) + (size_t)MAX(in[i].value_len, 0);
     }
-    if (bytes > RAFT_APPEND_BYTES_MAX) return -EMSGSIZE;
+    if (bytes > RAFT_APPEND_BYTES_MAX) {
+        io_free(raft->io, in, in_bytes);
+        return -EMSGSIZE;
+    }
     uint8_t *buf = io_alloc(raft->io, bytes);
     struct batch_build_params params = {.base_offset = 0, .partition_leader_epoch = raft->epoch,
                                         .attributes = 0, .producer_id = -1,
                                         .producer_epoch = -1, .base_sequence = -1};
     int64_t len = batch_build(buf, bytes, &params, in, count);
+    io_free(raft->io, in, in_bytes);
     ASSERT(len > 0);
     struct log_append_info info;
     int64_t now_ms = io_wall_ms(raft->io);
@@ -1285,7 +1290,9 @@ int raft_append(struct raft *raft, const struct raft_record *records, size_t cou
     /* Counted only once synced (Raft needs a durable log). */
     if (rc == 0) rc = log_flush(raft->log, now_ms);
     if (rc < 0) {
+        /* The log may no longer match the disk: stop leading rather than count on it. */
         io_log(raft->io, IO_LOG_ERROR, "raft: append failed: %d", rc);
+        resign(raft, "append failed");
         return rc;
     }
     *last_offset = info.last_offset;

@@ -58,7 +58,9 @@ void raft_stop(struct raft *raft);
 
 /* Leader only: appends the records as one batch in the current epoch; *last_offset gets the
  * offset of the last one (committed once the high watermark passes it). -EPERM when not
- * leader (or not yet allowed to act: its leader-change record is uncommitted). */
+ * leader (or not yet allowed to act: its leader-change record is uncommitted).
+ * (Additive detail: at most 8192 records and 16 MiB per call, else -EINVAL / -EMSGSIZE;
+ * an append or fsync error is returned and the leader resigns.) */
 int raft_append(struct raft *raft, const struct raft_record *records, size_t count,
                 int64_t *last_offset);
 

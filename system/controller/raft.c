@@ -57,6 +57,7 @@
 #include "proto/proto.h"
 
 #define RAFT_PENDING_MAX 256              /* Requests waiting for an answer (parked Fetches). */
+#define RAFT_OBSERVERS_MAX 64             /* Observers the leader remembers for DescribeQuorum. */
 #define RAFT_FETCH_BYTES_MAX (1u << 20)   /* Records in one Fetch answer or on_commit call. */
 #define RAFT_APPEND_RECORDS_MAX 8192      /* Records in one raft_append batch. */
 #define RAFT_APPEND_BYTES_MAX (16u << 20) /* Bytes of one raft_append batch. */
@@ -166,6 +167,14 @@ struct raft {
     int64_t high_watermark;
     int64_t applied;            /* Next offset to hand to on_commit. */
     int32_t resign_epoch;       /* on_resign(resign_epoch) is due when >= 0. */
+
+    /* Leader: observers (non-voters fetching with their id), for DescribeQuorum. */
+    struct raft_observer {
+        int32_t id;
+        int64_t end_offset; /* Its last fetch offset. */
+        uint64_t last_fetch_ns;
+    } observers[RAFT_OBSERVERS_MAX];
+    uint32_t observer_count;
 
     struct raft_pending pending[RAFT_PENDING_MAX];
     uint64_t pending_seq;
@@ -446,6 +455,7 @@ static void become_leader(struct raft *raft) {
     raft->ready = false;
     uint64_t now = now_ns(raft);
     raft->leader_since_ns = now;
+    raft->observer_count = 0;
     for (uint32_t i = 0; i < raft->voter_count; i++) {
         struct raft_peer *p = &raft->peers[i];
         p->begin_acked = p->self;
@@ -790,13 +800,51 @@ static void answer_end(struct raft *raft, struct raft_pending *q) {
     (void)raft;
 }
 
+/* Remembers an observer's fetch (kept in id order; when full, the one silent longest
+ * makes room, ties to the lower id: deterministic). */
+static void note_observer(struct raft *raft, int32_t id, int64_t fetch_offset) {
+    if (id < 0) return; /* Anonymous readers (-1) are not listed. */
+    uint64_t now = now_ns(raft);
+    uint32_t at = 0;
+    while (at < raft->observer_count && raft->observers[at].id < id) at++;
+    if (at < raft->observer_count && raft->observers[at].id == id) {
+        raft->observers[at].end_offset = fetch_offset;
+        raft->observers[at].last_fetch_ns = now;
+        return;
+    }
+    if (raft->observer_count == RAFT_OBSERVERS_MAX) {
+        uint32_t victim = 0;
+        for (uint32_t i = 1; i < raft->observer_count; i++) {
+            if (raft->observers[i].last_fetch_ns < raft->observers[victim].last_fetch_ns) {
+                victim = i;
+            }
+        }
+        memmove(&raft->observers[victim], &raft->observers[victim + 1],
+                (raft->observer_count - victim - 1) * sizeof(raft->observers[0]));
+        raft->observer_count--;
+        if (victim < at) at--;
+    }
+    memmove(&raft->observers[at + 1], &raft->observers[at],
+            (raft->observer_count - at) * sizeof(raft->observers[0]));
+    raft->observers[at].id = id;
+    raft->observers[at].end_offset = fetch_offset;
+    raft->observers[at].last_fetch_ns = now;
+    raft->observer_count++;
+}
+
 static void answer_describe(struct raft *raft, struct raft_pending *q) {
     struct proto_describe_quorum_replica_state voters[BROKER_CONFIG_VOTERS_MAX];
+    struct proto_describe_quorum_replica_state observers[RAFT_OBSERVERS_MAX];
     bool leader = raft->role == RAFT_LEADER;
     for (uint32_t i = 0; i < raft->voter_count; i++) {
         const struct raft_peer *peer = &raft->peers[i];
         voters[i].replica_id = peer->id;
         voters[i].log_end_offset = !leader ? -1 : peer->self ? log_end(raft) : peer->end_offset;
+    }
+    uint32_t observer_count = leader ? raft->observer_count : 0;
+    for (uint32_t i = 0; i < observer_count; i++) {
+        observers[i].replica_id = raft->observers[i].id;
+        observers[i].log_end_offset = raft->observers[i].end_offset;
     }
     struct proto_describe_quorum_response_partition p = {
         .partition_index = 0,
@@ -805,7 +853,7 @@ static void answer_describe(struct raft *raft, struct raft_pending *q) {
         .leader_epoch = raft->epoch,
         .high_watermark = raft->high_watermark,
         .current_voters = {.items = voters, .count = (int32_t)raft->voter_count},
-        .observers = {.items = NULL, .count = 0}};
+        .observers = {.items = observers, .count = (int32_t)observer_count}};
     struct proto_describe_quorum_response_topic t = {.topic_name = PROTO_STR(RAFT_TOPIC),
                                                      .partitions = {.items = &p, .count = 1}};
     struct proto_describe_quorum_response r = {.error_code = KERR_NONE,
@@ -1201,6 +1249,9 @@ static void handle_fetch(struct raft *raft, const struct proto_fetch_request *re
     /* A voter's fetch offset is its synced log end, and it has already truncated any
      * divergent tail in this epoch (it asked OffsetForLeaderEpoch first). */
     struct raft_peer *peer = fetching_voter(raft, req->replica_id, p->current_leader_epoch);
+    if (peer == NULL && raft->role == RAFT_LEADER && !is_voter(raft, req->replica_id)) {
+        note_observer(raft, req->replica_id, p->fetch_offset);
+    }
     if (peer != NULL && raft->role == RAFT_LEADER && p->fetch_offset <= log_end(raft)) {
         if (p->fetch_offset > peer->end_offset) peer->end_offset = p->fetch_offset;
         peer->last_fetch_ns = now_ns(raft);

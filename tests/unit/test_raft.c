@@ -39,7 +39,8 @@
  *  - an observer's Fetch (replica_id not a voter, or a voter's id without the current
  *    epoch) gets records up to the HW only, never the leader's uncommitted tail; a parked
  *    long poll is answered NOT_LEADER_OR_FOLLOWER when raft stops;
- *  - DescribeQuorum answered by the leader names it, its epoch, HW and voters' offsets;
+ *  - DescribeQuorum answered by the leader names it, its epoch, HW, voters' offsets and
+ *    the observers that fetched (id, offset); a follower answers NOT_LEADER_OR_FOLLOWER;
  *  - the same seed gives the same trace hash (determinism).
  */
 #include <errno.h>
@@ -649,6 +650,59 @@ static void test_cut_off_voter_does_not_unseat_leader(void **state) {
     world_destroy(&w);
 }
 
+/* Fetch from an observer (a broker, replica_id not a voter), over the wire. */
+struct fetch_result {
+    bool done;
+    int status;
+    int16_t error;
+    int64_t hw;
+    int64_t next_offset;
+    int records;
+};
+
+static bool count_any(void *arg, int64_t offset, int64_t ts, const uint8_t *key, int32_t key_len,
+                      const uint8_t *value, int32_t value_len) {
+    (void)offset, (void)ts, (void)key, (void)key_len, (void)value, (void)value_len;
+    ((struct fetch_result *)arg)->records++;
+    return true;
+}
+
+static void fetch_done(void *arg, int status, const void *body) {
+    struct fetch_result *r = arg;
+    r->done = true;
+    r->status = status;
+    if (status < 0) return;
+    const struct proto_fetch_response *resp = body;
+    const struct proto_fetch_response_partition *p = &resp->responses.items[0].partitions.items[0];
+    r->error = p->error_code;
+    r->hw = p->high_watermark;
+    if (p->records.len > 0) {
+        r->next_offset = client_walk_records(p->records.data, (size_t)p->records.len, 0,
+                                             count_any, r);
+    }
+}
+
+static bool fetch_finished(struct world *w, void *arg) {
+    (void)w;
+    return ((struct fetch_result *)arg)->done;
+}
+
+static void send_observer_fetch(struct client *cl, int32_t replica_id, int64_t offset,
+                                int32_t max_wait_ms, struct fetch_result *r) {
+    struct proto_fetch_request_partition p = {.partition = 0, .current_leader_epoch = -1,
+                                              .fetch_offset = offset, .log_start_offset = -1,
+                                              .partition_max_bytes = 1 << 20};
+    struct proto_fetch_request_topic t = {.topic = PROTO_STR(RAFT_TOPIC),
+                                          .partitions = {.items = &p, .count = 1}};
+    struct proto_fetch_request req = {.replica_id = replica_id, .max_wait_ms = max_wait_ms,
+                                      .min_bytes = 1, .max_bytes = 1 << 20,
+                                      .session_epoch = -1,
+                                      .topics = {.items = &t, .count = 1},
+                                      .rack_id = PROTO_STR("")};
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(client_send(cl, PROTO_API_FETCH, 11, &req, fetch_done, r), 0);
+}
+
 /* DescribeQuorum through the real wire path, from a plain client node. */
 struct describe_result {
     bool done;
@@ -657,6 +711,8 @@ struct describe_result {
     int32_t leader_id, leader_epoch, voters;
     int64_t hw;
     int64_t ends[VOTERS_MAX];
+    int32_t observers, observer_id;
+    int64_t observer_end;
 };
 
 static void describe_done(void *arg, int status, const void *body) {
@@ -674,6 +730,11 @@ static void describe_done(void *arg, int status, const void *body) {
     r->voters = p->current_voters.count;
     for (int32_t i = 0; i < p->current_voters.count && i < VOTERS_MAX; i++) {
         r->ends[i] = p->current_voters.items[i].log_end_offset;
+    }
+    r->observers = p->observers.count;
+    if (p->observers.count > 0) {
+        r->observer_id = p->observers.items[0].replica_id;
+        r->observer_end = p->observers.items[0].log_end_offset;
     }
 }
 
@@ -698,6 +759,10 @@ static void test_describe_quorum(void **state) {
     struct proto_describe_quorum_request_topic rt = {.topic_name = PROTO_STR(RAFT_TOPIC),
                                                      .partitions = {.items = &rp, .count = 1}};
     struct proto_describe_quorum_request req = {.topics = {.items = &rt, .count = 1}};
+    /* A broker (observer 7) reads the log first: the leader lists it with its offset. */
+    struct fetch_result fr;
+    send_observer_fetch(cl, 7, 2, 0, &fr);
+    assert_true(run_until(&w, fetch_finished, &fr, 5 * NS_PER_S));
     struct describe_result r = {0};
     assert_int_equal(client_send(cl, PROTO_API_DESCRIBE_QUORUM, 0, &req, describe_done, &r), 0);
     assert_true(run_until(&w, describe_finished, &r, 5 * NS_PER_S));
@@ -708,6 +773,9 @@ static void test_describe_quorum(void **state) {
     assert_int_equal(r.hw, raft_high_watermark(l->raft));
     assert_int_equal(r.voters, 3);
     for (int i = 0; i < 3; i++) assert_int_equal(r.ends[i], raft_log_end_offset(l->raft));
+    assert_int_equal(r.observers, 1);
+    assert_int_equal(r.observer_id, 7);
+    assert_int_equal(r.observer_end, 2);
 
     /* A follower answers NOT_LEADER_OR_FOLLOWER and names the leader. */
     struct voter *f = l == &w.voters[0] ? &w.voters[1] : &w.voters[0];
@@ -879,59 +947,6 @@ static void figure8_run(uint64_t seed) {
 static void test_old_epoch_entry_not_committed_by_counting(void **state) {
     (void)state;
     for (uint64_t seed = 1; seed <= 16; seed++) figure8_run(seed);
-}
-
-/* Fetch from an observer (a broker, replica_id not a voter), over the wire. */
-struct fetch_result {
-    bool done;
-    int status;
-    int16_t error;
-    int64_t hw;
-    int64_t next_offset;
-    int records;
-};
-
-static bool count_any(void *arg, int64_t offset, int64_t ts, const uint8_t *key, int32_t key_len,
-                      const uint8_t *value, int32_t value_len) {
-    (void)offset, (void)ts, (void)key, (void)key_len, (void)value, (void)value_len;
-    ((struct fetch_result *)arg)->records++;
-    return true;
-}
-
-static void fetch_done(void *arg, int status, const void *body) {
-    struct fetch_result *r = arg;
-    r->done = true;
-    r->status = status;
-    if (status < 0) return;
-    const struct proto_fetch_response *resp = body;
-    const struct proto_fetch_response_partition *p = &resp->responses.items[0].partitions.items[0];
-    r->error = p->error_code;
-    r->hw = p->high_watermark;
-    if (p->records.len > 0) {
-        r->next_offset = client_walk_records(p->records.data, (size_t)p->records.len, 0,
-                                             count_any, r);
-    }
-}
-
-static bool fetch_finished(struct world *w, void *arg) {
-    (void)w;
-    return ((struct fetch_result *)arg)->done;
-}
-
-static void send_observer_fetch(struct client *cl, int32_t replica_id, int64_t offset,
-                                int32_t max_wait_ms, struct fetch_result *r) {
-    struct proto_fetch_request_partition p = {.partition = 0, .current_leader_epoch = -1,
-                                              .fetch_offset = offset, .log_start_offset = -1,
-                                              .partition_max_bytes = 1 << 20};
-    struct proto_fetch_request_topic t = {.topic = PROTO_STR(RAFT_TOPIC),
-                                          .partitions = {.items = &p, .count = 1}};
-    struct proto_fetch_request req = {.replica_id = replica_id, .max_wait_ms = max_wait_ms,
-                                      .min_bytes = 1, .max_bytes = 1 << 20,
-                                      .session_epoch = -1,
-                                      .topics = {.items = &t, .count = 1},
-                                      .rack_id = PROTO_STR("")};
-    memset(r, 0, sizeof(*r));
-    assert_int_equal(client_send(cl, PROTO_API_FETCH, 11, &req, fetch_done, r), 0);
 }
 
 static void test_observer_fetch_stops_at_hw(void **state) {

@@ -690,6 +690,24 @@ static int broker_prepare_dir(struct broker *broker) {
             uint64_t r = io_random_u64(io);
             memcpy(random + 8 * i, &r, 8);
         }
+        if (broker->config.voter_count > 0) {
+            /* Kafka formats every node with one cluster.id; without a format tool the
+             * nodes of a cluster agree by deriving it from the voters they share (clients
+             * refuse brokers that report different ids). */
+            uint64_t h[2] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
+            for (uint32_t v = 0; v < broker->config.voter_count; v++) {
+                const struct broker_voter *voter = &broker->config.voters[v];
+                char entry[BROKER_CONFIG_HOST_MAX + 32];
+                int n = snprintf(entry, sizeof(entry), "%d@%s:%u,", voter->id, voter->host,
+                                 voter->port);
+                for (int k = 0; k < n && k < (int)sizeof(entry); k++) {
+                    h[0] = (h[0] ^ (uint8_t)entry[k]) * 0x100000001b3ULL;
+                    h[1] = (h[1] ^ (uint8_t)entry[k]) * 0x1000193ULL + 0x9e3779b97f4a7c15ULL;
+                }
+            }
+            memcpy(random, &h[0], 8);
+            memcpy(random + 8, &h[1], 8);
+        }
         broker->meta.node_id = broker->config.node_id;
         broker->meta.version = 1;
         broker_meta_cluster_id(random, broker->meta.cluster_id);

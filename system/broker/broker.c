@@ -1,6 +1,6 @@
 /*
- * broker.c — the single-node broker: storage layout, topics, and the request handlers
- * (see broker.h).
+ * broker.c — the broker: storage layout, topics, roles from the metadata image, and the
+ * request handlers (see broker.h; docs/REPLICATION.md for the multi-broker design).
  *
  * Each request is decoded into its own arena; most are answered before on_request returns.
  * A Fetch that cannot be satisfied yet (fewer than min_bytes available) parks in the fetch

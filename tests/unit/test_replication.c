@@ -6,7 +6,9 @@
  * it (a follower's HW never passes its own log end, so each log holds the records); when the
  * leader crashes the controller elects another and it serves every acknowledged record; a
  * stale current_leader_epoch is fenced (FENCED_LEADER_EPOCH) and the old leader's epoch is
- * gone; with min.insync.replicas=2 and two replicas down, acks=all is refused with
+ * gone; consumers never read at or above the HW (I-REPL-5, from the fetch_served trace);
+ * the crashed leader restarts as a follower and catches up; a topic deleted through a
+ * follower is gone from every broker; with min.insync.replicas=2 and two replicas down, acks=all is refused with
  * NOT_ENOUGH_REPLICAS (I-REPL-9) while acks=1 is still taken.
  */
 #include <setjmp.h>
@@ -36,6 +38,7 @@ struct node_state {
 };
 
 static struct node_state nodes[NODES];
+static int consumer_fetches_served; /* fetch_served events with replica -1 and records. */
 static struct sim_world *world;
 static struct sim_node *client_node;
 
@@ -49,6 +52,21 @@ static void on_trace(void *arg, struct sim_node *node, uint64_t now_ns, const ch
                      const struct io_trace_field *fields, size_t count) {
     (void)arg;
     (void)now_ns;
+    if (strcmp(event, "fetch_served") == 0) {
+        /* I-REPL-5: a consumer never gets a record at or above the HW. */
+        int64_t end = -1, hw = -1, replica = 0, offset = -1;
+        for (size_t i = 0; i < count; i++) {
+            if (strcmp(fields[i].key, "end") == 0) end = fields[i].i;
+            if (strcmp(fields[i].key, "hw") == 0) hw = fields[i].i;
+            if (strcmp(fields[i].key, "replica") == 0) replica = fields[i].i;
+            if (strcmp(fields[i].key, "offset") == 0) offset = fields[i].i;
+        }
+        if (replica == -1) {
+            assert_true(end <= hw);
+            if (end > offset) consumer_fetches_served++;
+        }
+        return;
+    }
     if (strcmp(event, "hw") != 0) return;
     const char *topic = NULL;
     int64_t hw = -1;
@@ -106,6 +124,9 @@ static void done_any(void *arg, int status, const void *body, int16_t api) {
                         ? r->topics.items[0].partitions.items[0].leader_id : -1;
     } else if (api == PROTO_API_CREATE_TOPICS) {
         c->error = ((const struct proto_create_topics_response *)body)->topics.items[0].error_code;
+    } else if (api == PROTO_API_DELETE_TOPICS) {
+        c->error =
+            ((const struct proto_delete_topics_response *)body)->responses.items[0].error_code;
     }
 }
 
@@ -115,6 +136,7 @@ DONE_FN(done_produce, PROTO_API_PRODUCE)
 DONE_FN(done_fetch, PROTO_API_FETCH)
 DONE_FN(done_metadata, PROTO_API_METADATA)
 DONE_FN(done_create, PROTO_API_CREATE_TOPICS)
+DONE_FN(done_delete, PROTO_API_DELETE_TOPICS)
 
 static void run_ms(uint64_t ms) { sim_world_run_until(world, sim_world_now_ns(world) + ms * MS); }
 
@@ -153,6 +175,14 @@ static bool create(int32_t id, const char *topic, const char *min_insync, struct
     req.topics.items = &t;
     req.topics.count = 1;
     return call(id, PROTO_API_CREATE_TOPICS, 2, &req, done_create, c, 10000);
+}
+
+static bool delete_topic(int32_t id, const char *topic, struct call *c) {
+    struct proto_string name = proto_string_from(topic);
+    struct proto_delete_topics_request req = {.timeout_ms = 5000};
+    req.topic_names.items = &name;
+    req.topic_names.count = 1;
+    return call(id, PROTO_API_DELETE_TOPICS, 1, &req, done_delete, c, 10000);
 }
 
 static bool produce(int32_t id, const char *topic, int16_t acks, int count, struct call *c) {
@@ -212,6 +242,7 @@ static int32_t wait_leader(const char *topic, int32_t not_this, uint64_t limit_m
 /* `voters` nodes are combined (controller + broker), the others brokers only. */
 static void world_start(uint64_t seed, int voters) {
     memset(nodes, 0, sizeof(nodes));
+    consumer_fetches_served = 0;
     world = sim_world_create(seed);
     if (getenv("TRIAL_VERBOSE") != NULL) sim_world_set_verbose(world, true);
     sim_world_set_trace_hook(world, on_trace, NULL);
@@ -289,6 +320,29 @@ static void test_rf3_produce_failover_fencing(void **state) {
     assert_true(produce(next, "t", -1, 1, &c));
     assert_int_equal(c.error, 0);
     assert_int_equal(c.offset, 5);
+    assert_true(consumer_fetches_served > 0);
+
+    /* The old leader comes back as a follower and catches up (its HW reaches the new
+     * record, which it can only apply once its log holds it). */
+    nodes[leader - 1].hw[0] = -1;
+    sim_node_restart(nodes[leader - 1].node);
+    run_ms(5000);
+    assert_true(nodes[leader - 1].hw[0] >= 6);
+
+    /* Deleting through a follower: answered once that broker's image has no topic; every
+     * broker then answers UNKNOWN_TOPIC_OR_PARTITION. */
+    int32_t follower = next == 1 ? 2 : 1;
+    assert_true(delete_topic(follower, "t", &c));
+    assert_int_equal(c.error, 0);
+    assert_true(metadata(follower, "t", &c));
+    assert_int_equal(c.error, 3);
+    run_ms(1000);
+    for (int i = 0; i < NODES; i++) {
+        assert_true(metadata(i + 1, "t", &c));
+        assert_int_equal(c.error, 3);
+    }
+    assert_true(produce(next, "t", 1, 1, &c));
+    assert_int_equal(c.error, 3);
     world_stop();
 }
 

@@ -496,7 +496,9 @@ static int topic_open_partition(struct broker *broker, struct broker_topic *t, i
     int rc = partition_dir(broker, t->name, p, dir, sizeof(dir));
     if (rc == 0) {
         bool is_dir = false;
-        if (io_exists(broker->io, dir, &is_dir) != 0) rc = create ? io_mkdir(broker->io, dir) : -ENOENT;
+        if (io_exists(broker->io, dir, &is_dir) != 0) {
+            rc = create ? io_mkdir(broker->io, dir) : -ENOENT;
+        }
     }
     struct partition *part = NULL;
     if (rc == 0) {
@@ -895,7 +897,8 @@ struct broker_group_wait {
 };
 
 static struct broker_group_wait *group_wait_of(struct purgatory_op *op) {
-    return (struct broker_group_wait *)(void *)((char *)op - offsetof(struct broker_group_wait, op));
+    char *base = (char *)op - offsetof(struct broker_group_wait, op);
+    return (struct broker_group_wait *)(void *)base;
 }
 
 /* 0 when the ISR has the append, -ESTALE when leadership moved (NOT_COORDINATOR), 1 while
@@ -1285,7 +1288,8 @@ static struct fetcher *fetcher_for(struct broker *broker, int32_t leader_id,
     int rc = fetcher_create(broker->io, &broker->config, leader_id, mb->host, mb->port,
                             &callbacks, &f);
     if (rc < 0) {
-        io_log(broker->io, IO_LOG_ERROR, "cannot create a fetcher for broker %d: %d", leader_id, rc);
+        io_log(broker->io, IO_LOG_ERROR, "cannot create a fetcher for broker %d: %d", leader_id,
+               rc);
         return NULL;
     }
     broker->fetchers = io_realloc(broker->io, broker->fetchers,
@@ -1396,7 +1400,9 @@ static void replica_apply(struct broker *broker, struct broker_topic *t,
     }
     if (mp->leader >= 0 && mp->leader != me && t->fetch_leader[p] < 0) {
         struct fetcher *f = fetcher_for(broker, mp->leader, image);
-        if (f != NULL && fetcher_add(f, part, mp->leader_epoch) == 0) t->fetch_leader[p] = mp->leader;
+        if (f != NULL && fetcher_add(f, part, mp->leader_epoch) == 0) {
+            t->fetch_leader[p] = mp->leader;
+        }
     }
 }
 
@@ -3389,9 +3395,8 @@ static void broker_ready_poll(void *arg) {
     broker->ready_timer = 0;
     if (broker->qc == NULL) return;
     if (!quorum_client_ready(broker->qc)) {
-        broker->ready_timer = io_timer_start(broker->io,
-                                             io_now_ns(broker->io) + BROKER_READY_POLL_MS * NS_PER_MS,
-                                             broker_ready_poll, broker);
+        uint64_t at_ns = io_now_ns(broker->io) + BROKER_READY_POLL_MS * NS_PER_MS;
+        broker->ready_timer = io_timer_start(broker->io, at_ns, broker_ready_poll, broker);
         return;
     }
     io_log(broker->io, IO_LOG_INFO, "node %d ready: serving %u held connections",
@@ -3489,7 +3494,8 @@ static void broker_housekeeping(void *arg) {
         for (uint32_t i = 0; i < broker->topic_count; i++) {
             struct broker_topic *t = broker->topics[i];
             for (int32_t p = 0; p < t->partition_count; p++) {
-                if (t->partitions[p] != NULL) isr_maybe_propose(broker, t, t->partitions[p], now_ms);
+                if (t->partitions[p] == NULL) continue;
+                isr_maybe_propose(broker, t, t->partitions[p], now_ms);
             }
         }
         /* Removals held back while the image replayed. */
@@ -3555,7 +3561,9 @@ static int broker_start_quorum(struct broker *broker) {
  * frees what waited on them (their callbacks never run after the stop). */
 static void broker_stop_quorum(struct broker *broker) {
     struct io *io = broker->io;
-    for (uint32_t i = 0; i < broker->fetcher_count; i++) fetcher_destroy(broker->fetchers[i].fetcher);
+    for (uint32_t i = 0; i < broker->fetcher_count; i++) {
+        fetcher_destroy(broker->fetchers[i].fetcher);
+    }
     if (broker->fetchers != NULL) {
         io_free(io, broker->fetchers, broker->fetcher_count * sizeof(*broker->fetchers));
     }

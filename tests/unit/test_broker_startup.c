@@ -44,7 +44,9 @@ static void done_create(void *arg, int status, const void *body) {
     c->done = true;
     c->status = status;
     c->done_ns = sim_world_now_ns(world);
-    if (status == 0) c->error = ((const struct proto_create_topics_response *)body)->topics.items[0].error_code;
+    if (status == 0) {
+        c->error = ((const struct proto_create_topics_response *)body)->topics.items[0].error_code;
+    }
 }
 
 static void done_metadata(void *arg, int status, const void *body) {

@@ -8,8 +8,8 @@
  * stale current_leader_epoch is fenced (FENCED_LEADER_EPOCH) and the old leader's epoch is
  * gone; consumers never read at or above the HW (I-REPL-5, from the fetch_served trace);
  * the crashed leader restarts as a follower and catches up; a topic deleted through a
- * follower is gone from every broker; with min.insync.replicas=2 and two replicas down, acks=all is refused with
- * NOT_ENOUGH_REPLICAS (I-REPL-9) while acks=1 is still taken.
+ * follower is gone from every broker; with min.insync.replicas=2 and two replicas down,
+ * acks=all is refused with NOT_ENOUGH_REPLICAS (I-REPL-9) while acks=1 is still taken.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -16,7 +16,9 @@
  * The multi-node ones (check_cluster.c) read the trace events of docs/REPLICATION.md:
  *   I-REPL-3  log matching: two replicas' disk images hold the same batches below the
  *             smaller of their final HWs (each node's last `hw` event for the partition; the
- *             HW checkpoint if the node crashed after it).
+ *             HW checkpoint if the node crashed after it); and after every crash, the log
+ *             recovery left, below the HW the node had before the crash, matches every
+ *             other replica's final image (skipped once an unclean election is traced).
  *   I-REPL-4  leader completeness: `become_leader`'s leo >= the highest HW any leader of the
  *             partition exposed before (`hw` with leader=1), reset by an `unclean_election`.
  *   I-REPL-5  no read above HW: `fetch_served` to a consumer (replica -1) ends at or below

@@ -95,7 +95,8 @@ static int64_t final_hw(const struct trace *t, const struct li_log *log) {
 }
 
 static bool same_batch(const struct li_batch *a, const struct li_batch *b) {
-    return a->base_offset == b->base_offset && a->last_offset == b->last_offset &&
+    /* A batch whose CRC fails is not the batch its header claims to be. */
+    return a->crc_valid && b->crc_valid && a->base_offset == b->base_offset && a->last_offset == b->last_offset &&
            a->epoch == b->epoch && a->content_crc == b->content_crc &&
            (a->size_bytes == 0 || b->size_bytes == 0 || a->size_bytes == b->size_bytes);
 }
@@ -137,9 +138,73 @@ static int cmp_log_ptr(const void *x, const void *y) {
     return strcmp(a->node, b->node);
 }
 
+/* Whether an unclean election of the partition was traced: committed records may change. */
+static bool unclean_any(const struct trace *t, const char *topic, int32_t partition) {
+    for (size_t i = 0; t != NULL && i < t->count; i++) {
+        const struct trace_event *e = &t->events[i];
+        if (ev_is(e, "unclean_election") && strcmp(ev_str(e, "topic"), topic) == 0 &&
+            ev_int(e, "partition", -1) == partition)
+            return true;
+    }
+    return false;
+}
+
+/* The last `hw` of `node` for the partition before `before_ns`, or -1. */
+static int64_t hw_before(const struct trace *t, const char *node, const char *topic,
+                         int32_t partition, uint64_t before_ns) {
+    int64_t hw = -1;
+    for (size_t i = 0; t != NULL && i < t->count && t->events[i].time_ns < before_ns; i++) {
+        const struct trace_event *e = &t->events[i];
+        if (ev_is(e, "hw") && strcmp(e->node, node) == 0 &&
+            strcmp(ev_str(e, "topic"), topic) == 0 && ev_int(e, "partition", -1) == partition) {
+            hw = ev_int(e, "hw", -1);
+        }
+    }
+    return hw;
+}
+
+/* Compares replicas a and b (of one partition, on two nodes) below min(hw_a, hw_b, their
+ * LEOs) and records a violation; `when` says which state of `a` this is. */
+static void match_pair(struct check_result *out, const struct li_log *a, int64_t hw_a,
+                       const struct li_log *b, int64_t hw_b, const char *when) {
+    int64_t bound = MIN(MIN(hw_a, hw_b), MIN(li_log_end_offset(a), li_log_end_offset(b)));
+    int64_t start = MAX(a->log_start_offset, b->log_start_offset);
+    if (bound <= start) return;
+    out->checked_count++;
+    int64_t where = -1;
+    size_t ia = 0, ib = 0;
+    if (!logs_differ(a, b, start, bound, &where, &ia, &ib)) return;
+    out->violated = true;
+    if (out->violation_count++ > 0) return;
+    snprintf(out->node, sizeof(out->node), "%s", b->node);
+    snprintf(out->topic, sizeof(out->topic), "%s", a->topic);
+    out->partition = a->partition;
+    out->offset = where;
+    snprintf(out->summary, sizeof(out->summary),
+             "Replicas %s (%s) and %s of %s-%d differ at offset %" PRId64
+             ", below the smaller of their high watermarks (%" PRId64 ", %" PRId64
+             "): committed data must be identical on every replica.",
+             a->node, when, b->node, a->topic, a->partition, where, hw_a, hw_b);
+    const struct li_log *sides[2] = {a, b};
+    size_t idx[2] = {ia, ib};
+    for (int s = 0; s < 2; s++) {
+        const struct li_log *l = sides[s];
+        if (idx[s] < li_log_batch_count(l)) {
+            const struct li_batch *x = li_log_batch(l, idx[s]);
+            check_add_evidence(out, CHECK_EV_BATCH, idx[s],
+                               "%s: batch %" PRId64 "..%" PRId64 " epoch %d crc %08x", l->node,
+                               x->base_offset, x->last_offset, (int)x->epoch,
+                               (unsigned)x->content_crc);
+        } else {
+            check_add_evidence(out, CHECK_EV_NOTE, 0, "%s: no batch there (LEO %" PRId64 ")",
+                               l->node, li_log_end_offset(l));
+        }
+    }
+}
+
 void check_log_matching(const struct check_input *in, struct check_result *out) {
     check_result_init(out, "I-REPL-3");
-    if (in->logs == NULL || in->log_count < 2) return;
+    if (in->logs == NULL || in->log_count == 0) return;
     const struct li_log **logs = malloc(in->log_count * sizeof(*logs));
     int64_t *hws = malloc(in->log_count * sizeof(*hws));
     ASSERT(logs != NULL && hws != NULL);
@@ -148,45 +213,27 @@ void check_log_matching(const struct check_input *in, struct check_result *out) 
     qsort(logs, in->log_count, sizeof(*logs), cmp_log_ptr);
     for (size_t i = 0; i < in->log_count; i++)
         hws[i] = final_hw(in->trace, logs[i]);
+    /* At quiescence: every pair of final images. */
     for (size_t i = 0; i < in->log_count; i++) {
         for (size_t j = i + 1; j < in->log_count; j++) {
             const struct li_log *a = logs[i], *b = logs[j];
             if (strcmp(a->topic, b->topic) != 0 || a->partition != b->partition) break;
             if (strcmp(a->node, b->node) == 0) continue;
-            int64_t bound = MIN(MIN(hws[i], hws[j]), MIN(li_log_end_offset(a),
-                                                         li_log_end_offset(b)));
-            int64_t start = MAX(a->log_start_offset, b->log_start_offset);
-            if (bound <= start) continue;
-            out->checked_count++;
-            int64_t where = -1;
-            size_t ia = 0, ib = 0;
-            if (!logs_differ(a, b, start, bound, &where, &ia, &ib)) continue;
-            out->violated = true;
-            if (out->violation_count++ > 0) continue;
-            snprintf(out->node, sizeof(out->node), "%s", b->node);
-            snprintf(out->topic, sizeof(out->topic), "%s", a->topic);
-            out->partition = a->partition;
-            out->offset = where;
-            snprintf(out->summary, sizeof(out->summary),
-                     "Replicas %s and %s of %s-%d differ at offset %" PRId64
-                     ", below the smaller of their final high watermarks (%" PRId64 ", %" PRId64
-                     "): committed data must be identical on every replica.",
-                     a->node, b->node, a->topic, a->partition, where, hws[i], hws[j]);
-            const struct li_log *sides[2] = {a, b};
-            size_t idx[2] = {ia, ib};
-            for (int s = 0; s < 2; s++) {
-                const struct li_log *l = sides[s];
-                if (idx[s] < li_log_batch_count(l)) {
-                    const struct li_batch *x = li_log_batch(l, idx[s]);
-                    check_add_evidence(out, CHECK_EV_BATCH, idx[s],
-                                       "%s: batch %" PRId64 "..%" PRId64 " epoch %d crc %08x",
-                                       l->node, x->base_offset, x->last_offset, (int)x->epoch,
-                                       (unsigned)x->content_crc);
-                } else {
-                    check_add_evidence(out, CHECK_EV_NOTE, 0, "%s: no batch there (LEO %" PRId64
-                                       ")", l->node, li_log_end_offset(l));
-                }
-            }
+            match_pair(out, a, hws[i], b, hws[j], "final");
+        }
+    }
+    /* After every crash: what recovery left below the HW the node had applied before the
+     * crash against every other replica's final image (committed records never change). */
+    for (size_t r = 0; r < in->recovery_count; r++) {
+        const struct check_recovery *rec = &in->recoveries[r];
+        const struct li_log *a = rec->recovered;
+        if (a == NULL || unclean_any(in->trace, a->topic, a->partition)) continue;
+        int64_t hw_a = hw_before(in->trace, a->node, a->topic, a->partition, rec->crash_ns);
+        for (size_t j = 0; j < in->log_count; j++) {
+            const struct li_log *b = logs[j];
+            if (strcmp(a->topic, b->topic) != 0 || a->partition != b->partition) continue;
+            if (strcmp(a->node, b->node) == 0) continue;
+            match_pair(out, a, hw_a, b, hws[j], "recovered after its crash");
         }
     }
     free(hws);

@@ -7,6 +7,8 @@
  *    of epoch 2 never had) truncates to the leader's end offset of epoch 1 (10) and then
  *    holds the leader's log byte for byte, with the leader's HW (which moved because the
  *    follower's fetches count in the leader's ISR);
+ *  - when the leader answers an epoch the follower never had, the follower cuts to its own
+ *    end of the epoch below and asks again (KIP-279's second round), ending equal;
  *  - a Fetch answer cut in the middle of a batch appends only the whole batches before the
  *    cut, and the rest arrives with the next fetch;
  *  - a fenced epoch (the follower's epoch is older than the leader's) parks the partition:
@@ -519,6 +521,47 @@ static void test_leader_behind_is_retried(void **state) {
     world_stop(&w);
 }
 
+/* KIP-279's second round: the follower (epochs 1 and 3) does not know the leader's answer
+ * epoch 2, so it cuts to the end of its own epoch below (10) and asks again about epoch 1,
+ * whose end on the leader (8) is the divergence point. Leader: 0..7 @1, 8..11 @2, 12..15 @4;
+ * follower: 0..7 @1 (the same), 8..9 @1 and 10..14 @3 that the leader never had. */
+static void test_unknown_epoch_second_round(void **state) {
+    (void)state;
+    static struct world w;
+    world_start(&w, 29);
+    struct partition *lp = w.leader.partition;
+    uint8_t a[1 << 16], b[1 << 16];
+    size_t n = build(a, sizeof a, 8, 0, 1, "common");
+    assert_int_equal(partition_follower_append(lp, a, n, 0, 0, 0), 0);
+    assert_int_equal(partition_follower_append(w.fp, a, n, 0, 0, 0), 0);
+    n = build(a, sizeof a, 4, 8, 2, "epoch2");
+    assert_int_equal(partition_follower_append(lp, a, n, 0, 0, 0), 0);
+    assert_int_equal(partition_become_leader(lp, 4, 1, R12, 2, R12, 2, 0), 0);
+    leader_append(lp, 4);
+    assert_int_equal(partition_log_end(lp), 16);
+    n = build(b, sizeof b, 2, 8, 1, "lost-1");
+    assert_int_equal(partition_follower_append(w.fp, b, n, 0, 0, 0), 0);
+    n = build(b, sizeof b, 5, 10, 3, "lost-3");
+    assert_int_equal(partition_follower_append(w.fp, b, n, 0, 0, 0), 0);
+    assert_int_equal(partition_latest_epoch(w.fp), 3);
+    w.leader.epoch = 4;
+    assert_int_equal(partition_become_follower(w.fp, 1, 4, 1, R12, 2, R12, 2), 0);
+    world_fetch(&w, 4);
+    run_ms(w.sim, 3000);
+    assert_int_equal(w.leader.offsets_requests, 2);
+    assert_int_equal(partition_log_end(w.fp), 16);
+    size_t la = log_bytes(lp, a, sizeof a);
+    size_t lb = log_bytes(w.fp, b, sizeof b);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    int32_t e = -1;
+    int64_t end = -1;
+    log_end_offset_for_epoch(w.fp->log, 2, &e, &end);
+    assert_int_equal(e, 2);
+    assert_int_equal(end, 12);
+    world_stop(&w);
+}
+
 /* Four partitions of two topics added as t-0, u-1, t-1, u-0: one Fetch carries them all,
  * grouped by topic in order of first appearance (t-0,t-1,u-1,u-0), and each follower copy
  * ends equal to its leader's. */
@@ -762,6 +805,7 @@ int main(void) {
         cmocka_unit_test(test_fenced_epoch_parks),
         cmocka_unit_test(test_out_of_range_restarts_at_leader_log_start),
         cmocka_unit_test(test_leader_behind_is_retried),
+        cmocka_unit_test(test_unknown_epoch_second_round),
         cmocka_unit_test(test_many_partitions_one_fetch),
         cmocka_unit_test(test_silent_leader_times_out_and_reconnects),
         cmocka_unit_test(test_destroy_from_callback),

@@ -352,6 +352,9 @@ static int64_t batch_commit(struct controller *ctl, int *error) {
 
 static void park(struct controller *ctl, struct ctl_request *req, int64_t offset,
                  const void *response) {
+    /* Answers go out in append order; a request waiting on an older offset (a retried
+     * registration) simply waits for the tail too, which keeps the list sorted. */
+    if (ctl->parked_tail != NULL) offset = MAX(offset, ctl->parked_tail->wait_offset);
     req->wait_offset = offset;
     req->response = response;
     req->next = NULL;
@@ -387,35 +390,104 @@ static bool broker_usable(const struct metadata_image *image, int32_t id) {
     return b != NULL && !b->fenced;
 }
 
+/* Small sorted id-set helpers for ISR / ELR arrays. */
+static bool ids_has(const int32_t *ids, uint32_t count, int32_t id) {
+    for (uint32_t i = 0; i < count; i++) {
+        if (ids[i] == id) return true;
+    }
+    return false;
+}
+
+static void ids_remove(int32_t *ids, uint32_t *count, int32_t id) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < *count; i++) {
+        if (ids[i] != id) ids[n++] = ids[i];
+    }
+    *count = n;
+}
+
+static void ids_add(int32_t *ids, uint32_t *count, int32_t id) {
+    if (ids_has(ids, *count, id) || *count >= METADATA_REPLICAS_MAX) return;
+    ids[(*count)++] = id;
+    sort_ids(ids, *count);
+}
+
+/* min.insync.replicas of a topic: its override, else the cluster default. */
+static int32_t topic_min_isr(const struct controller *ctl, const struct metadata_topic *topic) {
+    int64_t v = ctl->config.min_insync_replicas;
+    for (uint32_t i = 0; i < topic->config_count; i++) {
+        if (strcmp(topic->configs[i].name, "min.insync.replicas") != 0) continue;
+        const char *c = topic->configs[i].value;
+        int64_t parsed = 0;
+        bool ok = *c != '\0';
+        for (; *c != '\0' && ok; c++) {
+            ok = *c >= '0' && *c <= '9' && parsed < 1000000;
+            parsed = parsed * 10 + (*c - '0');
+        }
+        if (ok) v = parsed;
+    }
+    return (int32_t)MAX(v, 1);
+}
+
+static bool partition_same(const struct metadata_partition *a, const struct metadata_partition *b) {
+    return a->leader == b->leader && a->isr_count == b->isr_count &&
+           a->elr_count == b->elr_count && a->unclean == b->unclean &&
+           memcmp(a->isr, b->isr, a->isr_count * sizeof(int32_t)) == 0 &&
+           memcmp(a->elr, b->elr, a->elr_count * sizeof(int32_t)) == 0;
+}
+
 /*
  * The new state of partition `p` when broker `gone` is fenced (gone >= 0), or when brokers
- * came back (gone = -1: try to give a leaderless partition a leader). Returns true when it
- * changed; `unclean` reports an unclean election.
+ * came back (gone = -1: try to give a leaderless partition a leader). `suspect` says `gone`
+ * restarted (a new incarnation registered) and may have lost unsynced data: it leaves the
+ * ELR and the ISR unless nobody else could ever lead (KIP-966's unclean-shutdown rule,
+ * without the registration field: every restart is treated as possibly unclean).
+ *
+ * ISR/ELR rules (KIP-966): a fenced member leaves the ISR; if that leaves the ISR below
+ * min.insync.replicas it joins the ELR (it has every committed record, because the HW
+ * cannot advance while the ISR is below min ISR); the last ISR member stays (Kafka's
+ * behaviour: it holds every committed record). A leader is chosen among live ISR members
+ * in assignment order, then live ELR members (it moves into the ISR), then — only with
+ * unclean.leader.election.enable — any live replica. Returns true when the state changed;
+ * `unclean` reports an unclean election.
  */
-static bool partition_reelect(struct controller *ctl, const struct metadata_partition *p,
-                              int32_t gone, struct metadata_partition *out, bool *unclean) {
+static bool partition_reelect(struct controller *ctl, const struct metadata_topic *topic,
+                              const struct metadata_partition *p, int32_t gone, bool suspect,
+                              struct metadata_partition *out, bool *unclean) {
     const struct metadata_image *image = &ctl->working;
     *out = *p;
     *unclean = false;
-    bool changed = false;
-    if (gone >= 0 && metadata_partition_in_isr(p, gone) && p->isr_count > 1) {
-        /* Kafka keeps the last ISR member even when it dies: it holds every committed
-         * record, and shrinking the ISR to nothing would lose that knowledge. */
-        uint32_t n = 0;
-        for (uint32_t i = 0; i < p->isr_count; i++) {
-            if (p->isr[i] != gone) out->isr[n++] = p->isr[i];
+    if (gone >= 0) {
+        if (suspect) ids_remove(out->elr, &out->elr_count, gone);
+        if (ids_has(out->isr, out->isr_count, gone)) {
+            if (out->isr_count > 1) {
+                ids_remove(out->isr, &out->isr_count, gone);
+                if (!suspect && (int32_t)out->isr_count < topic_min_isr(ctl, topic)) {
+                    ids_add(out->elr, &out->elr_count, gone);
+                }
+            } else if (suspect && out->elr_count > 0) {
+                /* The ELR holds everything committed; a restarted sole member may not. */
+                out->isr_count = 0;
+            }
         }
-        out->isr_count = n;
-        changed = true;
     }
-    bool leader_ok = out->leader >= 0 && out->leader != gone && broker_usable(image, out->leader);
+    bool leader_ok = out->leader >= 0 && out->leader != gone &&
+                     broker_usable(image, out->leader) &&
+                     ids_has(out->isr, out->isr_count, out->leader);
     if (!leader_ok) {
         int32_t leader = -1;
-        /* Preferred order: the assignment order, among live ISR members. */
         for (uint32_t i = 0; i < p->replica_count && leader < 0; i++) {
             int32_t r = p->replicas[i];
-            if (r != gone && metadata_partition_in_isr(out, r) && broker_usable(image, r)) {
+            if (r != gone && ids_has(out->isr, out->isr_count, r) && broker_usable(image, r)) {
                 leader = r;
+            }
+        }
+        for (uint32_t i = 0; i < p->replica_count && leader < 0; i++) {
+            int32_t r = p->replicas[i];
+            if (r != gone && ids_has(out->elr, out->elr_count, r) && broker_usable(image, r)) {
+                leader = r;
+                ids_remove(out->elr, &out->elr_count, r);
+                ids_add(out->isr, &out->isr_count, r);
             }
         }
         if (leader < 0 && ctl->config.unclean_leader_election_enable) {
@@ -426,6 +498,7 @@ static bool partition_reelect(struct controller *ctl, const struct metadata_part
             if (leader >= 0) {
                 out->isr[0] = leader;
                 out->isr_count = 1;
+                out->elr_count = 0;
                 *unclean = true;
             }
         }
@@ -433,16 +506,16 @@ static bool partition_reelect(struct controller *ctl, const struct metadata_part
             out->leader = leader;
             out->leader_epoch = p->leader_epoch + 1;
             out->unclean = *unclean;
-            changed = true;
         }
     }
-    if (changed) out->partition_epoch = p->partition_epoch + 1;
-    return changed;
+    if (partition_same(out, p)) return false;
+    out->partition_epoch = p->partition_epoch + 1;
+    return true;
 }
 
 /* Adds PartitionChange records for every partition affected by broker `gone` being fenced
- * (gone >= 0) or by brokers coming back (gone = -1). */
-static void reelect_all(struct controller *ctl, int32_t gone) {
+ * or restarting (gone >= 0, see partition_reelect) or by brokers coming back (gone = -1). */
+static void reelect_all(struct controller *ctl, int32_t gone, bool suspect) {
     const struct metadata_image *image = &ctl->working;
     for (uint32_t t = 0; t < image->topic_count; t++) {
         const struct metadata_topic *topic = &image->topics[t];
@@ -452,7 +525,7 @@ static void reelect_all(struct controller *ctl, int32_t gone) {
             if (gone < 0 && p->leader >= 0) continue;
             struct metadata_partition np;
             bool unclean = false;
-            if (!partition_reelect(ctl, p, gone, &np, &unclean)) continue;
+            if (!partition_reelect(ctl, topic, p, gone, suspect, &np, &unclean)) continue;
             struct metadata_record r;
             metadata_record_from_partition(&r, METADATA_RECORD_PARTITION_CHANGE, topic->name,
                                            &np);
@@ -486,7 +559,7 @@ static void expire_sessions(struct controller *ctl) {
         int error = 0;
         batch_commit(ctl, &error);
         if (error < 0) return;
-        reelect_all(ctl, gone);
+        reelect_all(ctl, gone, false);
         batch_commit(ctl, &error);
         if (error < 0) return;
     }
@@ -532,8 +605,7 @@ static int handle_registration(struct ctl_request *req) {
         return finish(req, -1, resp);
     }
     const struct metadata_broker *b = metadata_broker_find(&ctl->working, rq->broker_id);
-    if (b != NULL && memcmp(s->incarnation_id, rq->incarnation_id.bytes, 16) == 0 &&
-        s->epoch == b->epoch) {
+    if (b != NULL && memcmp(b->incarnation_id, rq->incarnation_id.bytes, 16) == 0) {
         /* A retry of the registration we already hold: same answer (KIP-631). */
         session_refresh(ctl, s);
         resp->broker_epoch = b->epoch;
@@ -547,11 +619,12 @@ static int handle_registration(struct ctl_request *req) {
     r.port = (uint16_t)rq->listeners.items[0].port;
     memcpy(r.incarnation_id, rq->incarnation_id.bytes, 16);
     batch_reset(ctl);
-    if (b != NULL && !b->fenced) {
-        /* A restarted broker: its new registration is fenced, so whatever it led moves.
-         * The moves come first in the batch, so a broker that has read up to its own
-         * registration has also read them. */
-        reelect_all(ctl, rq->broker_id);
+    if (b != NULL) {
+        /* A restarted broker: its new registration is fenced, so whatever it led moves,
+         * and it may have lost unsynced data, so it leaves ISRs and ELRs where others can
+         * lead. The moves come first in the batch, so a broker that has read up to its
+         * own registration has also read them. */
+        reelect_all(ctl, rq->broker_id, true);
     }
     batch_add(ctl, &r);
     memcpy(s->incarnation_id, rq->incarnation_id.bytes, 16);
@@ -605,7 +678,7 @@ static int handle_heartbeat(struct ctl_request *req) {
             return finish(req, -1, resp);
         }
         /* A returning broker may give leaderless partitions a leader again. */
-        reelect_all(ctl, -1);
+        reelect_all(ctl, -1, false);
         int64_t more = batch_commit(ctl, &error);
         if (more > last) last = more;
     }
@@ -685,8 +758,22 @@ static int handle_alter_partition(struct ctl_request *req) {
             }
             np.isr_count = (uint32_t)n;
             sort_ids(np.isr, np.isr_count);
-            bool same = np.isr_count == p->isr_count &&
-                        memcmp(np.isr, p->isr, np.isr_count * sizeof(int32_t)) == 0;
+            /* KIP-966: members leaving an ISR that is below min.insync.replicas become
+             * eligible leaders; an ISR at min ISR or above needs no ELR. */
+            const struct metadata_topic *topic = metadata_topic_find(&ctl->working, name);
+            for (uint32_t k = 0; k < np.isr_count; k++) {
+                ids_remove(np.elr, &np.elr_count, np.isr[k]);
+            }
+            if ((int32_t)np.isr_count < topic_min_isr(ctl, topic)) {
+                for (uint32_t k = 0; k < p->isr_count; k++) {
+                    if (!ids_has(np.isr, np.isr_count, p->isr[k])) {
+                        ids_add(np.elr, &np.elr_count, p->isr[k]);
+                    }
+                }
+            } else {
+                np.elr_count = 0;
+            }
+            bool same = partition_same(&np, p);
             if (!same) {
                 np.partition_epoch = p->partition_epoch + 1;
                 struct metadata_record r;

@@ -220,6 +220,7 @@ static int apply_register(struct metadata_image *image, int64_t offset,
     b->epoch = offset;
     snprintf(b->host, sizeof(b->host), "%s", r->host);
     b->port = r->port;
+    memcpy(b->incarnation_id, r->incarnation_id, sizeof(b->incarnation_id));
     /* A new registration is fenced until the broker proves it caught up (KIP-631). */
     b->fenced = true;
     return 0;
@@ -266,8 +267,9 @@ static int apply_topic(struct metadata_image *image, const struct metadata_recor
     return 0;
 }
 
-/* A partition state is well formed: replicas distinct, ISR a sorted subset of them, the
- * leader (when there is one) in the ISR, epochs non-negative. */
+/* A partition state is well formed: replicas distinct, ISR a sorted subset of them, ELR a
+ * sorted subset outside the ISR, the leader (when there is one) in the ISR, epochs
+ * non-negative. */
 static bool partition_state_valid(const struct metadata_record *r) {
     if (r->partition < 0 || r->replica_count == 0 || r->leader_epoch < 0 ||
         r->partition_epoch < 0) {
@@ -289,6 +291,22 @@ static bool partition_state_valid(const struct metadata_record *r) {
             found = found || r->replicas[j] == r->isr[i];
         }
         if (!found) {
+            return false;
+        }
+    }
+    for (uint32_t i = 0; i < r->elr_count; i++) {
+        if (i > 0 && r->elr[i] <= r->elr[i - 1]) {
+            return false;
+        }
+        bool replica = false;
+        bool in_isr = false;
+        for (uint32_t j = 0; j < r->replica_count; j++) {
+            replica = replica || r->replicas[j] == r->elr[i];
+        }
+        for (uint32_t j = 0; j < r->isr_count; j++) {
+            in_isr = in_isr || r->isr[j] == r->elr[i];
+        }
+        if (!replica || in_isr) {
             return false;
         }
     }

@@ -36,6 +36,7 @@ struct metadata_broker {
     uint16_t port;
     bool fenced;                     /* Fenced brokers lead nothing and are not in ISRs. */
     bool in_controlled_shutdown;
+    uint8_t incarnation_id[16];      /* Added (additive): the registering process's id. */
 };
 
 /* One partition's assignment and leadership (PartitionRecord + PartitionChangeRecords). */
@@ -49,6 +50,11 @@ struct metadata_partition {
     int32_t isr[METADATA_REPLICAS_MAX];      /* In-sync replicas, sorted ascending. */
     uint32_t isr_count;
     bool unclean;                    /* Its current leader came from an unclean election. */
+    /* Added (additive): eligible leader replicas (KIP-966), sorted ascending, never in the
+     * ISR. Replicas that left an ISR already below min.insync.replicas: they hold every
+     * committed record (the HW cannot advance below min ISR), so they may lead cleanly. */
+    int32_t elr[METADATA_REPLICAS_MAX];
+    uint32_t elr_count;
 };
 
 struct metadata_topic_config {

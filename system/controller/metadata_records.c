@@ -213,6 +213,7 @@ int metadata_record_encode(const struct metadata_record *record, uint8_t *buf, s
         put_ids(&w, record->replicas, record->replica_count);
         put_ids(&w, record->isr, record->isr_count);
         put_u8(&w, record->unclean ? 1 : 0);
+        put_ids(&w, record->elr, record->elr_count);
         break;
     case METADATA_RECORD_REMOVE_TOPIC:
         put_str(&w, record->topic, sizeof(record->topic) - 1);
@@ -282,6 +283,7 @@ int metadata_record_decode(const uint8_t *key, size_t key_len, const uint8_t *va
         get_ids(&r, out->replicas, &out->replica_count);
         get_ids(&r, out->isr, &out->isr_count);
         out->unclean = get_bool(&r);
+        get_ids(&r, out->elr, &out->elr_count);
         break;
     case METADATA_RECORD_REMOVE_TOPIC:
         get_str(&r, out->topic, sizeof(out->topic));
@@ -316,6 +318,9 @@ void metadata_record_to_partition(const struct metadata_record *record,
     memcpy(p->isr, record->isr, record->isr_count * sizeof(int32_t));
     p->isr_count = record->isr_count;
     p->unclean = record->unclean;
+    ASSERT(record->elr_count <= METADATA_REPLICAS_MAX);
+    memcpy(p->elr, record->elr, record->elr_count * sizeof(int32_t));
+    p->elr_count = record->elr_count;
 }
 
 void metadata_record_from_partition(struct metadata_record *record,
@@ -335,6 +340,8 @@ void metadata_record_from_partition(struct metadata_record *record,
     memcpy(record->isr, p->isr, p->isr_count * sizeof(int32_t));
     record->isr_count = p->isr_count;
     record->unclean = p->unclean;
+    memcpy(record->elr, p->elr, p->elr_count * sizeof(int32_t));
+    record->elr_count = p->elr_count;
 }
 
 void metadata_ids_format(const int32_t *ids, uint32_t count, char *buf, size_t size) {

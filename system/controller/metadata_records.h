@@ -11,7 +11,7 @@
  *     3 UnfenceBroker   broker_id i32, broker_epoch i64
  *     4 Topic           topic str, topic_id [16]
  *     5 Partition       topic str, partition i32, leader i32, leader_epoch i32,
- *                       partition_epoch i32, replicas ids, isr ids, unclean u8
+ *                       partition_epoch i32, replicas ids, isr ids, unclean u8, elr ids
  *     6 PartitionChange same fields as Partition: the whole new state of the partition
  *     7 RemoveTopic     topic str
  *     8 TopicConfig     topic str, name str, delete u8, value str
@@ -75,6 +75,8 @@ struct metadata_record {
     int32_t isr[METADATA_REPLICAS_MAX];
     uint32_t isr_count;
     bool unclean;
+    int32_t elr[METADATA_REPLICAS_MAX];   /* Eligible leader replicas (KIP-966). */
+    uint32_t elr_count;
     /* TopicConfig. */
     char config_name[METADATA_CONFIG_NAME_MAX];
     char config_value[METADATA_CONFIG_VALUE_MAX];

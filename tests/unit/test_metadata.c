@@ -5,7 +5,8 @@
  * version, key/value mismatch, bad booleans, too many ids, strings with NUL) is refused,
  * and metadata_image_apply handles every record type — registration (fenced until
  * unfenced, epoch = offset), fence/unfence of the current and a stale registration, topics
- * kept sorted, partitions added and changed, configs set and deleted, topic removal —
+ * kept sorted, partitions added and changed (eligible leader replicas outside the ISR),
+ * configs set and deleted, topic removal —
  * refuses contradicting records without changing the image, and copies are independent.
  */
 #include <errno.h>
@@ -175,6 +176,9 @@ static void test_round_trip_every_type(void **state) {
     };
     memset(rs[6].topic_id, 0, sizeof(rs[6].topic_id)); /* RemoveTopic carries only a name. */
     rs[5].unclean = true;
+    rs[5].elr[0] = 1;
+    rs[5].elr[1] = 2;
+    rs[5].elr_count = 2;
     for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
         round_trip(&rs[i]);
         assert_string_not_equal(metadata_record_type_name(rs[i].type), "?");
@@ -194,8 +198,10 @@ static void test_bytes_match_layout(void **state) {
     const int32_t one[] = {1};
     r = rec_partition(METADATA_RECORD_PARTITION, "t", 0, 1, 0, 0, 1, one, 1, one);
     n = metadata_record_encode(&r, value, sizeof(value));
+    /* type, version | "t" | partition 0 | leader 1 | epochs 0, 0 | replicas [1] | isr [1] |
+     * unclean 0 | elr [] */
     const uint8_t want_p[] = {5, 0, 0, 1, 't', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
-                              0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0};
+                              0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0};
     assert_int_equal(n, sizeof(want_p));
     assert_memory_equal(value, want_p, sizeof(want_p));
 }
@@ -385,6 +391,25 @@ static void test_image_topics_partitions_configs(void **state) {
     r = rec_partition(METADATA_RECORD_PARTITION_CHANGE, "b", 7, 1, 1, 1, 3, reps, 3, isr);
     assert_int_equal(metadata_image_apply(&image, off++, 3, &r), -EINVAL); /* No such index. */
     assert_int_equal(metadata_partition_find(&image, "b", 0)->leader_epoch, 0);
+
+    /* ELR members must be replicas outside the ISR, sorted. */
+    const int32_t isr_1[] = {1};
+    r = rec_partition(METADATA_RECORD_PARTITION_CHANGE, "b", 0, 1, 1, 1, 3, reps, 1, isr_1);
+    r.elr[0] = 1;
+    r.elr_count = 1;
+    assert_int_equal(metadata_image_apply(&image, off++, 3, &r), -EINVAL); /* In the ISR. */
+    r.elr[0] = 9;
+    assert_int_equal(metadata_image_apply(&image, off++, 3, &r), -EINVAL); /* Not a replica. */
+    r.elr[0] = 3;
+    r.elr[1] = 2;
+    r.elr_count = 2;
+    assert_int_equal(metadata_image_apply(&image, off++, 3, &r), -EINVAL); /* Unsorted. */
+    r.elr[0] = 2;
+    r.elr[1] = 3;
+    apply_ok(&image, off++, &r);
+    p = metadata_partition_find(&image, "b", 0);
+    assert_int_equal(p->elr_count, 2);
+    assert_int_equal(p->elr[1], 3);
 
     /* A change replaces the state. */
     r = rec_partition(METADATA_RECORD_PARTITION_CHANGE, "b", 0, 2, 1, 1, 3, reps, 2, isr_23);

@@ -52,8 +52,7 @@ static void set_where(struct check_result *r, const struct trace_event *e, const
 }
 
 /* The events named `name`, in trace order (a malloc'd array of pointers; *count set). */
-static const struct trace_event **collect(const struct trace *t, const char *name,
-                                          size_t *count) {
+static const struct trace_event **collect(const struct trace *t, const char *name, size_t *count) {
     *count = 0;
     if (t == NULL || t->count == 0) return NULL;
     size_t n = 0;
@@ -96,8 +95,9 @@ static int64_t final_hw(const struct trace *t, const struct li_log *log) {
 
 static bool same_batch(const struct li_batch *a, const struct li_batch *b) {
     /* A batch whose CRC fails is not the batch its header claims to be. */
-    return a->crc_valid && b->crc_valid && a->base_offset == b->base_offset && a->last_offset == b->last_offset &&
-           a->epoch == b->epoch && a->content_crc == b->content_crc &&
+    return a->crc_valid && b->crc_valid && a->base_offset == b->base_offset &&
+           a->last_offset == b->last_offset && a->epoch == b->epoch &&
+           a->content_crc == b->content_crc &&
            (a->size_bytes == 0 || b->size_bytes == 0 || a->size_bytes == b->size_bytes);
 }
 
@@ -191,10 +191,9 @@ static void match_pair(struct check_result *out, const struct li_log *a, int64_t
         const struct li_log *l = sides[s];
         if (idx[s] < li_log_batch_count(l)) {
             const struct li_batch *x = li_log_batch(l, idx[s]);
-            check_add_evidence(out, CHECK_EV_BATCH, idx[s],
-                               "%s: batch %" PRId64 "..%" PRId64 " epoch %d crc %08x", l->node,
-                               x->base_offset, x->last_offset, (int)x->epoch,
-                               (unsigned)x->content_crc);
+            check_add_evidence(
+                out, CHECK_EV_BATCH, idx[s], "%s: batch %" PRId64 "..%" PRId64 " epoch %d crc %08x",
+                l->node, x->base_offset, x->last_offset, (int)x->epoch, (unsigned)x->content_crc);
         } else {
             check_add_evidence(out, CHECK_EV_NOTE, 0, "%s: no batch there (LEO %" PRId64 ")",
                                l->node, li_log_end_offset(l));
@@ -336,8 +335,7 @@ void check_leader_completeness(const struct check_input *in, struct check_result
                  ", below the high watermark %" PRId64
                  " an earlier leader had exposed: committed records are missing from the new "
                  "leader.",
-                 b->e->node, b->topic, b->partition, ev_int(b->e, "epoch", -1), leo,
-                 first_true_hw);
+                 b->e->node, b->topic, b->partition, ev_int(b->e, "epoch", -1), leo, first_true_hw);
         cite_event(out, b->e);
         if (first_hw_event != SIZE_MAX) cite_event(out, evs[first_hw_event].e);
     }
@@ -393,8 +391,8 @@ static int cmp_hw_event(const void *x, const void *y) {
 }
 
 static bool same_hw_key(const struct hw_event *a, const struct hw_event *b) {
-    return a->partition == b->partition && a->epoch == b->epoch &&
-           strcmp(a->node, b->node) == 0 && strcmp(a->topic, b->topic) == 0;
+    return a->partition == b->partition && a->epoch == b->epoch && strcmp(a->node, b->node) == 0 &&
+           strcmp(a->topic, b->topic) == 0;
 }
 
 /* True when the trace holds an event named `name` in (from, to) (indices) that matches:
@@ -601,9 +599,8 @@ void check_one_leader_per_epoch(const struct check_input *in, struct check_resul
             snprintf(out->summary, sizeof(out->summary),
                      "Two leaders for %s-%d in leader epoch %" PRId64 ": %" PRId64 " (on %s) and "
                      "%" PRId64 " (on %s).",
-                     topic, p, ev_int(first_b, "leader_epoch", -1),
-                     ev_int(first_a, "leader", -1), first_a->node, ev_int(first_b, "leader", -1),
-                     first_b->node);
+                     topic, p, ev_int(first_b, "leader_epoch", -1), ev_int(first_a, "leader", -1),
+                     first_a->node, ev_int(first_b, "leader", -1), first_b->node);
         } else if (first_kind == 2) {
             snprintf(out->summary, sizeof(out->summary),
                      "Partition epoch %" PRId64 " of %s-%d reads as two different states (on "

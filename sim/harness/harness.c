@@ -38,7 +38,7 @@
 #define NS_PER_MS              1000000ULL
 #define NS_PER_S               1000000000ULL
 #define HARNESS_PORT           9092
-#define HARNESS_CONTROLLER_PORT 9093
+#define HARNESS_CTL_PORT       9093
 #define HARNESS_QUIET_NS       (5 * NS_PER_S)  /* After healing, before the final read. */
 #define HARNESS_NODES_MAX      (SCN_BROKERS_MAX + SCN_CONTROLLERS_MAX)
 #define HARNESS_VOTERS_MAX     9
@@ -190,10 +190,10 @@ static void quorum_voters(const struct scenario *scn, char *out, size_t out_len)
     for (int32_t i = 1; i <= voters && n < out_len; i++) {
         if (scn->controllers > 0) {
             n += (size_t)snprintf(out + n, out_len - n, "%s%d@q%d:%d", i > 1 ? "," : "",
-                                  1000 + i, i, HARNESS_CONTROLLER_PORT);
+                                  1000 + i, i, HARNESS_CTL_PORT);
         } else {
             n += (size_t)snprintf(out + n, out_len - n, "%s%d@n%d:%d", i > 1 ? "," : "", i, i,
-                                  HARNESS_CONTROLLER_PORT);
+                                  HARNESS_CTL_PORT);
         }
     }
 }
@@ -229,13 +229,14 @@ static int broker_configure(struct harness *h, struct h_broker *b, int32_t id, c
                              voter ? "controller.listener.names=CONTROLLER\n" : "");
         if (b->controller_only) {
             n += (size_t)snprintf(text + n, sizeof(text) - n, "listeners=CONTROLLER://:%d\n",
-                                  HARNESS_CONTROLLER_PORT);
+                                  HARNESS_CTL_PORT);
         } else {
+            char ctl[32] = "";
+            if (voter) snprintf(ctl, sizeof(ctl), ",CONTROLLER://:%d", HARNESS_CTL_PORT);
             n += (size_t)snprintf(text + n, sizeof(text) - n,
                                   "listeners=PLAINTEXT://:%d%s\n"
                                   "advertised.listeners=PLAINTEXT://%s:%d\n",
-                                  HARNESS_PORT, voter ? ",CONTROLLER://:9093" : "", b->name,
-                                  HARNESS_PORT);
+                                  HARNESS_PORT, ctl, b->name, HARNESS_PORT);
         }
     }
     for (size_t i = 0; i < h->scn.config_count && n < sizeof(text); i++) {
@@ -1058,8 +1059,9 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
         int32_t id = i + 1;
         if (i < h->scn.brokers) {
             snprintf(b->name, sizeof(b->name), "n%d", (int)((unsigned)(i + 1) % 100u));
-            bn += (size_t)snprintf(h->bootstrap + bn, sizeof(h->bootstrap) - MIN(bn, sizeof(h->bootstrap)),
-                                   "%s%s:%d", i > 0 ? "," : "", b->name, HARNESS_PORT);
+            size_t room = sizeof(h->bootstrap) - MIN(bn, sizeof(h->bootstrap));
+            bn += (size_t)snprintf(h->bootstrap + bn, room, "%s%s:%d", i > 0 ? "," : "", b->name,
+                                   HARNESS_PORT);
             bn = MIN(bn, sizeof(h->bootstrap) - 1);
         } else {
             int32_t j = i - h->scn.brokers + 1;

@@ -186,8 +186,8 @@ static void test_repl3_after_crash(void **state) {
     ev(&t, "sim", "fault", "kind=crash target=n2");
     ev(&t, "n2", "hw", "topic=t1 partition=0 hw=0 epoch=1 leader=0"); /* After restart. */
     struct check_recovery r = {.recovered = &rec.log, .crash_ns = crash_ns};
-    struct check_input in = {.trace = &t, .logs = &other.log, .log_count = 1,
-                             .recoveries = &r, .recovery_count = 1};
+    struct check_input in = {
+        .trace = &t, .logs = &other.log, .log_count = 1, .recoveries = &r, .recovery_count = 1};
     struct check_result out;
     /* Identical below 30: pass. A shorter recovered log (lost unsynced tail) passes too. */
     assert_int_equal(check_run("I-REPL-3", &in, &out), 0);
@@ -225,7 +225,7 @@ static void test_repl4(void **state) {
     ev(&t, "n1", "become_leader", "topic=t1 partition=0 epoch=1 leo=0 hw=0");
     ev(&t, "n1", "hw", "topic=t1 partition=0 hw=50 epoch=1 leader=1");
     size_t hw80 = ev(&t, "n1", "hw", "topic=t1 partition=0 hw=80 epoch=1 leader=1");
-    ev(&t, "n2", "hw", "topic=t1 partition=0 hw=90 epoch=1 leader=0"); /* Follower: ignored. */
+    ev(&t, "n2", "hw", "topic=t1 partition=0 hw=90 epoch=1 leader=0");  /* Follower: ignored. */
     ev(&t, "n1", "hw", "topic=t2 partition=0 hw=500 epoch=1 leader=1"); /* Another topic. */
     ev(&t, "n2", "become_leader", "topic=t1 partition=0 epoch=2 leo=80 hw=70");
     struct check_result r = run("I-REPL-4", &t, NULL, 0);
@@ -270,8 +270,8 @@ static void test_repl5(void **state) {
     struct check_result r = run("I-REPL-5", &t, NULL, 0);
     assert_false(r.violated);
     assert_int_equal(r.checked_count, 2);
-    size_t bad =
-        ev(&t, "n2", "fetch_served", "topic=t1 partition=0 offset=5 end=11 hw=10 replica=-1 epoch=1");
+    size_t bad = ev(&t, "n2", "fetch_served",
+                    "topic=t1 partition=0 offset=5 end=11 hw=10 replica=-1 epoch=1");
     r = run("I-REPL-5", &t, NULL, 0);
     assert_true(r.violated);
     assert_string_equal(r.node, "n2");
@@ -463,9 +463,8 @@ static void test_empty_inputs_pass(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repl3), cmocka_unit_test(test_repl3_after_crash),
-        cmocka_unit_test(test_repl4),
-        cmocka_unit_test(test_repl5), cmocka_unit_test(test_repl6),
-        cmocka_unit_test(test_repl6_truncate_below_hw),
+        cmocka_unit_test(test_repl4), cmocka_unit_test(test_repl5),
+        cmocka_unit_test(test_repl6), cmocka_unit_test(test_repl6_truncate_below_hw),
         cmocka_unit_test(test_ctrl1), cmocka_unit_test(test_ctrl2),
         cmocka_unit_test(test_ctrl3), cmocka_unit_test(test_empty_inputs_pass),
     };

@@ -76,7 +76,12 @@ int quorum_client_alter_partition(struct quorum_client *qc, const char *topic, i
  * Forwards a decoded admin request (struct proto_create_topics_request / _delete_topics_ /
  * _create_partitions_request, at the version the client used) to the active controller and
  * hands the decoded response body to `done` (status 0), or status < 0 (no controller within
- * the request's timeout). The response is valid only during the call.
+ * the request's timeout). The response is valid only during the call. The request must
+ * stay valid until `done` runs: it is encoded again for every retry. AlterConfigs (33) is
+ * forwarded too (topic resources; timeout = request.timeout.ms). A version above the
+ * codec's is sent at the codec's highest (the body structs are shared by all versions).
+ * Images reach on_update only once this broker has caught up with its own registration
+ * (Kafka's initial catch-up); quorum_client_image() shows the replay as it goes.
  */
 typedef void (*quorum_forward_fn)(void *arg, int status, const void *response);
 int quorum_client_forward(struct quorum_client *qc, int16_t api_key, int16_t version,

@@ -51,6 +51,7 @@
 #define BROKER_OUTPUT_BYTES_MAX (4u << 20)
 #define BROKER_TOPIC_CONFIG_FILE ".trial-topic-configs"
 #define BROKER_LOG_START_FILE "log-start-offset-checkpoint"
+#define BROKER_PARTITION_METADATA_FILE "partition.metadata" /* Kafka's: the topic id. */
 #define BROKER_OFFSETS_TOPIC "__consumer_offsets"
 #define BROKER_METADATA_TOPIC "__cluster_metadata" /* The controller's (raft.h RAFT_TOPIC). */
 #define BROKER_GROUP_RECORDS_MAX 4096 /* Records in one coordinator append. */
@@ -109,6 +110,7 @@ struct broker_topic {
      * fetch_leader[p] is the leader whose fetcher holds partition p (-1: none). */
     int32_t *fetch_leader;
     uint8_t topic_id[16];         /* From the metadata image (zero until seen there). */
+    char disk_topic_id[24];       /* Its replicas' partition.metadata at start ("": none). */
 };
 
 /* A fetcher per source broker (multi-broker mode), sorted by leader id. */
@@ -282,6 +284,41 @@ static int partition_dir(const struct broker *broker, const char *topic, int32_t
                          char *out, size_t cap) {
     int n = snprintf(out, cap, "%s/%s-%d", broker->dir, topic, index);
     return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * partition.metadata (Kafka's, KIP-516): the id of the topic a replica directory belongs to,
+ * so a topic deleted and recreated under the same name while this node was down is told
+ * apart from the old one's leftover directory.
+ */
+static int partition_metadata_path(const struct broker *broker, const char *topic, int32_t index,
+                                   char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s/%s-%d/%s", broker->dir, topic, index,
+                     BROKER_PARTITION_METADATA_FILE);
+    return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
+}
+
+/* The stored id ("" when the file is missing or unreadable). */
+static void partition_metadata_read(struct broker *broker, const char *topic, int32_t index,
+                                    char *out, size_t cap) {
+    ASSERT(cap >= 23);
+    out[0] = '\0';
+    char path[BROKER_PATH_MAX];
+    struct io_file *f = NULL;
+    if (partition_metadata_path(broker, topic, index, path, sizeof(path)) < 0) return;
+    if (io_file_open(broker->io, path, IO_OPEN_READ, &f) < 0) return;
+    char text[128];
+    int64_t n = io_file_pread(broker->io, f, text, sizeof(text) - 1, 0);
+    io_file_close(broker->io, f);
+    if (n <= 0) return;
+    text[n] = '\0';
+    const char *id = strstr(text, "topic_id: ");
+    if (id == NULL) return;
+    id += strlen("topic_id: ");
+    size_t len = strcspn(id, "\n");
+    if (len == 0 || len >= cap) return;
+    memcpy(out, id, len);
+    out[len] = '\0';
 }
 
 /* --- Topic configuration ------------------------------------------------------------- */
@@ -786,6 +823,13 @@ static int broker_load_topics(struct broker *broker) {
     for (uint32_t i = 0; rc == 0 && i < broker->topic_count; i++) {
         struct broker_topic *t = broker->topics[i];
         rc = topic_grow(broker, t, t->wanted_partitions, false, starts, start_count);
+        /* Every replica of a topic carries the same id: the first one found tells. */
+        for (int32_t p = 0; rc == 0 && p < t->partition_count && t->disk_topic_id[0] == '\0';
+             p++) {
+            if (t->partitions[p] == NULL) continue;
+            partition_metadata_read(broker, t->name, p, t->disk_topic_id,
+                                    sizeof(t->disk_topic_id));
+        }
     }
     dir_names_free(&names);
     io_free(io, starts, start_cap * sizeof(*starts));
@@ -1354,6 +1398,16 @@ static void replica_apply(struct broker *broker, struct broker_topic *t,
         }
         part = t->partitions[p];
     }
+    if (part->role == PARTITION_ROLE_NONE) {
+        /* First role in this process: record which topic (id) this directory holds. */
+        char path[BROKER_PATH_MAX], id[23], text[64];
+        broker_meta_cluster_id(t->topic_id, id);
+        int n = snprintf(text, sizeof(text), "version: 0\ntopic_id: %s\n", id);
+        ASSERT(n > 0 && (size_t)n < sizeof(text));
+        int rc = partition_metadata_path(broker, t->name, p, path, sizeof(path));
+        if (rc == 0) rc = log_checkpoint_write_text(broker->io, path, text, (size_t)n);
+        if (rc < 0) note_storage_error(broker, "partition.metadata", rc);
+    }
     bool offsets = strcmp(t->name, BROKER_OFFSETS_TOPIC) == 0;
     uint32_t replica_count = MIN(mp->replica_count, (uint32_t)PARTITION_REPLICAS_MAX);
     uint32_t isr_count = MIN(mp->isr_count, (uint32_t)PARTITION_REPLICAS_MAX);
@@ -1444,8 +1498,14 @@ static void broker_reconcile(struct broker *broker, const struct metadata_image 
         struct broker_topic *t = broker->topics[i];
         const struct metadata_topic *mt = metadata_topic_find(image, t->name);
         static const uint8_t zero_id[16];
-        bool recreated = mt != NULL && memcmp(t->topic_id, zero_id, 16) != 0 &&
-                         memcmp(t->topic_id, mt->id, 16) != 0;
+        bool recreated = false;
+        if (mt != NULL && memcmp(t->topic_id, zero_id, 16) != 0) {
+            recreated = memcmp(t->topic_id, mt->id, 16) != 0;
+        } else if (mt != NULL && t->disk_topic_id[0] != '\0') {
+            char image_id[23];
+            broker_meta_cluster_id(mt->id, image_id);
+            recreated = strcmp(image_id, t->disk_topic_id) != 0;
+        }
         if (mt != NULL && !recreated) continue;
         if (!caught_up && !recreated) {
             broker->removals_pending = true;

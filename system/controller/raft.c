@@ -527,11 +527,6 @@ static void resign(struct raft *raft, const char *why) {
 
 /* --- Commit ----------------------------------------------------------------------------- */
 
-static int cmp_desc_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 /* The leader's HW: the majority-th largest end offset among voters, once it covers the
  * leader-change record of this epoch (so every counted entry is of this epoch or before a
  * record of it). Never moves back. */
@@ -541,11 +536,11 @@ static void leader_update_hw(struct raft *raft) {
     for (uint32_t i = 0; i < raft->voter_count; i++) {
         ends[i] = raft->peers[i].self ? log_end(raft) : raft->peers[i].end_offset;
     }
-    /* Insertion sort, descending: at most 16 entries, no qsort callbacks needed. */
+    /* Insertion sort, descending: at most 16 entries. */
     for (uint32_t i = 1; i < raft->voter_count; i++) {
         int64_t v = ends[i];
         uint32_t j = i;
-        while (j > 0 && cmp_desc_i64(&ends[j - 1], &v) > 0) {
+        while (j > 0 && ends[j - 1] < v) {
             ends[j] = ends[j - 1];
             j--;
         }

@@ -131,6 +131,8 @@ int cluster_parse_bootstrap(const char *list, struct cluster_endpoint *out, size
     return (int)count;
 }
 
+static void cluster_check(const struct cluster *c);
+
 int cluster_create(struct io *io, const struct cluster_config *config, struct cluster **out) {
     struct cluster_endpoint eps[CLUSTER_BOOTSTRAP_MAX];
     int n;
@@ -161,6 +163,7 @@ int cluster_create(struct io *io, const struct cluster_config *config, struct cl
     }
     c->want_refresh = true;
     c->metadata_node = CLUSTER_NO_LEADER;
+    cluster_check(c);
     *out = c;
     return 0;
 }
@@ -180,6 +183,27 @@ void cluster_destroy(struct cluster *c) {
         }
     }
     io_free(c->io, c, sizeof(*c));
+}
+
+/* The table's invariants: ids unique, bootstrap entries always listed, a broken node has a
+ * connection to close, every topic's partition table sized to its count. O(nodes^2), with
+ * nodes <= 80: cheap enough to run after every change. */
+static void cluster_check(const struct cluster *c) {
+    for (size_t i = 0; i < CLUSTER_NODES_MAX; i++) {
+        const struct cluster_node *a = &c->nodes[i];
+        if (!a->used) continue;
+        ASSERT(a->id != CLUSTER_NO_LEADER);
+        ASSERT(a->id >= 0 || a->listed);
+        ASSERT(!a->broken || a->client != NULL);
+        for (size_t j = i + 1; j < CLUSTER_NODES_MAX; j++)
+            ASSERT(!c->nodes[j].used || c->nodes[j].id != a->id);
+    }
+    ASSERT(c->topic_count <= CLUSTER_TOPICS_MAX);
+    for (size_t t = 0; t < c->topic_count; t++) {
+        const struct cluster_topic *topic = &c->topics[t];
+        ASSERT(topic->partition_count >= 0 && topic->partition_count <= CLUSTER_PARTITIONS_MAX);
+        ASSERT((topic->partition_count == 0) == (topic->partitions == NULL));
+    }
 }
 
 static struct cluster_node *node_find(struct cluster *c, int32_t id) {
@@ -257,8 +281,10 @@ struct client *cluster_connection(struct cluster *c, int32_t node_id) {
     if (node == NULL || !node->listed || node->broken) return NULL;
     if (node->client == NULL) {
         if (io_now_ns(c->io) < node->retry_at_ns) return NULL;
+        ASSERT(node->host[0] != '\0' && node->port != 0);
         node->client = client_create(c->io, node->host, node->port, c->client_id);
     }
+    ASSERT(node->client != NULL);
     return node->client;
 }
 
@@ -394,6 +420,7 @@ static void on_metadata(void *arg, int status, const void *body) {
     apply_topics(c, r);
     c->version++;
     c->metadata_ok_ns = io_now_ns(c->io);
+    cluster_check(c);
 }
 
 static void send_metadata(struct cluster *c) {
@@ -435,6 +462,7 @@ static void reap(struct cluster *c) {
          * cluster_node_failed/cluster_refresh, which only mark. */
         if (cl != NULL) client_destroy(cl);
     }
+    cluster_check(c);
 }
 
 void cluster_poll(struct cluster *c) {
@@ -454,6 +482,7 @@ void cluster_poll(struct cluster *c) {
 
 int32_t cluster_pick_leader(struct cluster *c, struct cluster_route *routes, size_t count,
                             size_t start) {
+    ASSERT(routes != NULL || count == 0);
     int32_t target = CLUSTER_NO_LEADER;
     for (size_t k = 0; k < count && target == CLUSTER_NO_LEADER; k++) {
         const struct cluster_route *r = &routes[(start + k) % count];
@@ -466,6 +495,7 @@ int32_t cluster_pick_leader(struct cluster *c, struct cluster_route *routes, siz
         if (cluster_connection(c, leader) != NULL) target = leader;
     }
     if (target == CLUSTER_NO_LEADER) return target;
+    ASSERT(target >= 0); /* Only brokers lead; bootstrap pseudo ids never do. */
     for (size_t i = 0; i < count; i++) {
         if (routes[i].wanted) {
             int32_t leader = cluster_leader(c, routes[i].topic, routes[i].partition, NULL);

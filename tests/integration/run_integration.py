@@ -1050,7 +1050,10 @@ def case_trialctl_cluster(b, args):
         procs[0].wait(10)
         _wait(lambda: all(leader not in ("1", "-1") and "1" not in isr.split(",")
                           for _, leader, _, isr in describe()), 30, "leaders and ISRs without node 1")
-        r = run(ctl + ["consume", "mt", "--from-beginning", "--print-key", "--key-separator", ":"])
+        # --count: right after an election the new leader's high watermark may still be
+        # catching up, and consume without --count stops at the high watermark.
+        r = run(ctl + ["consume", "mt", "--from-beginning", "--print-key", "--key-separator", ":",
+                       "--count", "300", "--timeout-ms", "30000"], timeout=90)
         check(r.returncode == 0 and sorted(r.stdout.splitlines()) == sorted(keyed.splitlines()),
               "consume after the kill: %d lines %s" % (r.stdout.count("\n"), r.stderr))
         more = "".join("key-%d:val-%d\n" % (i, i) for i in range(300, 400))

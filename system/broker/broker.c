@@ -56,6 +56,7 @@
 #define BROKER_METADATA_TOPIC "__cluster_metadata" /* The controller's (raft.h RAFT_TOPIC). */
 #define BROKER_GROUP_RECORDS_MAX 4096 /* Records in one coordinator append. */
 #define BROKER_FETCHERS_MAX 1024      /* Source brokers followed at once. */
+#define METADATA_HOST_MAX_BROKER 256  /* = METADATA_HOST_MAX (metadata.h, multi-broker build). */
 #define BROKER_ADMIN_WAIT_TOPICS_MAX 1024 /* Topics one forwarded admin request waits for. */
 #define BROKER_ALTERS_MAX 100000      /* Outstanding AlterPartition requests. */
 #define BROKER_HELD_STREAMS_MAX 4096  /* Connections accepted before the broker is ready. */
@@ -117,6 +118,8 @@ struct broker_topic {
 struct broker_fetcher {
     int32_t leader_id;
     struct fetcher *fetcher;
+    char host[METADATA_HOST_MAX_BROKER]; /* The endpoint it fetches from. */
+    uint16_t port;
 };
 
 /* One outstanding AlterPartition (at most one per partition, Kafka's rule). */
@@ -1321,9 +1324,34 @@ static void fetcher_on_storage_error(void *arg, struct partition *partition, int
 /* The fetcher for `leader_id`, created on first use from the image's broker entry. */
 static struct fetcher *fetcher_for(struct broker *broker, int32_t leader_id,
                                    const struct metadata_image *image) {
-    struct broker_fetcher *entry = fetcher_entry(broker, leader_id);
-    if (entry != NULL) return entry->fetcher;
     const struct metadata_broker *mb = metadata_broker_find(image, leader_id);
+    struct broker_fetcher *entry = fetcher_entry(broker, leader_id);
+    if (entry != NULL && mb != NULL &&
+        (entry->port != mb->port || strcmp(entry->host, mb->host) != 0)) {
+        /* The leader came back on another endpoint: a new fetcher, its partitions re-added
+         * by the caller (whose fetch_leader entries are reset here). */
+        fetcher_destroy(entry->fetcher);
+        for (uint32_t i = 0; i < broker->topic_count; i++) {
+            struct broker_topic *t = broker->topics[i];
+            for (int32_t p = 0; p < t->partition_count; p++) {
+                if (t->fetch_leader[p] == leader_id) t->fetch_leader[p] = -1;
+            }
+        }
+        uint32_t at = (uint32_t)(entry - broker->fetchers);
+        memmove(&broker->fetchers[at], &broker->fetchers[at + 1],
+                (broker->fetcher_count - at - 1) * sizeof(*broker->fetchers));
+        broker->fetcher_count--;
+        if (broker->fetcher_count == 0) {
+            io_free(broker->io, broker->fetchers, sizeof(*broker->fetchers));
+            broker->fetchers = NULL;
+        } else {
+            broker->fetchers = io_realloc(broker->io, broker->fetchers,
+                                          (broker->fetcher_count + 1) * sizeof(*broker->fetchers),
+                                          broker->fetcher_count * sizeof(*broker->fetchers));
+        }
+        entry = NULL;
+    }
+    if (entry != NULL) return entry->fetcher;
     if (mb == NULL || broker->fetcher_count >= BROKER_FETCHERS_MAX) return NULL;
     struct fetcher_callbacks callbacks = {.on_progress = fetcher_on_progress,
                                           .on_storage_error = fetcher_on_storage_error,
@@ -1343,7 +1371,9 @@ static struct fetcher *fetcher_for(struct broker *broker, int32_t leader_id,
     while (at < broker->fetcher_count && broker->fetchers[at].leader_id < leader_id) at++;
     memmove(&broker->fetchers[at + 1], &broker->fetchers[at],
             (broker->fetcher_count - at) * sizeof(*broker->fetchers));
-    broker->fetchers[at] = (struct broker_fetcher){.leader_id = leader_id, .fetcher = f};
+    broker->fetchers[at] = (struct broker_fetcher){.leader_id = leader_id, .fetcher = f,
+                                                   .port = mb->port};
+    snprintf(broker->fetchers[at].host, sizeof(broker->fetchers[at].host), "%s", mb->host);
     broker->fetcher_count++;
     return f;
 }
@@ -1515,12 +1545,9 @@ static void broker_reconcile(struct broker *broker, const struct metadata_image 
     }
     for (uint32_t i = 0; i < image->topic_count; i++) {
         const struct metadata_topic *mt = &image->topics[i];
-        bool mine = false;
-        for (int32_t p = 0; p < mt->partition_count && !mine; p++) {
-            mine = metadata_partition_has_replica(&mt->partitions[p], me);
-        }
+        /* Every topic gets an entry, replicated here or not: DescribeConfigs and the
+         * NOT_LEADER_OR_FOLLOWER answers read it; only this node's replicas open. */
         struct broker_topic *t = topic_find(broker, mt->name);
-        if (t == NULL && !mine) continue;
         if (t == NULL) {
             if (broker->topic_count >= BROKER_TOPICS_MAX) continue;
             t = topic_insert(broker, mt->name);

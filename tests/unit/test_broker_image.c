@@ -11,7 +11,8 @@
  * an ISR of one, acks=all is refused with NOT_ENOUGH_REPLICAS (I-REPL-9) while acks=1 is
  * taken; Metadata lists the image's brokers and leaders; a topic recreated under a new id
  * while a node was down is not served from that node's old directory (partition.metadata).
- * Both brokers stop freeing every byte.
+ * A broker with no replica of a topic still describes its configs and answers Produce and
+ * Fetch with NOT_LEADER_OR_FOLLOWER. Both brokers stop freeing every byte.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -66,6 +67,7 @@ struct call {
     int32_t brokers;
     int32_t leader;
     int32_t node_id;
+    char value[32];
 };
 
 static bool count_record(void *arg, int64_t offset, int64_t ts, const uint8_t *key,
@@ -97,6 +99,13 @@ static void on_done(void *arg, int status, const void *body, int16_t api) {
         const struct proto_find_coordinator_response *r = body;
         c->error = r->error_code;
         c->node_id = r->node_id;
+    } else if (api == PROTO_API_DESCRIBE_CONFIGS) {
+        const struct proto_describe_configs_response *r = body;
+        c->error = r->results.items[0].error_code;
+        if (c->error == 0 && r->results.items[0].configs.count == 1) {
+            snprintf(c->value, sizeof(c->value), "%s",
+                     r->results.items[0].configs.items[0].value.str);
+        }
     } else if (api == PROTO_API_OFFSET_COMMIT) {
         const struct proto_offset_commit_response *r = body;
         c->error = r->topics.items[0].partitions.items[0].error_code;
@@ -197,6 +206,23 @@ static void metadata(int32_t from, struct call *c) {
 }
 
 DONE_FN(done_find, PROTO_API_FIND_COORDINATOR)
+DONE_FN(done_describe, PROTO_API_DESCRIBE_CONFIGS)
+
+static void describe_retention(int32_t to, struct call *c) {
+    struct proto_string key = PROTO_STR("retention.ms");
+    struct proto_describe_configs_resource r = {.resource_type = 2,
+                                                .resource_name = PROTO_STR(TOPIC)};
+    r.configuration_keys.items = &key;
+    r.configuration_keys.count = 1;
+    struct proto_describe_configs_request req = {.include_synonyms = false};
+    req.resources.items = &r;
+    req.resources.count = 1;
+    memset(c, 0, sizeof(*c));
+    struct client *cl = connect_to(to);
+    assert_int_equal(client_send(cl, PROTO_API_DESCRIBE_CONFIGS, 1, &req, done_describe, c), 0);
+    run_until_done(c, 5000);
+    client_destroy(cl);
+}
 DONE_FN(done_commit, PROTO_API_OFFSET_COMMIT)
 DONE_FN(done_offset_fetch, PROTO_API_OFFSET_FETCH)
 
@@ -459,8 +485,33 @@ static void test_recreated_topic_while_down(void **state) {
     world_stop();
 }
 
+/* A broker holding no replica of a topic still knows it: DescribeConfigs answers from the
+ * image's overrides, Produce and Fetch answer NOT_LEADER_OR_FOLLOWER (not UNKNOWN). */
+static void test_topic_known_without_replica(void **state) {
+    (void)state;
+    world_start();
+    img_partition.replica_count = 1; /* Only node 1. */
+    img_topic.config_count = 1;
+    snprintf(img_topic.configs[0].name, sizeof(img_topic.configs[0].name), "retention.ms");
+    snprintf(img_topic.configs[0].value, sizeof(img_topic.configs[0].value), "1234");
+    const int32_t only1[] = {1};
+    set_partition(1, 1, only1, 1);
+    fake_qc_publish();
+    run_ms(100);
+    struct call c;
+    describe_retention(2, &c);
+    assert_int_equal(c.error, 0);
+    assert_string_equal(c.value, "1234");
+    produce(2, 1, 1, &c);
+    assert_int_equal(c.error, 6);
+    fetch(2, -1, &c);
+    assert_int_equal(c.error, 6);
+    world_stop();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_topic_known_without_replica),
         cmocka_unit_test(test_recreated_topic_while_down),
         cmocka_unit_test(test_leader_follower_failover),
         cmocka_unit_test(test_coordinator_follows_offsets_leader),

@@ -3775,6 +3775,14 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
 
 uint16_t broker_port(const struct broker *broker) { return broker->port; }
 
+uint16_t broker_controller_port(const struct broker *broker) {
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker->controller != NULL) return controller_port(broker->controller);
+#endif
+    (void)broker;
+    return 0;
+}
+
 int broker_stop(struct broker *broker) {
     struct io *io = broker->io;
     if (broker->listener != NULL) io_listener_close(io, broker->listener);

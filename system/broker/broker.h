@@ -53,6 +53,8 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
 
 /* The port actually bound (useful with port 0). */
 uint16_t broker_port(const struct broker *broker);
+/* The port this node's controller listens on (useful with port 0), or 0 without one. */
+uint16_t broker_controller_port(const struct broker *broker);
 
 /* Clean shutdown: stops listening, closes connections, stops fetchers, the controller and
  * the quorum client, completes parked requests, flushes and closes every log, writes

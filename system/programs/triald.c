@@ -124,9 +124,15 @@ static int triald_main(struct triald *d, struct broker_config *config, int argc,
         fprintf(stderr, "triald: cannot start: %s\n", strerror(-rc));
         return 1;
     }
-    /* Tests wait for this line (and read the port from it with port 0). */
-    fprintf(stderr, "triald: started node %d on port %u\n", config->node_id,
-            broker_port(d->broker));
+    /* Tests wait for this line (and read the port from it with port 0). A controller-only
+     * node (process.roles=controller) has no client port: it names its controller's. */
+    if (broker_port(d->broker) == 0 && broker_controller_port(d->broker) != 0) {
+        fprintf(stderr, "triald: started node %d on port %u (controller)\n", config->node_id,
+                broker_controller_port(d->broker));
+    } else {
+        fprintf(stderr, "triald: started node %d on port %u\n", config->node_id,
+                broker_port(d->broker));
+    }
     rc = io_posix_run(d->io);
     if (rc < 0) fprintf(stderr, "triald: event loop failed: %s\n", strerror(-rc));
     int stop_rc = broker_stop(d->broker);

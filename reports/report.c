@@ -73,6 +73,41 @@ static bool op_is_evidence(const struct check_result *r, size_t op) {
     return false;
 }
 
+/* Leadership as the trace tells it (REPLICATION.md's events): every Raft leader, and who
+ * led the violation's partition in which epoch, and unclean elections of it (of every
+ * partition when the violation names none). */
+static bool leadership_event(const struct trace_event *e, const struct check_result *r) {
+    if (strcmp(e->name, "raft_leader") == 0) return true;
+    if (strcmp(e->name, "become_leader") != 0 && strcmp(e->name, "unclean_election") != 0) {
+        return false;
+    }
+    if (r->topic[0] == '\0' || r->partition < 0) return true;
+    const char *topic = trace_get_str(e, "topic");
+    int64_t p = -1;
+    return topic != NULL && strcmp(topic, r->topic) == 0 && trace_get_int(e, "partition", &p) &&
+           p == r->partition;
+}
+
+/* LEADERSHIP: the last REPORT_LEADERSHIP_MAX such events; nothing when the run had none
+ * (a single broker without a quorum). */
+static void leadership_section(FILE *f, const struct report_input *in) {
+    const struct trace *t = in->trace;
+    size_t count = 0;
+    for (size_t i = 0; t != NULL && i < t->count; i++)
+        count += leadership_event(&t->events[i], in->result) ? 1 : 0;
+    if (count == 0) return;
+    fprintf(f, "\nLEADERSHIP\n");
+    size_t skip = count > REPORT_LEADERSHIP_MAX ? count - REPORT_LEADERSHIP_MAX : 0;
+    if (skip > 0) fprintf(f, "  (%zu earlier)\n", skip);
+    char line[1024];
+    for (size_t i = 0, seen = 0; i < t->count; i++) {
+        const struct trace_event *e = &t->events[i];
+        if (!leadership_event(e, in->result) || seen++ < skip) continue;
+        trace_describe_event(e, line, sizeof(line));
+        fprintf(f, "  [event %zu] %s\n", i, line);
+    }
+}
+
 static bool event_is_evidence(const struct check_result *r, size_t event) {
     for (size_t i = 0; i < r->evidence_count; i++) {
         if (r->evidence[i].kind == CHECK_EV_EVENT && r->evidence[i].index == event) return true;
@@ -387,6 +422,7 @@ static void write_txt(FILE *f, const struct report_input *in, const struct rsel 
         fprintf(f, "  at %-8s %s\n", d, line);
     }
     if (faults == 0) fprintf(f, "  (none)\n");
+    leadership_section(f, in);
     fprintf(f, "\nLOG STATE\n");
     for (size_t i = 0; i < in->log_count; i++)
         log_line(f, &in->logs[i]);

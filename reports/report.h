@@ -6,7 +6,9 @@
  * history, the trace, the scenario (its fault schedule), each node's log state, the seed and
  * the one-line reproduction command — and writes a directory:
  *
- *   report.txt      the violation, evidence, reproduction, fault schedule, log states and
+ *   report.txt      the violation, evidence, reproduction, fault schedule, leadership
+ *                   (raft_leader, and become_leader / unclean_election of the partition), log
+ *                   states and
  *                   a trace excerpt, for the terminal;
  *   report.json     the same facts for tools (docs/REPORTS.md describes every key);
  *   report.html     the same for people, with two Graphviz pictures embedded as inline SVG:
@@ -39,6 +41,7 @@
 #define REPORT_DIAGRAM_ITEMS_MAX      80 /* Events, ops and faults drawn in the diagram. */
 #define REPORT_LOG_BATCHES_DRAWN_MAX  24 /* Batches per log in the picture (the last ones). */
 #define REPORT_LANES_MAX              48
+#define REPORT_LEADERSHIP_MAX         32 /* Leadership events listed in report.txt. */
 
 struct report_input {
     const struct check_result *result; /* Required: the violation (or a pass, for tests). */

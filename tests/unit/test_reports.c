@@ -3,7 +3,8 @@
  * a directory a person and a tool can act on:
  *  - report.txt, report.json, report.html, spacetime.svg, logs.svg and scenario.scn exist;
  *  - they carry the key facts: invariant name, summary, offset, seed, the reproduction
- *    command, the faults, the log state (offsets, epochs, HW/LEO) and the trace excerpt;
+ *    command, the faults, the leadership (Raft leaders, the leaders of the violation's
+ *    partition and no other), the log state (offsets, epochs, HW/LEO) and the trace excerpt;
  *  - report.json is well-formed JSON (checked here by a small strict validator, and again
  *    by Python's json.tool in the ctest test_reports_json_tool), even with quotes,
  *    backslashes and newlines in the data;
@@ -240,6 +241,18 @@ static void run_build(struct run *run, const char *odd_value) {
               (struct io_trace_field[]){IO_TF_S("topic", "t1"), IO_TF_I("partition", 0),
                                         IO_TF_I("epoch", 2)},
               3);
+    /* Leadership events (REPLICATION.md): the report lists the quorum's leaders and the
+     * leaders of the violation's partition, not of other partitions. */
+    trace_add(&run->t, 16 * MS, "q1", "raft_leader", (struct io_trace_field[]){IO_TF_I("epoch", 3)},
+              1);
+    trace_add(&run->t, 17 * MS, "n2", "become_leader",
+              (struct io_trace_field[]){IO_TF_S("topic", "t1"), IO_TF_I("partition", 0),
+                                        IO_TF_I("epoch", 2), IO_TF_I("leo", 3), IO_TF_I("hw", 3)},
+              5);
+    trace_add(&run->t, 17 * MS, "n3", "become_leader",
+              (struct io_trace_field[]){IO_TF_S("topic", "t1"), IO_TF_I("partition", 1),
+                                        IO_TF_I("epoch", 5), IO_TF_I("leo", 9), IO_TF_I("hw", 9)},
+              5);
     /* c1 (process 1) reads offsets 0..4 from n2, which has another value at offset 3. */
     size_t f = history_fetch_invoke(&run->h, 1, 20 * MS, "t1", 1, false);
     trace_add(&run->t, 20 * MS, "c1", "net_send",
@@ -327,6 +340,16 @@ static void test_report_files_and_facts(void **state) {
     assert_non_null(strstr(txt, "n2 t1/0: log start 0, HW 3, LEO 5"));
     assert_non_null(strstr(txt, "0..2 e1 | 3..3 e2 | 4..4 e2 BADCRC"));
     assert_non_null(strstr(txt, "n2 leader_change topic=t1 partition=0 epoch=2"));
+    char *lead = strstr(txt, "\nLEADERSHIP\n");
+    assert_non_null(lead);
+    char *log_state = strstr(txt, "\nLOG STATE\n");
+    assert_true(log_state != NULL && log_state > lead);
+    char *q1 = strstr(lead, "q1 raft_leader epoch=3");
+    char *n2 = strstr(lead, "n2 become_leader topic=t1 partition=0 epoch=2 leo=3 hw=3");
+    assert_true(q1 != NULL && q1 < log_state);
+    assert_true(n2 != NULL && n2 < log_state);
+    char *other = strstr(lead, "n3 become_leader");
+    assert_true(other == NULL || other > log_state); /* Another partition: not listed. */
     assert_non_null(strstr(txt, "[op 3] #3 proc0 produce t1/0 value=v3"));
     /* The operations around the violation are listed once each, in time order. */
     const char *ops = strstr(txt, "CLIENT OPERATIONS");

@@ -457,56 +457,62 @@ static bool partition_reelect(struct controller *ctl, const struct metadata_topi
     const struct metadata_image *image = &ctl->working;
     *out = *p;
     *unclean = false;
+    bool gone_in_isr = gone >= 0 && ids_has(p->isr, p->isr_count, gone);
     if (gone >= 0) {
         if (suspect) ids_remove(out->elr, &out->elr_count, gone);
-        if (ids_has(out->isr, out->isr_count, gone)) {
-            if (out->isr_count > 1) {
-                ids_remove(out->isr, &out->isr_count, gone);
-                if (!suspect && (int32_t)out->isr_count < topic_min_isr(ctl, topic)) {
-                    ids_add(out->elr, &out->elr_count, gone);
-                }
-            } else if (suspect && out->elr_count > 0) {
-                /* The ELR holds everything committed; a restarted sole member may not. */
-                out->isr_count = 0;
-            }
+        ids_remove(out->isr, &out->isr_count, gone);
+    }
+    /* The leader: the current one if still fine, else a live ISR member (assignment
+     * order), else a live ELR member, else — only if allowed — any live replica. */
+    int32_t leader = -1;
+    bool from_elr = false;
+    if (out->leader >= 0 && out->leader != gone && broker_usable(image, out->leader) &&
+        ids_has(out->isr, out->isr_count, out->leader)) {
+        leader = out->leader;
+    }
+    for (uint32_t i = 0; i < p->replica_count && leader < 0; i++) {
+        int32_t r = p->replicas[i];
+        if (r != gone && ids_has(out->isr, out->isr_count, r) && broker_usable(image, r)) {
+            leader = r;
         }
     }
-    bool leader_ok = out->leader >= 0 && out->leader != gone &&
-                     broker_usable(image, out->leader) &&
-                     ids_has(out->isr, out->isr_count, out->leader);
-    if (!leader_ok) {
-        int32_t leader = -1;
+    for (uint32_t i = 0; i < p->replica_count && leader < 0; i++) {
+        int32_t r = p->replicas[i];
+        if (r != gone && ids_has(out->elr, out->elr_count, r) && broker_usable(image, r)) {
+            leader = r;
+            from_elr = true;
+        }
+    }
+    if (from_elr) {
+        ids_remove(out->elr, &out->elr_count, leader);
+        ids_add(out->isr, &out->isr_count, leader);
+    }
+    if (leader < 0 && ctl->config.unclean_leader_election_enable) {
         for (uint32_t i = 0; i < p->replica_count && leader < 0; i++) {
             int32_t r = p->replicas[i];
-            if (r != gone && ids_has(out->isr, out->isr_count, r) && broker_usable(image, r)) {
-                leader = r;
-            }
+            if (r != gone && broker_usable(image, r)) leader = r;
         }
-        for (uint32_t i = 0; i < p->replica_count && leader < 0; i++) {
-            int32_t r = p->replicas[i];
-            if (r != gone && ids_has(out->elr, out->elr_count, r) && broker_usable(image, r)) {
-                leader = r;
-                ids_remove(out->elr, &out->elr_count, r);
-                ids_add(out->isr, &out->isr_count, r);
-            }
+        if (leader >= 0) {
+            out->isr[0] = leader;
+            out->isr_count = 1;
+            out->elr_count = 0;
+            *unclean = true;
         }
-        if (leader < 0 && ctl->config.unclean_leader_election_enable) {
-            for (uint32_t i = 0; i < p->replica_count && leader < 0; i++) {
-                int32_t r = p->replicas[i];
-                if (r != gone && broker_usable(image, r)) leader = r;
-            }
-            if (leader >= 0) {
-                out->isr[0] = leader;
-                out->isr_count = 1;
-                out->elr_count = 0;
-                *unclean = true;
-            }
+    }
+    if (gone_in_isr && !*unclean) {
+        if (out->isr_count == 0 && !(suspect && out->elr_count > 0)) {
+            /* Kafka keeps the last ISR member even when it dies: it holds every committed
+             * record. A restarted one is dropped only if an ELR member can take over. */
+            ids_add(out->isr, &out->isr_count, gone);
+        } else if (!suspect && (int32_t)out->isr_count < topic_min_isr(ctl, topic)) {
+            /* Left an ISR below min ISR: it has everything committed (KIP-966). */
+            ids_add(out->elr, &out->elr_count, gone);
         }
-        if (leader != out->leader) {
-            out->leader = leader;
-            out->leader_epoch = p->leader_epoch + 1;
-            out->unclean = *unclean;
-        }
+    }
+    if (leader != out->leader) {
+        out->leader = leader;
+        out->leader_epoch = p->leader_epoch + 1;
+        out->unclean = *unclean;
     }
     if (partition_same(out, p)) return false;
     out->partition_epoch = p->partition_epoch + 1;

@@ -15,7 +15,9 @@
  * replica cannot join an ISR (107). A leader whose ISR is only itself crashes: without
  * unclean election the partition is leaderless with the last ISR member kept, and leads
  * again (epoch + 1) when that broker re-registers and is unfenced; with it, the other
- * replica leads (ISR = itself, `unclean_election` traced once). Runs are seeded and
+ * replica leads (ISR = itself, `unclean_election` traced once). With min.insync.replicas 2,
+ * replicas leaving a too-small ISR become eligible leaders (KIP-966), lead cleanly when the
+ * leader dies, and leave the ELR when they restart. Runs are seeded and
  * deterministic: the same seed gives the same trace hash.
  */
 #include <errno.h>
@@ -737,6 +739,65 @@ static void test_fence_unclean_election(void **state) {
     fence_and_return(true);
 }
 
+/* KIP-966 with min.insync.replicas=2 and RF 2: the follower goes silent (paused past its
+ * session) and becomes an eligible leader replica; back with the same incarnation it
+ * stays eligible; when the leader then dies, the ELR member leads cleanly and the dead
+ * leader becomes eligible in turn, until it restarts (a new incarnation may have lost
+ * unsynced data) and leaves the ELR. */
+static void test_eligible_leader_replicas(void **state) {
+    (void)state;
+    struct world_state *ws = test_malloc(sizeof(*ws));
+    unclean_events = 0;
+    world_start(ws, 41, "min.insync.replicas=2\n");
+    sim_world_set_trace_hook(ws->world, count_unclean, NULL);
+    assert_true(run_until(ws, all_ready, NULL, 30000));
+    assert_int_equal(create_topic(ws, 0, "e", 1, 2), 0);
+    struct topic_wait tw = {"e", 1};
+    assert_true(run_until(ws, topic_everywhere, &tw, 10000));
+    const struct metadata_partition *p =
+        metadata_partition_find(quorum_client_image(ws->brokers[0].qc), "e", 0);
+    int32_t leader = p->leader;
+    struct node_state *lead = broker_by_id(ws, leader);
+    struct node_state *follow = broker_by_id(ws, leader == 11 ? 12 : 11);
+    int32_t follower = follow->id;
+
+    sim_node_pause(follow->node);
+    assert_true(run_until(ws, broker_fenced, &follower, 10000));
+    sim_node_resume(follow->node);
+    sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 2 * NS_PER_S);
+    p = metadata_partition_find(quorum_client_image(lead->qc), "e", 0);
+    assert_int_equal(p->leader, leader);
+    assert_int_equal(p->isr_count, 1);
+    assert_int_equal(p->isr[0], leader);
+    assert_int_equal(p->elr_count, 1);
+    assert_int_equal(p->elr[0], follower);
+    assert_false(metadata_broker_find(quorum_client_image(lead->qc), follower)->fenced);
+    int32_t epoch = p->leader_epoch;
+
+    sim_node_crash(lead->node);
+    lead->qc = NULL;
+    assert_true(run_until(ws, broker_fenced, &leader, 10000));
+    sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 500 * NS_PER_MS);
+    p = metadata_partition_find(quorum_client_image(follow->qc), "e", 0);
+    assert_int_equal(p->leader, follower);
+    assert_int_equal(p->leader_epoch, epoch + 1);
+    assert_false(p->unclean);
+    assert_int_equal(p->isr_count, 1);
+    assert_int_equal(p->isr[0], follower);
+    assert_int_equal(p->elr_count, 1);
+    assert_int_equal(p->elr[0], leader);
+    assert_int_equal(unclean_events, 0);
+
+    sim_node_restart(lead->node);
+    assert_true(run_until(ws, all_ready, NULL, 20000));
+    sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 500 * NS_PER_MS);
+    p = metadata_partition_find(quorum_client_image(follow->qc), "e", 0);
+    assert_int_equal(p->leader, follower);
+    assert_int_equal(p->elr_count, 0);
+    world_stop(ws);
+    test_free(ws);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_create_alter_fence),
@@ -744,6 +805,7 @@ int main(void) {
         cmocka_unit_test(test_admin_requests_and_errors),
         cmocka_unit_test(test_fence_clean_then_return),
         cmocka_unit_test(test_fence_unclean_election),
+        cmocka_unit_test(test_eligible_leader_replicas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

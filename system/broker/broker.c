@@ -190,6 +190,7 @@ struct broker {
     uint32_t held_count;
     io_timer_id ready_timer;
     bool caught_up_once;               /* Ready once: images now give roles. */
+    bool reconcile_again;              /* A replica failed to open or take its role. */
 };
 
 static bool broker_replicated(const struct broker *broker);
@@ -1423,7 +1424,9 @@ static void replica_apply(struct broker *broker, struct broker_topic *t,
     struct partition *part = t->partitions[p];
     if (part == NULL) {
         if (topic_open_partition(broker, t, p, true, NULL, 0) < 0) {
-            note_storage_error(broker, "open replica", -EIO);
+            /* A disk fault (say EIO while creating a segment): the housekeeping tries
+             * again, so the replica appears once the disk is healthy. */
+            broker->reconcile_again = true;
             return;
         }
         part = t->partitions[p];
@@ -1452,6 +1455,7 @@ static void replica_apply(struct broker *broker, struct broker_topic *t,
                                              now_ms);
             if (rc < 0) {
                 note_storage_error(broker, "become leader", rc);
+                broker->reconcile_again = true;
                 return;
             }
             trace_isr(broker, part, t->name); /* The ISR it leads with. */
@@ -1476,6 +1480,7 @@ static void replica_apply(struct broker *broker, struct broker_topic *t,
                                            mp->replicas, replica_count, mp->isr, isr_count);
         if (rc < 0) {
             note_storage_error(broker, "become follower", rc);
+            broker->reconcile_again = true;
             return;
         }
         partition_wake(broker, part); /* Parked produces and fetches now fail over. */
@@ -3585,9 +3590,13 @@ static void broker_housekeeping(void *arg) {
                 isr_maybe_propose(broker, t, t->partitions[p], now_ms);
             }
         }
-        /* Removals held back while the image replayed. */
-        if (broker->removals_pending && quorum_client_ready(broker->qc)) {
-            broker_reconcile(broker, quorum_client_image(broker->qc), true);
+        /* Removals held back while the image replayed; replicas a disk fault kept from
+         * opening. */
+        bool ready = quorum_client_ready(broker->qc);
+        if (broker->caught_up_once &&
+            (broker->reconcile_again || (broker->removals_pending && ready))) {
+            broker->reconcile_again = false;
+            broker_reconcile(broker, quorum_client_image(broker->qc), ready);
         }
         admin_waits_check(broker, false);
     }

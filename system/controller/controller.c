@@ -30,34 +30,34 @@
 #include "proto/proto.h"
 
 /* Kafka error codes used here. */
-#define KERR_NONE 0
+#define KERR_NONE                       0
 #define KERR_UNKNOWN_TOPIC_OR_PARTITION 3
-#define KERR_INVALID_TOPIC 17
-#define KERR_TOPIC_ALREADY_EXISTS 36
-#define KERR_INVALID_PARTITIONS 37
+#define KERR_INVALID_TOPIC              17
+#define KERR_TOPIC_ALREADY_EXISTS       36
+#define KERR_INVALID_PARTITIONS         37
 #define KERR_INVALID_REPLICATION_FACTOR 38
 #define KERR_INVALID_REPLICA_ASSIGNMENT 39
-#define KERR_INVALID_CONFIG 40
-#define KERR_NOT_CONTROLLER 41
-#define KERR_INVALID_REQUEST 42
-#define KERR_FENCED_LEADER_EPOCH 74
-#define KERR_STALE_BROKER_EPOCH 77
-#define KERR_INVALID_UPDATE_VERSION 95
-#define KERR_BROKER_ID_NOT_REGISTERED 102
-#define KERR_INELIGIBLE_REPLICA 107
+#define KERR_INVALID_CONFIG             40
+#define KERR_NOT_CONTROLLER             41
+#define KERR_INVALID_REQUEST            42
+#define KERR_FENCED_LEADER_EPOCH        74
+#define KERR_STALE_BROKER_EPOCH         77
+#define KERR_INVALID_UPDATE_VERSION     95
+#define KERR_BROKER_ID_NOT_REGISTERED   102
+#define KERR_INELIGIBLE_REPLICA         107
 
-#define CTL_SESSIONS_MAX 1024
-#define CTL_RECORDS_MAX 1024      /* Records appended by one request (one raft batch). */
-#define CTL_PARTITIONS_MAX 10000  /* Partitions of one topic created in one request. */
-#define CTL_ARENA_BYTES_MIN (64u << 10)
+#define CTL_SESSIONS_MAX       1024
+#define CTL_RECORDS_MAX        1024  /* Records appended by one request (one raft batch). */
+#define CTL_PARTITIONS_MAX     10000 /* Partitions of one topic created in one request. */
+#define CTL_ARENA_BYTES_MIN    (64u << 10)
 #define CTL_RESPONSE_BYTES_MAX (16u << 20)
-#define CTL_OUTPUT_BYTES_MAX (64u << 20)
-#define CTL_TICK_MS_MAX 100
+#define CTL_OUTPUT_BYTES_MAX   (64u << 20)
+#define CTL_TICK_MS_MAX        100
 
 struct ctl_session {
     int32_t id;
-    int64_t epoch;          /* Registration offset the deadline belongs to. */
-    uint64_t deadline_ns;   /* Fenced once io_now_ns passes this. */
+    int64_t epoch;        /* Registration offset the deadline belongs to. */
+    uint64_t deadline_ns; /* Fenced once io_now_ns passes this. */
     uint8_t incarnation_id[16];
 };
 
@@ -69,7 +69,7 @@ struct ctl_request {
     struct proto_arena arena;
     struct proto_request_header header;
     void *body;
-    const void *response;  /* Built at decision time, sent at commit. */
+    const void *response; /* Built at decision time, sent at commit. */
     int64_t wait_offset;
     struct ctl_request *next; /* Parked list, in append (offset) order. */
 };
@@ -158,7 +158,8 @@ static struct ctl_session *session_upsert(struct controller *ctl, int32_t id) {
     if (s != NULL) return s;
     if (ctl->session_count >= CTL_SESSIONS_MAX) return NULL;
     uint32_t at = 0;
-    while (at < ctl->session_count && ctl->sessions[at].id < id) at++;
+    while (at < ctl->session_count && ctl->sessions[at].id < id)
+        at++;
     memmove(&ctl->sessions[at + 1], &ctl->sessions[at],
             (ctl->session_count - at) * sizeof(ctl->sessions[0]));
     ctl->session_count++;
@@ -180,8 +181,8 @@ static void apply_batches(struct controller *ctl, const uint8_t *batches, size_t
         struct batch_header h;
         int rc = batch_check(batches + pos, len - pos, len - pos, &h);
         if (rc < 0) {
-            io_log(ctl->io, IO_LOG_ERROR, "controller: bad committed batch at byte %zu: %d",
-                   pos, rc);
+            io_log(ctl->io, IO_LOG_ERROR, "controller: bad committed batch at byte %zu: %d", pos,
+                   rc);
             return;
         }
         size_t total = batch_total_bytes(&h);
@@ -201,14 +202,14 @@ static void apply_batches(struct controller *ctl, const uint8_t *batches, size_t
                                (long long)offset);
                         continue;
                     }
-                    int arc = metadata_image_apply(&ctl->committed, offset,
-                                                   h.partition_leader_epoch, mr);
+                    int arc =
+                        metadata_image_apply(&ctl->committed, offset, h.partition_leader_epoch, mr);
                     if (arc < 0) {
                         io_log(ctl->io, IO_LOG_WARN, "controller: record %s at %lld skipped",
                                metadata_record_type_name(mr->type), (long long)offset);
                     }
-                    metadata_record_trace(ctl->io, offset, h.partition_leader_epoch, mr,
-                                          rec.value, (size_t)rec.value_len);
+                    metadata_record_trace(ctl->io, offset, h.partition_leader_epoch, mr, rec.value,
+                                          (size_t)rec.value_len);
                 }
             }
         }
@@ -283,15 +284,14 @@ static void ctl_on_become_leader(void *arg, int32_t epoch) {
         s->epoch = b->epoch;
         session_refresh(ctl, s);
     }
-    io_log(ctl->io, IO_LOG_INFO, "controller %d: active in epoch %d", ctl->config.node_id,
-           epoch);
+    io_log(ctl->io, IO_LOG_INFO, "controller %d: active in epoch %d", ctl->config.node_id, epoch);
 }
 
 static void ctl_on_resign(void *arg, int32_t epoch) {
     struct controller *ctl = arg;
     if (!ctl->active) return;
-    io_log(ctl->io, IO_LOG_INFO, "controller %d: no longer active (epoch %d)",
-           ctl->config.node_id, epoch);
+    io_log(ctl->io, IO_LOG_INFO, "controller %d: no longer active (epoch %d)", ctl->config.node_id,
+           epoch);
     ctl->active = false;
     metadata_image_free(&ctl->working);
     metadata_image_init(&ctl->working, ctl->io);
@@ -430,8 +430,8 @@ static int32_t topic_min_isr(const struct controller *ctl, const struct metadata
 }
 
 static bool partition_same(const struct metadata_partition *a, const struct metadata_partition *b) {
-    return a->leader == b->leader && a->isr_count == b->isr_count &&
-           a->elr_count == b->elr_count && a->unclean == b->unclean &&
+    return a->leader == b->leader && a->isr_count == b->isr_count && a->elr_count == b->elr_count &&
+           a->unclean == b->unclean &&
            memcmp(a->isr, b->isr, a->isr_count * sizeof(int32_t)) == 0 &&
            memcmp(a->elr, b->elr, a->elr_count * sizeof(int32_t)) == 0;
 }
@@ -533,8 +533,7 @@ static void reelect_all(struct controller *ctl, int32_t gone, bool suspect) {
             bool unclean = false;
             if (!partition_reelect(ctl, topic, p, gone, suspect, &np, &unclean)) continue;
             struct metadata_record r;
-            metadata_record_from_partition(&r, METADATA_RECORD_PARTITION_CHANGE, topic->name,
-                                           &np);
+            metadata_record_from_partition(&r, METADATA_RECORD_PARTITION_CHANGE, topic->name, &np);
             if (!batch_add(ctl, &r)) return;
             if (unclean) {
                 io_tracef(ctl->io, "unclean_election", IO_TF_S("topic", topic->name),
@@ -576,7 +575,8 @@ static void ctl_tick(void *arg) {
     ctl->tick = 0;
     if (ctl->stopping) return;
     if (ctl->active && raft_is_leader(ctl->raft)) expire_sessions(ctl);
-    int64_t period_ms = MIN((int64_t)CTL_TICK_MS_MAX, MAX(ctl->config.broker_session_timeout_ms / 4, 1));
+    int64_t period_ms =
+        MIN((int64_t)CTL_TICK_MS_MAX, MAX(ctl->config.broker_session_timeout_ms / 4, 1));
     ctl->tick = io_timer_start(ctl->io, io_now_ns(ctl->io) + ms_to_ns(period_ms), ctl_tick, ctl);
 }
 
@@ -749,7 +749,8 @@ static int handle_alter_partition(struct ctl_request *req) {
             for (int32_t k = 0; k < n; k++) {
                 int32_t id = rp->new_isr.items[k];
                 has_leader = has_leader || id == p->leader;
-                for (int32_t j = 0; j < k; j++) ok = ok && rp->new_isr.items[j] != id;
+                for (int32_t j = 0; j < k; j++)
+                    ok = ok && rp->new_isr.items[j] != id;
                 /* A new member must be a live replica; staying members are kept. */
                 if (!metadata_partition_has_replica(p, id) ||
                     (!metadata_partition_in_isr(p, id) && !broker_usable(&ctl->working, id))) {
@@ -864,8 +865,8 @@ static int handle_create_topics(struct ctl_request *req) {
             o->error_code = KERR_TOPIC_ALREADY_EXISTS;
             continue;
         }
-        int32_t partitions = t->num_partitions == -1 ? ctl->config.num_partitions
-                                                     : t->num_partitions;
+        int32_t partitions =
+            t->num_partitions == -1 ? ctl->config.num_partitions : t->num_partitions;
         int32_t rf = t->replication_factor == -1 ? ctl->config.default_replication_factor
                                                  : t->replication_factor;
         if (t->assignments.count > 0) {
@@ -885,9 +886,9 @@ static int handle_create_topics(struct ctl_request *req) {
         bool configs_ok = config_count <= METADATA_CONFIGS_MAX;
         for (int32_t c = 0; c < config_count && configs_ok; c++) {
             const struct proto_create_topics_request_config *cf = &t->configs.items[c];
-            configs_ok = str_fits(cf->name, METADATA_CONFIG_NAME_MAX - 1) && cf->name.len > 0 &&
-                         (cf->value.str == NULL ||
-                          str_fits(cf->value, METADATA_CONFIG_VALUE_MAX - 1));
+            configs_ok =
+                str_fits(cf->name, METADATA_CONFIG_NAME_MAX - 1) && cf->name.len > 0 &&
+                (cf->value.str == NULL || str_fits(cf->value, METADATA_CONFIG_VALUE_MAX - 1));
         }
         if (!configs_ok) {
             o->error_code = KERR_INVALID_CONFIG;
@@ -923,7 +924,8 @@ static int handle_create_topics(struct ctl_request *req) {
     int error = 0;
     int64_t last = batch_commit(ctl, &error);
     if (error < 0) {
-        for (int32_t i = 0; i < count; i++) resp->topics.items[i].error_code = KERR_NOT_CONTROLLER;
+        for (int32_t i = 0; i < count; i++)
+            resp->topics.items[i].error_code = KERR_NOT_CONTROLLER;
     }
     return finish(req, last, resp);
 }
@@ -968,7 +970,8 @@ static int handle_delete_topics(struct ctl_request *req) {
     int error = 0;
     int64_t last = batch_commit(ctl, &error);
     if (error < 0) {
-        for (int32_t i = 0; i < count; i++) resp->responses.items[i].error_code = KERR_NOT_CONTROLLER;
+        for (int32_t i = 0; i < count; i++)
+            resp->responses.items[i].error_code = KERR_NOT_CONTROLLER;
     }
     return finish(req, last, resp);
 }
@@ -1022,7 +1025,8 @@ static int handle_create_partitions(struct ctl_request *req) {
     int error = 0;
     int64_t last = batch_commit(ctl, &error);
     if (error < 0) {
-        for (int32_t i = 0; i < count; i++) resp->results.items[i].error_code = KERR_NOT_CONTROLLER;
+        for (int32_t i = 0; i < count; i++)
+            resp->results.items[i].error_code = KERR_NOT_CONTROLLER;
     }
     return finish(req, last, resp);
 }
@@ -1102,7 +1106,8 @@ static int handle_alter_configs(struct ctl_request *req) {
     int error = 0;
     int64_t last = batch_commit(ctl, &error);
     if (error < 0) {
-        for (int32_t i = 0; i < count; i++) resp->responses.items[i].error_code = KERR_NOT_CONTROLLER;
+        for (int32_t i = 0; i < count; i++)
+            resp->responses.items[i].error_code = KERR_NOT_CONTROLLER;
     }
     return finish(req, last, resp);
 }
@@ -1139,17 +1144,33 @@ static int ctl_on_request(void *arg, struct broker_conn *conn, uint32_t slot, ui
         return rc;
     }
     switch (req->header.api_key) {
-    case PROTO_API_API_VERSIONS: rc = handle_api_versions(req); break;
-    case PROTO_API_BROKER_REGISTRATION: rc = handle_registration(req); break;
-    case PROTO_API_BROKER_HEARTBEAT: rc = handle_heartbeat(req); break;
-    case PROTO_API_ALTER_PARTITION: rc = handle_alter_partition(req); break;
-    case PROTO_API_CREATE_TOPICS: rc = handle_create_topics(req); break;
-    case PROTO_API_DELETE_TOPICS: rc = handle_delete_topics(req); break;
-    case PROTO_API_CREATE_PARTITIONS: rc = handle_create_partitions(req); break;
-    case PROTO_API_ALTER_CONFIGS: rc = handle_alter_configs(req); break;
+    case PROTO_API_API_VERSIONS:
+        rc = handle_api_versions(req);
+        break;
+    case PROTO_API_BROKER_REGISTRATION:
+        rc = handle_registration(req);
+        break;
+    case PROTO_API_BROKER_HEARTBEAT:
+        rc = handle_heartbeat(req);
+        break;
+    case PROTO_API_ALTER_PARTITION:
+        rc = handle_alter_partition(req);
+        break;
+    case PROTO_API_CREATE_TOPICS:
+        rc = handle_create_topics(req);
+        break;
+    case PROTO_API_DELETE_TOPICS:
+        rc = handle_delete_topics(req);
+        break;
+    case PROTO_API_CREATE_PARTITIONS:
+        rc = handle_create_partitions(req);
+        break;
+    case PROTO_API_ALTER_CONFIGS:
+        rc = handle_alter_configs(req);
+        break;
     default:
-        rc = raft_handle_request(ctl->raft, req->header.api_key, req->header.api_version,
-                                 req->body, raft_respond, req);
+        rc = raft_handle_request(ctl->raft, req->header.api_key, req->header.api_version, req->body,
+                                 raft_respond, req);
         if (rc == 0) return 0; /* raft owns it until it responds. */
         io_log(ctl->io, IO_LOG_WARN, "controller: api %d not served; closing %s",
                req->header.api_key, broker_conn_peer(conn));
@@ -1166,7 +1187,10 @@ static void ctl_on_close(void *arg, struct broker_conn *conn, int reason) {
     (void)reason;
     struct ctl_conn *c = broker_conn_user(conn);
     if (c == NULL) return;
-    if (c->prev != NULL) c->prev->next = c->next; else ctl->conns = c->next;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        ctl->conns = c->next;
     if (c->next != NULL) c->next->prev = c->prev;
     broker_conn_set_user(conn, NULL);
     io_free(ctl->io, c, sizeof(*c));

@@ -16,8 +16,8 @@
 #include "base/base.h"
 #include "controller/metadata_records.h"
 
-#define METADATA_BROKERS_MAX 4096u
-#define METADATA_TOPICS_MAX 100000u
+#define METADATA_BROKERS_MAX    4096u
+#define METADATA_TOPICS_MAX     100000u
 #define METADATA_PARTITIONS_MAX 100000
 
 void metadata_image_init(struct metadata_image *image, struct io *io) {
@@ -159,8 +159,7 @@ const struct metadata_partition *metadata_partition_find(const struct metadata_i
     return i >= 0 ? &t->partitions[i] : NULL;
 }
 
-const struct metadata_broker *metadata_broker_find(const struct metadata_image *image,
-                                                   int32_t id) {
+const struct metadata_broker *metadata_broker_find(const struct metadata_image *image, int32_t id) {
     int64_t i = broker_search(image, id);
     return i >= 0 ? &image->brokers[i] : NULL;
 }
@@ -204,9 +203,9 @@ static int apply_register(struct metadata_image *image, int64_t offset,
         uint32_t at = (uint32_t)(-i - 1);
         if (image->broker_count == image->broker_cap) {
             uint32_t cap = image->broker_cap == 0 ? 4 : image->broker_cap * 2;
-            image->brokers = io_realloc(image->io, image->brokers,
-                                        image->broker_cap * sizeof(*image->brokers),
-                                        cap * sizeof(*image->brokers));
+            image->brokers =
+                io_realloc(image->io, image->brokers, image->broker_cap * sizeof(*image->brokers),
+                           cap * sizeof(*image->brokers));
             image->broker_cap = cap;
         }
         memmove(&image->brokers[at + 1], &image->brokers[at],
@@ -226,8 +225,7 @@ static int apply_register(struct metadata_image *image, int64_t offset,
     return 0;
 }
 
-static int apply_fence(struct metadata_image *image, const struct metadata_record *r,
-                       bool fenced) {
+static int apply_fence(struct metadata_image *image, const struct metadata_record *r, bool fenced) {
     int64_t i = broker_search(image, r->broker_id);
     if (i < 0) {
         return -EINVAL;
@@ -252,9 +250,9 @@ static int apply_topic(struct metadata_image *image, const struct metadata_recor
     uint32_t at = (uint32_t)(-i - 1);
     if (image->topic_count == image->topic_cap) {
         uint32_t cap = image->topic_cap == 0 ? 8 : image->topic_cap * 2;
-        image->topics = io_realloc(image->io, image->topics,
-                                   image->topic_cap * sizeof(*image->topics),
-                                   cap * sizeof(*image->topics));
+        image->topics =
+            io_realloc(image->io, image->topics, image->topic_cap * sizeof(*image->topics),
+                       cap * sizeof(*image->topics));
         image->topic_cap = cap;
     }
     memmove(&image->topics[at + 1], &image->topics[at],
@@ -334,8 +332,8 @@ static int apply_partition(struct metadata_image *image, const struct metadata_r
         }
         uint32_t at = (uint32_t)(-i - 1);
         size_t old_bytes = (size_t)t->partition_count * sizeof(*t->partitions);
-        t->partitions = io_realloc(image->io, t->partitions, old_bytes,
-                                   old_bytes + sizeof(*t->partitions));
+        t->partitions =
+            io_realloc(image->io, t->partitions, old_bytes, old_bytes + sizeof(*t->partitions));
         memmove(&t->partitions[at + 1], &t->partitions[at],
                 ((uint32_t)t->partition_count - at) * sizeof(*t->partitions));
         t->partition_count++;
@@ -399,14 +397,28 @@ int metadata_image_apply(struct metadata_image *image, int64_t offset, int32_t e
     image->controller_epoch = epoch;
     int rc = -EINVAL;
     switch (record->type) {
-    case METADATA_RECORD_REGISTER_BROKER: rc = apply_register(image, offset, record); break;
-    case METADATA_RECORD_FENCE_BROKER: rc = apply_fence(image, record, true); break;
-    case METADATA_RECORD_UNFENCE_BROKER: rc = apply_fence(image, record, false); break;
-    case METADATA_RECORD_TOPIC: rc = apply_topic(image, record); break;
+    case METADATA_RECORD_REGISTER_BROKER:
+        rc = apply_register(image, offset, record);
+        break;
+    case METADATA_RECORD_FENCE_BROKER:
+        rc = apply_fence(image, record, true);
+        break;
+    case METADATA_RECORD_UNFENCE_BROKER:
+        rc = apply_fence(image, record, false);
+        break;
+    case METADATA_RECORD_TOPIC:
+        rc = apply_topic(image, record);
+        break;
     case METADATA_RECORD_PARTITION:
-    case METADATA_RECORD_PARTITION_CHANGE: rc = apply_partition(image, record); break;
-    case METADATA_RECORD_REMOVE_TOPIC: rc = apply_remove_topic(image, record); break;
-    case METADATA_RECORD_TOPIC_CONFIG: rc = apply_topic_config(image, record); break;
+    case METADATA_RECORD_PARTITION_CHANGE:
+        rc = apply_partition(image, record);
+        break;
+    case METADATA_RECORD_REMOVE_TOPIC:
+        rc = apply_remove_topic(image, record);
+        break;
+    case METADATA_RECORD_TOPIC_CONFIG:
+        rc = apply_topic_config(image, record);
+        break;
     }
     ASSERT(image->broker_count <= image->broker_cap);
     ASSERT(image->topic_count <= image->topic_cap);

@@ -161,15 +161,24 @@ static void get_ids(struct rec_reader *r, int32_t *ids, uint32_t *count) {
 
 const char *metadata_record_type_name(int type) {
     switch (type) {
-    case METADATA_RECORD_REGISTER_BROKER: return "RegisterBroker";
-    case METADATA_RECORD_FENCE_BROKER: return "FenceBroker";
-    case METADATA_RECORD_UNFENCE_BROKER: return "UnfenceBroker";
-    case METADATA_RECORD_TOPIC: return "Topic";
-    case METADATA_RECORD_PARTITION: return "Partition";
-    case METADATA_RECORD_PARTITION_CHANGE: return "PartitionChange";
-    case METADATA_RECORD_REMOVE_TOPIC: return "RemoveTopic";
-    case METADATA_RECORD_TOPIC_CONFIG: return "TopicConfig";
-    default: return "?";
+    case METADATA_RECORD_REGISTER_BROKER:
+        return "RegisterBroker";
+    case METADATA_RECORD_FENCE_BROKER:
+        return "FenceBroker";
+    case METADATA_RECORD_UNFENCE_BROKER:
+        return "UnfenceBroker";
+    case METADATA_RECORD_TOPIC:
+        return "Topic";
+    case METADATA_RECORD_PARTITION:
+        return "Partition";
+    case METADATA_RECORD_PARTITION_CHANGE:
+        return "PartitionChange";
+    case METADATA_RECORD_REMOVE_TOPIC:
+        return "RemoveTopic";
+    case METADATA_RECORD_TOPIC_CONFIG:
+        return "TopicConfig";
+    default:
+        return "?";
     }
 }
 
@@ -323,9 +332,8 @@ void metadata_record_to_partition(const struct metadata_record *record,
     p->elr_count = record->elr_count;
 }
 
-void metadata_record_from_partition(struct metadata_record *record,
-                                    enum metadata_record_type type, const char *topic,
-                                    const struct metadata_partition *p) {
+void metadata_record_from_partition(struct metadata_record *record, enum metadata_record_type type,
+                                    const char *topic, const struct metadata_partition *p) {
     ASSERT(type == METADATA_RECORD_PARTITION || type == METADATA_RECORD_PARTITION_CHANGE);
     ASSERT(strlen(topic) <= METADATA_TOPIC_NAME_MAX);
     memset(record, 0, sizeof(*record));

@@ -47,8 +47,8 @@ enum metadata_record_type {
     METADATA_RECORD_REMOVE_TOPIC = 7,
     METADATA_RECORD_TOPIC_CONFIG = 8,
 };
-#define METADATA_RECORD_TYPE_MAX 8
-#define METADATA_RECORD_VERSION 0
+#define METADATA_RECORD_TYPE_MAX  8
+#define METADATA_RECORD_VERSION   0
 #define METADATA_RECORD_KEY_BYTES 2
 /* An upper bound on any encoded value (the largest is a Partition record). */
 #define METADATA_RECORD_VALUE_MAX 1024
@@ -58,8 +58,8 @@ struct metadata_record {
     enum metadata_record_type type;
     /* RegisterBroker, FenceBroker, UnfenceBroker. */
     int32_t broker_id;
-    int64_t broker_epoch;                 /* Fence/Unfence: the registration they act on. */
-    char host[METADATA_HOST_MAX];         /* Register: the advertised client listener. */
+    int64_t broker_epoch;         /* Fence/Unfence: the registration they act on. */
+    char host[METADATA_HOST_MAX]; /* Register: the advertised client listener. */
     uint16_t port;
     uint8_t incarnation_id[16];
     /* Topic, Partition, PartitionChange, RemoveTopic, TopicConfig. */
@@ -75,12 +75,12 @@ struct metadata_record {
     int32_t isr[METADATA_REPLICAS_MAX];
     uint32_t isr_count;
     bool unclean;
-    int32_t elr[METADATA_REPLICAS_MAX];   /* Eligible leader replicas (KIP-966). */
+    int32_t elr[METADATA_REPLICAS_MAX]; /* Eligible leader replicas (KIP-966). */
     uint32_t elr_count;
     /* TopicConfig. */
     char config_name[METADATA_CONFIG_NAME_MAX];
     char config_value[METADATA_CONFIG_VALUE_MAX];
-    bool config_delete;                   /* Removes the override instead of setting it. */
+    bool config_delete; /* Removes the override instead of setting it. */
 };
 
 /* A short name for a type ("RegisterBroker", ...), "?" for an unknown one. */
@@ -100,9 +100,8 @@ int metadata_record_decode(const uint8_t *key, size_t key_len, const uint8_t *va
 void metadata_record_to_partition(const struct metadata_record *record,
                                   struct metadata_partition *p);
 /* The reverse: a PartitionChange (or Partition) record for topic/partition state *p. */
-void metadata_record_from_partition(struct metadata_record *record,
-                                    enum metadata_record_type type, const char *topic,
-                                    const struct metadata_partition *p);
+void metadata_record_from_partition(struct metadata_record *record, enum metadata_record_type type,
+                                    const char *topic, const struct metadata_partition *p);
 
 /* "1,2,3": ids joined by commas into buf (always NUL-terminated; bounded by size). */
 void metadata_ids_format(const int32_t *ids, uint32_t count, char *buf, size_t size);

@@ -27,17 +27,17 @@
 #include "log/batch.h"
 #include "proto/proto.h"
 
-#define KERR_NOT_LEADER_OR_FOLLOWER 6
-#define KERR_REQUEST_TIMED_OUT 7
-#define KERR_NOT_CONTROLLER 41
-#define KERR_INVALID_REQUEST 42
-#define KERR_STALE_BROKER_EPOCH 77
+#define KERR_NOT_LEADER_OR_FOLLOWER   6
+#define KERR_REQUEST_TIMED_OUT        7
+#define KERR_NOT_CONTROLLER           41
+#define KERR_INVALID_REQUEST          42
+#define KERR_STALE_BROKER_EPOCH       77
 #define KERR_BROKER_ID_NOT_REGISTERED 102
 
-#define QC_OPS_MAX 4096
+#define QC_OPS_MAX           4096
 #define QC_ROTATE_BACKOFF_MS 50
 #define QC_FETCH_MAX_WAIT_MS 500
-#define QC_FETCH_MAX_BYTES (8 << 20)
+#define QC_FETCH_MAX_BYTES   (8 << 20)
 
 enum qc_op_kind { QC_OP_ALTER, QC_OP_FORWARD };
 
@@ -82,8 +82,8 @@ struct quorum_client {
     quorum_update_fn on_update;
     void *arg;
 
-    uint32_t target;          /* Index into config.voters. */
-    uint64_t gen;             /* Bumped at every rotation. */
+    uint32_t target; /* Index into config.voters. */
+    uint64_t gen;    /* Bumped at every rotation. */
     struct client *fetch_client;
     struct client *ctl_client;
     int32_t controller_id;
@@ -94,7 +94,7 @@ struct quorum_client {
     int64_t fetch_offset;
     bool fetch_in_flight;
 
-    int64_t broker_epoch;     /* -1 until registered. */
+    int64_t broker_epoch; /* -1 until registered. */
     bool register_in_flight;
     bool heartbeat_in_flight;
     bool fenced;
@@ -108,10 +108,10 @@ struct quorum_client {
     io_timer_id pump_timer;
     io_timer_id watchdog_timer;
     io_timer_id retry_timer;
-    uint64_t fetch_ok_gen;    /* Generation in which the target last answered a Fetch. */
-    uint64_t fetch_sent_ns;   /* When the Fetch in flight was sent. */
-    uint64_t ctl_sent_ns;     /* When the oldest unanswered control request was sent. */
-    uint32_t ctl_in_flight;   /* Control requests without an answer. */
+    uint64_t fetch_ok_gen;  /* Generation in which the target last answered a Fetch. */
+    uint64_t fetch_sent_ns; /* When the Fetch in flight was sent. */
+    uint64_t ctl_sent_ns;   /* When the oldest unanswered control request was sent. */
+    uint32_t ctl_in_flight; /* Control requests without an answer. */
 };
 
 static void qc_pump(struct quorum_client *qc);
@@ -146,7 +146,8 @@ static void qc_clients_close(struct quorum_client *qc) {
     qc->register_in_flight = false;
     qc->heartbeat_in_flight = false;
     qc->ctl_in_flight = 0;
-    for (struct qc_op *op = qc->ops_head; op != NULL; op = op->next) op->in_flight = false;
+    for (struct qc_op *op = qc->ops_head; op != NULL; op = op->next)
+        op->in_flight = false;
     struct client *f = qc->fetch_client;
     struct client *c = qc->ctl_client;
     qc->fetch_client = NULL;
@@ -190,8 +191,8 @@ static void qc_not_controller(struct quorum_client *qc) {
         return;
     }
     if (qc->retry_timer == 0 && !qc->stopping) {
-        qc->retry_timer = io_timer_start(
-            qc->io, io_now_ns(qc->io) + ms_to_ns(QC_ROTATE_BACKOFF_MS), qc_retry_now, qc);
+        qc->retry_timer = io_timer_start(qc->io, io_now_ns(qc->io) + ms_to_ns(QC_ROTATE_BACKOFF_MS),
+                                         qc_retry_now, qc);
     }
 }
 
@@ -261,9 +262,10 @@ static bool qc_apply_records(struct quorum_client *qc, const uint8_t *data, size
                                                (size_t)rec.value_len, &mr) == 0) {
                         if (metadata_image_apply(&qc->image, offset, h.partition_leader_epoch,
                                                  &mr) < 0) {
-                            io_log(qc->io, IO_LOG_WARN, "quorum client: record %s at %lld "
-                                   "skipped", metadata_record_type_name(mr.type),
-                                   (long long)offset);
+                            io_log(qc->io, IO_LOG_WARN,
+                                   "quorum client: record %s at %lld "
+                                   "skipped",
+                                   metadata_record_type_name(mr.type), (long long)offset);
                         }
                         metadata_record_trace(qc->io, offset, h.partition_leader_epoch, &mr,
                                               rec.value, (size_t)rec.value_len);
@@ -430,8 +432,8 @@ static void qc_send_register(struct quorum_client *qc) {
     req.features.items = NULL;
     req.features.count = 0;
     struct qc_call *call = qc_call_new(qc, QC_CALL_REGISTER, NULL);
-    int rc = client_send(qc->ctl_client, PROTO_API_BROKER_REGISTRATION, 0, &req,
-                         qc_register_done, call);
+    int rc =
+        client_send(qc->ctl_client, PROTO_API_BROKER_REGISTRATION, 0, &req, qc_register_done, call);
     if (rc < 0) {
         qc_call_unsent(call);
         qc_rotate(qc);
@@ -459,7 +461,10 @@ static void qc_heartbeat_done(void *arg, int status, const void *body) {
         return;
     }
     if (resp->error_code != 0) {
-        if (resp->error_code == KERR_NOT_CONTROLLER) qc_not_controller(qc); else qc_rotate(qc);
+        if (resp->error_code == KERR_NOT_CONTROLLER)
+            qc_not_controller(qc);
+        else
+            qc_rotate(qc);
         return;
     }
     qc->controller_id = qc_voter(qc)->id;
@@ -485,8 +490,8 @@ static void qc_send_heartbeat(struct quorum_client *qc) {
         .want_shut_down = false,
     };
     struct qc_call *call = qc_call_new(qc, QC_CALL_HEARTBEAT, NULL);
-    int rc = client_send(qc->ctl_client, PROTO_API_BROKER_HEARTBEAT, 0, &req, qc_heartbeat_done,
-                         call);
+    int rc =
+        client_send(qc->ctl_client, PROTO_API_BROKER_HEARTBEAT, 0, &req, qc_heartbeat_done, call);
     if (rc < 0) {
         qc_call_unsent(call);
         qc_rotate(qc);
@@ -502,21 +507,23 @@ static void qc_heartbeat_tick(void *arg) {
     if (qc->stopping) return;
     qc_send_heartbeat(qc);
     qc_pump(qc);
-    qc->heartbeat_timer =
-        io_timer_start(qc->io, io_now_ns(qc->io) + ms_to_ns(qc->config.broker_heartbeat_interval_ms),
-                       qc_heartbeat_tick, qc);
+    qc->heartbeat_timer = io_timer_start(
+        qc->io, io_now_ns(qc->io) + ms_to_ns(qc->config.broker_heartbeat_interval_ms),
+        qc_heartbeat_tick, qc);
 }
 
 /* --- Operations: AlterPartition and forwarded admin requests -------------------------- */
 
 static void qc_op_unlink(struct quorum_client *qc, struct qc_op *op) {
     struct qc_op **at = &qc->ops_head;
-    while (*at != NULL && *at != op) at = &(*at)->next;
+    while (*at != NULL && *at != op)
+        at = &(*at)->next;
     ASSERT(*at == op);
     *at = op->next;
     if (qc->ops_tail == op) {
         qc->ops_tail = NULL;
-        for (struct qc_op *o = qc->ops_head; o != NULL; o = o->next) qc->ops_tail = o;
+        for (struct qc_op *o = qc->ops_head; o != NULL; o = o->next)
+            qc->ops_tail = o;
     }
     qc->op_count--;
 }
@@ -565,7 +572,8 @@ static bool forward_not_controller(int16_t api_key, const void *body) {
         }
         return false;
     }
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -739,16 +747,18 @@ static struct qc_op *qc_op_add(struct quorum_client *qc, int64_t timeout_ms) {
     if (qc->op_count >= QC_OPS_MAX) return NULL;
     struct qc_op *op = io_calloc(qc->io, 1, sizeof(*op));
     op->deadline_ns = io_now_ns(qc->io) + ms_to_ns(timeout_ms);
-    if (qc->ops_tail != NULL) qc->ops_tail->next = op; else qc->ops_head = op;
+    if (qc->ops_tail != NULL)
+        qc->ops_tail->next = op;
+    else
+        qc->ops_head = op;
     qc->ops_tail = op;
     qc->op_count++;
     return op;
 }
 
 int quorum_client_alter_partition(struct quorum_client *qc, const char *topic, int32_t partition,
-                                  int32_t leader_epoch, int32_t partition_epoch,
-                                  const int32_t *isr, uint32_t isr_count,
-                                  quorum_alter_partition_fn done, void *arg) {
+                                  int32_t leader_epoch, int32_t partition_epoch, const int32_t *isr,
+                                  uint32_t isr_count, quorum_alter_partition_fn done, void *arg) {
     if (strlen(topic) > METADATA_TOPIC_NAME_MAX || isr_count == 0 ||
         isr_count > METADATA_REPLICAS_MAX) {
         return -EINVAL;
@@ -781,8 +791,10 @@ int quorum_client_forward(struct quorum_client *qc, int16_t api_key, int16_t ver
     case PROTO_API_CREATE_PARTITIONS:
         timeout_ms = ((const struct proto_create_partitions_request *)request)->timeout_ms;
         break;
-    case PROTO_API_ALTER_CONFIGS: break;
-    default: return -ENOTSUP;
+    case PROTO_API_ALTER_CONFIGS:
+        break;
+    default:
+        return -ENOTSUP;
     }
     if (timeout_ms <= 0) timeout_ms = qc->config.request_timeout_ms;
     /* The bodies are one struct for every version: ask the controller at a version the
@@ -827,9 +839,9 @@ int quorum_client_start(struct io *io, const struct quorum_client_config *config
     qc->target = (uint32_t)(io_random_u64(io) % qc->config.voter_count);
     qc_pump_soon(qc);
     qc->watchdog_timer = io_timer_start(io, io_now_ns(io) + 10 * NS_PER_MS, qc_watchdog, qc);
-    qc->heartbeat_timer = io_timer_start(
-        io, io_now_ns(io) + ms_to_ns(qc->config.broker_heartbeat_interval_ms), qc_heartbeat_tick,
-        qc);
+    qc->heartbeat_timer =
+        io_timer_start(io, io_now_ns(io) + ms_to_ns(qc->config.broker_heartbeat_interval_ms),
+                       qc_heartbeat_tick, qc);
     *out = qc;
     return 0;
 }

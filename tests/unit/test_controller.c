@@ -40,7 +40,7 @@
 #include "proto/proto.h"
 #include "sim/sim.h"
 
-#define VOTERS 3
+#define VOTERS  3
 #define BROKERS 2
 
 struct node_state {
@@ -225,9 +225,9 @@ static int16_t create_topic(struct world_state *ws, int b, const char *name, int
     req.topics.count = 1;
     req.timeout_ms = 30000;
     struct admin_call c = {0};
-    assert_int_equal(quorum_client_forward(ws->brokers[b].qc, PROTO_API_CREATE_TOPICS, 5, &req,
-                                           create_done, &c),
-                     0);
+    assert_int_equal(
+        quorum_client_forward(ws->brokers[b].qc, PROTO_API_CREATE_TOPICS, 5, &req, create_done, &c),
+        0);
     assert_false(c.done); /* Never from inside the call. */
     assert_true(run_until(ws, call_done, &c, 40000));
     assert_int_equal(c.status, 0);
@@ -274,15 +274,14 @@ static struct node_state *broker_by_id(struct world_state *ws, int32_t id) {
     return NULL;
 }
 
-static int16_t alter(struct world_state *ws, const char *topic, int32_t index,
-                     int32_t leader_epoch, int32_t partition_epoch, const int32_t *isr,
-                     uint32_t isr_count, int32_t leader, struct metadata_partition *out) {
+static int16_t alter(struct world_state *ws, const char *topic, int32_t index, int32_t leader_epoch,
+                     int32_t partition_epoch, const int32_t *isr, uint32_t isr_count,
+                     int32_t leader, struct metadata_partition *out) {
     struct alter_call c = {0};
     struct node_state *ns = broker_by_id(ws, leader);
     assert_non_null(ns);
     assert_int_equal(quorum_client_alter_partition(ns->qc, topic, index, leader_epoch,
-                                                   partition_epoch, isr, isr_count, alter_done,
-                                                   &c),
+                                                   partition_epoch, isr, isr_count, alter_done, &c),
                      0);
     assert_true(run_until(ws, alter_finished, &c, 40000));
     if (out != NULL) *out = c.committed;
@@ -352,9 +351,8 @@ static uint64_t scenario_basic(uint64_t seed) {
     assert_int_equal(committed.isr[0], p0.leader);
     /* Stale partition epoch, stale leader epoch. */
     int32_t both[2] = {11, 12};
-    assert_int_equal(alter(ws, "orders", 0, p0.leader_epoch, p0.partition_epoch, both, 2,
-                           p0.leader, NULL),
-                     95);
+    assert_int_equal(
+        alter(ws, "orders", 0, p0.leader_epoch, p0.partition_epoch, both, 2, p0.leader, NULL), 95);
     assert_int_equal(alter(ws, "orders", 0, p0.leader_epoch - 1, p0.partition_epoch + 1, both, 2,
                            p0.leader, NULL),
                      74);
@@ -491,8 +489,8 @@ static int16_t raw_register(struct world_state *ws, int32_t voter, int32_t broke
     req.listeners.items = &l;
     req.listeners.count = 1;
     struct raw_call c = {0};
-    assert_int_equal(
-        client_send(cl, PROTO_API_BROKER_REGISTRATION, 0, &req, raw_register_done, &c), 0);
+    assert_int_equal(client_send(cl, PROTO_API_BROKER_REGISTRATION, 0, &req, raw_register_done, &c),
+                     0);
     assert_true(run_until(ws, raw_done, &c, 5000));
     assert_int_equal(c.status, 0);
     client_destroy(cl);
@@ -519,9 +517,8 @@ static bool forward_finished(struct world_state *ws, void *arg) {
 
 static void forward(struct world_state *ws, int16_t api_key, int16_t version, const void *req) {
     struct forward_call c = {0};
-    assert_int_equal(quorum_client_forward(ws->brokers[0].qc, api_key, version, req, forward_done,
-                                           &c),
-                     0);
+    assert_int_equal(
+        quorum_client_forward(ws->brokers[0].qc, api_key, version, req, forward_done, &c), 0);
     assert_true(run_until(ws, forward_finished, &c, 40000));
     assert_int_equal(c.status, 0);
 }
@@ -595,8 +592,10 @@ static void test_admin_requests_and_errors(void **state) {
     forward(ws, PROTO_API_CREATE_PARTITIONS, 1, &preq);
     struct topic_wait tw = {"t", 5};
     assert_true(run_until(ws, topic_everywhere, &tw, 10000));
-    const struct metadata_topic *mt = metadata_topic_find(quorum_client_image(ws->brokers[1].qc), "t");
-    for (int32_t i = 0; i < 5; i++) assert_int_equal(mt->partitions[i].replica_count, 2);
+    const struct metadata_topic *mt =
+        metadata_topic_find(quorum_client_image(ws->brokers[1].qc), "t");
+    for (int32_t i = 0; i < 5; i++)
+        assert_int_equal(mt->partitions[i].replica_count, 2);
 
     /* AlterConfigs replaces the override set: retention.ms goes, cleanup.policy comes. */
     struct proto_alter_configs_config ac = {.name = PROTO_STR("cleanup.policy"),
@@ -679,8 +678,7 @@ static void fence_and_return(bool unclean) {
     assert_int_equal(alter(ws, "u", 0, p.leader_epoch, p.partition_epoch, only, 1, leader, &p), 0);
     /* A fenced or foreign replica cannot join the ISR. */
     int32_t foreign[2] = {leader, 77};
-    assert_int_equal(alter(ws, "u", 0, p.leader_epoch, p.partition_epoch, foreign, 2, leader,
-                           NULL),
+    assert_int_equal(alter(ws, "u", 0, p.leader_epoch, p.partition_epoch, foreign, 2, leader, NULL),
                      107);
 
     struct node_state *dead = broker_by_id(ws, leader);

@@ -63,8 +63,7 @@ static struct metadata_record rec_register(int32_t id, const char *host, uint16_
     return r;
 }
 
-static struct metadata_record rec_fence(enum metadata_record_type type, int32_t id,
-                                        int64_t epoch) {
+static struct metadata_record rec_fence(enum metadata_record_type type, int32_t id, int64_t epoch) {
     struct metadata_record r;
     memset(&r, 0, sizeof(r));
     r.type = type;
@@ -201,7 +200,7 @@ static void test_bytes_match_layout(void **state) {
     /* type, version | "t" | partition 0 | leader 1 | epochs 0, 0 | replicas [1] | isr [1] |
      * unclean 0 | elr [] */
     const uint8_t want_p[] = {5, 0, 0, 1, 't', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
-                              0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0};
+                              0, 0, 0, 0, 1,   0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0};
     assert_int_equal(n, sizeof(want_p));
     assert_memory_equal(value, want_p, sizeof(want_p));
 }
@@ -378,12 +377,10 @@ static void test_image_topics_partitions_configs(void **state) {
     r = rec_partition(METADATA_RECORD_PARTITION, "nope", 0, 1, 0, 0, 3, reps, 3, isr);
     assert_int_equal(metadata_image_apply(&image, off++, 3, &r), -EINVAL);
     const int32_t isr_unsorted[] = {2, 1};
-    r = rec_partition(METADATA_RECORD_PARTITION_CHANGE, "b", 0, 1, 1, 1, 3, reps, 2,
-                      isr_unsorted);
+    r = rec_partition(METADATA_RECORD_PARTITION_CHANGE, "b", 0, 1, 1, 1, 3, reps, 2, isr_unsorted);
     assert_int_equal(metadata_image_apply(&image, off++, 3, &r), -EINVAL);
     const int32_t isr_foreign[] = {1, 9};
-    r = rec_partition(METADATA_RECORD_PARTITION_CHANGE, "b", 0, 1, 1, 1, 3, reps, 2,
-                      isr_foreign);
+    r = rec_partition(METADATA_RECORD_PARTITION_CHANGE, "b", 0, 1, 1, 1, 3, reps, 2, isr_foreign);
     assert_int_equal(metadata_image_apply(&image, off++, 3, &r), -EINVAL);
     const int32_t isr_23[] = {2, 3};
     r = rec_partition(METADATA_RECORD_PARTITION_CHANGE, "b", 0, 1, 1, 1, 3, reps, 2, isr_23);

@@ -94,6 +94,7 @@ struct controller {
     struct ctl_request *parked_head, *parked_tail;
     struct ctl_conn *conns;
     io_timer_id tick;
+    uint64_t last_tick_ns; /* When ctl_tick last ran (0 before the first). */
     bool stopping;
     /* Scratch for building one batch of records (values back to back). */
     struct raft_record records[CTL_RECORDS_MAX];
@@ -574,10 +575,25 @@ static void ctl_tick(void *arg) {
     struct controller *ctl = arg;
     ctl->tick = 0;
     if (ctl->stopping) return;
-    if (ctl->active && raft_is_leader(ctl->raft)) expire_sessions(ctl);
+    uint64_t now = io_now_ns(ctl->io);
     int64_t period_ms =
         MIN((int64_t)CTL_TICK_MS_MAX, MAX(ctl->config.broker_session_timeout_ms / 4, 1));
-    ctl->tick = io_timer_start(ctl->io, io_now_ns(ctl->io) + ms_to_ns(period_ms), ctl_tick, ctl);
+    /* A tick far later than planned means this node stood still (a pause, a starved
+     * loop): the brokers could not reach us meanwhile, so their silence proves nothing.
+     * Give everyone a fresh session rather than fencing the whole cluster at once. */
+    bool stalled = ctl->last_tick_ns != 0 &&
+                   now - ctl->last_tick_ns > ms_to_ns(ctl->config.broker_session_timeout_ms / 2);
+    ctl->last_tick_ns = now;
+    if (stalled) {
+        io_log(ctl->io, IO_LOG_INFO, "controller %d: stalled; broker sessions renewed",
+               ctl->config.node_id);
+        for (uint32_t i = 0; i < ctl->session_count; i++) {
+            session_refresh(ctl, &ctl->sessions[i]);
+        }
+    } else if (ctl->active && raft_is_leader(ctl->raft)) {
+        expire_sessions(ctl);
+    }
+    ctl->tick = io_timer_start(ctl->io, now + ms_to_ns(period_ms), ctl_tick, ctl);
 }
 
 /* --- Handlers ------------------------------------------------------------------------- */

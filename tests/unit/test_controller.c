@@ -17,7 +17,9 @@
  * again (epoch + 1) when that broker re-registers and is unfenced; with it, the other
  * replica leads (ISR = itself, `unclean_election` traced once). With min.insync.replicas 2,
  * replicas leaving a too-small ISR become eligible leaders (KIP-966), lead cleanly when the
- * leader dies, and leave the ELR when they restart. Runs are seeded and
+ * leader dies, and leave the ELR when they restart. An active controller that stood still
+ * longer than a session renews the sessions instead of fencing every broker. Runs are
+ * seeded and
  * deterministic: the same seed gives the same trace hash.
  */
 #include <errno.h>
@@ -796,6 +798,46 @@ static void test_eligible_leader_replicas(void **state) {
     test_free(ws);
 }
 
+/* --- A stalled controller does not fence everyone --------------------------------------- */
+
+static int fence_applies;
+
+static void count_fences(void *arg, struct sim_node *node, uint64_t now_ns, const char *event,
+                         const struct io_trace_field *fields, size_t count) {
+    (void)arg;
+    (void)node;
+    (void)now_ns;
+    if (strcmp(event, "metadata_apply") != 0) return;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(fields[i].key, "type") == 0 && fields[i].i == 2) fence_applies++;
+    }
+}
+
+/* The active controller stands still longer than a broker session (its Raft term survives:
+ * the fetch timeout is longer still). The brokers could not reach it, so on resuming it
+ * renews their sessions instead of fencing them all. */
+static void test_stalled_controller_renews_sessions(void **state) {
+    (void)state;
+    struct world_state *ws = test_malloc(sizeof(*ws));
+    fence_applies = 0;
+    world_start(ws, 51, "controller.quorum.fetch.timeout.ms=20000\n");
+    sim_world_set_trace_hook(ws->world, count_fences, NULL);
+    assert_true(run_until(ws, all_ready, NULL, 60000));
+    int32_t active = quorum_client_controller_id(ws->brokers[0].qc);
+    assert_true(active >= 1 && active <= VOTERS);
+    sim_node_pause(ws->voters[active - 1].node);
+    sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 5 * NS_PER_S);
+    sim_node_resume(ws->voters[active - 1].node);
+    sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 2 * NS_PER_S);
+    assert_int_equal(fence_applies, 0);
+    assert_true(run_until(ws, all_ready, NULL, 10000));
+    for (int i = 0; i < BROKERS; i++) {
+        assert_int_equal(metadata_image_unfenced_count(quorum_client_image(ws->brokers[i].qc)), 2);
+    }
+    world_stop(ws);
+    test_free(ws);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_create_alter_fence),
@@ -804,6 +846,7 @@ int main(void) {
         cmocka_unit_test(test_fence_clean_then_return),
         cmocka_unit_test(test_fence_unclean_election),
         cmocka_unit_test(test_eligible_leader_replicas),
+        cmocka_unit_test(test_stalled_controller_renews_sessions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/mutant.h"
 #include "broker/connection.h"
 #include "controller/metadata.h"
 #include "controller/metadata_records.h"
@@ -456,8 +457,13 @@ static bool partition_reelect(struct controller *ctl, const struct metadata_topi
                               const struct metadata_partition *p, int32_t gone, bool suspect,
                               struct metadata_partition *out, bool *unclean) {
     const struct metadata_image *image = &ctl->working;
+    /* Mutant: pre-KIP-966 Kafka — no eligible leader replicas, and a restarted broker is
+     * trusted like one that never went away. */
+    bool no_elr = MUTANT(ctl->io, "no-elr");
+    if (no_elr) suspect = false;
     *out = *p;
     *unclean = false;
+    if (no_elr) out->elr_count = 0;
     bool gone_in_isr = gone >= 0 && ids_has(p->isr, p->isr_count, gone);
     if (gone >= 0) {
         if (suspect) ids_remove(out->elr, &out->elr_count, gone);
@@ -505,7 +511,8 @@ static bool partition_reelect(struct controller *ctl, const struct metadata_topi
             /* Kafka keeps the last ISR member even when it dies: it holds every committed
              * record. A restarted one is dropped only if an ELR member can take over. */
             ids_add(out->isr, &out->isr_count, gone);
-        } else if (!suspect && (int32_t)out->isr_count < topic_min_isr(ctl, topic)) {
+        } else if (!suspect && !no_elr &&
+                   (int32_t)out->isr_count < topic_min_isr(ctl, topic)) {
             /* Left an ISR below min ISR: it has everything committed (KIP-966). */
             ids_add(out->elr, &out->elr_count, gone);
         }
@@ -787,7 +794,9 @@ static int handle_alter_partition(struct ctl_request *req) {
             for (uint32_t k = 0; k < np.isr_count; k++) {
                 ids_remove(np.elr, &np.elr_count, np.isr[k]);
             }
-            if ((int32_t)np.isr_count < topic_min_isr(ctl, topic)) {
+            if (MUTANT(ctl->io, "no-elr")) {
+                np.elr_count = 0;
+            } else if ((int32_t)np.isr_count < topic_min_isr(ctl, topic)) {
                 for (uint32_t k = 0; k < p->isr_count; k++) {
                     if (!ids_has(np.isr, np.isr_count, p->isr[k])) {
                         ids_add(np.elr, &np.elr_count, p->isr[k]);

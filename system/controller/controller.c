@@ -60,6 +60,7 @@ struct ctl_session {
     int64_t epoch;        /* Registration offset the deadline belongs to. */
     uint64_t deadline_ns; /* Fenced once io_now_ns passes this. */
     uint8_t incarnation_id[16];
+    bool shutting_down; /* Asked for a controlled shutdown: leads nothing, joins no ISR. */
 };
 
 /* A decoded request; parked ones wait for `wait_offset` to commit. */
@@ -392,6 +393,12 @@ static bool broker_usable(const struct metadata_image *image, int32_t id) {
     return b != NULL && !b->fenced;
 }
 
+/* Unfenced and not on its way out (controlled shutdown). */
+static bool ctl_usable(struct controller *ctl, int32_t id) {
+    const struct ctl_session *s = session_find(ctl, id);
+    return broker_usable(&ctl->working, id) && (s == NULL || !s->shutting_down);
+}
+
 /* Small sorted id-set helpers for ISR / ELR arrays. */
 static bool ids_has(const int32_t *ids, uint32_t count, int32_t id) {
     for (uint32_t i = 0; i < count; i++) {
@@ -456,7 +463,6 @@ static bool partition_same(const struct metadata_partition *a, const struct meta
 static bool partition_reelect(struct controller *ctl, const struct metadata_topic *topic,
                               const struct metadata_partition *p, int32_t gone, bool suspect,
                               struct metadata_partition *out, bool *unclean) {
-    const struct metadata_image *image = &ctl->working;
     /* Mutant: pre-KIP-966 Kafka — no eligible leader replicas, and a restarted broker is
      * trusted like one that never went away. */
     bool no_elr = MUTANT(ctl->io, "no-elr");
@@ -473,19 +479,19 @@ static bool partition_reelect(struct controller *ctl, const struct metadata_topi
      * order), else a live ELR member, else — only if allowed — any live replica. */
     int32_t leader = -1;
     bool from_elr = false;
-    if (out->leader >= 0 && out->leader != gone && broker_usable(image, out->leader) &&
+    if (out->leader >= 0 && out->leader != gone && ctl_usable(ctl, out->leader) &&
         ids_has(out->isr, out->isr_count, out->leader)) {
         leader = out->leader;
     }
     for (uint32_t i = 0; i < p->replica_count && leader < 0; i++) {
         int32_t r = p->replicas[i];
-        if (r != gone && ids_has(out->isr, out->isr_count, r) && broker_usable(image, r)) {
+        if (r != gone && ids_has(out->isr, out->isr_count, r) && ctl_usable(ctl, r)) {
             leader = r;
         }
     }
     for (uint32_t i = 0; i < p->replica_count && leader < 0; i++) {
         int32_t r = p->replicas[i];
-        if (r != gone && ids_has(out->elr, out->elr_count, r) && broker_usable(image, r)) {
+        if (r != gone && ids_has(out->elr, out->elr_count, r) && ctl_usable(ctl, r)) {
             leader = r;
             from_elr = true;
         }
@@ -497,7 +503,7 @@ static bool partition_reelect(struct controller *ctl, const struct metadata_topi
     if (leader < 0 && ctl->config.unclean_leader_election_enable) {
         for (uint32_t i = 0; i < p->replica_count && leader < 0; i++) {
             int32_t r = p->replicas[i];
-            if (r != gone && broker_usable(image, r)) leader = r;
+            if (r != gone && ctl_usable(ctl, r)) leader = r;
         }
         if (leader >= 0) {
             out->isr[0] = leader;
@@ -511,8 +517,7 @@ static bool partition_reelect(struct controller *ctl, const struct metadata_topi
             /* Kafka keeps the last ISR member even when it dies: it holds every committed
              * record. A restarted one is dropped only if an ELR member can take over. */
             ids_add(out->isr, &out->isr_count, gone);
-        } else if (!suspect && !no_elr &&
-                   (int32_t)out->isr_count < topic_min_isr(ctl, topic)) {
+        } else if (!suspect && !no_elr && (int32_t)out->isr_count < topic_min_isr(ctl, topic)) {
             /* Left an ISR below min ISR: it has everything committed (KIP-966). */
             ids_add(out->elr, &out->elr_count, gone);
         }
@@ -657,6 +662,7 @@ static int handle_registration(struct ctl_request *req) {
     }
     batch_add(ctl, &r);
     memcpy(s->incarnation_id, rq->incarnation_id.bytes, 16);
+    s->shutting_down = false;
     session_refresh(ctl, s);
     int error = 0;
     int64_t last = batch_commit(ctl, &error);
@@ -692,6 +698,22 @@ static int handle_heartbeat(struct ctl_request *req) {
     resp->is_caught_up = caught_up;
     resp->should_shut_down = rq->want_shut_down;
     int64_t last = -1;
+    if (rq->want_shut_down && !b->fenced && !s->shutting_down) {
+        /* Controlled shutdown: move its leaderships to other ISR members now (or leave
+         * partitions without one leaderless) and take it out of ISRs, so the data path
+         * does not wait a session timeout; the answer (should_shut_down) waits for the
+         * moves to commit. Its session then lapses and fences it. */
+        s->shutting_down = true;
+        batch_reset(ctl);
+        reelect_all(ctl, b->id, false);
+        int error = 0;
+        last = batch_commit(ctl, &error);
+        if (error < 0) {
+            resp->error_code = KERR_NOT_CONTROLLER;
+            resp->should_shut_down = false;
+            return finish(req, -1, resp);
+        }
+    }
     if (b->fenced && caught_up && !rq->want_fence && !rq->want_shut_down) {
         batch_reset(ctl);
         struct metadata_record r;
@@ -776,7 +798,7 @@ static int handle_alter_partition(struct ctl_request *req) {
                     ok = ok && rp->new_isr.items[j] != id;
                 /* A new member must be a live replica; staying members are kept. */
                 if (!metadata_partition_has_replica(p, id) ||
-                    (!metadata_partition_in_isr(p, id) && !broker_usable(&ctl->working, id))) {
+                    (!metadata_partition_in_isr(p, id) && !ctl_usable(ctl, id))) {
                     op->error_code = KERR_INELIGIBLE_REPLICA;
                 }
                 np.isr[k] = id;

@@ -100,6 +100,10 @@ struct quorum_client {
     bool fenced;
     bool caught_up;
     int64_t hb_reported_offset; /* current_metadata_offset of the last heartbeat sent. */
+    bool want_shut_down;        /* quorum_client_shutdown was called. */
+    quorum_shutdown_fn shutdown_done;
+    void *shutdown_arg;
+    uint64_t shutdown_deadline_ns;
 
     struct qc_op *ops_head, *ops_tail;
     uint32_t op_count;
@@ -442,6 +446,13 @@ static void qc_send_register(struct quorum_client *qc) {
     qc->register_in_flight = true;
 }
 
+/* Reports the controlled shutdown's outcome once. */
+static void qc_shutdown_finish(struct quorum_client *qc, bool granted) {
+    quorum_shutdown_fn done = qc->shutdown_done;
+    qc->shutdown_done = NULL;
+    if (done != NULL) done(qc->shutdown_arg, granted);
+}
+
 static void qc_heartbeat_done(void *arg, int status, const void *body) {
     struct qc_call *call = arg;
     struct quorum_client *qc = call->qc;
@@ -472,6 +483,12 @@ static void qc_heartbeat_done(void *arg, int status, const void *body) {
      * changes with an on_update; this is the controller's view, kept for the logs. */
     qc->fenced = resp->is_fenced;
     qc->caught_up = resp->is_caught_up;
+    if (qc->want_shut_down && resp->should_shut_down) {
+        qc_shutdown_finish(qc, true);
+        if (qc->stopping) return;
+    } else if (qc->shutdown_done != NULL) {
+        qc_send_heartbeat(qc); /* That beat predates the request: ask now. */
+    }
     /* Caught up while this beat was in flight (it reported an older offset): say so now,
      * or readiness would wait a whole heartbeat interval. */
     if (resp->is_fenced && qc->hb_reported_offset < qc->broker_epoch &&
@@ -487,7 +504,7 @@ static void qc_send_heartbeat(struct quorum_client *qc) {
         .broker_epoch = qc->broker_epoch,
         .current_metadata_offset = qc->image.offset,
         .want_fence = false,
-        .want_shut_down = false,
+        .want_shut_down = qc->want_shut_down,
     };
     struct qc_call *call = qc_call_new(qc, QC_CALL_HEARTBEAT, NULL);
     int rc =
@@ -697,6 +714,14 @@ static void qc_pump(struct quorum_client *qc) {
     qc_expire_ops(qc);
     if (qc->stopping || qc->rotate_timer != 0) return;
     qc_send_register(qc);
+    if (qc->shutdown_done != NULL) {
+        if (qc->broker_epoch < 0 || io_now_ns(qc->io) >= qc->shutdown_deadline_ns) {
+            qc_shutdown_finish(qc, false);
+            if (qc->stopping) return;
+        } else {
+            qc_send_heartbeat(qc);
+        }
+    }
     struct qc_op *op = qc->ops_head;
     while (op != NULL && qc->rotate_timer == 0 && !qc->stopping) {
         struct qc_op *next = op->next; /* qc_send_op may finish (free) op. */
@@ -810,6 +835,16 @@ int quorum_client_forward(struct quorum_client *qc, int16_t api_key, int16_t ver
     op->request = request;
     op->forward_done = done;
     op->arg = arg;
+    qc_pump_soon(qc);
+    return 0;
+}
+
+int quorum_client_shutdown(struct quorum_client *qc, quorum_shutdown_fn done, void *arg) {
+    if (qc->want_shut_down) return -EALREADY;
+    qc->want_shut_down = true;
+    qc->shutdown_done = done;
+    qc->shutdown_arg = arg;
+    qc->shutdown_deadline_ns = io_now_ns(qc->io) + ms_to_ns(qc->config.quorum_request_timeout_ms);
     qc_pump_soon(qc);
     return 0;
 }

@@ -87,4 +87,15 @@ typedef void (*quorum_forward_fn)(void *arg, int status, const void *response);
 int quorum_client_forward(struct quorum_client *qc, int16_t api_key, int16_t version,
                           const void *request, quorum_forward_fn done, void *arg);
 
+/*
+ * Added (additive): controlled shutdown. Heartbeats from now on carry want_shut_down; the
+ * controller moves this broker's leaderships to other ISR members (partitions with none
+ * become leaderless), takes it out of ISRs, and answers should_shut_down once that is
+ * committed: `done(arg, true)`. `done(arg, false)` if that does not happen within
+ * controller.quorum.request.timeout.ms (or the broker is not registered). Call
+ * quorum_client_stop afterwards; done never runs after the stop. Returns 0, or -EALREADY.
+ */
+typedef void (*quorum_shutdown_fn)(void *arg, bool granted);
+int quorum_client_shutdown(struct quorum_client *qc, quorum_shutdown_fn done, void *arg);
+
 #endif /* TRIAL_CONTROLLER_QUORUM_CLIENT_H */

@@ -18,7 +18,8 @@
  * replica leads (ISR = itself, `unclean_election` traced once). With min.insync.replicas 2,
  * replicas leaving a too-small ISR become eligible leaders (KIP-966), lead cleanly when the
  * leader dies, and leave the ELR when they restart. An active controller that stood still
- * longer than a session renews the sessions instead of fencing every broker. Runs are
+ * longer than a session renews the sessions instead of fencing every broker. A controlled
+ * shutdown moves a broker's leaderships and ISR places before it goes. Runs are
  * seeded and
  * deterministic: the same seed gives the same trace hash.
  */
@@ -838,6 +839,61 @@ static void test_stalled_controller_renews_sessions(void **state) {
     test_free(ws);
 }
 
+/* --- Controlled shutdown ------------------------------------------------------------- */
+
+struct shutdown_call {
+    bool done;
+    bool granted;
+};
+
+static void shutdown_done(void *arg, bool granted) {
+    struct shutdown_call *c = arg;
+    c->done = true;
+    c->granted = granted;
+}
+
+static bool shutdown_finished(struct world_state *ws, void *arg) {
+    (void)ws;
+    return ((struct shutdown_call *)arg)->done;
+}
+
+/* A broker asking for a controlled shutdown loses its leaderships and ISR places before it
+ * is told to go, so no partition waits for its session to lapse. */
+static void test_controlled_shutdown(void **state) {
+    (void)state;
+    struct world_state *ws = test_malloc(sizeof(*ws));
+    world_start(ws, 61, "");
+    assert_true(run_until(ws, all_ready, NULL, 30000));
+    assert_int_equal(create_topic(ws, 0, "s", 4, 2), 0);
+    struct topic_wait tw = {"s", 4};
+    assert_true(run_until(ws, topic_everywhere, &tw, 10000));
+    struct node_state *going = &ws->brokers[0];
+    struct node_state *staying = &ws->brokers[1];
+    struct shutdown_call c = {0};
+    assert_int_equal(quorum_client_shutdown(going->qc, shutdown_done, &c), 0);
+    assert_int_equal(quorum_client_shutdown(going->qc, shutdown_done, &c), -EALREADY);
+    assert_false(c.done);
+    assert_true(run_until(ws, shutdown_finished, &c, 10000));
+    assert_true(c.granted);
+    sim_world_run_until(ws->world, sim_world_now_ns(ws->world) + 200 * NS_PER_MS);
+    const struct metadata_topic *t = metadata_topic_find(quorum_client_image(staying->qc), "s");
+    for (int32_t i = 0; i < t->partition_count; i++) {
+        const struct metadata_partition *p = &t->partitions[i];
+        assert_int_equal(p->leader, staying->id);
+        assert_false(metadata_partition_in_isr(p, going->id));
+    }
+    /* Not fenced yet: it still heartbeats until it stops. */
+    assert_false(metadata_broker_find(quorum_client_image(staying->qc), going->id)->fenced);
+    quorum_client_stop(going->qc);
+    going->qc = NULL;
+    assert_int_equal(sim_node_live_bytes(going->node), 0);
+    sim_node_crash(going->node); /* Gone for good (world_stop skips it). */
+    int32_t id = going->id;
+    assert_true(run_until(ws, broker_fenced, &id, 10000));
+    world_stop(ws);
+    test_free(ws);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_create_alter_fence),
@@ -847,6 +903,7 @@ int main(void) {
         cmocka_unit_test(test_fence_unclean_election),
         cmocka_unit_test(test_eligible_leader_replicas),
         cmocka_unit_test(test_stalled_controller_renews_sessions),
+        cmocka_unit_test(test_controlled_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -853,13 +853,22 @@ static int handle_alter_partition(struct ctl_request *req) {
 
 /* Replicas for `count` new partitions starting at index `first`: round-robin over the
  * unfenced brokers (sorted by id) from a seeded start, like Kafka's assignment. */
+#define CTL_LIVE_BROKERS_MAX (METADATA_REPLICAS_MAX * 64)
+
+/* Brokers new replicas may go to, sorted by id: unfenced and not shutting down. */
+static uint32_t live_brokers(struct controller *ctl, int32_t *out) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ctl->working.broker_count && n < CTL_LIVE_BROKERS_MAX; i++) {
+        int32_t id = ctl->working.brokers[i].id;
+        if (ctl_usable(ctl, id)) out[n++] = id;
+    }
+    return n;
+}
+
 static bool assign_replicas(struct controller *ctl, int32_t rf, int32_t first, int32_t count,
                             const char *topic) {
-    int32_t live[METADATA_REPLICAS_MAX * 64];
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < ctl->working.broker_count && n < ARRAY_LEN(live); i++) {
-        if (!ctl->working.brokers[i].fenced) live[n++] = ctl->working.brokers[i].id;
-    }
+    int32_t live[CTL_LIVE_BROKERS_MAX];
+    uint32_t n = live_brokers(ctl, live);
     if (rf <= 0 || (uint32_t)rf > n || rf > METADATA_REPLICAS_MAX) return false;
     uint32_t start = (uint32_t)(io_random_u64(ctl->io) % n);
     for (int32_t p = first; p < first + count; p++) {
@@ -924,8 +933,8 @@ static int handle_create_topics(struct ctl_request *req) {
             o->error_code = KERR_INVALID_PARTITIONS;
             continue;
         }
-        if (rf <= 0 || (uint32_t)rf > metadata_image_unfenced_count(&ctl->working) ||
-            rf > METADATA_REPLICAS_MAX) {
+        int32_t live[CTL_LIVE_BROKERS_MAX];
+        if (rf <= 0 || (uint32_t)rf > live_brokers(ctl, live) || rf > METADATA_REPLICAS_MAX) {
             o->error_code = KERR_INVALID_REPLICATION_FACTOR;
             continue;
         }
@@ -1061,7 +1070,8 @@ static int handle_create_partitions(struct ctl_request *req) {
             continue;
         }
         int32_t rf = topic->partition_count > 0 ? (int32_t)topic->partitions[0].replica_count : 1;
-        if ((uint32_t)rf > metadata_image_unfenced_count(&ctl->working)) {
+        int32_t live[CTL_LIVE_BROKERS_MAX];
+        if ((uint32_t)rf > live_brokers(ctl, live)) {
             o->error_code = KERR_INVALID_REPLICATION_FACTOR;
             continue;
         }

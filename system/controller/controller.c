@@ -212,7 +212,7 @@ static void apply_batches(struct controller *ctl, const uint8_t *batches, size_t
                                metadata_record_type_name(mr->type), (long long)offset);
                     }
                     metadata_record_trace(ctl->io, offset, h.partition_leader_epoch, mr, rec.value,
-                                          (size_t)rec.value_len);
+                                          (size_t)rec.value_len, arc == 0);
                 }
             }
         }

@@ -367,11 +367,11 @@ void metadata_ids_format(const int32_t *ids, uint32_t count, char *buf, size_t s
 
 void metadata_record_trace(struct io *io, int64_t offset, int32_t epoch,
                            const struct metadata_record *record, const uint8_t *value,
-                           size_t value_len) {
+                           size_t value_len, bool applied) {
     io_tracef(io, "metadata_apply", IO_TF_I("offset", offset), IO_TF_I("epoch", epoch),
               IO_TF_I("type", record->type), IO_TF_I("crc", crc32c_update(0, value, value_len)));
-    if (record->type == METADATA_RECORD_PARTITION ||
-        record->type == METADATA_RECORD_PARTITION_CHANGE) {
+    if (applied && (record->type == METADATA_RECORD_PARTITION ||
+                    record->type == METADATA_RECORD_PARTITION_CHANGE)) {
         char isr[METADATA_REPLICAS_MAX * 12 + 1];
         metadata_ids_format(record->isr, record->isr_count, isr, sizeof(isr));
         io_tracef(io, "metadata_partition", IO_TF_S("topic", record->topic),

@@ -109,11 +109,13 @@ void metadata_ids_format(const int32_t *ids, uint32_t count, char *buf, size_t s
 /*
  * The trace events of one applied record (docs/REPLICATION.md): `metadata_apply` {offset,
  * epoch, type, crc = CRC-32C of the value bytes} and, for Partition/PartitionChange,
- * `metadata_partition`. Called by every node that applies committed records (controller,
+ * `metadata_partition` — only when `applied` (a record the image refused describes no
+ * partition state anyone holds; metadata_apply still shows it, so logs compare whole).
+ * Called by every node that applies committed records (controller,
  * quorum client); metadata_image_apply itself is pure and emits nothing.
  */
 void metadata_record_trace(struct io *io, int64_t offset, int32_t epoch,
                            const struct metadata_record *record, const uint8_t *value,
-                           size_t value_len);
+                           size_t value_len, bool applied);
 
 #endif /* TRIAL_CONTROLLER_METADATA_RECORDS_H */

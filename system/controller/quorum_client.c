@@ -264,15 +264,14 @@ static bool qc_apply_records(struct quorum_client *qc, const uint8_t *data, size
                     if (rec.key_len >= 0 && rec.value_len >= 0 &&
                         metadata_record_decode(rec.key, (size_t)rec.key_len, rec.value,
                                                (size_t)rec.value_len, &mr) == 0) {
-                        if (metadata_image_apply(&qc->image, offset, h.partition_leader_epoch,
-                                                 &mr) < 0) {
-                            io_log(qc->io, IO_LOG_WARN,
-                                   "quorum client: record %s at %lld "
-                                   "skipped",
+                        int arc =
+                            metadata_image_apply(&qc->image, offset, h.partition_leader_epoch, &mr);
+                        if (arc < 0) {
+                            io_log(qc->io, IO_LOG_WARN, "quorum client: record %s at %lld skipped",
                                    metadata_record_type_name(mr.type), (long long)offset);
                         }
                         metadata_record_trace(qc->io, offset, h.partition_leader_epoch, &mr,
-                                              rec.value, (size_t)rec.value_len);
+                                              rec.value, (size_t)rec.value_len, arc == 0);
                         changed = true;
                     } else {
                         io_log(qc->io, IO_LOG_ERROR, "quorum client: bad record at %lld",

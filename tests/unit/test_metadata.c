@@ -3,6 +3,7 @@
  * every record type round-trips field for field through encode/decode, the bytes of one
  * record match the documented layout, malformed input (short, padded, wrong type or
  * version, key/value mismatch, bad booleans, too many ids, strings with NUL) is refused,
+ * the trace events carry the value's CRC-32C and partition state only for applied records,
  * and metadata_image_apply handles every record type — registration (fenced until
  * unfenced, epoch = offset), fence/unfence of the current and a stale registration, topics
  * kept sorted, partitions added and changed (eligible leader replicas outside the ISR),
@@ -23,6 +24,7 @@
 #include "controller/metadata.h"
 #include "controller/metadata_records.h"
 #include "io/io.h"
+#include "log/crc32c.h"
 
 /* --- A minimal io: only memory (the image allocates nothing else). ------------------- */
 
@@ -45,7 +47,23 @@ static void t_free(void *ctx, void *ptr, size_t size) {
     free(ptr);
 }
 
-static const struct io_vtable t_vtable = {.alloc = t_alloc, .realloc = t_realloc, .free = t_free};
+/* Trace capture: the last events' names, and the isr string of a metadata_partition. */
+static char t_events[8][32];
+static int t_event_count;
+static char t_isr[64];
+static int64_t t_crc;
+static void t_trace(void *ctx, const char *event, const struct io_trace_field *fields,
+                    size_t count) {
+    (void)ctx;
+    if (t_event_count < 8) snprintf(t_events[t_event_count++], 32, "%s", event);
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(fields[i].key, "isr") == 0) snprintf(t_isr, sizeof(t_isr), "%s", fields[i].s);
+        if (strcmp(fields[i].key, "crc") == 0) t_crc = fields[i].i;
+    }
+}
+
+static const struct io_vtable t_vtable = {
+    .alloc = t_alloc, .realloc = t_realloc, .free = t_free, .trace = t_trace};
 static struct io t_io = {.vtable = &t_vtable, .ctx = NULL};
 
 /* --- Helpers ------------------------------------------------------------------------- */
@@ -280,6 +298,34 @@ static void test_ids_format(void **state) {
     assert_int_equal(strlen(small), 3); /* Truncated, still terminated. */
 }
 
+static void test_trace_events(void **state) {
+    (void)state;
+    const int32_t reps[] = {3, 1, 2};
+    const int32_t isr[] = {1, 3};
+    struct metadata_record r =
+        rec_partition(METADATA_RECORD_PARTITION_CHANGE, "t", 0, 1, 2, 3, 3, reps, 2, isr);
+    uint8_t value[METADATA_RECORD_VALUE_MAX];
+    int n = metadata_record_encode(&r, value, sizeof(value));
+    assert_true(n > 0);
+    t_event_count = 0;
+    metadata_record_trace(&t_io, 10, 4, &r, value, (size_t)n, true);
+    assert_int_equal(t_event_count, 2);
+    assert_string_equal(t_events[0], "metadata_apply");
+    assert_string_equal(t_events[1], "metadata_partition");
+    assert_string_equal(t_isr, "1,3");
+    assert_int_equal(t_crc, crc32c_update(0, value, (size_t)n));
+    /* A record the image refused shows in the log comparison only. */
+    t_event_count = 0;
+    metadata_record_trace(&t_io, 11, 4, &r, value, (size_t)n, false);
+    assert_int_equal(t_event_count, 1);
+    assert_string_equal(t_events[0], "metadata_apply");
+    struct metadata_record topic = rec_topic(METADATA_RECORD_TOPIC, "t");
+    n = metadata_record_encode(&topic, value, sizeof(value));
+    t_event_count = 0;
+    metadata_record_trace(&t_io, 12, 4, &topic, value, (size_t)n, true);
+    assert_int_equal(t_event_count, 1);
+}
+
 /* --- Image --------------------------------------------------------------------------- */
 
 static void test_image_brokers(void **state) {
@@ -480,6 +526,7 @@ int main(void) {
         cmocka_unit_test(test_bytes_match_layout),
         cmocka_unit_test(test_bad_bytes_rejected),
         cmocka_unit_test(test_ids_format),
+        cmocka_unit_test(test_trace_events),
         cmocka_unit_test(test_image_brokers),
         cmocka_unit_test(test_image_topics_partitions_configs),
     };

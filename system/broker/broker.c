@@ -191,6 +191,9 @@ struct broker {
     io_timer_id ready_timer;
     bool caught_up_once;               /* Ready once: images now give roles. */
     bool reconcile_again;              /* A replica failed to open or take its role. */
+    broker_shutdown_fn shutdown_done;  /* Controlled shutdown under way (broker_shutdown). */
+    void *shutdown_arg;
+    io_timer_id shutdown_timer;        /* Answers a shutdown that needs no controller. */
 };
 
 static bool broker_replicated(const struct broker *broker);
@@ -3784,6 +3787,41 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
 
 uint16_t broker_port(const struct broker *broker) { return broker->port; }
 
+#ifdef TRIAL_BROKER_QUORUM
+static void broker_shutdown_granted(void *arg, bool granted) {
+    struct broker *broker = arg;
+    broker_shutdown_fn done = broker->shutdown_done;
+    ASSERT(done != NULL);
+    io_log(broker->io, IO_LOG_INFO, "controlled shutdown %s",
+           granted ? "granted: leaderships moved" : "not granted in time");
+    done(broker->shutdown_arg, granted);
+}
+#endif
+
+static void broker_shutdown_now(void *arg) {
+    struct broker *broker = arg;
+    broker->shutdown_timer = 0;
+    broker->shutdown_done(broker->shutdown_arg, false);
+}
+
+int broker_shutdown(struct broker *broker, broker_shutdown_fn done, void *arg) {
+    ASSERT(done != NULL);
+    if (broker->shutdown_done != NULL) return -EALREADY;
+    broker->shutdown_done = done;
+    broker->shutdown_arg = arg;
+#ifdef TRIAL_BROKER_QUORUM
+    if (broker->qc != NULL && (broker->config.process_roles & BROKER_ROLE_BROKER) != 0 &&
+        quorum_client_shutdown(broker->qc, broker_shutdown_granted, broker) == 0) {
+        return 0;
+    }
+#endif
+    /* Nothing to hand over (single-node build, controller-only node): answer at once, from
+     * a timer as the contract says. */
+    broker->shutdown_timer = io_timer_start(broker->io, io_now_ns(broker->io),
+                                            broker_shutdown_now, broker);
+    return 0;
+}
+
 uint16_t broker_controller_port(const struct broker *broker) {
 #ifdef TRIAL_BROKER_QUORUM
     if (broker->controller != NULL) return controller_port(broker->controller);
@@ -3796,6 +3834,7 @@ int broker_stop(struct broker *broker) {
     struct io *io = broker->io;
     if (broker->listener != NULL) io_listener_close(io, broker->listener);
     if (broker->housekeeping != 0) io_timer_cancel(io, broker->housekeeping);
+    if (broker->shutdown_timer != 0) io_timer_cancel(io, broker->shutdown_timer);
     /* Close every connection; parked fetches then complete (answers dropped) when the
      * purgatory is destroyed, which frees the connections. Bound: one pass per client. */
     while (broker->clients != NULL) broker_conn_close(broker->clients->conn, 0);

@@ -34,6 +34,7 @@
 #ifndef TRIAL_BROKER_BROKER_H
 #define TRIAL_BROKER_BROKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "broker/config.h"
@@ -55,6 +56,16 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
 uint16_t broker_port(const struct broker *broker);
 /* The port this node's controller listens on (useful with port 0), or 0 without one. */
 uint16_t broker_controller_port(const struct broker *broker);
+
+/*
+ * Controlled shutdown (KIP-631's, multi-broker build): asks the active controller to move
+ * this broker's leaderships and ISR places to others, then calls done(arg, granted) —
+ * granted false when that did not happen in time (or there is no quorum client). Call
+ * broker_stop() afterwards; done never runs after broker_stop() and never inside this call.
+ * Returns 0, or -EALREADY when one is already under way.
+ */
+typedef void (*broker_shutdown_fn)(void *arg, bool granted);
+int broker_shutdown(struct broker *broker, broker_shutdown_fn done, void *arg);
 
 /* Clean shutdown: stops listening, closes connections, stops fetchers, the controller and
  * the quorum client, completes parked requests, flushes and closes every log, writes

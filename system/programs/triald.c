@@ -2,7 +2,8 @@
  * triald.c — the real-world broker: `triald server.properties [--override key=value]...`.
  *
  * Reads Kafka's server.properties (unknown keys warned, invalid values fatal), runs the
- * broker on the io_posix event loop, and shuts down cleanly on SIGTERM/SIGINT: every log is
+ * broker on the io_posix event loop, and shuts down cleanly on SIGTERM/SIGINT: a controlled
+ * shutdown first (the controller moves this broker's leaderships), then every log is
  * flushed and marked clean, checkpoints written. After kill -9 the next start recovers
  * (log recovery scans unclean segments).
  *
@@ -12,6 +13,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,11 +27,24 @@
 struct triald {
     struct io *io;
     struct broker *broker;
+    bool shutting_down;
 };
 
+static void triald_shutdown_done(void *arg, bool granted) {
+    struct triald *d = arg;
+    (void)granted;
+    io_posix_stop(d->io);
+}
+
+/* The first SIGTERM/SIGINT asks for a controlled shutdown (leaderships move to other
+ * brokers first, bounded by controller.quorum.request.timeout.ms); a second one stops now. */
 static void triald_on_signal(void *arg, int signo) {
     struct triald *d = arg;
     io_log(d->io, IO_LOG_INFO, "signal %d received: shutting down", signo);
+    if (!d->shutting_down && d->broker != NULL) {
+        d->shutting_down = true;
+        if (broker_shutdown(d->broker, triald_shutdown_done, d) == 0) return;
+    }
     io_posix_stop(d->io);
 }
 

@@ -162,3 +162,10 @@ int quorum_client_forward(struct quorum_client *qc, int16_t api_key, int16_t ver
     (void)arg;
     return -ENOTSUP;
 }
+
+int quorum_client_shutdown(struct quorum_client *qc, quorum_shutdown_fn done, void *arg) {
+    (void)qc;
+    (void)done;
+    (void)arg;
+    return -ENOTSUP; /* The broker then answers its own caller (not granted). */
+}

@@ -9,8 +9,9 @@
  * gone; consumers never read at or above the HW (I-REPL-5, from the fetch_served trace);
  * the crashed leader restarts as a follower and catches up; a topic deleted through a
  * follower is gone from every broker; with min.insync.replicas=2 and two replicas down,
- * acks=all is refused with NOT_ENOUGH_REPLICAS (I-REPL-9) while acks=1 is still taken; the
- * same seed gives the same trace hash.
+ * acks=all is refused with NOT_ENOUGH_REPLICAS (I-REPL-9) while acks=1 is still taken; a
+ * controlled shutdown moves the leadership before the broker stops; the same seed gives
+ * the same trace hash.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -394,8 +395,53 @@ static void test_same_seed_same_trace(void **state) {
     assert_true(a == b);
 }
 
+struct shutdown_result {
+    bool done;
+    bool granted;
+};
+
+static void on_shutdown(void *arg, bool granted) {
+    struct shutdown_result *r = arg;
+    r->done = true;
+    r->granted = granted;
+}
+
+/* Controlled shutdown: the leader asks first, the controller moves its leadership to
+ * another ISR member, and only then does it stop — acks=all keeps working throughout. */
+static void test_controlled_shutdown(void **state) {
+    (void)state;
+    world_start(31, 3);
+    struct call c;
+    assert_true(create(1, "t", NULL, &c));
+    int32_t leader = wait_leader("t", -1, 10000);
+    assert_true(leader >= 1);
+    assert_true(produce(leader, "t", -1, 2, &c));
+    assert_int_equal(c.error, 0);
+    run_ms(1000);
+    struct shutdown_result r = {0};
+    assert_int_equal(broker_shutdown(nodes[leader - 1].broker, on_shutdown, &r), 0);
+    uint64_t deadline = sim_world_now_ns(world) + 5000 * MS;
+    while (!r.done && sim_world_now_ns(world) < deadline) {
+        if (!sim_world_step(world)) break;
+    }
+    assert_true(r.done);
+    assert_true(r.granted);
+    int32_t other = leader == 1 ? 2 : 1;
+    assert_true(metadata(other, "t", &c));
+    assert_int_equal(c.error, 0);
+    assert_true(c.leader >= 1 && c.leader != leader);
+    assert_int_equal(broker_stop(nodes[leader - 1].broker), 0);
+    nodes[leader - 1].broker = NULL;
+    sim_node_crash(nodes[leader - 1].node); /* Its program has ended. */
+    assert_true(produce(c.leader, "t", -1, 1, &c));
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.offset, 2);
+    world_stop();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_controlled_shutdown),
         cmocka_unit_test(test_same_seed_same_trace),
         cmocka_unit_test(test_rf3_produce_failover_fencing),
         cmocka_unit_test(test_min_insync_two_down),

@@ -2041,7 +2041,9 @@ static void fill_metadata_topic(struct broker_request *req, struct broker_topic 
 #ifdef TRIAL_BROKER_QUORUM
 /* Metadata from the committed image: unfenced brokers, every partition's leader, replicas
  * and ISR (LEADER_NOT_AVAILABLE while leaderless), the active controller. */
-static void fill_metadata_topic_image(struct broker_request *req, const struct metadata_topic *mt,
+static void fill_metadata_topic_image(struct broker_request *req,
+                                      const struct metadata_image *image,
+                                      const struct metadata_topic *mt,
                                       struct proto_metadata_response_topic *out) {
     out->error_code = 0;
     out->name = proto_string_from(mt->name);
@@ -2065,8 +2067,14 @@ static void fill_metadata_topic_image(struct broker_request *req, const struct m
         mp->replica_nodes.count = (int32_t)src->replica_count;
         mp->isr_nodes.items = isr;
         mp->isr_nodes.count = (int32_t)src->isr_count;
-        mp->offline_replicas.items = NULL;
+        /* Replicas on fenced (or unknown) brokers are offline (Metadata v5+). */
+        int32_t *offline = arena_array(req, src->replica_count, sizeof(int32_t));
+        mp->offline_replicas.items = offline;
         mp->offline_replicas.count = 0;
+        for (uint32_t r = 0; r < src->replica_count && offline != NULL; r++) {
+            const struct metadata_broker *mb = metadata_broker_find(image, src->replicas[r]);
+            if (mb == NULL || mb->fenced) offline[mp->offline_replicas.count++] = src->replicas[r];
+        }
     }
 }
 
@@ -2103,7 +2111,7 @@ static int handle_metadata_image(struct broker_request *req) {
         resp.topics.items = arena_array(req, image->topic_count, sizeof(*resp.topics.items));
         if (resp.topics.items == NULL) return -ENOMEM;
         for (uint32_t i = 0; i < image->topic_count; i++) {
-            fill_metadata_topic_image(req, &image->topics[i], &resp.topics.items[i]);
+            fill_metadata_topic_image(req, image, &image->topics[i], &resp.topics.items[i]);
         }
         return respond_body(req, &resp);
     }
@@ -2119,7 +2127,7 @@ static int handle_metadata_image(struct broker_request *req) {
         out->name = mr->topics.items[i].name;
         const struct metadata_topic *mt = metadata_topic_find(image, name);
         if (mt != NULL) {
-            fill_metadata_topic_image(req, mt, out);
+            fill_metadata_topic_image(req, image, mt, out);
             continue;
         }
         if (!topic_name_valid(name, strlen(name))) {

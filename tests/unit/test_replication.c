@@ -92,6 +92,7 @@ struct call {
     int records;
     int32_t brokers;
     int32_t leader;
+    int32_t offline; /* Offline replicas of partition 0. */
 };
 
 static bool count_record(void *arg, int64_t offset, int64_t ts, const uint8_t *key,
@@ -124,6 +125,8 @@ static void done_any(void *arg, int status, const void *body, int16_t api) {
         c->error = r->topics.count > 0 ? r->topics.items[0].error_code : -1;
         c->leader = r->topics.count > 0 && r->topics.items[0].partitions.count > 0
                         ? r->topics.items[0].partitions.items[0].leader_id : -1;
+        c->offline = r->topics.count > 0 && r->topics.items[0].partitions.count > 0
+                         ? r->topics.items[0].partitions.items[0].offline_replicas.count : -1;
     } else if (api == PROTO_API_CREATE_TOPICS) {
         c->error = ((const struct proto_create_topics_response *)body)->topics.items[0].error_code;
     } else if (api == PROTO_API_DELETE_TOPICS) {
@@ -163,7 +166,7 @@ static bool metadata(int32_t id, const char *topic, struct call *c) {
     struct proto_metadata_request req = {.allow_auto_topic_creation = false};
     req.topics.items = &t;
     req.topics.count = 1;
-    return call(id, PROTO_API_METADATA, 4, &req, done_metadata, c, 2000);
+    return call(id, PROTO_API_METADATA, 5, &req, done_metadata, c, 2000);
 }
 
 static bool create(int32_t id, const char *topic, const char *min_insync, struct call *c) {
@@ -364,6 +367,8 @@ static void test_min_insync_two_down(void **state) {
     /* Fenced after the session timeout: n1 leads alone with an ISR of one. */
     run_ms(10000);
     assert_int_equal(wait_leader("m", -1, 10000), 1);
+    assert_true(metadata(1, "m", &c));
+    assert_int_equal(c.offline, 2); /* Replicas on the fenced brokers. */
     assert_true(produce(1, "m", -1, 1, &c));
     assert_int_equal(c.error, 19); /* NOT_ENOUGH_REPLICAS */
     assert_true(produce(1, "m", 1, 1, &c));

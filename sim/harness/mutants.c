@@ -40,6 +40,10 @@ static const struct mutant_info registry[] = {
      .site = "system/partition/fetcher.c fetch_wanted",
      .description = "a follower fetches, and applies the leader's high watermark, before "
                     "truncating its divergent tail (KAFKA-14704)"},
+    {.name = "no-elr",
+     .site = "system/controller/controller.c partition_reelect",
+     .description = "pre-KIP-966: no eligible leader replicas, and a broker that restarted "
+                    "after losing its unsynced tail is trusted like one that never left"},
 #endif
 };
 

@@ -33,12 +33,10 @@
 #include "log/log.h"
 #include "partition/partition.h"
 #include "proto/proto.h"
-#ifdef TRIAL_BROKER_QUORUM
 #include "controller/controller.h"
 #include "controller/metadata.h"
 #include "controller/quorum_client.h"
 #include "partition/fetcher.h"
-#endif
 
 #define BROKER_TOPICS_MAX 100000
 #define BROKER_PARTITIONS_MAX 10000 /* Per topic. */
@@ -49,7 +47,6 @@
 #define BROKER_ARENA_BYTES_MIN (1u << 20)
 #define BROKER_HOUSEKEEPING_MS 1000
 #define BROKER_OUTPUT_BYTES_MAX (4u << 20)
-#define BROKER_TOPIC_CONFIG_FILE ".trial-topic-configs"
 #define BROKER_LOG_START_FILE "log-start-offset-checkpoint"
 #define BROKER_PARTITION_METADATA_FILE "partition.metadata" /* Kafka's: the topic id. */
 #define BROKER_OFFSETS_TOPIC "__consumer_offsets"
@@ -165,12 +162,10 @@ struct broker {
     int64_t last_retention_ms;
     int storage_error; /* First storage error (logged once). */
     struct group_coordinator *groups; /* Created with __consumer_offsets, on first use. */
-    bool offsets_topic_incomplete; /* Its creation failed part way: finish it before use. */
     struct broker_append_done *appends_head; /* FIFO of completions due. */
     struct broker_append_done *appends_tail;
     io_timer_id appends_timer;
-    /* Multi-broker mode (docs/REPLICATION.md); all NULL/0 in the single-node mode. */
-    bool replicated;                   /* Topics and roles come from the metadata image. */
+    /* Replication (docs/REPLICATION.md): quorum client, controller, fetchers. */
     struct broker_config quorum_config;/* What the quorum client gets (voters filled in). */
     struct controller *controller;
     struct quorum_client *qc;
@@ -196,11 +191,8 @@ struct broker {
     io_timer_id shutdown_timer;        /* Answers a shutdown that needs no controller. */
 };
 
-static bool broker_replicated(const struct broker *broker);
-#ifdef TRIAL_BROKER_QUORUM
 static void auto_create_topic(struct broker *broker, const char *name, int32_t partitions,
                               int16_t replication, bool compact);
-#endif
 
 struct broker_request {
     struct broker *broker;
@@ -444,31 +436,6 @@ static void topic_recompute_config(struct broker *broker, struct broker_topic *t
     }
 }
 
-/* Writes every topic's overrides: "topic name=value" lines, atomically and durably. */
-static int topic_configs_save(struct broker *broker) {
-    size_t cap = 4096;
-    for (uint32_t i = 0; i < broker->topic_count; i++) {
-        cap += broker->topics[i]->config_count * (LOG_TOPIC_NAME_MAX + 64 + BROKER_CONFIG_VALUE_MAX + 4);
-    }
-    char *text = io_alloc(broker->io, cap);
-    size_t len = 0;
-    for (uint32_t i = 0; i < broker->topic_count; i++) {
-        const struct broker_topic *t = broker->topics[i];
-        for (uint32_t j = 0; j < t->config_count; j++) {
-            int n = snprintf(text + len, cap - len, "%s %s=%s\n", t->name, t->configs[j].name,
-                             t->configs[j].value);
-            ASSERT(n > 0 && (size_t)n < cap - len);
-            len += (size_t)n;
-        }
-    }
-    char path[BROKER_PATH_MAX];
-    int rc = path_join(path, sizeof(path), broker->dir, BROKER_TOPIC_CONFIG_FILE);
-    if (rc == 0) rc = log_checkpoint_write_text(broker->io, path, text, len);
-    io_free(broker->io, text, cap);
-    if (rc < 0) note_storage_error(broker, "topic configs", rc);
-    return rc;
-}
-
 /* --- Topics: create, open, delete ------------------------------------------------------ */
 
 static struct broker_topic *topic_insert(struct broker *broker, const char *name) {
@@ -562,46 +529,20 @@ static int topic_open_partition(struct broker *broker, struct broker_topic *t, i
 }
 
 /*
- * Grows `t` to `count` partitions, opening each new one. Single-node mode creates missing
- * directories (a gap in the numbering is recreated empty) and, on an error, shrinks the
- * topic to what opened. Multi-broker mode with `create` false (start-up) opens only the
- * directories that exist: the others belong to other brokers.
+ * Grows `t` to `count` partitions. Only the directories that exist open (at start-up the
+ * others belong to other brokers); the image opens or creates the rest as it assigns them.
  */
-static int topic_grow(struct broker *broker, struct broker_topic *t, int32_t count, bool create,
+static int topic_grow(struct broker *broker, struct broker_topic *t, int32_t count,
                       const struct log_partition_offset *starts, size_t start_count) {
     ASSERT(count > t->partition_count && count <= BROKER_PARTITIONS_MAX);
     int32_t first = t->partition_count;
-    bool replicated = broker->replicated;
     topic_resize(broker, t, count);
     for (int32_t p = first; p < count; p++) {
-        int rc = topic_open_partition(broker, t, p, create || !replicated, starts, start_count);
-        if (rc == -ENOENT && replicated && !create) continue;
-        if (rc < 0) {
-            if (!replicated) topic_resize(broker, t, p); /* Keep what opened. */
-            return rc;
-        }
+        int rc = topic_open_partition(broker, t, p, false, starts, start_count);
+        if (rc == -ENOENT) continue;
+        if (rc < 0) return rc;
     }
     return 0;
-}
-
-static struct broker_topic *topic_create(struct broker *broker, const char *name,
-                                         int32_t partitions, const struct topic_config *configs,
-                                         uint32_t config_count, int16_t *error) {
-    struct broker_topic *t = topic_insert(broker, name);
-    ASSERT(config_count <= BROKER_TOPIC_CONFIGS_MAX);
-    if (config_count > 0) memcpy(t->configs, configs, config_count * sizeof(*configs));
-    t->config_count = config_count;
-    topic_recompute_config(broker, t);
-    int rc = topic_grow(broker, t, partitions, true, NULL, 0);
-    if (rc < 0) {
-        note_storage_error(broker, "create topic", rc);
-        *error = KERR_KAFKA_STORAGE_ERROR;
-    } else {
-        *error = KERR_NONE;
-        io_log(broker->io, IO_LOG_INFO, "created topic %s with %d partitions", name, partitions);
-    }
-    if (config_count > 0) topic_configs_save(broker);
-    return t;
 }
 
 struct dir_names {
@@ -664,22 +605,6 @@ static void topic_free(struct broker *broker, struct broker_topic *t, bool delet
     }
     topic_resize(broker, t, 0);
     io_free(broker->io, t, sizeof(*t));
-}
-
-static void topic_delete(struct broker *broker, struct broker_topic *t) {
-    uint32_t at = topic_lower_bound(broker, t->name);
-    ASSERT(at < broker->topic_count && broker->topics[at] == t);
-    memmove(&broker->topics[at], &broker->topics[at + 1],
-            (broker->topic_count - at - 1) * sizeof(*broker->topics));
-    broker->topic_count--;
-    int32_t n = t->partition_count;
-    uint32_t id = t->id;
-    bool had_configs = t->config_count > 0;
-    io_log(broker->io, IO_LOG_INFO, "deleting topic %s", t->name);
-    topic_free(broker, t, true);
-    /* Wake parked fetches on it: they re-read by name and answer UNKNOWN_TOPIC. */
-    for (int32_t p = 0; p < n; p++) purgatory_check(broker->fetches, ((uint64_t)id << 20) | (uint64_t)p);
-    if (had_configs) topic_configs_save(broker);
 }
 
 /* --- Startup: format or load the log dir --------------------------------------------- */
@@ -829,7 +754,7 @@ static int broker_load_topics(struct broker *broker) {
     }
     for (uint32_t i = 0; rc == 0 && i < broker->topic_count; i++) {
         struct broker_topic *t = broker->topics[i];
-        rc = topic_grow(broker, t, t->wanted_partitions, false, starts, start_count);
+        rc = topic_grow(broker, t, t->wanted_partitions, starts, start_count);
         /* Every replica of a topic carries the same id: the first one found tells. */
         for (int32_t p = 0; rc == 0 && p < t->partition_count && t->disk_topic_id[0] == '\0';
              p++) {
@@ -840,43 +765,8 @@ static int broker_load_topics(struct broker *broker) {
     }
     dir_names_free(&names);
     io_free(io, starts, start_cap * sizeof(*starts));
-    if (rc < 0) return rc;
-    if (broker->replicated) return 0; /* Topic overrides come from the metadata image. */
-    /* Topic overrides. */
-    rc = path_join(path, sizeof(path), broker->dir, BROKER_TOPIC_CONFIG_FILE);
-    if (rc < 0) return rc;
-    size_t cap = 1u << 20, len = 0;
-    char *text = io_alloc(io, cap);
-    rc = read_small_file(io, path, text, cap, &len);
-    if (rc == 0) {
-        char *line = text;
-        while (line < text + len) {
-            char *end = strchr(line, '\n');
-            if (end == NULL) end = text + len;
-            *end = '\0';
-            char *space = strchr(line, ' ');
-            char *eq = space ? strchr(space, '=') : NULL;
-            if (space != NULL && eq != NULL) {
-                *space = '\0';
-                *eq = '\0';
-                struct broker_topic *t = topic_find(broker, line);
-                if (t != NULL && t->config_count < BROKER_TOPIC_CONFIGS_MAX &&
-                    strlen(space + 1) < sizeof(t->configs[0].name) &&
-                    strlen(eq + 1) < BROKER_CONFIG_VALUE_MAX) {
-                    struct topic_config *c = &t->configs[t->config_count];
-                    memcpy(c->name, space + 1, strlen(space + 1) + 1);
-                    memcpy(c->value, eq + 1, strlen(eq + 1) + 1);
-                    if (topic_configs_check(&broker->config, c, 1) == KERR_NONE) t->config_count++;
-                }
-            }
-            line = end + 1;
-        }
-        for (uint32_t i = 0; i < broker->topic_count; i++) {
-            topic_recompute_config(broker, broker->topics[i]);
-        }
-    }
-    io_free(io, text, cap);
-    return 0;
+    /* Topic overrides come from the metadata image. */
+    return rc;
 }
 
 static int broker_save_log_starts(struct broker *broker) {
@@ -980,7 +870,7 @@ static int broker_group_append(void *ctx, int32_t partition, const struct group_
     struct broker *broker = ctx;
     struct partition *part = partition_find(broker, BROKER_OFFSETS_TOPIC, partition);
     if (part == NULL) return -ESTALE;
-    if (broker_replicated(broker) && !partition_is_leader(part)) return -ESTALE;
+    if (!partition_is_leader(part)) return -ESTALE;
     if (count == 0 || count > BROKER_GROUP_RECORDS_MAX) return -EMSGSIZE;
     size_t cap = BATCH_HEADER_BYTES + 64;
     for (size_t i = 0; i < count; i++) cap += records[i].key_len + records[i].value_len + 32;
@@ -1104,69 +994,34 @@ static struct group_coordinator *broker_groups_create(struct broker *broker, int
  * partition's groups load when this broker becomes its leader (broker_reconcile). */
 static struct group_coordinator *broker_groups(struct broker *broker) {
     if (broker->groups != NULL) return broker->groups;
-#ifdef TRIAL_BROKER_QUORUM
-    if (broker_replicated(broker)) {
-        if (!broker->offsets_create_sent) {
-            /* Kafka's rule would refuse a factor above the live brokers; we place what fits. */
-            const struct metadata_image *image = quorum_client_image(broker->qc);
-            int32_t live = 0;
-            for (uint32_t i = 0; i < image->broker_count; i++) live += !image->brokers[i].fenced;
-            int16_t rf = (int16_t)MAX(1, MIN(broker->config.offsets_topic_replication_factor,
-                                             live));
-            broker->offsets_create_sent = true;
-            auto_create_topic(broker, BROKER_OFFSETS_TOPIC,
-                              broker->config.offsets_topic_num_partitions, rf, true);
-        }
-        return NULL;
+    if (!broker->offsets_create_sent) {
+        /* Kafka's rule would refuse a factor above the live brokers; we place what fits. */
+        const struct metadata_image *image = quorum_client_image(broker->qc);
+        int32_t live = 0;
+        for (uint32_t i = 0; i < image->broker_count; i++) live += !image->brokers[i].fenced;
+        int16_t rf = (int16_t)MAX(1, MIN(broker->config.offsets_topic_replication_factor, live));
+        broker->offsets_create_sent = true;
+        auto_create_topic(broker, BROKER_OFFSETS_TOPIC, broker->config.offsets_topic_num_partitions,
+                          rf, true);
     }
-#endif
-    struct broker_topic *t = topic_find(broker, BROKER_OFFSETS_TOPIC);
-    int32_t want = broker->config.offsets_topic_num_partitions;
-    if (t == NULL) {
-        struct topic_config compact = {.name = "cleanup.policy", .value = "compact"};
-        int16_t err = KERR_NONE;
-        t = topic_create(broker, BROKER_OFFSETS_TOPIC, want, &compact, 1, &err);
-        if (err != KERR_NONE) {
-            /* A disk error part way (say fsync EIO): the group -> partition mapping needs
-             * every partition, so callers answer COORDINATOR_NOT_AVAILABLE and the next
-             * request tries to finish the topic. Found by `trial swarm` (seed 8). */
-            broker->offsets_topic_incomplete = true;
-            return NULL;
-        }
-    } else if (broker->offsets_topic_incomplete) {
-        if (t->partition_count < want && topic_grow(broker, t, want, true, NULL, 0) < 0) {
-            return NULL;
-        }
-        broker->offsets_topic_incomplete = false;
-    }
-    if (t->partition_count == 0) return NULL; /* Only a topic dir from an earlier failure. */
-    broker_groups_create(broker, t->partition_count);
-    for (int32_t p = 0; p < t->partition_count; p++) group_load_partition(broker, t->partitions[p]);
-    return broker->groups;
+    return NULL;
 }
 
 /* --- Multi-broker mode: roles from the metadata image (docs/REPLICATION.md) ----------- */
 
-/* True when topics and roles come from the controller quorum (always, once built in). */
-static bool broker_replicated(const struct broker *broker) { return broker->replicated; }
-
-#ifdef TRIAL_BROKER_QUORUM
 static struct broker_fetcher *fetcher_entry(struct broker *broker, int32_t leader_id) {
     for (uint32_t i = 0; i < broker->fetcher_count; i++) {
         if (broker->fetchers[i].leader_id == leader_id) return &broker->fetchers[i];
     }
     return NULL;
 }
-#endif
 
-#ifdef TRIAL_BROKER_QUORUM
 static bool replica_listed(const int32_t *ids, uint32_t count, int32_t id) {
     for (uint32_t i = 0; i < count; i++) {
         if (ids[i] == id) return true;
     }
     return false;
 }
-#endif
 
 /*
  * Multi-broker mode: the error for a request that only the partition's current leader may
@@ -1187,35 +1042,26 @@ static int16_t leader_check(const struct partition *part, int32_t current_leader
 /* The error for topic/partition not held here: elsewhere in multi-broker mode, or unknown. */
 static int16_t missing_partition_error(const struct broker *broker, const char *topic,
                                        int32_t index) {
-    if (!broker_replicated(broker)) return KERR_UNKNOWN_TOPIC_OR_PARTITION;
     const struct broker_topic *t = topic_find(broker, topic);
     if (t != NULL && index >= 0 && index < t->partition_count) return KERR_NOT_LEADER_OR_FOLLOWER;
-#ifdef TRIAL_BROKER_QUORUM
     if (broker->qc != NULL &&
         metadata_partition_find(quorum_client_image(broker->qc), topic, index) != NULL) {
         return KERR_NOT_LEADER_OR_FOLLOWER;
     }
-#endif
     return KERR_UNKNOWN_TOPIC_OR_PARTITION;
 }
 
 /* acks=all admission (I-REPL-9): |ISR| >= min.insync.replicas. */
 static bool replica_enough_insync(const struct partition *part, int32_t min_insync) {
-#ifdef TRIAL_BROKER_QUORUM
     return partition_enough_replicas(part, min_insync);
-#else
-    return (int32_t)part->isr_count >= min_insync;
-#endif
 }
 
 /* Takes partition p of t off its fetcher (before a role change, close or delete). */
 static void replica_stop_fetching(struct broker *broker, struct broker_topic *t, int32_t p) {
     ASSERT(p >= 0 && p < t->partition_count);
     if (t->fetch_leader[p] < 0) return;
-#ifdef TRIAL_BROKER_QUORUM
     struct broker_fetcher *entry = fetcher_entry(broker, t->fetch_leader[p]);
     if (entry != NULL && t->partitions[p] != NULL) fetcher_remove(entry->fetcher, t->partitions[p]);
-#endif
     t->fetch_leader[p] = -1;
 }
 
@@ -1225,7 +1071,6 @@ static void partition_wake(struct broker *broker, const struct partition *part) 
     if (broker->produces != NULL) purgatory_check(broker->produces, part->key);
 }
 
-#ifdef TRIAL_BROKER_QUORUM
 static void isr_string(const int32_t *isr, uint32_t count, char *out, size_t cap) {
     size_t len = 0;
     out[0] = '\0';
@@ -1593,7 +1438,6 @@ static void broker_on_metadata(void *arg, const struct metadata_image *before,
     broker_reconcile(broker, after, quorum_client_ready(broker->qc));
     admin_waits_check(broker, false);
 }
-#endif /* TRIAL_BROKER_QUORUM */
 
 /* --- Requests: lifecycle and encoding ------------------------------------------------ */
 
@@ -1631,7 +1475,6 @@ static void *arena_array(struct broker_request *req, size_t count, size_t size) 
 
 static const char *str_or_empty(struct proto_string s) { return s.str != NULL ? s.str : ""; }
 
-#ifdef TRIAL_BROKER_QUORUM
 /* --- Multi-broker mode: admin requests go to the active controller ------------------- */
 
 static void request_unlink(struct broker_request **list, struct broker_request *req) {
@@ -1987,7 +1830,6 @@ static void auto_create_topic(struct broker *broker, const char *name, int32_t p
     ac->next = broker->auto_creates;
     broker->auto_creates = ac;
 }
-#endif /* TRIAL_BROKER_QUORUM */
 
 /* --- ApiVersions, Metadata ----------------------------------------------------------- */
 
@@ -1999,46 +1841,6 @@ static int handle_api_versions(struct broker_request *req) {
     return respond_body(req, &resp);
 }
 
-static int16_t create_topic_checked(struct broker *broker, const char *name, int32_t partitions,
-                                    int16_t replication, const struct topic_config *configs,
-                                    uint32_t config_count, bool validate_only) {
-    if (!topic_name_valid(name, strlen(name))) return KERR_INVALID_TOPIC;
-    if (topic_find(broker, name) != NULL) return KERR_TOPIC_ALREADY_EXISTS;
-    if (partitions == -1) partitions = broker->config.num_partitions;
-    if (replication == -1) replication = broker->config.default_replication_factor;
-    if (partitions <= 0 || partitions > BROKER_PARTITIONS_MAX) return KERR_INVALID_PARTITIONS;
-    /* One broker: a larger factor cannot be placed (Kafka's answer with too few brokers). */
-    if (replication != 1) return KERR_INVALID_REPLICATION_FACTOR;
-    int16_t err = topic_configs_check(&broker->config, configs, config_count);
-    if (err != KERR_NONE || validate_only) return err;
-    if (broker->topic_count >= BROKER_TOPICS_MAX) return KERR_POLICY_VIOLATION;
-    topic_create(broker, name, partitions, configs, config_count, &err);
-    return err;
-}
-
-static void fill_metadata_topic(struct broker_request *req, struct broker_topic *t,
-                                struct proto_metadata_response_topic *out, int32_t *replicas) {
-    out->error_code = 0;
-    out->name = proto_string_from(t->name);
-    out->is_internal = t->name[0] == '_' && t->name[1] == '_';
-    out->partitions.count = t->partition_count;
-    out->partitions.items = arena_array(req, (size_t)t->partition_count,
-                                        sizeof(*out->partitions.items));
-    for (int32_t p = 0; p < t->partition_count && out->partitions.items != NULL; p++) {
-        struct proto_metadata_response_partition *mp = &out->partitions.items[p];
-        mp->error_code = 0;
-        mp->partition_index = p;
-        mp->leader_id = t->partitions[p]->leader_id;
-        mp->replica_nodes.items = replicas;
-        mp->replica_nodes.count = 1;
-        mp->isr_nodes.items = replicas;
-        mp->isr_nodes.count = 1;
-        mp->offline_replicas.items = NULL;
-        mp->offline_replicas.count = 0;
-    }
-}
-
-#ifdef TRIAL_BROKER_QUORUM
 /* Metadata from the committed image: unfenced brokers, every partition's leader, replicas
  * and ISR (LEADER_NOT_AVAILABLE while leaderless), the active controller. */
 static void fill_metadata_topic_image(struct broker_request *req,
@@ -2078,7 +1880,7 @@ static void fill_metadata_topic_image(struct broker_request *req,
     }
 }
 
-static int handle_metadata_image(struct broker_request *req) {
+static int handle_metadata(struct broker_request *req) {
     struct broker *broker = req->broker;
     const struct proto_metadata_request *mr = req->body;
     int16_t version = req->header.api_version;
@@ -2147,73 +1949,6 @@ static int handle_metadata_image(struct broker_request *req) {
             continue;
         }
         out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    }
-    return respond_body(req, &resp);
-}
-#endif
-
-static int handle_metadata(struct broker_request *req) {
-    struct broker *broker = req->broker;
-    const struct proto_metadata_request *mr = req->body;
-    int16_t version = req->header.api_version;
-#ifdef TRIAL_BROKER_QUORUM
-    if (broker_replicated(broker)) return handle_metadata_image(req);
-#endif
-    struct proto_metadata_response resp;
-    proto_schema_defaults(&proto_schema_metadata_response, version, &resp);
-    struct proto_metadata_response_broker self = {
-        .node_id = broker->config.node_id,
-        .host = proto_string_from(broker->advertised_host),
-        .port = broker->advertised_port,
-        .rack = PROTO_STR_NULL,
-    };
-    resp.brokers.items = &self;
-    resp.brokers.count = 1;
-    resp.cluster_id = proto_string_from(broker->meta.cluster_id);
-    resp.controller_id = broker->config.node_id;
-    int32_t *replicas = arena_array(req, 1, sizeof(int32_t));
-    if (replicas == NULL) return -ENOMEM;
-    replicas[0] = broker->config.node_id;
-    /* v0: empty list = all topics; v1+: null = all, empty = none. */
-    bool all = mr->topics.count < 0 || (version == 0 && mr->topics.count == 0);
-    if (all) {
-        resp.topics.count = (int32_t)broker->topic_count;
-        resp.topics.items = arena_array(req, broker->topic_count, sizeof(*resp.topics.items));
-        if (resp.topics.items == NULL) return -ENOMEM;
-        for (uint32_t i = 0; i < broker->topic_count; i++) {
-            fill_metadata_topic(req, broker->topics[i], &resp.topics.items[i], replicas);
-        }
-        return respond_body(req, &resp);
-    }
-    bool auto_create = broker->config.auto_create_topics_enable &&
-                       (version < 4 || mr->allow_auto_topic_creation);
-    resp.topics.count = mr->topics.count;
-    resp.topics.items = arena_array(req, (size_t)mr->topics.count, sizeof(*resp.topics.items));
-    if (resp.topics.items == NULL) return -ENOMEM;
-    for (int32_t i = 0; i < mr->topics.count; i++) {
-        const char *name = str_or_empty(mr->topics.items[i].name);
-        struct proto_metadata_response_topic *out = &resp.topics.items[i];
-        memset(out, 0, sizeof(*out));
-        out->name = mr->topics.items[i].name;
-        struct broker_topic *t = topic_find(broker, name);
-        if (t == NULL && strcmp(name, BROKER_OFFSETS_TOPIC) == 0) {
-            broker_groups(broker); /* Internal: created with its own partitions and policy. */
-            t = topic_find(broker, name);
-        }
-        if (t == NULL && auto_create) {
-            int16_t err = create_topic_checked(broker, name, -1, -1, NULL, 0, false);
-            t = topic_find(broker, name);
-            if (err != KERR_NONE && t == NULL) {
-                out->error_code = err == KERR_INVALID_TOPIC ? KERR_INVALID_TOPIC : err;
-                continue;
-            }
-        }
-        if (t == NULL) {
-            out->error_code = topic_name_valid(name, strlen(name)) ? KERR_UNKNOWN_TOPIC_OR_PARTITION
-                                                                   : KERR_INVALID_TOPIC;
-            continue;
-        }
-        fill_metadata_topic(req, t, out, replicas);
     }
     return respond_body(req, &resp);
 }
@@ -2307,7 +2042,6 @@ static int handle_produce(struct broker_request *req) {
     struct proto_produce_response resp;
     proto_schema_defaults(&proto_schema_produce_response, version, &resp);
     bool acks_ok = pr->acks == 0 || pr->acks == 1 || pr->acks == -1;
-    bool replicated = broker_replicated(broker);
     int64_t now_ms = broker_now_ms(broker);
     resp.responses.count = pr->topic_data.count;
     resp.responses.items = arena_array(req, (size_t)pr->topic_data.count,
@@ -2349,7 +2083,7 @@ static int handle_produce(struct broker_request *req) {
                 op->error_code = missing_partition_error(broker, str_or_empty(rt->name), rp->index);
                 continue;
             }
-            if (replicated && !partition_is_leader(part)) {
+            if (!partition_is_leader(part)) {
                 op->error_code = KERR_NOT_LEADER_OR_FOLLOWER;
                 continue;
             }
@@ -2360,10 +2094,7 @@ static int handle_produce(struct broker_request *req) {
             /* acks=-1 needs min.insync.replicas in the ISR before appending (Kafka checks
              * first, answering NOT_ENOUGH_REPLICAS; with one replica only a setting of 1
              * can be met). */
-            if (pr->acks == -1 && (replicated ? !replica_enough_insync(
-                                                     part, t->min_insync_replicas)
-                                               : (int32_t)part->isr_count <
-                                                     t->min_insync_replicas)) {
+            if (pr->acks == -1 && !replica_enough_insync(part, t->min_insync_replicas)) {
                 op->error_code = KERR_NOT_ENOUGH_REPLICAS; /* I-REPL-9 */
                 continue;
             }
@@ -2421,10 +2152,7 @@ static int handle_produce(struct broker_request *req) {
             }
             op->base_offset = ai.first_offset;
             op->log_start_offset = partition_log_start(part);
-            if (!replicated) {
-                /* acks=-1: the ISR is this node, so the HW already covers the append. */
-                ASSERT(part->high_watermark > ai.last_offset);
-            } else if (pr->acks == -1 && part->high_watermark <= ai.last_offset) {
+            if (pr->acks == -1 && part->high_watermark <= ai.last_offset) {
                 wait[slot] = ai.last_offset; /* Parked until the ISR has it. */
                 waiting++;
             }
@@ -2481,13 +2209,12 @@ static void fetch_read_partition(struct broker_request *req, const char *topic,
     out->log_start = -1;
     out->result.first_offset = -1;
     struct partition *part = partition_find(req->broker, topic, fp->partition);
-    bool replicated = broker_replicated(req->broker);
     if (part == NULL) {
         out->error = missing_partition_error(req->broker, topic, fp->partition);
         return;
     }
-    bool follower = replicated && fr->replica_id >= 0;
-    if (replicated) {
+    bool follower = fr->replica_id >= 0;
+    {
         /* Only the leader serves Fetch, consumers and followers alike (I-REPL-10). */
         if (!partition_is_leader(part)) {
             out->error = KERR_NOT_LEADER_OR_FOLLOWER;
@@ -2636,7 +2363,7 @@ static void fetch_encode_visit(void *arg, const struct proto_fetch_request_topic
         fe->partition_count = 0;
     }
     fe->partition_count++;
-    if (broker_replicated(fe->broker)) fetch_trace_served(fe, t, p, read);
+    fetch_trace_served(fe, t, p, read);
     proto_write_i32(w, p->partition);
     proto_write_i16(w, read->error);
     proto_write_i64(w, read->high_watermark);
@@ -2720,7 +2447,6 @@ static void fetch_on_complete(struct purgatory_op *op, bool expired) {
 /* Returns 1 if the request was parked (ownership moved to the purgatory). */
 /* A follower's Fetch tells the leader how far it got: HW, waiting produces, ISR joins. */
 static void fetch_note_follower(struct broker_request *req) {
-#ifdef TRIAL_BROKER_QUORUM
     struct broker *broker = req->broker;
     const struct proto_fetch_request *fr = req->body;
     int64_t now_ms = broker_now_ms(broker);
@@ -2743,15 +2469,12 @@ static void fetch_note_follower(struct broker_request *req) {
             isr_maybe_propose(broker, bt, part, now_ms);
         }
     }
-#else
-    (void)req;
-#endif
 }
 
 static int handle_fetch(struct broker_request *req) {
     struct broker *broker = req->broker;
     const struct proto_fetch_request *fr = req->body;
-    if (broker_replicated(broker) && fr->replica_id >= 0) fetch_note_follower(req);
+    if (fr->replica_id >= 0) fetch_note_follower(req);
     if (fr->max_wait_ms <= 0 || fr->min_bytes <= 0 || fetch_ready(req)) return fetch_respond(req);
     uint32_t n = 0;
     for (int32_t i = 0; i < fr->topics.count; i++) n += (uint32_t)fr->topics.items[i].partitions.count;
@@ -2810,11 +2533,9 @@ static int handle_list_offsets(struct broker_request *req) {
                                                          rp->partition_index);
                 continue;
             }
-            if (broker_replicated(broker)) {
-                op->error_code = leader_check(part, rp->current_leader_epoch);
-                if (op->error_code != KERR_NONE) continue;
-                op->leader_epoch = part->leader_epoch;
-            }
+            op->error_code = leader_check(part, rp->current_leader_epoch);
+            if (op->error_code != KERR_NONE) continue;
+            op->leader_epoch = part->leader_epoch;
             int64_t visible = lr->isolation_level == 1 ? partition_last_stable(part)
                                                        : part->high_watermark;
             if (rp->timestamp == -1) {
@@ -2846,7 +2567,6 @@ static int handle_list_offsets(struct broker_request *req) {
 
 /* --- Admin: CreateTopics, DeleteTopics, CreatePartitions ------------------------------ */
 
-#ifdef TRIAL_BROKER_QUORUM
 /* A CreateTopics topic's config overrides, checked as this broker would apply them. */
 static int16_t create_configs_check(struct broker *broker,
                                     const struct proto_create_topics_request_topic *t) {
@@ -2865,142 +2585,38 @@ static int16_t create_configs_check(struct broker *broker,
     }
     return topic_configs_check(&broker->config, configs, count);
 }
-#endif
 
 static int handle_create_topics(struct broker_request *req) {
     struct broker *broker = req->broker;
-#ifdef TRIAL_BROKER_QUORUM
-    if (broker_replicated(broker)) {
-        /* Config values are checked here (the controller stores what it is given): a
-         * request with an invalid one is refused whole, naming the culprit. */
-        const struct proto_create_topics_request *cr = req->body;
-        bool valid = true;
-        for (int32_t i = 0; i < cr->topics.count && valid; i++) {
-            valid = create_configs_check(broker, &cr->topics.items[i]) == KERR_NONE;
-        }
-        if (valid) return admin_forward(req);
-        struct proto_create_topics_response resp;
-        proto_schema_defaults(&proto_schema_create_topics_response, req->header.api_version,
-                              &resp);
-        resp.topics.count = cr->topics.count;
-        resp.topics.items = arena_array(req, (size_t)cr->topics.count,
-                                        sizeof(*resp.topics.items));
-        if (resp.topics.items == NULL) return -ENOMEM;
-        for (int32_t i = 0; i < cr->topics.count; i++) {
-            int16_t err = create_configs_check(broker, &cr->topics.items[i]);
-            resp.topics.items[i].name = cr->topics.items[i].name;
-            resp.topics.items[i].error_code = err != KERR_NONE ? err : KERR_INVALID_REQUEST;
-            resp.topics.items[i].error_message =
-                err != KERR_NONE ? PROTO_STR_NULL
-                                 : PROTO_STR("not created: another topic's config is invalid");
-        }
-        return respond_body(req, &resp);
-    }
-#endif
+    /* Config values are checked here (the controller stores what it is given): a
+     * request with an invalid one is refused whole, naming the culprit. */
     const struct proto_create_topics_request *cr = req->body;
+    bool valid = true;
+    for (int32_t i = 0; i < cr->topics.count && valid; i++) {
+        valid = create_configs_check(broker, &cr->topics.items[i]) == KERR_NONE;
+    }
+    if (valid) return admin_forward(req);
     struct proto_create_topics_response resp;
-    proto_schema_defaults(&proto_schema_create_topics_response, req->header.api_version, &resp);
+    proto_schema_defaults(&proto_schema_create_topics_response, req->header.api_version,
+                          &resp);
     resp.topics.count = cr->topics.count;
-    resp.topics.items = arena_array(req, (size_t)cr->topics.count, sizeof(*resp.topics.items));
+    resp.topics.items = arena_array(req, (size_t)cr->topics.count,
+                                    sizeof(*resp.topics.items));
     if (resp.topics.items == NULL) return -ENOMEM;
     for (int32_t i = 0; i < cr->topics.count; i++) {
-        const struct proto_create_topics_request_topic *t = &cr->topics.items[i];
-        struct proto_create_topics_response_topic *out = &resp.topics.items[i];
-        out->name = t->name;
-        out->error_message = PROTO_STR_NULL;
-        struct topic_config configs[BROKER_TOPIC_CONFIGS_MAX];
-        uint32_t count = 0;
-        int16_t err = KERR_NONE;
-        for (int32_t c = 0; c < t->configs.count; c++) {
-            const struct proto_create_topics_request_config *cc = &t->configs.items[c];
-            const char *value = cc->value.str;
-            if (value == NULL) continue; /* Null = default. */
-            if (count == BROKER_TOPIC_CONFIGS_MAX || cc->name.len >= 64 ||
-                cc->value.len >= BROKER_CONFIG_VALUE_MAX) {
-                err = KERR_INVALID_CONFIG;
-                break;
-            }
-            memcpy(configs[count].name, cc->name.str, (size_t)cc->name.len + 1);
-            memcpy(configs[count].value, value, (size_t)cc->value.len + 1);
-            count++;
-        }
-        int32_t partitions = t->num_partitions;
-        if (err == KERR_NONE && t->assignments.count > 0) {
-            /* Manual assignment: every replica must be this node. */
-            partitions = t->assignments.count;
-            for (int32_t a = 0; a < t->assignments.count && err == KERR_NONE; a++) {
-                const struct proto_create_topics_request_assignment *as = &t->assignments.items[a];
-                if (as->broker_ids.count != 1 || as->broker_ids.items[0] != broker->config.node_id) {
-                    err = KERR_INVALID_REPLICATION_FACTOR;
-                }
-            }
-        }
-        if (err == KERR_NONE) {
-            int16_t rf = t->assignments.count > 0 ? 1 : t->replication_factor;
-            err = create_topic_checked(broker, str_or_empty(t->name), partitions, rf, configs,
-                                       count, cr->validate_only);
-        }
-        out->error_code = err;
+        int16_t err = create_configs_check(broker, &cr->topics.items[i]);
+        resp.topics.items[i].name = cr->topics.items[i].name;
+        resp.topics.items[i].error_code = err != KERR_NONE ? err : KERR_INVALID_REQUEST;
+        resp.topics.items[i].error_message =
+            err != KERR_NONE ? PROTO_STR_NULL
+                             : PROTO_STR("not created: another topic's config is invalid");
     }
     return respond_body(req, &resp);
 }
 
-static int handle_delete_topics(struct broker_request *req) {
-    struct broker *broker = req->broker;
-#ifdef TRIAL_BROKER_QUORUM
-    if (broker_replicated(broker)) return admin_forward(req);
-#endif
-    const struct proto_delete_topics_request *dr = req->body;
-    struct proto_delete_topics_response resp;
-    proto_schema_defaults(&proto_schema_delete_topics_response, req->header.api_version, &resp);
-    resp.responses.count = dr->topic_names.count;
-    resp.responses.items = arena_array(req, (size_t)dr->topic_names.count,
-                                       sizeof(*resp.responses.items));
-    if (resp.responses.items == NULL) return -ENOMEM;
-    for (int32_t i = 0; i < dr->topic_names.count; i++) {
-        struct proto_delete_topics_response_topic *out = &resp.responses.items[i];
-        out->name = dr->topic_names.items[i];
-        struct broker_topic *t = topic_find(broker, str_or_empty(out->name));
-        if (t == NULL) {
-            out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            continue;
-        }
-        topic_delete(broker, t);
-        out->error_code = KERR_NONE;
-    }
-    broker_save_log_starts(broker);
-    return respond_body(req, &resp);
-}
+static int handle_delete_topics(struct broker_request *req) { return admin_forward(req); }
 
-static int handle_create_partitions(struct broker_request *req) {
-    struct broker *broker = req->broker;
-#ifdef TRIAL_BROKER_QUORUM
-    if (broker_replicated(broker)) return admin_forward(req);
-#endif
-    const struct proto_create_partitions_request *cr = req->body;
-    struct proto_create_partitions_response resp;
-    proto_schema_defaults(&proto_schema_create_partitions_response, req->header.api_version, &resp);
-    resp.results.count = cr->topics.count;
-    resp.results.items = arena_array(req, (size_t)cr->topics.count, sizeof(*resp.results.items));
-    if (resp.results.items == NULL) return -ENOMEM;
-    for (int32_t i = 0; i < cr->topics.count; i++) {
-        const struct proto_create_partitions_topic *t = &cr->topics.items[i];
-        struct proto_create_partitions_result *out = &resp.results.items[i];
-        out->name = t->name;
-        out->error_message = PROTO_STR_NULL;
-        struct broker_topic *bt = topic_find(broker, str_or_empty(t->name));
-        if (bt == NULL) {
-            out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        } else if (t->count <= bt->partition_count || t->count > BROKER_PARTITIONS_MAX) {
-            out->error_code = KERR_INVALID_PARTITIONS;
-            out->error_message = PROTO_STR("partition count must grow");
-        } else if (!cr->validate_only) {
-            int rc = topic_grow(broker, bt, t->count, true, NULL, 0);
-            out->error_code = rc < 0 ? KERR_KAFKA_STORAGE_ERROR : KERR_NONE;
-        }
-    }
-    return respond_body(req, &resp);
-}
+static int handle_create_partitions(struct broker_request *req) { return admin_forward(req); }
 
 /* --- Admin: DescribeConfigs, AlterConfigs, DeleteRecords ------------------------------- */
 
@@ -3135,9 +2751,7 @@ static int handle_alter_configs(struct broker_request *req) {
     /* Multi-broker mode: the broker checks the values itself (the controller stores what it
      * is given); a request whose every topic resource is valid goes to the controller, any
      * other is only validated here (validate_only, or refused whole). */
-    bool replicated = broker_replicated(broker);
-#ifdef TRIAL_BROKER_QUORUM
-    if (replicated && !ar->validate_only) {
+    if (!ar->validate_only) {
         bool valid = true;
         for (int32_t i = 0; i < ar->resources.count && valid; i++) {
             const struct proto_alter_configs_resource *r = &ar->resources.items[i];
@@ -3145,14 +2759,12 @@ static int handle_alter_configs(struct broker_request *req) {
         }
         if (valid) return admin_forward(req);
     }
-#endif
     struct proto_alter_configs_response resp;
     proto_schema_defaults(&proto_schema_alter_configs_response, req->header.api_version, &resp);
     resp.responses.count = ar->resources.count;
     resp.responses.items = arena_array(req, (size_t)ar->resources.count,
                                        sizeof(*resp.responses.items));
     if (resp.responses.items == NULL) return -ENOMEM;
-    bool changed = false;
     for (int32_t i = 0; i < ar->resources.count; i++) {
         const struct proto_alter_configs_resource *r = &ar->resources.items[i];
         struct proto_alter_configs_result *out = &resp.responses.items[i];
@@ -3165,44 +2777,12 @@ static int handle_alter_configs(struct broker_request *req) {
             out->error_message = PROTO_STR("only topic configs can be altered");
             continue;
         }
-        struct broker_topic *t = topic_find(broker, str_or_empty(r->resource_name));
-        if (replicated) {
-            out->error_code = request_configs_check(broker, r);
-            if (out->error_code == KERR_NONE && !ar->validate_only) {
-                out->error_code = KERR_INVALID_REQUEST; /* Another resource is invalid. */
-                out->error_message = PROTO_STR("not applied: another resource is invalid");
-            }
-            continue;
+        out->error_code = request_configs_check(broker, r);
+        if (out->error_code == KERR_NONE && !ar->validate_only) {
+            out->error_code = KERR_INVALID_REQUEST; /* Another resource is invalid. */
+            out->error_message = PROTO_STR("not applied: another resource is invalid");
         }
-        if (t == NULL) {
-            out->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            continue;
-        }
-        /* AlterConfigs (non-incremental) replaces the whole override set. */
-        struct topic_config configs[BROKER_TOPIC_CONFIGS_MAX];
-        uint32_t count = 0;
-        for (int32_t c = 0; c < r->configs.count; c++) {
-            const struct proto_alter_configs_config *cc = &r->configs.items[c];
-            if (cc->value.str == NULL) continue;
-            if (count == BROKER_TOPIC_CONFIGS_MAX || cc->name.len >= 64 ||
-                cc->value.len >= BROKER_CONFIG_VALUE_MAX) {
-                out->error_code = KERR_INVALID_CONFIG;
-                break;
-            }
-            memcpy(configs[count].name, cc->name.str, (size_t)cc->name.len + 1);
-            memcpy(configs[count].value, cc->value.str, (size_t)cc->value.len + 1);
-            count++;
-        }
-        if (out->error_code == KERR_NONE) {
-            out->error_code = topic_configs_check(&broker->config, configs, count);
-        }
-        if (out->error_code != KERR_NONE || ar->validate_only) continue;
-        if (count > 0) memcpy(t->configs, configs, count * sizeof(*configs));
-        t->config_count = count;
-        topic_recompute_config(broker, t);
-        changed = true;
     }
-    if (changed) topic_configs_save(broker);
     return respond_body(req, &resp);
 }
 
@@ -3236,10 +2816,8 @@ static int handle_delete_records(struct broker_request *req) {
                                                          rp->partition_index);
                 continue;
             }
-            if (broker_replicated(broker)) {
-                op->error_code = leader_check(part, -1);
-                if (op->error_code != KERR_NONE) continue;
-            }
+            op->error_code = leader_check(part, -1);
+            if (op->error_code != KERR_NONE) continue;
             /* -1 means "up to the high watermark". */
             int64_t target = rp->offset == -1 ? part->high_watermark : rp->offset;
             if (target < 0 || target > part->high_watermark) {
@@ -3293,7 +2871,7 @@ static int handle_offset_for_leader_epoch(struct broker_request *req) {
                 continue;
             }
             /* The truncation query of a follower (KIP-101/279) and of clients: leader only. */
-            if (broker_replicated(broker) && !partition_is_leader(part)) {
+            if (!partition_is_leader(part)) {
                 op->error_code = KERR_NOT_LEADER_OR_FOLLOWER;
                 continue;
             }
@@ -3363,34 +2941,24 @@ static int handle_find_coordinator(struct broker_request *req) {
         resp.port = -1;
         return respond_body(req, &resp);
     }
-#ifdef TRIAL_BROKER_QUORUM
-    if (broker_replicated(broker)) {
-        /* The coordinator is the leader of the group's __consumer_offsets partition. */
-        int32_t p = group_coordinator_partition_for(broker->groups, str_or_empty(fr->key));
-        const struct metadata_image *image = quorum_client_image(broker->qc);
-        const struct metadata_partition *mp = metadata_partition_find(image, BROKER_OFFSETS_TOPIC,
-                                                                      p);
-        const struct metadata_broker *mb =
-            mp != NULL && mp->leader >= 0 ? metadata_broker_find(image, mp->leader) : NULL;
-        if (mb == NULL || mb->fenced) {
-            resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
-            resp.node_id = -1;
-            resp.host = PROTO_STR("");
-            resp.port = -1;
-            return respond_body(req, &resp);
-        }
-        resp.error_code = KERR_NONE;
-        resp.node_id = mb->id;
-        resp.host = proto_string_from(mb->host);
-        resp.port = mb->port;
+    /* The coordinator is the leader of the group's __consumer_offsets partition. */
+    int32_t p = group_coordinator_partition_for(broker->groups, str_or_empty(fr->key));
+    const struct metadata_image *image = quorum_client_image(broker->qc);
+    const struct metadata_partition *mp = metadata_partition_find(image, BROKER_OFFSETS_TOPIC,
+                                                                  p);
+    const struct metadata_broker *mb =
+        mp != NULL && mp->leader >= 0 ? metadata_broker_find(image, mp->leader) : NULL;
+    if (mb == NULL || mb->fenced) {
+        resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+        resp.node_id = -1;
+        resp.host = PROTO_STR("");
+        resp.port = -1;
         return respond_body(req, &resp);
     }
-#endif
-    /* This node leads every partition of __consumer_offsets. */
     resp.error_code = KERR_NONE;
-    resp.node_id = broker->config.node_id;
-    resp.host = proto_string_from(broker->advertised_host);
-    resp.port = broker->advertised_port;
+    resp.node_id = mb->id;
+    resp.host = proto_string_from(mb->host);
+    resp.port = mb->port;
     return respond_body(req, &resp);
 }
 
@@ -3491,7 +3059,6 @@ static void broker_on_close(void *arg, struct broker_conn *conn, int reason) {
 
 static void broker_accept_now(struct broker *broker, struct io_stream *stream);
 
-#ifdef TRIAL_BROKER_QUORUM
 /* Serves the held connections once the broker is ready; polls until then. */
 static void broker_ready_poll(void *arg) {
     struct broker *broker = arg;
@@ -3516,11 +3083,9 @@ static void broker_ready_poll(void *arg) {
     for (uint32_t i = 0; i < count; i++) broker_accept_now(broker, held[i]);
     if (held != NULL) io_free(broker->io, held, BROKER_HELD_STREAMS_MAX * sizeof(*held));
 }
-#endif
 
 static void broker_on_accept(void *arg, struct io_stream *stream) {
     struct broker *broker = arg;
-#ifdef TRIAL_BROKER_QUORUM
     if (broker->qc != NULL && !broker->caught_up_once) {
         if (broker->held_streams == NULL) {
             broker->held_streams = io_calloc(broker->io, BROKER_HELD_STREAMS_MAX,
@@ -3534,7 +3099,6 @@ static void broker_on_accept(void *arg, struct io_stream *stream) {
         if (broker->ready_timer == 0) broker_ready_poll(broker);
         return;
     }
-#endif
     broker_accept_now(broker, stream);
 }
 
@@ -3591,7 +3155,6 @@ static void broker_housekeeping(void *arg) {
         }
     }
     if (start_moved) broker_save_log_starts(broker);
-#ifdef TRIAL_BROKER_QUORUM
     if (broker->qc != NULL) {
         /* ISR shrinks (replica.lag.time.max.ms) and joins that no fetch triggered. */
         for (uint32_t i = 0; i < broker->topic_count; i++) {
@@ -3611,13 +3174,11 @@ static void broker_housekeeping(void *arg) {
         }
         admin_waits_check(broker, false);
     }
-#endif
     broker->housekeeping = io_timer_start(broker->io,
                                           io_now_ns(broker->io) + BROKER_HOUSEKEEPING_MS * NS_PER_MS,
                                           broker_housekeeping, broker);
 }
 
-#ifdef TRIAL_BROKER_QUORUM
 /*
  * Starts this node's controller (with the controller role) and the quorum client. With no
  * controller.quorum.voters the node is a one-voter quorum on an ephemeral port, and its
@@ -3715,7 +3276,6 @@ static void broker_stop_quorum(struct broker *broker) {
         io_free(io, ac, sizeof(*ac));
     }
 }
-#endif
 
 int broker_start(struct io *io, const struct broker_config *config, struct broker **out) {
     struct broker *broker = io_calloc(io, 1, sizeof(*broker));
@@ -3730,13 +3290,9 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
     while (dir_len > 1 && broker->dir[dir_len - 1] == '/') broker->dir[--dir_len] = '\0';
     broker->fetches = purgatory_create(io, "fetch");
     broker->last_retention_ms = io_wall_ms(io);
-#ifdef TRIAL_BROKER_QUORUM
-    broker->replicated = true;
     broker->produces = purgatory_create(io, "produce");
-#endif
     int rc = broker_prepare_dir(broker);
     bool broker_role = (config->process_roles & BROKER_ROLE_BROKER) != 0;
-#ifdef TRIAL_BROKER_QUORUM
     if (rc == 0 && !broker_role) {
         /* A dedicated controller: no client listener, no partitions. */
         rc = controller_start(io, config, &broker->controller);
@@ -3749,7 +3305,6 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
         *out = broker;
         return 0;
     }
-#endif
     ASSERT(broker_role || rc < 0);
     if (rc == 0) rc = broker_load_topics(broker);
     const struct broker_listener *listener = broker_config_client_listener(config);
@@ -3763,10 +3318,6 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
         broker_stop(broker);
         return rc;
     }
-    /* A broker that served groups before reloads them now (Kafka: on becoming leader). */
-    if (!broker->replicated && topic_find(broker, BROKER_OFFSETS_TOPIC) != NULL) {
-        broker_groups(broker);
-    }
     broker->port = io_listener_port(io, broker->listener);
     /* What Metadata tells clients: the advertised listener of the same name. */
     const struct broker_listener *adv = NULL;
@@ -3778,13 +3329,11 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
                                ? listener->host : "127.0.0.1";
     snprintf(broker->advertised_host, sizeof(broker->advertised_host), "%s", adv_host);
     broker->advertised_port = adv != NULL && adv->port != 0 ? adv->port : broker->port;
-#ifdef TRIAL_BROKER_QUORUM
     rc = broker_start_quorum(broker);
     if (rc < 0) {
         broker_stop(broker);
         return rc;
     }
-#endif
     broker->housekeeping = io_timer_start(io, io_now_ns(io) + BROKER_HOUSEKEEPING_MS * NS_PER_MS,
                                           broker_housekeeping, broker);
     io_log(io, IO_LOG_INFO, "node %d serving %u topics on port %u (log dir %s)",
@@ -3795,7 +3344,6 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
 
 uint16_t broker_port(const struct broker *broker) { return broker->port; }
 
-#ifdef TRIAL_BROKER_QUORUM
 static void broker_shutdown_granted(void *arg, bool granted) {
     struct broker *broker = arg;
     broker_shutdown_fn done = broker->shutdown_done;
@@ -3804,7 +3352,6 @@ static void broker_shutdown_granted(void *arg, bool granted) {
            granted ? "granted: leaderships moved" : "not granted in time");
     done(broker->shutdown_arg, granted);
 }
-#endif
 
 static void broker_shutdown_now(void *arg) {
     struct broker *broker = arg;
@@ -3817,13 +3364,11 @@ int broker_shutdown(struct broker *broker, broker_shutdown_fn done, void *arg) {
     if (broker->shutdown_done != NULL) return -EALREADY;
     broker->shutdown_done = done;
     broker->shutdown_arg = arg;
-#ifdef TRIAL_BROKER_QUORUM
     if (broker->qc != NULL && (broker->config.process_roles & BROKER_ROLE_BROKER) != 0 &&
         quorum_client_shutdown(broker->qc, broker_shutdown_granted, broker) == 0) {
         return 0;
     }
-#endif
-    /* Nothing to hand over (single-node build, controller-only node): answer at once, from
+    /* Nothing to hand over (no quorum client yet, controller-only node): answer at once, from
      * a timer as the contract says. */
     broker->shutdown_timer = io_timer_start(broker->io, io_now_ns(broker->io),
                                             broker_shutdown_now, broker);
@@ -3831,9 +3376,7 @@ int broker_shutdown(struct broker *broker, broker_shutdown_fn done, void *arg) {
 }
 
 uint16_t broker_controller_port(const struct broker *broker) {
-#ifdef TRIAL_BROKER_QUORUM
     if (broker->controller != NULL) return controller_port(broker->controller);
-#endif
     (void)broker;
     return 0;
 }
@@ -3846,10 +3389,8 @@ int broker_stop(struct broker *broker) {
     /* Close every connection; parked fetches then complete (answers dropped) when the
      * purgatory is destroyed, which frees the connections. Bound: one pass per client. */
     while (broker->clients != NULL) broker_conn_close(broker->clients->conn, 0);
-#ifdef TRIAL_BROKER_QUORUM
     broker_stop_quorum(broker);
     purgatory_destroy(broker->produces);
-#endif
     purgatory_destroy(broker->fetches);
     if (broker->groups != NULL) {
         /* The coordinator may only go once every accepted append has completed. */

@@ -5,9 +5,7 @@
  * DeleteRecords, InitProducerId, the group APIs).
  *
  * Everything goes through the io handle, so the same broker runs in triald (io_posix) and in
- * the simulation. Two builds (system/broker/CMakeLists.txt, TRIAL_BROKER_MULTI):
- *
- * Multi-broker (the default; docs/REPLICATION.md). With the controller role broker_start()
+ * the simulation. One code path (docs/REPLICATION.md), for one broker or many. With the controller role broker_start()
  * also starts this node's controller (controller.h); with no controller.quorum.voters the
  * node is a one-voter quorum on an ephemeral port. A quorum client (quorum_client.h)
  * registers the broker and replays the committed metadata log; topics, configs and every
@@ -24,11 +22,8 @@
  * shows the change. The group coordinator serves a group on the leader of its
  * __consumer_offsets partition (loaded on becoming leader, dropped on losing it).
  *
- * Single-node (-DTRIAL_BROKER_MULTI=OFF): this node leads every partition, topics are
- * created locally and their overrides live in `.trial-topic-configs`.
- *
  * Layout of log.dirs[0] (Kafka's): meta.properties, one `<topic>-<partition>/` directory per
- * partition, log-start-offset-checkpoint, and in multi-broker mode the controller's
+ * partition, log-start-offset-checkpoint, and on a controller node the controller's
  * `__cluster_metadata-0/` (never treated as a topic).
  */
 #ifndef TRIAL_BROKER_BROKER_H

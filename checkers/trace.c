@@ -14,13 +14,160 @@
 #define TRACE_FNV_OFFSET 0xcbf29ce484222325ULL
 #define TRACE_FNV_PRIME  0x100000001b3ULL
 
-static char *trace_strdup(const char *s) {
-    ASSERT(s != NULL);
-    size_t n = strlen(s) + 1;
-    char *copy = malloc(n);
-    ASSERT(copy != NULL);
-    memcpy(copy, s, n);
+/* Interned strings live in blocks of TRACE_STR_BLOCK bytes (a longer string gets a block of
+ * its own); fields in blocks of TRACE_FIELD_BLOCK. Blocks never move, so events may point
+ * into them. The intern table is open addressing over content hashes: lookups depend on the
+ * strings only, never on addresses, and nothing iterates it. */
+#define TRACE_STR_BLOCK   (64u * 1024u)
+#define TRACE_FIELD_BLOCK 8192u
+#define TRACE_SLOTS_MIN   256u
+
+struct trace_str_block {
+    struct trace_str_block *next;
+    size_t used;
+    size_t capacity;
+    char data[];
+};
+
+struct trace_field_block {
+    struct trace_field_block *next;
+    size_t used;
+    struct trace_field data[TRACE_FIELD_BLOCK];
+};
+
+struct trace_slot {
+    uint64_t hash; /* Content hash of str; a slot is used when str != NULL. */
+    size_t len;
+    char *str;
+};
+
+struct trace_store {
+    struct trace_slot *slots;
+    size_t slot_count; /* Power of two. */
+    size_t slot_used;  /* Kept at most 1/2 of slot_count. */
+    struct trace_str_block *strs;
+    struct trace_field_block *fields;
+};
+
+static struct trace_store *trace_store_create(void) {
+    struct trace_store *st = calloc(1, sizeof(*st));
+    ASSERT(st != NULL);
+    st->slot_count = TRACE_SLOTS_MIN;
+    st->slots = calloc(st->slot_count, sizeof(*st->slots));
+    ASSERT(st->slots != NULL);
+    return st;
+}
+
+static void trace_store_destroy(struct trace_store *st) {
+    while (st->strs != NULL) {
+        struct trace_str_block *b = st->strs;
+        st->strs = b->next;
+        free(b);
+    }
+    while (st->fields != NULL) {
+        struct trace_field_block *b = st->fields;
+        st->fields = b->next;
+        free(b);
+    }
+    free(st->slots);
+    free(st);
+}
+
+/* 64-bit FNV-1a over the bytes; only for finding a slot, never reaches output. */
+static uint64_t trace_content_hash(const char *s, size_t len) {
+    uint64_t h = TRACE_FNV_OFFSET;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= TRACE_FNV_PRIME;
+    }
+    return h;
+}
+
+static char *trace_store_copy(struct trace_store *st, const char *s, size_t len) {
+    size_t need = len + 1;
+    struct trace_str_block *b = st->strs;
+    if (b == NULL || b->capacity - b->used < need) {
+        size_t capacity = need > TRACE_STR_BLOCK ? need : TRACE_STR_BLOCK;
+        b = malloc(sizeof(*b) + capacity);
+        ASSERT(b != NULL);
+        b->used = 0;
+        b->capacity = capacity;
+        /* A big one-off block goes behind the current one, so the current keeps filling. */
+        if (capacity > TRACE_STR_BLOCK && st->strs != NULL) {
+            b->next = st->strs->next;
+            st->strs->next = b;
+        } else {
+            b->next = st->strs;
+            st->strs = b;
+        }
+    }
+    char *copy = b->data + b->used;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    b->used += need;
+    ASSERT(b->used <= b->capacity);
     return copy;
+}
+
+static void trace_store_grow(struct trace_store *st) {
+    size_t count = st->slot_count * 2;
+    ASSERT(count > st->slot_count);
+    struct trace_slot *slots = calloc(count, sizeof(*slots));
+    ASSERT(slots != NULL);
+    for (size_t i = 0; i < st->slot_count; i++) {
+        struct trace_slot *old = &st->slots[i];
+        if (old->str == NULL) continue;
+        size_t j = (size_t)old->hash & (count - 1);
+        while (slots[j].str != NULL)
+            j = (j + 1) & (count - 1);
+        slots[j] = *old;
+    }
+    free(st->slots);
+    st->slots = slots;
+    st->slot_count = count;
+}
+
+/* The one stored copy of s. */
+static char *trace_intern(struct trace_store *st, const char *s) {
+    ASSERT(s != NULL);
+    size_t len = strlen(s);
+    uint64_t h = trace_content_hash(s, len);
+    size_t mask = st->slot_count - 1;
+    size_t j = (size_t)h & mask;
+    for (size_t probes = 0; probes <= mask; probes++) {
+        struct trace_slot *slot = &st->slots[j];
+        if (slot->str == NULL) break;
+        if (slot->hash == h && slot->len == len && memcmp(slot->str, s, len) == 0) {
+            return slot->str;
+        }
+        j = (j + 1) & mask;
+    }
+    if ((st->slot_used + 1) * 2 > st->slot_count) {
+        trace_store_grow(st);
+        mask = st->slot_count - 1;
+        j = (size_t)h & mask;
+        while (st->slots[j].str != NULL)
+            j = (j + 1) & mask;
+    }
+    ASSERT(st->slots[j].str == NULL);
+    st->slots[j] = (struct trace_slot){.hash = h, .len = len, .str = trace_store_copy(st, s, len)};
+    st->slot_used++;
+    return st->slots[j].str;
+}
+
+static struct trace_field *trace_store_fields(struct trace_store *st, size_t count) {
+    ASSERT(count > 0 && count <= TRACE_FIELD_BLOCK);
+    struct trace_field_block *b = st->fields;
+    if (b == NULL || TRACE_FIELD_BLOCK - b->used < count) {
+        b = malloc(sizeof(*b));
+        ASSERT(b != NULL);
+        b->used = 0;
+        b->next = st->fields;
+        st->fields = b;
+    }
+    struct trace_field *f = &b->data[b->used];
+    b->used += count;
+    return f;
 }
 
 static uint64_t trace_hash_bytes(uint64_t h, const void *data, size_t len) {
@@ -54,16 +201,7 @@ void trace_init(struct trace *t, size_t events_max) {
 
 void trace_free(struct trace *t) {
     ASSERT(t != NULL);
-    for (size_t i = 0; i < t->count; i++) {
-        struct trace_event *e = &t->events[i];
-        for (size_t j = 0; j < e->field_count; j++) {
-            free(e->fields[j].key);
-            free(e->fields[j].s);
-        }
-        free(e->fields);
-        free(e->node);
-        free(e->name);
-    }
+    if (t->store != NULL) trace_store_destroy(t->store);
     free(t->events);
     memset(t, 0, sizeof(*t));
 }
@@ -101,23 +239,25 @@ size_t trace_add(struct trace *t, uint64_t time_ns, const char *node, const char
         t->events = events;
         t->capacity = capacity;
     }
+    if (t->store == NULL) t->store = trace_store_create();
+    struct trace_store *st = t->store;
     struct trace_event *e = &t->events[t->count];
     e->index = t->count;
     e->time_ns = time_ns;
-    e->node = trace_strdup(node);
-    e->name = trace_strdup(name);
+    e->node = trace_intern(st, node);
+    e->name = trace_intern(st, name);
     e->field_count = count;
     e->fields = NULL;
     if (count > 0) {
-        e->fields = calloc(count, sizeof(*e->fields));
-        ASSERT(e->fields != NULL);
+        e->fields = trace_store_fields(st, count);
         for (size_t i = 0; i < count; i++) {
             ASSERT(fields[i].key != NULL);
-            e->fields[i].key = trace_strdup(fields[i].key);
+            e->fields[i].key = trace_intern(st, fields[i].key);
             e->fields[i].type = fields[i].type;
             e->fields[i].i = fields[i].i;
+            e->fields[i].s = NULL;
             if (fields[i].type == IO_TRACE_STR) {
-                e->fields[i].s = trace_strdup(fields[i].s != NULL ? fields[i].s : "");
+                e->fields[i].s = trace_intern(st, fields[i].s != NULL ? fields[i].s : "");
             }
         }
     }

@@ -24,6 +24,11 @@
  *      "log_recovered" int offset: the LEO recovery left after a restart (what is on disk
  *                      after a crash is durable, so the synced end becomes this offset).
  *
+ * Storage: node names, event names, keys and string values are interned (each distinct
+ * string is stored once and events point at the copy), and fields live in large blocks, so
+ * recording an event costs no allocation in the common case and freeing a trace frees a few
+ * blocks instead of millions of strings. The strings are read-only for checkers.
+ *
  * Bounded: at most `events_max` events; later ones are dropped and `overflow` is set. The
  * trace hash (FNV-1a over every event in order) is the determinism self-check: two runs of
  * one seed must produce the same hash.
@@ -57,6 +62,8 @@ struct trace_event {
     size_t field_count;
 };
 
+struct trace_store; /* trace.c: interned strings and field blocks (no per-event malloc). */
+
 struct trace {
     struct trace_event *events;
     size_t count;
@@ -64,6 +71,7 @@ struct trace {
     size_t events_max;
     bool overflow;
     uint64_t hash; /* Running FNV-1a hash of every event added, including dropped ones. */
+    struct trace_store *store; /* Owns every string and field the events point to. */
 };
 
 void trace_init(struct trace *t, size_t events_max);

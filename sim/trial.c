@@ -149,6 +149,10 @@ static int run_file(const char *file, const struct harness_options *base, uint64
            r.events, (double)r.virtual_ns / 1e9, r.ops, r.produced_ok, r.records_read,
            r.records_verified);
     if (r.violations > 0) printf("violated: %s\n", r.violated);
+    if (r.allowed[0] != '\0') {
+        printf("allowed by unclean.leader.election.enable=true (losses per invariant): %s\n",
+               r.allowed);
+    }
     printf("%s\n", r.summary);
     if (r.report_written) printf("report: %s/report.txt (and .json, .html)\n", r.report_dir);
     else rmdir(o.report_dir); /* Only when empty: nothing to report. */

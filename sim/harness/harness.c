@@ -1155,6 +1155,15 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
                                  "%s%s", vlen > 0 ? " " : "", results[i].invariant);
         vlen = MIN(vlen, sizeof(result->violated) - 1);
     }
+    size_t alen = 0;
+    for (size_t i = 0; i < rn; i++) {
+        if (results[i].allowed_count == 0) continue;
+        alen += (size_t)snprintf(result->allowed + alen,
+                                 sizeof(result->allowed) - MIN(alen, sizeof(result->allowed)),
+                                 "%s%s %zu", alen > 0 ? " " : "", results[i].invariant,
+                                 results[i].allowed_count);
+        alen = MIN(alen, sizeof(result->allowed) - 1);
+    }
     result->trace_hash = sim_world_trace_hash(h->world);
     if (options->trace_dump != NULL) {
         FILE *f = fopen(options->trace_dump, "w");

@@ -71,6 +71,9 @@ struct harness_result {
     size_t violations;       /* Checkers that reported a violation. */
     bool report_written;
     char violated[64]; /* Space-separated invariants that were violated. */
+    /* Losses the checkers excused because the scenario allows unclean elections, e.g.
+     * "I-REPL-1 12 I-REPL-2 1" (invariant, count); empty when none. */
+    char allowed[64];
     char summary[HARNESS_TEXT_MAX];
     char report_dir[HARNESS_TEXT_MAX];
 };

@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRACE_FNV_OFFSET 0xcbf29ce484222325ULL
-#define TRACE_FNV_PRIME  0x100000001b3ULL
+#define TRACE_HASH_SEED 0xcbf29ce484222325ULL
 
 /* Interned strings live in blocks of TRACE_STR_BLOCK bytes (a longer string gets a block of
  * its own); fields in blocks of TRACE_FIELD_BLOCK. Blocks never move, so events may point
@@ -73,14 +72,30 @@ static void trace_store_destroy(struct trace_store *st) {
     free(st);
 }
 
-/* 64-bit FNV-1a over the bytes; only for finding a slot, never reaches output. */
+/* One multiply per 64-bit word (little endian, so the same on every host). The trace hash
+ * folds these content hashes, so each string is hashed once, when it is interned. */
+#define TRACE_HASH_MUL 0x9E3779B97F4A7C15ULL
+
+static inline uint64_t trace_mix(uint64_t h, uint64_t v) {
+    h ^= v;
+    h *= TRACE_HASH_MUL;
+    return h ^ (h >> 29);
+}
+
 static uint64_t trace_content_hash(const char *s, size_t len) {
-    uint64_t h = TRACE_FNV_OFFSET;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= TRACE_FNV_PRIME;
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t h = trace_mix(TRACE_HASH_SEED, len);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v = 0;
+        for (size_t k = 0; k < 8; k++)
+            v |= (uint64_t)p[i + k] << (8 * k);
+        h = trace_mix(h, v);
     }
-    return h;
+    uint64_t v = 0;
+    for (size_t k = 0; i + k < len; k++)
+        v |= (uint64_t)p[i + k] << (8 * k);
+    return trace_mix(h, v);
 }
 
 static char *trace_store_copy(struct trace_store *st, const char *s, size_t len) {
@@ -127,11 +142,12 @@ static void trace_store_grow(struct trace_store *st) {
     st->slot_count = count;
 }
 
-/* The one stored copy of s. */
-static char *trace_intern(struct trace_store *st, const char *s) {
+/* The one stored copy of s; *hash_out gets its content hash. */
+static char *trace_intern(struct trace_store *st, const char *s, uint64_t *hash_out) {
     ASSERT(s != NULL);
     size_t len = strlen(s);
     uint64_t h = trace_content_hash(s, len);
+    *hash_out = h;
     size_t mask = st->slot_count - 1;
     size_t j = (size_t)h & mask;
     for (size_t probes = 0; probes <= mask; probes++) {
@@ -155,6 +171,14 @@ static char *trace_intern(struct trace_store *st, const char *s) {
     return st->slots[j].str;
 }
 
+/* Interns s when the event is kept; a dropped event's strings are only hashed, so a trace
+ * past its bound stops growing. */
+static char *trace_take(struct trace_store *st, bool keep, const char *s, uint64_t *hash_out) {
+    if (keep) return trace_intern(st, s, hash_out);
+    *hash_out = trace_content_hash(s, strlen(s));
+    return NULL;
+}
+
 static struct trace_field *trace_store_fields(struct trace_store *st, size_t count) {
     ASSERT(count > 0 && count <= TRACE_FIELD_BLOCK);
     struct trace_field_block *b = st->fields;
@@ -170,33 +194,11 @@ static struct trace_field *trace_store_fields(struct trace_store *st, size_t cou
     return f;
 }
 
-static uint64_t trace_hash_bytes(uint64_t h, const void *data, size_t len) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= TRACE_FNV_PRIME;
-    }
-    return h;
-}
-
-/* Strings are hashed with their NUL so "ab"+"c" and "a"+"bc" differ. */
-static uint64_t trace_hash_str(uint64_t h, const char *s) {
-    return trace_hash_bytes(h, s, strlen(s) + 1);
-}
-
-/* Integers are hashed as little-endian bytes so the hash is the same on every host. */
-static uint64_t trace_hash_u64(uint64_t h, uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    return trace_hash_bytes(h, b, sizeof(b));
-}
-
 void trace_init(struct trace *t, size_t events_max) {
     ASSERT(t != NULL && events_max > 0);
     memset(t, 0, sizeof(*t));
     t->events_max = events_max;
-    t->hash = TRACE_FNV_OFFSET;
+    t->hash = TRACE_HASH_SEED;
 }
 
 void trace_free(struct trace *t) {
@@ -213,21 +215,37 @@ size_t trace_add(struct trace *t, uint64_t time_ns, const char *node, const char
     ASSERT(count == 0 || fields != NULL);
     ASSERT(t->count == 0 || time_ns >= t->events[t->count - 1].time_ns);
 
-    uint64_t h = trace_hash_u64(t->hash, time_ns);
-    h = trace_hash_str(h, node);
-    h = trace_hash_str(h, name);
+    /* The hash covers dropped events too; it folds each string's content hash, which
+     * interning computes anyway. */
+    if (t->store == NULL) t->store = trace_store_create();
+    struct trace_store *st = t->store;
+    ASSERT(t->count <= t->events_max);
+    bool keep = t->count < t->events_max;
+    uint64_t sh;
+    uint64_t h = trace_mix(t->hash, time_ns);
+    char *node_copy = trace_take(st, keep, node, &sh);
+    h = trace_mix(h, sh);
+    char *name_copy = trace_take(st, keep, name, &sh);
+    h = trace_mix(h, sh);
+    struct trace_field copies[TRACE_FIELDS_MAX];
     for (size_t i = 0; i < count; i++) {
-        h = trace_hash_str(h, fields[i].key);
-        h = trace_hash_u64(h, (uint64_t)fields[i].type);
-        if (fields[i].type == IO_TRACE_INT)
-            h = trace_hash_u64(h, (uint64_t)fields[i].i);
-        else
-            h = trace_hash_str(h, fields[i].s != NULL ? fields[i].s : "");
+        ASSERT(fields[i].key != NULL);
+        copies[i].key = trace_take(st, keep, fields[i].key, &sh);
+        h = trace_mix(h, sh);
+        copies[i].type = fields[i].type;
+        h = trace_mix(h, (uint64_t)fields[i].type);
+        copies[i].i = fields[i].i;
+        copies[i].s = NULL;
+        if (fields[i].type == IO_TRACE_INT) {
+            h = trace_mix(h, (uint64_t)fields[i].i);
+        } else {
+            copies[i].s = trace_take(st, keep, fields[i].s != NULL ? fields[i].s : "", &sh);
+            h = trace_mix(h, sh);
+        }
     }
     t->hash = h;
 
-    ASSERT(t->count <= t->events_max);
-    if (t->count == t->events_max) {
+    if (!keep) {
         t->overflow = true;
         return TRACE_NONE;
     }
@@ -239,27 +257,16 @@ size_t trace_add(struct trace *t, uint64_t time_ns, const char *node, const char
         t->events = events;
         t->capacity = capacity;
     }
-    if (t->store == NULL) t->store = trace_store_create();
-    struct trace_store *st = t->store;
     struct trace_event *e = &t->events[t->count];
     e->index = t->count;
     e->time_ns = time_ns;
-    e->node = trace_intern(st, node);
-    e->name = trace_intern(st, name);
+    e->node = node_copy;
+    e->name = name_copy;
     e->field_count = count;
     e->fields = NULL;
     if (count > 0) {
         e->fields = trace_store_fields(st, count);
-        for (size_t i = 0; i < count; i++) {
-            ASSERT(fields[i].key != NULL);
-            e->fields[i].key = trace_intern(st, fields[i].key);
-            e->fields[i].type = fields[i].type;
-            e->fields[i].i = fields[i].i;
-            e->fields[i].s = NULL;
-            if (fields[i].type == IO_TRACE_STR) {
-                e->fields[i].s = trace_intern(st, fields[i].s != NULL ? fields[i].s : "");
-            }
-        }
+        memcpy(e->fields, copies, count * sizeof(*copies));
     }
     return t->count++;
 }

@@ -30,7 +30,8 @@
  * blocks instead of millions of strings. The strings are read-only for checkers.
  *
  * Bounded: at most `events_max` events; later ones are dropped and `overflow` is set. The
- * trace hash (FNV-1a over every event in order) is the determinism self-check: two runs of
+ * trace hash (a word-wise multiply-mix over every event in order, each string folded as its
+ * content hash; host independent) is the determinism self-check: two runs of
  * one seed must produce the same hash.
  */
 #ifndef TRIAL_CHECKERS_TRACE_H
@@ -70,7 +71,7 @@ struct trace {
     size_t capacity;
     size_t events_max;
     bool overflow;
-    uint64_t hash; /* Running FNV-1a hash of every event added, including dropped ones. */
+    uint64_t hash; /* Running hash of every event added, including dropped ones. */
     struct trace_store *store; /* Owns every string and field the events point to. */
 };
 

@@ -27,9 +27,7 @@
 #include "client/consumer.h"
 #include "client/group_consumer.h"
 #include "client/producer.h"
-#ifdef TRIAL_HARNESS_HAVE_CONTROLLER
 #include "controller/controller.h"
-#endif
 #include "proto/proto.h"
 #include "reports/report.h"
 #include "sim/harness/image.h"
@@ -57,9 +55,7 @@ struct h_broker {
     struct broker_config config;
     bool controller_only;
     struct broker *broker; /* NULL while down or when start failed. */
-#ifdef TRIAL_HARNESS_HAVE_CONTROLLER
     struct controller *controller; /* controller_only: NULL while down or failed. */
-#endif
     bool running; /* Started successfully since the last crash. */
     int start_rc;
     bool crashed;
@@ -156,13 +152,9 @@ static void broker_main(struct io *io, void *arg) {
     b->broker = NULL;
     b->running = false;
     if (b->controller_only) {
-#ifdef TRIAL_HARNESS_HAVE_CONTROLLER
         b->controller = NULL;
         b->start_rc = controller_start(io, &b->config, &b->controller);
         if (b->start_rc < 0) b->controller = NULL;
-#else
-        b->start_rc = -ENOSYS; /* harness_supported refuses this before it can happen. */
-#endif
     } else {
         b->start_rc = broker_start(io, &b->config, &b->broker);
         if (b->start_rc < 0) b->broker = NULL;
@@ -444,9 +436,7 @@ static void producer_main(struct io *io, void *arg) {
     producer_config_defaults(&pc);
     pc.host = "n1";
     pc.port = HARNESS_PORT;
-#ifdef TRIAL_HARNESS_CLIENT_BOOTSTRAP
     pc.bootstrap = single_node(&wl->h->scn) ? NULL : wl->h->bootstrap;
-#endif
     pc.client_id = wl->w->name;
     pc.topic = wl->w->topic;
     pc.acks = (int16_t)wl->w->acks;
@@ -505,9 +495,7 @@ static void consumer_start(void *arg) {
     consumer_config_defaults(&cc);
     cc.host = "n1";
     cc.port = HARNESS_PORT;
-#ifdef TRIAL_HARNESS_CLIENT_BOOTSTRAP
     cc.bootstrap = single_node(&wl->h->scn) ? NULL : wl->h->bootstrap;
-#endif
     cc.client_id = wl->verifier ? "trial-verifier" : wl->w->name;
     cc.topic = wl->topic;
     cc.partitions = wl->partitions;
@@ -559,9 +547,7 @@ static void group_start(void *arg) {
     group_consumer_config_defaults(&gc);
     gc.host = "n1";
     gc.port = HARNESS_PORT;
-#ifdef TRIAL_HARNESS_CLIENT_BOOTSTRAP
     gc.bootstrap = single_node(&wl->h->scn) ? NULL : wl->h->bootstrap;
-#endif
     gc.client_id = wl->w->name;
     gc.group_id = wl->w->group;
     gc.topics[0] = wl->topic;
@@ -660,9 +646,7 @@ static void broker_crash(struct harness *h, struct h_broker *b, enum scn_crash_m
     b->crash_ns = now_ns(h);
     b->crashed = true;
     b->broker = NULL;
-#ifdef TRIAL_HARNESS_HAVE_CONTROLLER
     b->controller = NULL;
-#endif
     b->running = false;
     sim_node_crash(b->node);
 }
@@ -921,15 +905,6 @@ static void collect_final_images(struct harness *h, struct li_log **logs, size_t
 }
 
 bool harness_supported(const struct scenario *scn, char *why, size_t why_len) {
-#ifndef TRIAL_HARNESS_MULTI_NODE
-    if (!single_node(scn)) {
-        snprintf(why, why_len,
-                 "%d brokers / %d controllers: the broker is single-node (no replication or "
-                 "controller quorum yet); the harness runs 1 broker",
-                 scn->brokers, scn->controllers);
-        return false;
-    }
-#endif
     for (size_t i = 0; i < scn->workload_count; i++) {
         const struct scn_workload *w = &scn->workloads[i];
         if (w->kind == SCN_PRODUCER && w->transactional_id[0] != '\0') {

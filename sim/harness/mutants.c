@@ -30,7 +30,6 @@ static const struct mutant_info registry[] = {
      .site = "system/client/consumer.c on_fetch",
      .description = "the consumer's next fetch starts one record past the last one it "
                     "returned"},
-#ifdef TRIAL_HARNESS_MULTI_NODE
     /* Replication mutants: only multi-node scenarios can show them. */
     {.name = "truncate-to-hw",
      .site = "system/partition/fetcher.c step",
@@ -44,7 +43,6 @@ static const struct mutant_info registry[] = {
      .site = "system/controller/controller.c partition_reelect",
      .description = "pre-KIP-966: no eligible leader replicas, and a broker that restarted "
                     "after losing its unsynced tail is trusted like one that never left"},
-#endif
 };
 
 size_t mutants_registry(const struct mutant_info **out) {

@@ -99,14 +99,6 @@ static void add_fault(struct scenario *s, const struct scn_fault *f) {
     s->faults[s->fault_count++] = *f;
 }
 
-bool swarm_multi_node_supported(void) {
-#ifdef TRIAL_HARNESS_MULTI_NODE
-    return true;
-#else
-    return false;
-#endif
-}
-
 void swarm_generate(uint64_t seed, struct scenario *s) {
     swarm_generate_shaped(seed, SWARM_SHAPE_ANY, s);
 }
@@ -143,8 +135,7 @@ void swarm_generate_shaped(uint64_t seed, enum swarm_shape shape_want, struct sc
     s->brokers = 1;
     s->controllers = 0;
     bool multi = shape_want == SWARM_SHAPE_MULTI ||
-                 (shape_want == SWARM_SHAPE_ANY && swarm_multi_node_supported() &&
-                  sim_rng_chance(&shape, 500));
+                 (shape_want == SWARM_SHAPE_ANY && sim_rng_chance(&shape, 500));
     if (multi) {
         /* 2..5 brokers; dedicated controllers (3) or the first brokers as voters. */
         s->brokers = (int32_t)(2 + sim_rng_below(&shape, 4));

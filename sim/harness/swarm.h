@@ -35,8 +35,6 @@ void swarm_generate(uint64_t seed, struct scenario *out);
  * cluster. A seed that draws one broker draws the same scenario under ANY and SINGLE. */
 enum swarm_shape { SWARM_SHAPE_ANY = 0, SWARM_SHAPE_SINGLE, SWARM_SHAPE_MULTI };
 void swarm_generate_shaped(uint64_t seed, enum swarm_shape shape, struct scenario *out);
-/* Whether this build's harness runs multi-node scenarios. */
-bool swarm_multi_node_supported(void);
 
 struct swarm_options {
     uint64_t first_seed;

@@ -4,8 +4,7 @@
  * non-trivial history, and the same seed gives the same trace hash while another seed
  * gives another; the same scenario with the mutant ack-before-flush is caught by I-REPL-1
  * (exit 1) and writes a report whose files exist; scenarios the harness cannot run yet
- * (transactions, acks=0, unimplemented checks; several brokers in a build whose broker is
- * single-node) are refused with a message (exit 5); in a multi-node build a three-broker
+ * (transactions, acks=0, unimplemented checks) are refused with a message (exit 5); a three-broker
  * RF=3 cluster with dedicated controllers creates its topic, acks, reads back and passes
  * every cluster checker, twice with one hash, and each broker's log of the partition is in
  * the final images; group consumers (system/client/group_consumer) consume through a
@@ -106,16 +105,13 @@ static void test_mutant_caught_with_report(void **state) {
 static void test_refuses_what_it_cannot_run(void **state) {
     (void)state;
     static const char *const texts[] = {
-        ("scenario a\ncluster brokers 3\ntopic t partitions 1 replication 3\n"
-         "producer p1 topic t\ncheck I-REPL-1\nexpect pass\n"),
         "scenario b\ntopic t\nproducer p1 topic t idempotent transactional tx\ncheck I-REPL-2\n"
         "expect pass\n",
         "scenario c\ntopic t\nproducer p1 topic t acks 0\ncheck I-REPL-2\nexpect pass\n",
         "scenario d\ntopic t\nproducer p1 topic t\ncheck I-REPL-7\nexpect pass\n",
     };
-    static const char *const words[] = {"single-node", "transactional", "acks=0", "I-REPL-7"};
+    static const char *const words[] = {"transactional", "acks=0", "I-REPL-7"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        if (i == 0 && swarm_multi_node_supported()) continue; /* test_cluster runs it. */
         struct scenario s;
         parse(texts[i], &s);
         char why[512];
@@ -185,10 +181,6 @@ static void test_swarm_generator(void **state) {
 
 static void test_cluster(void **state) {
     (void)state;
-    if (!swarm_multi_node_supported()) {
-        skip(); /* The broker in this build is single-node. */
-        return;
-    }
     struct scenario s;
     parse("scenario unit-cluster\n"
           "seed 2\n"
@@ -244,7 +236,6 @@ static void test_swarm_shapes(void **state) {
         assert_int_equal(single.brokers, 1);
         assert_int_equal(single.controllers, 0);
         if (any.brokers == 1 && any.controllers == 0) assert_true(scn_equal(&any, &single));
-        if (!swarm_multi_node_supported()) assert_true(scn_equal(&any, &single));
         struct scenario m;
         swarm_generate_shaped(seed, SWARM_SHAPE_MULTI, &m);
         assert_true(m.brokers >= 2 && m.brokers <= 5);

@@ -77,7 +77,7 @@ void sim_disk_destroy(struct sim_disk *disk) {
 
 static int disk_fault(struct sim_node *node, enum sim_disk_op op) {
     struct sim_disk *disk = &node->disk;
-    if (fiu_fail(fiu_names[op])) {
+    if (node->world->disk_fiu && fiu_fail(fiu_names[op])) {
         intptr_t info = (intptr_t)fiu_failinfo();
         int err = info > 0 && info < 4096 ? (int)info : EIO;
         sim_hash_u64(node->world, 0xFA17000000000000ULL | ((uint64_t)op << 16) | (uint64_t)err);
@@ -91,6 +91,8 @@ static int disk_fault(struct sim_node *node, enum sim_disk_op op) {
     }
     return 0;
 }
+
+void sim_world_set_disk_fiu(struct sim_world *world, bool enabled) { world->disk_fiu = enabled; }
 
 void sim_disk_fail(struct sim_node *node, enum sim_disk_op op, int err, uint32_t count) {
     ASSERT((int)op >= 0 && op < SIM_DISK_OP_COUNT);

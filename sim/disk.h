@@ -21,7 +21,10 @@
  * sim/disk/write, sim/disk/sync, sim/disk/rename — and a per-node programmable count
  * (sim_disk_fail). A failing point returns -EIO unless its failinfo is a positive errno
  * (e.g. (void *)(intptr_t)ENOSPC). libfiu's state is process-wide: use fiu_enable (not the
- * random variants, whose PRNG is not ours) to keep runs deterministic.
+ * random variants, whose PRNG is not ours) to keep runs deterministic. Consulting libfiu
+ * costs a lock and a table lookup per operation (a tenth of a cluster run that never arms a
+ * point), so a world that knows it arms none may switch the libfiu points off with
+ * sim_world_set_disk_fiu(world, false); sim_disk_fail keeps working either way.
  */
 #ifndef TRIAL_SIM_DISK_H
 #define TRIAL_SIM_DISK_H
@@ -31,6 +34,10 @@
 #include <stdint.h>
 
 struct sim_node;
+struct sim_world;
+
+/* Whether disk operations consult the sim/disk/... libfiu points (on by default). */
+void sim_world_set_disk_fiu(struct sim_world *world, bool enabled);
 
 #define SIM_DISK_SECTOR_BYTES 512
 

@@ -317,6 +317,7 @@ struct sim_world {
     enum sim_break broken;
     char mutant[64]; /* The enabled mutant (io_mutant), "" = none. */
     bool net_trace;  /* Trace every data segment (net_send / net_recv). */
+    bool disk_fiu;   /* Disk operations consult the libfiu points (sim/disk.h). */
     uint64_t next_msg_id;
     bool break_done; /* the deliberate break fires once */
     sim_trace_hook trace_hook;

@@ -323,6 +323,7 @@ struct sim_world *sim_world_create(uint64_t seed) {
     struct sim_world *world = sim_xmalloc(sizeof(*world));
     memset(world, 0, sizeof(*world));
     world->seed = seed;
+    world->disk_fiu = true;
     world->trace_hash = FNV_OFFSET;
     sim_hash_u64(world, seed);
     for (int i = 0; i < SIM_STREAM_COUNT; i++)

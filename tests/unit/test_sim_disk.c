@@ -275,6 +275,23 @@ static void test_libfiu_points(void **state) {
     assert_int_equal(io_rename(io, "fiu", "fiu2"), 0);
 }
 
+/* A world that switched the libfiu points off ignores an armed point (its hot path skips
+ * libfiu's lock), while sim_disk_fail still injects; switching back on consults it again. */
+static void test_libfiu_points_off(void **state) {
+    (void)state;
+    struct io *io = sim_node_io(node);
+    struct io_file *f = open_file("nofiu", IO_OPEN_CREATE);
+    assert_int_equal(fiu_enable("sim/disk/write", 1, (void *)(intptr_t)ENOSPC, 0), 0);
+    sim_world_set_disk_fiu(world, false);
+    assert_int_equal(io_file_pwrite(io, f, "a", 1, 0), 1);
+    sim_disk_fail(node, SIM_DISK_WRITE, EIO, 1);
+    assert_int_equal(io_file_pwrite(io, f, "a", 1, 0), -EIO);
+    sim_world_set_disk_fiu(world, true);
+    assert_int_equal(io_file_pwrite(io, f, "a", 1, 0), -ENOSPC);
+    assert_int_equal(fiu_disable("sim/disk/write"), 0);
+    assert_int_equal(io_file_pwrite(io, f, "a", 1, 0), 1);
+}
+
 static void test_crash_frees_memory(void **state) {
     (void)state;
     struct io *io = sim_node_io(node);
@@ -305,6 +322,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_unlink_open_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_programmatic_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_libfiu_points, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_libfiu_points_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_frees_memory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

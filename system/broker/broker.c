@@ -1850,6 +1850,7 @@ static void fill_metadata_topic_image(struct broker_request *req,
     out->error_code = 0;
     out->name = proto_string_from(mt->name);
     out->is_internal = mt->name[0] == '_' && mt->name[1] == '_';
+    out->topic_authorized_operations = INT32_MIN; /* v8+: not computed (no ACLs). */
     out->partitions.count = mt->partition_count;
     out->partitions.items = arena_array(req, (size_t)mt->partition_count,
                                         sizeof(*out->partitions.items));
@@ -1860,6 +1861,7 @@ static void fill_metadata_topic_image(struct broker_request *req,
         mp->error_code = src->leader < 0 ? KERR_LEADER_NOT_AVAILABLE : KERR_NONE;
         mp->partition_index = src->index;
         mp->leader_id = src->leader;
+        mp->leader_epoch = src->leader_epoch; /* v7+ (KIP-320): clients fence with it. */
         int32_t *replicas = arena_array(req, src->replica_count, sizeof(int32_t));
         int32_t *isr = arena_array(req, src->isr_count, sizeof(int32_t));
         if (replicas == NULL || isr == NULL) continue;
@@ -1927,6 +1929,7 @@ static int handle_metadata(struct broker_request *req) {
         struct proto_metadata_response_topic *out = &resp.topics.items[i];
         memset(out, 0, sizeof(*out));
         out->name = mr->topics.items[i].name;
+        out->topic_authorized_operations = INT32_MIN;
         const struct metadata_topic *mt = metadata_topic_find(image, name);
         if (mt != NULL) {
             fill_metadata_topic_image(req, image, mt, out);

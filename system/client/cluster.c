@@ -15,7 +15,7 @@
 #include "proto/proto.h"
 
 #define CLUSTER_NODES_MAX     (CLUSTER_BOOTSTRAP_MAX + CLUSTER_BROKERS_MAX)
-#define CLUSTER_METADATA_VERSION 4 /* allow_auto_topic_creation needs v4. */
+#define CLUSTER_METADATA_VERSION 7 /* v4: allow_auto_topic_creation; v7: leader_epoch. */
 
 struct cluster_node {
     bool used;
@@ -399,7 +399,7 @@ static void apply_topics(struct cluster *c, const struct proto_metadata_response
             struct cluster_partition *cp = &t->partitions[rp->partition_index];
             /* LEADER_NOT_AVAILABLE or a -1 leader: leaderless until a later refresh. */
             cp->leader = rp->error_code == 0 ? rp->leader_id : CLUSTER_NO_LEADER;
-            cp->leader_epoch = -1; /* Metadata v7+ only; see cluster.h. */
+            cp->leader_epoch = rp->leader_epoch; /* v7+ (KIP-320); -1 when unknown. */
         }
     }
 }

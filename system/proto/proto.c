@@ -46,8 +46,8 @@
 static const struct proto_api api_table[] = {
     API(0, "Produce", 3, 7, 3, 7, 9, produce_request, produce_response),
     API(1, "Fetch", 4, 11, 4, 11, 12, fetch_request, fetch_response),
-    API(2, "ListOffsets", 0, 3, 0, 3, 6, list_offsets_request, list_offsets_response),
-    API(3, "Metadata", 0, 6, 0, 6, 9, metadata_request, metadata_response),
+    API(2, "ListOffsets", 0, 4, 0, 4, 6, list_offsets_request, list_offsets_response),
+    API(3, "Metadata", 0, 8, 0, 8, 9, metadata_request, metadata_response),
     API(8, "OffsetCommit", 0, 7, 0, 7, 8, offset_commit_request, offset_commit_response),
     API(9, "OffsetFetch", 1, 5, 1, 5, 6, offset_fetch_request, offset_fetch_response),
     API(10, "FindCoordinator", 0, 2, 0, 2, 3, find_coordinator_request,

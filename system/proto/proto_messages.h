@@ -52,7 +52,9 @@
 /* v0: an empty topic list means all topics; v1+: null means all, empty means none. */
 #define PROTO_MSG_metadata_request(F, S)                                                          \
     F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, 1, 0, metadata_request_topic)                         \
-    F(S, BOOL, allow_auto_topic_creation, 4, PROTO_VX, PROTO_NN, 1, none)
+    F(S, BOOL, allow_auto_topic_creation, 4, PROTO_VX, PROTO_NN, 1, none)                         \
+    F(S, BOOL, include_cluster_authorized_operations, 8, 10, PROTO_NN, 0, none)                   \
+    F(S, BOOL, include_topic_authorized_operations, 8, PROTO_VX, PROTO_NN, 0, none)
 #define PROTO_MSG_metadata_response_broker(F, S)                                                  \
     F(S, INT32, node_id, 0, PROTO_VX, PROTO_NN, 0, none)                                          \
     F(S, STRING, host, 0, PROTO_VX, PROTO_NN, 0, none)                                            \
@@ -62,6 +64,7 @@
     F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
     F(S, INT32, partition_index, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
     F(S, INT32, leader_id, 0, PROTO_VX, PROTO_NN, 0, none)                                        \
+    F(S, INT32, leader_epoch, 7, PROTO_VX, PROTO_NN, -1, none)                                    \
     F(S, ARRAY_INT32, replica_nodes, 0, PROTO_VX, PROTO_NN, 0, none)                              \
     F(S, ARRAY_INT32, isr_nodes, 0, PROTO_VX, PROTO_NN, 0, none)                                  \
     F(S, ARRAY_INT32, offline_replicas, 5, PROTO_VX, PROTO_NN, 0, none)
@@ -69,13 +72,15 @@
     F(S, INT16, error_code, 0, PROTO_VX, PROTO_NN, 0, none)                                       \
     F(S, STRING, name, 0, PROTO_VX, PROTO_NN, 0, none)                                            \
     F(S, BOOL, is_internal, 1, PROTO_VX, PROTO_NN, 0, none)                                       \
-    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, metadata_response_partition)
+    F(S, ARRAY_STRUCT, partitions, 0, PROTO_VX, PROTO_NN, 0, metadata_response_partition)        \
+    F(S, INT32, topic_authorized_operations, 8, PROTO_VX, PROTO_NN, INT32_MIN, none)
 #define PROTO_MSG_metadata_response(F, S)                                                         \
     F(S, INT32, throttle_time_ms, 3, PROTO_VX, PROTO_NN, 0, none)                                 \
     F(S, ARRAY_STRUCT, brokers, 0, PROTO_VX, PROTO_NN, 0, metadata_response_broker)               \
     F(S, STRING, cluster_id, 2, PROTO_VX, 2, 0, none)                                             \
     F(S, INT32, controller_id, 1, PROTO_VX, PROTO_NN, -1, none)                                   \
-    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, metadata_response_topic)
+    F(S, ARRAY_STRUCT, topics, 0, PROTO_VX, PROTO_NN, 0, metadata_response_topic)                 \
+    F(S, INT32, cluster_authorized_operations, 8, 10, PROTO_NN, INT32_MIN, none)
 
 /* --- Produce (0) ------------------------------------------------------------------------ */
 #define PROTO_MSG_produce_request_partition(F, S)                                                 \

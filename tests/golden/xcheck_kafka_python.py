@@ -26,6 +26,7 @@ KAFKA_PYTHON_BUGS = {
                     "array; Kafka has AuthorizedOperations inside each group",
     (32, 1, False): "DescribeConfigsResponse v1 has is_default; Kafka has IsDefault only in "
                     "v0 and ConfigSource int8 from v1",
+    (2, 4, True): "OffsetRequest v4 has current_leader_epoch as Int64; Kafka: int32",
 }
 for _v in range(7, 12):
     KAFKA_PYTHON_BUGS[(1, _v, True)] = ("FetchRequest v7+ forgotten_topics_data uses the String "

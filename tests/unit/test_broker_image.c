@@ -7,7 +7,8 @@
  * (AlterPartition) and applies the committed ISR; acks=all is answered once the ISR has the
  * batch; after a leader change in the image the new leader serves every acknowledged record,
  * the old one refuses Produce, and a stale or future current_leader_epoch is fenced
- * (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH, I-REPL-10); with min.insync.replicas=2 and
+ * (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH, I-REPL-10) in Fetch and ListOffsets v4, and
+ * Metadata v7 reports the image's leader epoch; with min.insync.replicas=2 and
  * an ISR of one, acks=all is refused with NOT_ENOUGH_REPLICAS (I-REPL-9) while acks=1 is
  * taken; Metadata lists the image's brokers and leaders; a topic recreated under a new id
  * while a node was down is not served from that node's old directory (partition.metadata).
@@ -69,6 +70,7 @@ struct call {
     int records;
     int32_t brokers;
     int32_t leader;
+    int32_t leader_epoch;
     int32_t node_id;
     char value[32];
 };
@@ -122,6 +124,13 @@ static void on_done(void *arg, int status, const void *body, int16_t api) {
         c->error = r->topics.items[0].error_code;
         c->leader = r->topics.items[0].partitions.count > 0
                         ? r->topics.items[0].partitions.items[0].leader_id : -2;
+        c->leader_epoch = r->topics.items[0].partitions.count > 0
+                              ? r->topics.items[0].partitions.items[0].leader_epoch : -2;
+    } else if (api == PROTO_API_LIST_OFFSETS) {
+        const struct proto_list_offsets_response *r = body;
+        c->error = r->topics.items[0].partitions.items[0].error_code;
+        c->offset = r->topics.items[0].partitions.items[0].offset;
+        c->leader_epoch = r->topics.items[0].partitions.items[0].leader_epoch;
     }
 }
 
@@ -130,6 +139,7 @@ static void on_done(void *arg, int status, const void *body, int16_t api) {
 DONE_FN(done_produce, PROTO_API_PRODUCE)
 DONE_FN(done_fetch, PROTO_API_FETCH)
 DONE_FN(done_metadata, PROTO_API_METADATA)
+DONE_FN(done_list_offsets, PROTO_API_LIST_OFFSETS)
 static void run_ms(uint64_t ms) {
     sim_world_run_until(world, sim_world_now_ns(world) + ms * 1000000ULL);
 }
@@ -196,14 +206,33 @@ static void fetch(int32_t from, int32_t current_leader_epoch, struct call *c) {
     client_destroy(cl);
 }
 
-static void metadata(int32_t from, struct call *c) {
+static void metadata_v(int32_t from, int16_t version, struct call *c) {
     struct proto_metadata_request_topic t = {.name = PROTO_STR(TOPIC)};
     struct proto_metadata_request req = {.allow_auto_topic_creation = false};
     req.topics.items = &t;
     req.topics.count = 1;
     memset(c, 0, sizeof(*c));
     struct client *cl = connect_to(from);
-    assert_int_equal(client_send(cl, PROTO_API_METADATA, 4, &req, done_metadata, c), 0);
+    assert_int_equal(client_send(cl, PROTO_API_METADATA, version, &req, done_metadata, c), 0);
+    run_until_done(c, 5000);
+    client_destroy(cl);
+}
+
+static void metadata(int32_t from, struct call *c) { metadata_v(from, 4, c); }
+
+/* ListOffsets v4 for the latest offset of t-0, fenced by `current_leader_epoch` (KIP-320). */
+static void list_latest(int32_t from, int32_t current_leader_epoch, struct call *c) {
+    struct proto_list_offsets_request_partition p = {
+        .partition_index = 0, .current_leader_epoch = current_leader_epoch, .timestamp = -1};
+    struct proto_list_offsets_request_topic t = {.name = PROTO_STR(TOPIC)};
+    t.partitions.items = &p;
+    t.partitions.count = 1;
+    struct proto_list_offsets_request req = {.replica_id = -1, .isolation_level = 0};
+    req.topics.items = &t;
+    req.topics.count = 1;
+    memset(c, 0, sizeof(*c));
+    struct client *cl = connect_to(from);
+    assert_int_equal(client_send(cl, PROTO_API_LIST_OFFSETS, 4, &req, done_list_offsets, c), 0);
     run_until_done(c, 5000);
     client_destroy(cl);
 }
@@ -389,6 +418,25 @@ static void test_leader_follower_failover(void **state) {
     fetch(2, 3, &c);
     assert_int_equal(c.error, 75); /* UNKNOWN_LEADER_EPOCH */
     fetch(1, 2, &c);
+    assert_int_equal(c.error, 6);
+    /* Metadata v7 carries the image's leader epoch; v6 has no such field (-1). */
+    metadata_v(1, 7, &c);
+    assert_int_equal(c.leader, 2);
+    assert_int_equal(c.leader_epoch, 2);
+    metadata_v(1, 6, &c);
+    assert_int_equal(c.leader_epoch, -1);
+    /* ListOffsets v4: the same fencing as Fetch, and the leader's epoch in the answer. */
+    list_latest(2, 2, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.offset, 5);
+    assert_int_equal(c.leader_epoch, 2);
+    list_latest(2, -1, &c);
+    assert_int_equal(c.error, 0);
+    list_latest(2, 1, &c);
+    assert_int_equal(c.error, 74); /* FENCED_LEADER_EPOCH */
+    list_latest(2, 3, &c);
+    assert_int_equal(c.error, 75); /* UNKNOWN_LEADER_EPOCH */
+    list_latest(1, 2, &c);
     assert_int_equal(c.error, 6);
 
     /* min.insync.replicas=2 with node 1 gone from the ISR: acks=all refused, acks=1 taken. */

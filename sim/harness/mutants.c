@@ -39,6 +39,10 @@ static const struct mutant_info registry[] = {
      .site = "system/partition/fetcher.c fetch_wanted",
      .description = "a follower fetches, and applies the leader's high watermark, before "
                     "truncating its divergent tail (KAFKA-14704)"},
+    {.name = "isr-join-ignores-epoch-start",
+     .site = "system/partition/partition.c partition_isr_proposal_filtered",
+     .description = "a leader admits a follower to the ISR on LEO >= HW before its HW has "
+                    "reached the start of its epoch (KAFKA-7128)"},
     {.name = "no-elr",
      .site = "system/controller/controller.c partition_reelect",
      .description = "pre-KIP-966: no eligible leader replicas, and a broker that restarted "
@@ -87,7 +91,7 @@ int mutants_run(const char *const *dirs, size_t dir_count, FILE *out) {
     qsort(names, count, sizeof(names[0]), cmp_names);
 
     int bad = 0;
-    fprintf(out, "%-20s %-36s %-10s %-24s %-10s %s\n", "mutant", "scenario", "invariant",
+    fprintf(out, "%-28s %-36s %-10s %-12s %-10s %s\n", "mutant", "scenario", "invariant",
             "with mutant", "without", "verdict");
     const struct mutant_info *reg;
     size_t reg_count = mutants_registry(&reg);
@@ -114,13 +118,13 @@ int mutants_run(const char *const *dirs, size_t dir_count, FILE *out) {
                 snprintf(with, sizeof(with), "%s", caught ? "caught" : "SURVIVED");
                 if (caught) caught_once = true;
                 if (!clean || !caught) bad++;
-                fprintf(out, "%-20s %-36s %-10s %-24s %-10s %s\n", reg[m].name, base, inv, with,
+                fprintf(out, "%-28s %-36s %-10s %-12s %-10s %s\n", reg[m].name, base, inv, with,
                         clean ? "pass" : harness_exit_name(roff.exit_code),
                         caught && clean ? "ok" : "FAIL");
             }
         }
         if (!caught_once) {
-            fprintf(out, "%-20s %-36s %-10s %-24s %-10s %s\n", reg[m].name, "(none)", "-",
+            fprintf(out, "%-28s %-36s %-10s %-12s %-10s %s\n", reg[m].name, "(none)", "-",
                     "SURVIVED", "-", "FAIL: no scenario catches it");
             bad++;
         }

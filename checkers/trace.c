@@ -40,7 +40,19 @@ struct trace_slot {
     char *str;
 };
 
+/* Recently interned strings by the caller's pointer: most callers pass the same literal or
+ * node name again and again, so one strcmp against the remembered copy replaces strlen,
+ * hashing and probing. Only a hint: a hit is confirmed by content, so what is interned never
+ * depends on addresses. */
+#define TRACE_RECENT 256u
+
+struct trace_recent {
+    const char *ptr;
+    const struct trace_slot *slot;
+};
+
 struct trace_store {
+    struct trace_recent recent[TRACE_RECENT];
     struct trace_slot *slots;
     size_t slot_count; /* Power of two. */
     size_t slot_used;  /* Kept at most 1/2 of slot_count. */
@@ -140,22 +152,19 @@ static void trace_store_grow(struct trace_store *st) {
     free(st->slots);
     st->slots = slots;
     st->slot_count = count;
+    memset(st->recent, 0, sizeof(st->recent)); /* They pointed into the old table. */
 }
 
-/* The one stored copy of s; *hash_out gets its content hash. */
-static char *trace_intern(struct trace_store *st, const char *s, uint64_t *hash_out) {
+static const struct trace_slot *trace_intern_slot(struct trace_store *st, const char *s) {
     ASSERT(s != NULL);
     size_t len = strlen(s);
     uint64_t h = trace_content_hash(s, len);
-    *hash_out = h;
     size_t mask = st->slot_count - 1;
     size_t j = (size_t)h & mask;
     for (size_t probes = 0; probes <= mask; probes++) {
         struct trace_slot *slot = &st->slots[j];
         if (slot->str == NULL) break;
-        if (slot->hash == h && slot->len == len && memcmp(slot->str, s, len) == 0) {
-            return slot->str;
-        }
+        if (slot->hash == h && slot->len == len && memcmp(slot->str, s, len) == 0) return slot;
         j = (j + 1) & mask;
     }
     if ((st->slot_used + 1) * 2 > st->slot_count) {
@@ -168,7 +177,23 @@ static char *trace_intern(struct trace_store *st, const char *s, uint64_t *hash_
     ASSERT(st->slots[j].str == NULL);
     st->slots[j] = (struct trace_slot){.hash = h, .len = len, .str = trace_store_copy(st, s, len)};
     st->slot_used++;
-    return st->slots[j].str;
+    return &st->slots[j];
+}
+
+/* The one stored copy of s; *hash_out gets its content hash. */
+static char *trace_intern(struct trace_store *st, const char *s, uint64_t *hash_out) {
+    ASSERT(s != NULL);
+    struct trace_recent *r = &st->recent[((uintptr_t)s >> 3) & (TRACE_RECENT - 1)];
+    if (r->ptr == s && strcmp(r->slot->str, s) == 0) {
+        *hash_out = r->slot->hash;
+        return r->slot->str;
+    }
+    const struct trace_slot *slot = trace_intern_slot(st, s);
+    r = &st->recent[((uintptr_t)s >> 3) & (TRACE_RECENT - 1)]; /* grow may have cleared it */
+    r->ptr = s;
+    r->slot = slot;
+    *hash_out = slot->hash;
+    return slot->str;
 }
 
 /* Interns s when the event is kept; a dropped event's strings are only hashed, so a trace

@@ -187,6 +187,7 @@ struct broker {
     bool caught_up_once;               /* Ready once: images now give roles. */
     bool reconcile_again;              /* A replica failed to open or take its role. */
     broker_shutdown_fn shutdown_done;  /* Controlled shutdown under way (broker_shutdown). */
+    bool shutdown_granted;             /* The controller moved our leaderships already. */
     void *shutdown_arg;
     io_timer_id shutdown_timer;        /* Answers a shutdown that needs no controller. */
 };
@@ -3205,11 +3206,22 @@ static int broker_start_quorum(struct broker *broker) {
         io_log(io, IO_LOG_ERROR, "no controller.quorum.voters and no controller role");
         return -EINVAL;
     }
+    /* Unclean when any replica opened without its clean-shutdown marker (it ran recovery).
+     * BrokerRegistration v0 has no field for it (Kafka's v3 PreviousBrokerEpoch), so this
+     * only reaches the quorum client and its logs. */
+    bool unclean = false;
+    for (uint32_t i = 0; i < broker->topic_count && !unclean; i++) {
+        const struct broker_topic *t = broker->topics[i];
+        for (int32_t p = 0; p < t->partition_count && !unclean; p++) {
+            unclean = t->partitions[p] != NULL && t->partitions[p]->log->recovered_unclean;
+        }
+    }
+    if (unclean) io_log(io, IO_LOG_WARN, "the last shutdown was not clean (logs recovered)");
     struct quorum_client_config qcc = {
         .broker = &broker->quorum_config,
         .advertised_host = broker->advertised_host,
         .advertised_port = broker->advertised_port,
-        .unclean_shutdown = false,
+        .unclean_shutdown = unclean,
         .on_update = broker_on_metadata,
         .arg = broker,
     };
@@ -3353,6 +3365,7 @@ static void broker_shutdown_granted(void *arg, bool granted) {
     ASSERT(done != NULL);
     io_log(broker->io, IO_LOG_INFO, "controlled shutdown %s",
            granted ? "granted: leaderships moved" : "not granted in time");
+    broker->shutdown_granted = granted;
     done(broker->shutdown_arg, granted);
 }
 
@@ -3386,6 +3399,15 @@ uint16_t broker_controller_port(const struct broker *broker) {
 
 int broker_stop(struct broker *broker) {
     struct io *io = broker->io;
+    /* A stop that did not go through a granted broker_shutdown still says it is leaving:
+     * one want_shut_down heartbeat, sent now and never waited for (broker_stop is
+     * synchronous), so the controller moves the leaderships when it arrives instead of
+     * after the session timeout. */
+    if (broker->qc != NULL && !broker->shutdown_granted &&
+        (broker->config.process_roles & BROKER_ROLE_BROKER) != 0 &&
+        quorum_client_shutdown_now(broker->qc) == 0) {
+        io_log(io, IO_LOG_INFO, "stopping: told the controller (want_shut_down)");
+    }
     if (broker->listener != NULL) io_listener_close(io, broker->listener);
     if (broker->housekeeping != 0) io_timer_cancel(io, broker->housekeeping);
     if (broker->shutdown_timer != 0) io_timer_cancel(io, broker->shutdown_timer);

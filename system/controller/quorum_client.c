@@ -848,6 +848,14 @@ int quorum_client_shutdown(struct quorum_client *qc, quorum_shutdown_fn done, vo
     return 0;
 }
 
+int quorum_client_shutdown_now(struct quorum_client *qc) {
+    if (qc->ctl_client == NULL || qc->broker_epoch < 0) return -ENOTCONN;
+    qc->want_shut_down = true;
+    qc->heartbeat_in_flight = false; /* Its answer is dropped by the stop that follows. */
+    qc_send_heartbeat(qc);
+    return qc->heartbeat_in_flight ? 0 : -ENOTCONN;
+}
+
 /* --- Lifecycle and queries ------------------------------------------------------------ */
 
 int quorum_client_start(struct io *io, const struct quorum_client_config *config,

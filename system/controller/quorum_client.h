@@ -98,4 +98,14 @@ int quorum_client_forward(struct quorum_client *qc, int16_t api_key, int16_t ver
 typedef void (*quorum_shutdown_fn)(void *arg, bool granted);
 int quorum_client_shutdown(struct quorum_client *qc, quorum_shutdown_fn done, void *arg);
 
+/*
+ * Added (additive): the stop-time form of the above, for a broker that stops without
+ * waiting (broker_stop). Sends one heartbeat with want_shut_down at once, even with another
+ * in flight, and waits for nothing: the controller starts moving this broker's leaderships
+ * when the beat arrives instead of after broker.session.timeout.ms. Bounded: no timer, no
+ * retry; a lost beat leaves the session timeout to do it. Returns 0 if the beat was handed to
+ * the connection, -ENOTCONN when there is no registered controller connection.
+ */
+int quorum_client_shutdown_now(struct quorum_client *qc);
+
 #endif /* TRIAL_CONTROLLER_QUORUM_CLIENT_H */

@@ -169,3 +169,8 @@ int quorum_client_shutdown(struct quorum_client *qc, quorum_shutdown_fn done, vo
     (void)arg;
     return -ENOTSUP; /* The broker then answers its own caller (not granted). */
 }
+
+int quorum_client_shutdown_now(struct quorum_client *qc) {
+    (void)qc;
+    return -ENOTCONN; /* No controller to tell. */
+}

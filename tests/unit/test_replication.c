@@ -10,7 +10,8 @@
  * the crashed leader restarts as a follower and catches up; a topic deleted through a
  * follower is gone from every broker; with min.insync.replicas=2 and two replicas down,
  * acks=all is refused with NOT_ENOUGH_REPLICAS (I-REPL-9) while acks=1 is still taken; a
- * controlled shutdown moves the leadership before the broker stops; the same seed gives
+ * controlled shutdown moves the leadership before the broker stops, and a plain broker_stop
+ * moves it before the session timeout (a last want_shut_down heartbeat); the same seed gives
  * the same trace hash.
  */
 #include <setjmp.h>
@@ -444,8 +445,45 @@ static void test_controlled_shutdown(void **state) {
     world_stop();
 }
 
+/* A plain broker_stop (no broker_shutdown first) still tells the controller: leadership
+ * moves well inside broker.session.timeout.ms (3000 here), where without that last
+ * want_shut_down heartbeat the stopped leader would stay the leader until fenced. */
+static void test_stop_tells_controller(void **state) {
+    (void)state;
+    world_start(37, 1); /* One controller, on n1: stop a leader that is not n1. */
+    struct call c;
+    const char *topics[] = {"a", "b", "c"};
+    const char *topic = NULL;
+    int32_t leader = -1;
+    for (int i = 0; i < 3; i++) assert_true(create(1, topics[i], NULL, &c));
+    for (int i = 0; i < 3 && topic == NULL; i++) {
+        int32_t l = wait_leader(topics[i], -1, 10000);
+        if (l > 1) {
+            topic = topics[i];
+            leader = l;
+        }
+    }
+    assert_non_null(topic);
+    assert_true(produce(leader, topic, -1, 2, &c));
+    assert_int_equal(c.error, 0);
+    run_ms(1000);
+    assert_int_equal(broker_stop(nodes[leader - 1].broker), 0);
+    nodes[leader - 1].broker = NULL;
+    sim_node_crash(nodes[leader - 1].node);
+    run_ms(1000);
+    assert_true(metadata(1, topic, &c));
+    assert_int_equal(c.error, 0);
+    assert_true(c.leader >= 1 && c.leader != leader);
+    int32_t next = c.leader;
+    assert_true(produce(next, topic, -1, 1, &c));
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.offset, 2);
+    world_stop();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stop_tells_controller),
         cmocka_unit_test(test_controlled_shutdown),
         cmocka_unit_test(test_same_seed_same_trace),
         cmocka_unit_test(test_rf3_produce_failover_fencing),

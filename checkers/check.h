@@ -105,6 +105,8 @@ struct check_input {
 /* The checkers. Each fills *out completely (pass or violation). */
 void check_no_acked_loss(const struct check_input *in, struct check_result *out);
 void check_one_value_per_offset(const struct check_input *in, struct check_result *out);
+/* I-IDEM-2: a record of an idempotent producer is read at one offset only (stored once). */
+void check_idempotent_no_duplicates(const struct check_input *in, struct check_result *out);
 void check_log_well_formed(const struct check_input *in, struct check_result *out);
 void check_log_recovered(const struct check_input *in, struct check_result *out);
 void check_monotonic_reads(const struct check_input *in, struct check_result *out);

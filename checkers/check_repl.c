@@ -379,17 +379,104 @@ void check_one_value_per_offset(const struct check_input *in, struct check_resul
     free(reads);
 }
 
+/* --- I-IDEM-2 ------------------------------------------------------------------------------ */
+
+/* Reads ordered by value (values are unique per produce, so a value's reads sit together),
+ * then by partition and offset. */
+static int repl_cmp_by_value(const void *a, const void *b) {
+    const struct repl_read *x = a, *y = b;
+    int c = strcmp(x->value, y->value);
+    if (c != 0) return c;
+    c = repl_cmp_tp(x, y);
+    if (c != 0) return c;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return (x->op > y->op) - (x->op < y->op);
+}
+
+static int repl_cmp_op_value(const void *a, const void *b) {
+    return strcmp((*(const struct hist_op *const *)a)->value,
+                  (*(const struct hist_op *const *)b)->value);
+}
+
+/* A retry that the broker appended again shows as one value at two offsets (or two
+ * partitions): for an idempotent producer that is a duplicate (I-IDEM-2); without
+ * idempotence it is Kafka's documented at-least-once behaviour and not judged. */
+void check_idempotent_no_duplicates(const struct check_input *in, struct check_result *out) {
+    ASSERT(in != NULL && out != NULL);
+    check_result_init(out, "I-IDEM-2");
+    const struct history *h = in->history;
+    size_t idem_count = 0;
+    for (size_t i = 0; h != NULL && i < h->count; i++) {
+        const struct hist_op *op = &h->ops[i];
+        idem_count += op->type == HIST_PRODUCE && op->idempotent && op->value != NULL;
+    }
+    if (idem_count == 0) return;
+    const struct hist_op **idem = malloc(idem_count * sizeof(*idem));
+    ASSERT(idem != NULL);
+    size_t k = 0;
+    for (size_t i = 0; i < h->count; i++) {
+        const struct hist_op *op = &h->ops[i];
+        if (op->type == HIST_PRODUCE && op->idempotent && op->value != NULL) idem[k++] = op;
+    }
+    qsort(idem, idem_count, sizeof(*idem), repl_cmp_op_value);
+
+    struct topic_ranks ranks;
+    topic_ranks_init(&ranks, h);
+    size_t read_count = 0;
+    struct repl_read *reads = repl_collect_reads(h, &ranks, &read_count);
+    topic_ranks_free(&ranks);
+    if (reads != NULL) qsort(reads, read_count, sizeof(*reads), repl_cmp_by_value);
+    size_t start = 0;
+    while (start < read_count) {
+        size_t end = start + 1;
+        while (end < read_count && strcmp(reads[end].value, reads[start].value) == 0)
+            end++;
+        struct hist_op key_op = {.value = (char *)reads[start].value};
+        const struct hist_op *key = &key_op;
+        const struct hist_op *const *found =
+            bsearch(&key, idem, idem_count, sizeof(*idem), repl_cmp_op_value);
+        if (found != NULL) {
+            out->checked_count++;
+            /* Sorted by partition and offset: a second place differs from the first. */
+            const struct repl_read *a = &reads[start], *b = &reads[end - 1];
+            if (repl_cmp_tp(a, b) != 0 || a->offset != b->offset) {
+                out->violation_count++;
+                if (!out->violated) {
+                    out->violated = true;
+                    snprintf(out->topic, sizeof(out->topic), "%s", b->topic);
+                    out->partition = b->partition;
+                    out->offset = b->offset;
+                    out->time_ns = h->ops[b->op].complete_ns;
+                    snprintf(out->summary, sizeof(out->summary),
+                             "%s (idempotent producer) is stored twice: read at %s/%d offset "
+                             "%" PRId64 " (fetch #%zu) and at %s/%d offset %" PRId64
+                             " (fetch #%zu)",
+                             a->value, a->topic, (int)a->partition, a->offset, a->op, b->topic,
+                             (int)b->partition, b->offset, b->op);
+                    check_add_op(out, *found);
+                    check_add_op(out, &h->ops[a->op]);
+                    check_add_op(out, &h->ops[b->op]);
+                }
+            }
+        }
+        start = end;
+    }
+    free(reads);
+    free(idem);
+}
+
 /* --- Registry and verdict ------------------------------------------------------------------ */
 
 static const char *const check_name_table[] = {
     "I-REPL-1", "I-REPL-2", "I-LOG-1",  "I-LOG-2",  "I-GRP-4",  "I-REPL-3",
-    "I-REPL-4", "I-REPL-5", "I-REPL-6", "I-CTRL-1", "I-CTRL-2", "I-CTRL-3"};
+    "I-REPL-4", "I-REPL-5", "I-REPL-6", "I-CTRL-1", "I-CTRL-2", "I-CTRL-3", "I-IDEM-2"};
 typedef void (*check_fn)(const struct check_input *, struct check_result *);
 static const check_fn check_fn_table[] = {
     check_no_acked_loss,       check_one_value_per_offset, check_log_well_formed,
     check_log_recovered,       check_monotonic_reads,      check_log_matching,
     check_leader_completeness, check_no_read_above_hw,     check_monotonic_hw,
-    check_one_leader_per_epoch, check_one_raft_leader,     check_metadata_log_agrees};
+    check_one_leader_per_epoch, check_one_raft_leader,     check_metadata_log_agrees,
+    check_idempotent_no_duplicates};
 
 size_t check_names(const char *const **names) {
     _Static_assert(ARRAY_LEN(check_name_table) == ARRAY_LEN(check_fn_table), "tables");

@@ -60,6 +60,7 @@ struct hist_op {
     char *value;  /* Unique across the run. */
     int32_t acks; /* -1 (all), 0, 1. */
     bool transactional;
+    bool idempotent; /* enable.idempotence: set by the caller after the invocation. */
     int64_t offset; /* Acked offset; -1 if none. COMMIT/OFFSET_FETCH: the group offset. */
     /* FETCH. */
     struct hist_record *records;

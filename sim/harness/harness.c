@@ -405,6 +405,7 @@ static void producer_tick(void *arg) {
     }
     size_t op = history_produce_invoke(&h->hist, wl->process, now_ns(h), w->topic, -1, k, value,
                                        w->acks, false);
+    if (op != HISTORY_NONE) h->hist.ops[op].idempotent = w->idempotent;
     /* The payload is the unique id padded with '~' to value-bytes; readers strip the pad. */
     size_t full = MAX((size_t)vlen, (size_t)w->value_bytes);
     uint8_t *big = malloc(full);

@@ -6,6 +6,9 @@
  *    reads agree, when the read began before the ack, when the loss is outside the read's
  *    span, for acks=1, and (counted as allowed) after a permitted unclean election;
  *  - I-REPL-2 fails when two fetches read one offset as two values;
+ *  - I-IDEM-2 fails when an idempotent producer's record is read at two offsets (a retry
+ *    stored twice) and cites the produce and both fetches; the same for a producer without
+ *    idempotence is not judged, nor is one record read twice at one offset;
  *  - I-LOG-1 fails on a misnamed segment, offsets that do not increase across segments, an
  *    index entry pointing past its target, and a time index that goes back;
  *  - I-LOG-2 fails when a fsynced batch is lost, a bad-CRC batch survives recovery, the
@@ -245,6 +248,46 @@ static void test_repl2(void **state) {
     assert_true(evidence_has_op(&r, 5)); /* The first fetch that read v3. */
     assert_true(evidence_has_op(&r, bad));
     assert_true(evidence_has_op(&r, 3)); /* The produce of v3. */
+    history_free(&h);
+}
+
+/* --- I-IDEM-2 ------------------------------------------------------------------------------ */
+
+static void test_idem2(void **state) {
+    (void)state;
+    struct history h;
+    history_init(&h, 100);
+    for (int i = 0; i < 3; i++) {
+        size_t op = produce(&h, 1 + (uint64_t)i, 0, V[i], -1, i);
+        h.ops[op].idempotent = true;
+    }
+    produce(&h, 5, 0, V[3], -1, 3); /* Not idempotent. */
+    fetch(&h, 2, 10, 1, OFF, V, 4);
+    fetch(&h, 3, 11, 1, OFF, V, 4); /* The same records again, at the same offsets. */
+    struct check_input in = input_of(&h, NULL);
+    struct check_result r;
+    check_idempotent_no_duplicates(&in, &r);
+    assert_false(r.violated);
+    assert_int_equal(r.checked_count, 3);
+
+    /* v3 (no idempotence) appended twice by a retry: allowed, at-least-once. */
+    static const int64_t at4[] = {4};
+    fetch(&h, 2, 12, 1, at4, V + 3, 1);
+    check_idempotent_no_duplicates(&in, &r);
+    assert_false(r.violated);
+
+    /* v1 (idempotent) appended again at offset 5: a duplicate. */
+    static const int64_t at5[] = {5};
+    size_t dup = fetch(&h, 2, 13, 1, at5, V + 1, 1);
+    check_idempotent_no_duplicates(&in, &r);
+    assert_true(r.violated);
+    assert_int_equal(r.violation_count, 1);
+    assert_int_equal(r.offset, 5);
+    assert_non_null(strstr(r.summary, "v1 (idempotent producer) is stored twice"));
+    assert_true(evidence_has_op(&r, 1)); /* The produce of v1. */
+    assert_true(evidence_has_op(&r, dup));
+    assert_int_equal(check_run("I-IDEM-2", &in, &r), 0);
+    assert_true(r.violated);
     history_free(&h);
 }
 
@@ -537,7 +580,7 @@ static void test_registry(void **state) {
     (void)state;
     const char *const *names;
     size_t n = check_names(&names);
-    assert_int_equal(n, 12);
+    assert_int_equal(n, 13);
     struct history h;
     history_init(&h, 10);
     struct check_input in = input_of(&h, NULL);
@@ -584,6 +627,7 @@ int main(void) {
         cmocka_unit_test(test_repl1_unclean_election_allowed_only_when_permitted),
         cmocka_unit_test(test_repl_topics_kept_apart),
         cmocka_unit_test(test_repl2),
+        cmocka_unit_test(test_idem2),
         cmocka_unit_test(test_log1),
         cmocka_unit_test(test_log2),
         cmocka_unit_test(test_log_from_trace),

@@ -48,6 +48,7 @@
 #define BROKER_HOUSEKEEPING_MS 1000
 #define BROKER_OUTPUT_BYTES_MAX (4u << 20)
 #define BROKER_LOG_START_FILE "log-start-offset-checkpoint"
+#define BROKER_HW_FILE "replication-offset-checkpoint" /* Kafka's HW checkpoint. */
 #define BROKER_PARTITION_METADATA_FILE "partition.metadata" /* Kafka's: the topic id. */
 #define BROKER_OFFSETS_TOPIC "__consumer_offsets"
 #define BROKER_METADATA_TOPIC "__cluster_metadata" /* The controller's (raft.h RAFT_TOPIC). */
@@ -160,6 +161,7 @@ struct broker {
     struct broker_client *clients;
     io_timer_id housekeeping;
     int64_t last_retention_ms;
+    int64_t last_hw_checkpoint_ms;
     int storage_error; /* First storage error (logged once). */
     struct group_coordinator *groups; /* Created with __consumer_offsets, on first use. */
     struct broker_append_done *appends_head; /* FIFO of completions due. */
@@ -740,6 +742,16 @@ static int broker_load_topics(struct broker *broker) {
         if (rc < 0) start_count = 0;
         if (rc < 0 && rc != -ENOENT) io_log(io, IO_LOG_WARN, "ignoring %s: %d", path, rc);
     }
+    /* High watermarks (replication-offset-checkpoint): each replica's first role starts its
+     * HW there (capped at its LEO) instead of at the log start. */
+    size_t hw_count = 0;
+    struct log_partition_offset *hws = io_calloc(io, start_cap, sizeof(*hws));
+    rc = path_join(path, sizeof(path), broker->dir, BROKER_HW_FILE);
+    if (rc == 0) {
+        rc = log_checkpoint_read_offsets(io, path, hws, start_cap, &hw_count);
+        if (rc < 0) hw_count = 0;
+        if (rc < 0 && rc != -ENOENT) io_log(io, IO_LOG_WARN, "ignoring %s: %d", path, rc);
+    }
     struct dir_names names = {.io = io};
     rc = io_list_dir(io, broker->dir, collect_name, &names);
     /* Names come sorted, so "t-10" precedes "t-2": find each topic's highest index first. */
@@ -756,6 +768,14 @@ static int broker_load_topics(struct broker *broker) {
     for (uint32_t i = 0; rc == 0 && i < broker->topic_count; i++) {
         struct broker_topic *t = broker->topics[i];
         rc = topic_grow(broker, t, t->wanted_partitions, starts, start_count);
+        for (size_t h = 0; rc == 0 && h < hw_count; h++) {
+            int32_t p = hws[h].partition;
+            if (p < 0 || p >= t->partition_count || t->partitions[p] == NULL ||
+                strcmp(hws[h].topic, t->name) != 0) {
+                continue;
+            }
+            partition_restore_hw(t->partitions[p], hws[h].offset);
+        }
         /* Every replica of a topic carries the same id: the first one found tells. */
         for (int32_t p = 0; rc == 0 && p < t->partition_count && t->disk_topic_id[0] == '\0';
              p++) {
@@ -766,11 +786,14 @@ static int broker_load_topics(struct broker *broker) {
     }
     dir_names_free(&names);
     io_free(io, starts, start_cap * sizeof(*starts));
+    io_free(io, hws, start_cap * sizeof(*hws));
     /* Topic overrides come from the metadata image. */
     return rc;
 }
 
-static int broker_save_log_starts(struct broker *broker) {
+/* Writes one offset per open replica (`hw`: the HW checkpoint, else the log start) in
+ * Kafka's checkpoint format (version 0, count, `topic partition offset` lines). */
+static int broker_save_offsets(struct broker *broker, bool hw) {
     size_t count = 0;
     for (uint32_t i = 0; i < broker->topic_count; i++) {
         count += (size_t)broker->topics[i]->partition_count;
@@ -783,17 +806,20 @@ static int broker_save_log_starts(struct broker *broker) {
             if (t->partitions[p] == NULL) continue;
             memcpy(e[n].topic, t->name, strlen(t->name) + 1);
             e[n].partition = p;
-            e[n].offset = partition_log_start(t->partitions[p]);
+            e[n].offset = hw ? partition_checkpoint_hw(t->partitions[p])
+                             : partition_log_start(t->partitions[p]);
             n++;
         }
     }
     char path[BROKER_PATH_MAX];
-    int rc = path_join(path, sizeof(path), broker->dir, BROKER_LOG_START_FILE);
+    int rc = path_join(path, sizeof(path), broker->dir, hw ? BROKER_HW_FILE : BROKER_LOG_START_FILE);
     if (rc == 0) rc = log_checkpoint_write_offsets(broker->io, path, e, n);
     io_free(broker->io, e, (count + 1) * sizeof(*e));
-    if (rc < 0) note_storage_error(broker, "log start checkpoint", rc);
+    if (rc < 0) note_storage_error(broker, hw ? "HW checkpoint" : "log start checkpoint", rc);
     return rc;
 }
+
+static int broker_save_log_starts(struct broker *broker) { return broker_save_offsets(broker, false); }
 
 /* --- The group coordinator and __consumer_offsets ------------------------------------ */
 
@@ -3159,6 +3185,11 @@ static void broker_housekeeping(void *arg) {
         }
     }
     if (start_moved) broker_save_log_starts(broker);
+    if (now_ms - broker->last_hw_checkpoint_ms >=
+        broker->config.replica_high_watermark_checkpoint_interval_ms) {
+        broker->last_hw_checkpoint_ms = now_ms;
+        if (broker->topic_count > 0) broker_save_offsets(broker, true);
+    }
     if (broker->qc != NULL) {
         /* ISR shrinks (replica.lag.time.max.ms) and joins that no fetch triggered. */
         for (uint32_t i = 0; i < broker->topic_count; i++) {
@@ -3305,6 +3336,7 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
     while (dir_len > 1 && broker->dir[dir_len - 1] == '/') broker->dir[--dir_len] = '\0';
     broker->fetches = purgatory_create(io, "fetch");
     broker->last_retention_ms = io_wall_ms(io);
+    broker->last_hw_checkpoint_ms = broker->last_retention_ms;
     broker->produces = purgatory_create(io, "produce");
     int rc = broker_prepare_dir(broker);
     bool broker_role = (config->process_roles & BROKER_ROLE_BROKER) != 0;
@@ -3431,6 +3463,10 @@ int broker_stop(struct broker *broker) {
     }
     int rc = 0;
     if (broker->topic_count > 0) rc = broker_save_log_starts(broker);
+    if (broker->topic_count > 0) {
+        int hw_rc = broker_save_offsets(broker, true); /* At a clean stop too, as Kafka. */
+        if (rc == 0) rc = hw_rc;
+    }
     for (uint32_t i = 0; i < broker->topic_count; i++) topic_free(broker, broker->topics[i], false);
     if (broker->topics != NULL) io_free(io, broker->topics, broker->topic_cap * sizeof(*broker->topics));
     if (rc == 0) rc = broker->storage_error;

@@ -84,6 +84,8 @@ static const struct config_key config_keys[] = {
     {"transaction.state.log.num.partitions", CONFIG_INT32,
      F(transaction_state_log_num_partitions), 1, 100000, 1},
     {"replica.lag.time.max.ms", CONFIG_INT64, F(replica_lag_time_max_ms), 1, INT64_MAX, 1},
+    {"replica.high.watermark.checkpoint.interval.ms", CONFIG_INT64,
+     F(replica_high_watermark_checkpoint_interval_ms), 1, INT64_MAX, 1},
     {"replica.fetch.wait.max.ms", CONFIG_INT32, F(replica_fetch_wait_max_ms), 0, INT32_MAX, 1},
     {"replica.fetch.min.bytes", CONFIG_INT32, F(replica_fetch_min_bytes), 1, INT32_MAX, 1},
     {"replica.fetch.max.bytes", CONFIG_INT32, F(replica_fetch_max_bytes), 0, INT32_MAX, 1},
@@ -166,6 +168,7 @@ void broker_config_defaults(struct broker_config *config) {
     config->transaction_state_log_min_isr = 2;
     config->transaction_state_log_num_partitions = 50;
     config->replica_lag_time_max_ms = 30000;
+    config->replica_high_watermark_checkpoint_interval_ms = 5000;
     config->replica_fetch_wait_max_ms = 500;
     config->replica_fetch_min_bytes = 1;
     config->replica_fetch_max_bytes = 10 * 1024 * 1024;

@@ -92,6 +92,7 @@ struct broker_config {
 
     /* Replication, groups, transactions (used by later components; parsed now). */
     int64_t replica_lag_time_max_ms;
+    int64_t replica_high_watermark_checkpoint_interval_ms; /* replication-offset-checkpoint. */
     int32_t replica_fetch_wait_max_ms;   /* Follower Fetch max_wait_ms (500). */
     int32_t replica_fetch_min_bytes;     /* Follower Fetch min_bytes (1). */
     int32_t replica_fetch_max_bytes;     /* Follower Fetch max_bytes (10 MiB). */

@@ -238,8 +238,21 @@ static void set_replicas(struct partition *p, const int32_t *replicas, uint32_t 
 /* The first role assignment drops the HW guessed at open (see partition.h). */
 static void hw_confirm(struct partition *p) {
     if (!p->hw_unconfirmed) return;
+    int64_t hw = partition_checkpoint_hw(p); /* Read while still unconfirmed. */
     p->hw_unconfirmed = false;
-    p->high_watermark = MIN(p->high_watermark, p->log->log_start_offset);
+    p->high_watermark = MIN(p->high_watermark, hw);
+}
+
+void partition_restore_hw(struct partition *partition, int64_t hw) {
+    ASSERT(partition->hw_unconfirmed);
+    partition->hw_checkpoint = hw;
+}
+
+int64_t partition_checkpoint_hw(const struct partition *partition) {
+    if (!partition->hw_unconfirmed) return partition->high_watermark;
+    int64_t start = partition->log->log_start_offset;
+    int64_t hw = MIN(partition->hw_checkpoint, log_end_offset(partition->log));
+    return MAX(start, hw);
 }
 
 int partition_open(struct io *io, const char *dir, const struct log_config *config,
@@ -265,9 +278,11 @@ int partition_open(struct io *io, const char *dir, const struct log_config *conf
     p->isr[0] = node_id;
     p->isr_count = 1;
     /* Alone, everything on disk after recovery is committed: HW = LEO. With replicas this is
-     * only a guess (no HW checkpoint), dropped when the broker first assigns a role. */
+     * only a guess, dropped when the broker first assigns a role (to the checkpointed HW
+     * given by partition_restore_hw, else the log start). */
     p->high_watermark = log_end_offset(log);
     p->hw_unconfirmed = true;
+    p->hw_checkpoint = -1;
     p->leader_epoch_start_offset = log->log_start_offset;
     producer_rebuild(p);
     *out = p;

@@ -79,6 +79,7 @@ struct partition {
     /* Added for replication (additive). */
     int64_t leader_epoch_start_offset; /* Leader: where its epoch starts (I-REPL-8). */
     bool hw_unconfirmed;     /* HW = LEO from open, not yet confirmed by any role. */
+    int64_t hw_checkpoint;   /* HW from replication-offset-checkpoint (-1: none). */
     uint32_t follower_cap;   /* Entries allocated in `followers`. */
 };
 
@@ -88,6 +89,15 @@ int partition_open(struct io *io, const char *dir, const struct log_config *conf
                    struct partition **out);
 /* Closes the log cleanly (flush + clean-shutdown marker) and frees the partition. */
 int partition_close(struct partition *partition);
+/*
+ * Added (additive): the HW a replica had checkpointed (Kafka's replication-offset-
+ * checkpoint). Call after open, before any role: the first role then starts the HW at
+ * min(checkpoint, LEO) (never below the log start) instead of at the log start.
+ */
+void partition_restore_hw(struct partition *partition, int64_t hw);
+/* The HW to checkpoint: the confirmed HW, or before any role what the first will start
+ * from (the LEO guessed at open is never written). */
+int64_t partition_checkpoint_hw(const struct partition *partition);
 
 /* Leader (or no-role) append of a validated produce payload, stamped with leader_epoch;
  * then HW = min LEO over the ISR (the LEO at once when the ISR is {this node}). */

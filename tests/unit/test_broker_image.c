@@ -15,8 +15,9 @@
  * A broker with no replica of a topic still describes its configs and answers Produce and
  * Fetch with NOT_LEADER_OR_FOLLOWER. A parked acks=all produce is answered
  * NOT_LEADER_OR_FOLLOWER when leadership moves, and completes once a cut-off follower has
- * been dropped from the ISR after replica.lag.time.max.ms. Both brokers stop freeing every
- * byte.
+ * been dropped from the ISR after replica.lag.time.max.ms. A restarted leader starts its
+ * HW from replication-offset-checkpoint (periodic and clean-stop writes). Both brokers stop
+ * freeing every byte.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -537,6 +538,46 @@ static void test_recreated_topic_while_down(void **state) {
     world_stop();
 }
 
+/* The HW survives a restart (replication-offset-checkpoint): with the other ISR member
+ * down nothing can move the HW after the restart, so what the leader shows is what it
+ * read back — written every replica.high.watermark.checkpoint.interval.ms (here, a crash)
+ * and at a clean stop — capped at the LEO, and never the LEO guessed at open. */
+static void test_restart_keeps_hw(void **state) {
+    (void)state;
+    world_start();
+    const int32_t both[] = {1, 2};
+    set_partition(1, 1, both, 2);
+    fake_qc_publish();
+    run_ms(100);
+    struct call c;
+    produce(1, -1, 3, &c);
+    assert_int_equal(c.error, 0);
+    run_ms(6000); /* Past the 5000 ms checkpoint interval. */
+    sim_node_crash(nodes[1].node);
+    sim_node_crash(nodes[0].node);
+    sim_node_restart(nodes[0].node);
+    run_ms(1000);
+    fetch(1, 1, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.high_watermark, 3);
+    assert_int_equal(c.records, 3);
+
+    /* acks=1 appends past the HW (node 2 never fetches it); a clean stop checkpoints 3. */
+    produce(1, 1, 1, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.offset, 3);
+    assert_int_equal(broker_stop(nodes[0].broker), 0);
+    nodes[0].broker = NULL;
+    sim_node_crash(nodes[0].node); /* Its program has ended. */
+    sim_node_restart(nodes[0].node);
+    run_ms(1000);
+    fetch(1, 1, &c);
+    assert_int_equal(c.error, 0);
+    assert_int_equal(c.high_watermark, 3);
+    assert_int_equal(c.records, 3);
+    world_stop();
+}
+
 /* A broker holding no replica of a topic still knows it: DescribeConfigs answers from the
  * image's overrides, Produce and Fetch answer NOT_LEADER_OR_FOLLOWER (not UNKNOWN). */
 static void test_topic_known_without_replica(void **state) {
@@ -621,6 +662,7 @@ int main(void) {
         cmocka_unit_test(test_isr_shrink_and_parked_produce),
         cmocka_unit_test(test_topic_known_without_replica),
         cmocka_unit_test(test_recreated_topic_while_down),
+        cmocka_unit_test(test_restart_keeps_hw),
         cmocka_unit_test(test_leader_follower_failover),
         cmocka_unit_test(test_coordinator_follows_offsets_leader),
     };

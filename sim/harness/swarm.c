@@ -350,6 +350,13 @@ void swarm_generate_shaped(uint64_t seed, enum swarm_shape shape_want, struct sc
     for (size_t i = 0; multi && i < ARRAY_LEN(cluster_checks); i++) {
         snprintf(s->checks[s->check_count++], SCN_NODE_MAX, "%s", cluster_checks[i]);
     }
+    /* Duplicates are judged only for idempotent producers (no draw: seeds keep their
+     * scenarios). */
+    bool idempotent = false;
+    for (size_t i = 0; i < s->workload_count; i++) {
+        idempotent |= s->workloads[i].kind == SCN_PRODUCER && s->workloads[i].idempotent;
+    }
+    if (idempotent) snprintf(s->checks[s->check_count++], SCN_NODE_MAX, "%s", "I-IDEM-2");
     s->expect = SCN_EXPECT_PASS;
 }
 

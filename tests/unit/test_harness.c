@@ -105,8 +105,8 @@ static void test_mutant_caught_with_report(void **state) {
 static void test_refuses_what_it_cannot_run(void **state) {
     (void)state;
     static const char *const texts[] = {
-        "scenario b\ntopic t\nproducer p1 topic t idempotent transactional tx\ncheck I-REPL-2\n"
-        "expect pass\n",
+        ("scenario b\ntopic t\nproducer p1 topic t idempotent transactional tx\n"
+         "check I-REPL-2\nexpect pass\n"),
         "scenario c\ntopic t\nproducer p1 topic t acks 0\ncheck I-REPL-2\nexpect pass\n",
         "scenario d\ntopic t\nproducer p1 topic t\ncheck I-REPL-7\nexpect pass\n",
     };

@@ -2244,21 +2244,9 @@ static void fetch_read_partition(struct broker_request *req, const char *topic,
         return;
     }
     bool follower = fr->replica_id >= 0;
-    {
-        /* Only the leader serves Fetch, consumers and followers alike (I-REPL-10). */
-        if (!partition_is_leader(part)) {
-            out->error = KERR_NOT_LEADER_OR_FOLLOWER;
-            return;
-        }
-        if (fp->current_leader_epoch >= 0 && fp->current_leader_epoch < part->leader_epoch) {
-            out->error = KERR_FENCED_LEADER_EPOCH;
-            return;
-        }
-        if (fp->current_leader_epoch > part->leader_epoch) {
-            out->error = KERR_UNKNOWN_LEADER_EPOCH;
-            return;
-        }
-    }
+    /* Only the leader serves Fetch, consumers and followers alike (I-REPL-10). */
+    out->error = leader_check(part, fp->current_leader_epoch);
+    if (out->error != KERR_NONE) return;
     out->leader_epoch = part->leader_epoch;
     out->high_watermark = part->high_watermark;
     out->last_stable = partition_last_stable(part);

@@ -23,8 +23,9 @@
  * __consumer_offsets partition (loaded on becoming leader, dropped on losing it).
  *
  * Layout of log.dirs[0] (Kafka's): meta.properties, one `<topic>-<partition>/` directory per
- * partition, log-start-offset-checkpoint, and on a controller node the controller's
- * `__cluster_metadata-0/` (never treated as a topic).
+ * partition, log-start-offset-checkpoint, replication-offset-checkpoint (high watermarks,
+ * every replica.high.watermark.checkpoint.interval.ms and at broker_stop), and on a
+ * controller node the controller's `__cluster_metadata-0/` (never treated as a topic).
  */
 #ifndef TRIAL_BROKER_BROKER_H
 #define TRIAL_BROKER_BROKER_H
@@ -53,7 +54,7 @@ uint16_t broker_port(const struct broker *broker);
 uint16_t broker_controller_port(const struct broker *broker);
 
 /*
- * Controlled shutdown (KIP-631's, multi-broker build): asks the active controller to move
+ * Controlled shutdown (KIP-631's): asks the active controller to move
  * this broker's leaderships and ISR places to others, then calls done(arg, granted) —
  * granted false when that did not happen in time (or there is no quorum client). Call
  * broker_stop() afterwards; done never runs after broker_stop() and never inside this call.
@@ -62,9 +63,12 @@ uint16_t broker_controller_port(const struct broker *broker);
 typedef void (*broker_shutdown_fn)(void *arg, bool granted);
 int broker_shutdown(struct broker *broker, broker_shutdown_fn done, void *arg);
 
-/* Clean shutdown: stops listening, closes connections, stops fetchers, the controller and
- * the quorum client, completes parked requests, flushes and closes every log, writes
- * checkpoints, frees everything. Returns 0 or the first storage error. */
+/* Clean shutdown. Unless a controlled shutdown was granted, first sends the controller one
+ * want_shut_down heartbeat that nothing waits for (so its leaderships move before the
+ * session timeout). Then stops listening, closes connections, stops fetchers, the
+ * controller and the quorum client, completes parked requests, flushes and closes every
+ * log, writes the log-start and HW checkpoints, frees everything. Returns 0 or the first
+ * storage error. */
 int broker_stop(struct broker *broker);
 
 #endif /* TRIAL_BROKER_BROKER_H */

@@ -305,6 +305,8 @@ struct sim_world {
     uint64_t trace_hash;
     uint64_t events_run;
     uint64_t events_this_instant; /* livelock guard */
+    struct sim_event *spare_events; /* Freed events for reuse, linked through ->p. */
+    size_t spare_count;             /* At most SIM_SPARE_EVENTS_MAX. */
     struct sim_event **heap;
     size_t heap_count;
     size_t heap_cap;

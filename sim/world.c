@@ -209,11 +209,40 @@ static void heap_remove(struct sim_world *world, struct sim_event *ev) {
     heap_down(world, world->heap[i]->heap_index);
 }
 
+/* Every step frees one event and most create one: a short list of spare events saves a
+ * malloc/free pair per event. Bounded, so a burst does not pin its memory. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SIM_SPARE_EVENTS_MAX 0 /* ASan builds free at once, so a stale event use is caught. */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIM_SPARE_EVENTS_MAX 0
+#endif
+#endif
+#ifndef SIM_SPARE_EVENTS_MAX
+#define SIM_SPARE_EVENTS_MAX 1024
+#endif
+
+static void event_release(struct sim_world *world, struct sim_event *ev) {
+    if (world->spare_count >= SIM_SPARE_EVENTS_MAX) {
+        free(ev);
+        return;
+    }
+    ev->p = world->spare_events;
+    world->spare_events = ev;
+    world->spare_count++;
+}
+
 struct sim_event *sim_event_new(struct sim_world *world, struct sim_node *node,
                                 enum sim_event_kind kind, uint64_t time_ns, sim_event_fn fn) {
     ASSERT(fn != NULL);
     ASSERT(node == NULL || node->up);
-    struct sim_event *ev = sim_xmalloc(sizeof(*ev));
+    struct sim_event *ev = world->spare_events;
+    if (ev != NULL) {
+        world->spare_events = ev->p;
+        world->spare_count--;
+    } else {
+        ev = sim_xmalloc(sizeof(*ev));
+    }
     memset(ev, 0, sizeof(*ev));
     ev->time_ns = time_ns < world->now_ns ? world->now_ns : time_ns;
     ev->seq = ++world->next_seq;
@@ -244,7 +273,7 @@ void sim_event_cancel(struct sim_world *world, struct sim_event *ev) {
         bool found = remove_ptr(ev->node->deferred, &ev->node->deferred_count, ev);
         ASSERT(found);
     }
-    free(ev);
+    event_release(world, ev);
 }
 
 bool sim_world_step(struct sim_world *world) {
@@ -273,7 +302,7 @@ bool sim_world_step(struct sim_world *world) {
     world->current_node = node;
     ev->fn(world, ev);
     world->current_node = NULL;
-    free(ev);
+    event_release(world, ev);
     return true;
 }
 
@@ -359,6 +388,11 @@ void sim_world_destroy(struct sim_world *world) {
     while (world->heap_count > 0) {
         struct sim_event *ev = world->heap[world->heap_count - 1];
         world->heap_count--;
+        free(ev);
+    }
+    while (world->spare_events != NULL) {
+        struct sim_event *ev = world->spare_events;
+        world->spare_events = ev->p;
         free(ev);
     }
     for (size_t i = 0; i < world->node_count; i++) {
@@ -518,7 +552,7 @@ static void node_drop_events(struct sim_node *node) {
     for (size_t i = 0; i < world->heap_count; i++) {
         struct sim_event *ev = world->heap[i];
         if (ev->node == node) {
-            free(ev);
+            event_release(world, ev);
         } else {
             world->heap[kept++] = ev;
         }

@@ -1,6 +1,8 @@
 /*
  * test_partition.c — proves the replica state of system/partition on the in-memory disk:
  *  - without a role (today's callers) an append moves the HW to the LEO at once, untraced;
+ *  - a reopened replica's first role starts its HW at the restored checkpoint capped at the
+ *    LEO, or at the log start without one;
  *  - a leader's HW is the minimum LEO over its ISR (its own included), waits for members
  *    whose LEO is unknown, and never moves backwards (I-REPL-6), also when a follower's
  *    fetch offset goes down or the ISR changes; each move is traced as `hw`;
@@ -157,6 +159,36 @@ static void test_no_role_hw_follows_leo(void **state) {
     assert_int_equal(partition_open(&m->io, "p", &c, 0, 1, 1, 0, &p), 0);
     assert_int_equal(p->high_watermark, 5);
     partition_close(p);
+    memio_destroy(m);
+}
+
+/* A reopened replica's first role starts its HW at the checkpointed HW capped at the LEO
+ * (replication-offset-checkpoint), not at the LEO guessed at open nor at the log start. */
+static void reopen_with_checkpoint(struct memio *m, int64_t checkpoint, int64_t want_hw) {
+    struct log_config c;
+    log_config_default(&c);
+    c.segment_bytes = 4096;
+    struct partition *p = NULL;
+    assert_int_equal(partition_open(&m->io, "p", &c, 0, 1, 1, 0, &p), 0);
+    p->topic = "t";
+    assert_int_equal(p->high_watermark, 5); /* The guess before any role. */
+    if (checkpoint >= 0) partition_restore_hw(p, checkpoint);
+    assert_int_equal(partition_checkpoint_hw(p), want_hw); /* What would be written now. */
+    assert_int_equal(partition_become_leader(p, 2, 2, R123, 3, R123, 3, 0), 0);
+    assert_int_equal(p->high_watermark, want_hw);
+    assert_int_equal(partition_checkpoint_hw(p), want_hw);
+    partition_close(p);
+}
+
+static void test_restored_hw_starts_first_role(void **state) {
+    (void)state;
+    struct memio *m = world();
+    struct partition *p = open_in(m, "p", 1);
+    append(p, 5);
+    partition_close(p);
+    reopen_with_checkpoint(m, 3, 3);
+    reopen_with_checkpoint(m, 9, 5); /* Above the LEO (lost tail): capped. */
+    reopen_with_checkpoint(m, -1, 0); /* No entry: the log start. */
     memio_destroy(m);
 }
 
@@ -597,6 +629,7 @@ static void test_random_hw_and_isr_against_model(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_role_hw_follows_leo),
+        cmocka_unit_test(test_restored_hw_starts_first_role),
         cmocka_unit_test(test_leader_hw_is_min_isr_leo),
         cmocka_unit_test(test_isr_shrinks_after_lag),
         cmocka_unit_test(test_isr_join_rule),

@@ -19,9 +19,9 @@
  * -2, ...). Both kinds can carry any request that is not partition-routed (Metadata,
  * InitProducerId, FindCoordinator).
  *
- * Leader epochs: our Metadata versions (0-6, PROTOCOL.md) carry no leader_epoch (v7+), so
- * every leader epoch is -1 ("unknown": brokers skip the fencing check) until the codec
- * grows Metadata v7; the field is in place for it.
+ * Leader epochs (KIP-320): Metadata is asked at v7, whose partitions carry the leader epoch;
+ * it is sent as current_leader_epoch in Fetch and ListOffsets so a stale leader is fenced.
+ * A broker answering an older version leaves it -1 ("unknown": the broker skips the check).
  *
  * Memory from io; bounded by CLUSTER_BOOTSTRAP_MAX, CLUSTER_BROKERS_MAX, CLUSTER_TOPICS_MAX
  * and CLUSTER_PARTITIONS_MAX. No global state.

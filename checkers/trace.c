@@ -94,20 +94,23 @@ static inline uint64_t trace_mix(uint64_t h, uint64_t v) {
     return h ^ (h >> 29);
 }
 
+/* n <= 8 bytes as a little-endian word (missing bytes are zero). */
+static inline uint64_t trace_load_le64(const unsigned char *p, size_t n) {
+    uint64_t v = 0;
+    memcpy(&v, p, n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
 static uint64_t trace_content_hash(const char *s, size_t len) {
     const unsigned char *p = (const unsigned char *)s;
     uint64_t h = trace_mix(TRACE_HASH_SEED, len);
     size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t v = 0;
-        for (size_t k = 0; k < 8; k++)
-            v |= (uint64_t)p[i + k] << (8 * k);
-        h = trace_mix(h, v);
-    }
-    uint64_t v = 0;
-    for (size_t k = 0; i + k < len; k++)
-        v |= (uint64_t)p[i + k] << (8 * k);
-    return trace_mix(h, v);
+    for (; i + 8 <= len; i += 8)
+        h = trace_mix(h, trace_load_le64(p + i, 8));
+    return trace_mix(h, trace_load_le64(p + i, len - i));
 }
 
 static char *trace_store_copy(struct trace_store *st, const char *s, size_t len) {

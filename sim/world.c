@@ -120,10 +120,13 @@ static inline uint64_t hash_mix(uint64_t h, uint64_t v) {
     return h ^ (h >> 29);
 }
 
+/* n <= 8 bytes as a little-endian word (missing bytes are zero). */
 static inline uint64_t load_le64(const uint8_t *p, size_t n) {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
+    memcpy(&v, p, n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 

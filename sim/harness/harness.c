@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "base/base.h"
@@ -1109,7 +1110,7 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
                              .recoveries = h->recoveries,
                              .recovery_count = h->recovery_count};
     const char *unclean = scn_broker_config(&h->scn, "n1", "unclean.leader.election.enable");
-    in.unclean_allowed = unclean != NULL && strcmp(unclean, "true") == 0;
+    in.unclean_allowed = unclean != NULL && strcasecmp(unclean, "true") == 0; /* As config.c. */
     struct check_result *results = calloc(HARNESS_RESULTS_MAX, sizeof(*results));
     ASSERT(results != NULL);
     size_t rn = 0;

@@ -227,6 +227,36 @@ static void test_cluster(void **state) {
     assert_true(follower[1] && follower[2] && follower[3]);
 }
 
+/* FAULTS.md 9 in small: n2 is cut off and fenced, n1 acks alone, dies, n2 returns and is
+ * elected uncleanly. With unclean.leader.election.enable=TRUE (the broker's boolean parsing
+ * ignores case, and so must the harness) the loss is excused, the run passes, and `allowed`
+ * names the excused invariant. (test_checkers proves the same loss is a violation when the
+ * setting is off.) */
+static void test_unclean_loss_reported_as_allowed(void **state) {
+    (void)state;
+    struct scenario s;
+    parse("scenario unit-unclean\n"
+          "seed 1\n"
+          "duration 16s\n"
+          "cluster brokers 2 controllers 3\n"
+          "broker all unclean.leader.election.enable=TRUE\n"
+          "broker all broker.session.timeout.ms=3000 broker.heartbeat.interval.ms=500\n"
+          "topic t1 partitions 1 replication 2\n"
+          "producer p1 topic t1 acks all rate 100/s value-bytes 32 stop 14s\n"
+          "at 3s isolate n2\n"
+          "at 7s crash n1 keep-unsynced\n"
+          "at 7s heal all\n"
+          "at 13s restart n1\n"
+          "check I-REPL-1 I-REPL-2 I-REPL-3\n"
+          "expect pass\n",
+          &s);
+    struct harness_options o = {.quiet = true};
+    struct harness_result r;
+    assert_int_equal(harness_run(&s, &o, &r), HARNESS_EXIT_PASS);
+    assert_int_equal(r.violations, 0);
+    assert_non_null(strstr(r.allowed, "I-REPL-1 "));
+}
+
 static void test_swarm_shapes(void **state) {
     (void)state;
     for (uint64_t seed = 1; seed <= 200; seed++) {
@@ -270,6 +300,7 @@ int main(void) {
         cmocka_unit_test(test_group_consumers),
         cmocka_unit_test(test_swarm_generator),
         cmocka_unit_test(test_cluster),
+        cmocka_unit_test(test_unclean_loss_reported_as_allowed),
         cmocka_unit_test(test_swarm_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

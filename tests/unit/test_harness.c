@@ -12,7 +12,9 @@
  * across seeds, round-trips through scn_print/scn_parse exactly, only draws runnable scenarios, and
  * only draws crashes that may lose unsynced writes when every message is flushed; a seed
  * that draws one broker draws the same scenario whether clusters may be drawn or not, and
- * --multi-node draws name only existing servers and replication within the brokers.
+ * --multi-node draws name only existing servers and replication within the brokers; an
+ * allowed unclean election (the setting read case-insensitively) passes and the harness
+ * names the losses it excused.
  */
 #include <errno.h>
 #include <setjmp.h>

@@ -1488,8 +1488,8 @@ static int respond_body(struct broker_request *req, const void *body) {
         io_log(broker->io, IO_LOG_ERROR, "cannot encode response to api %d v%d: %d",
                req->header.api_key, req->header.api_version, rc);
         /* Answer nothing and drop the connection: the client would misparse anything else. */
+        broker_conn_close(req->conn, rc); /* Before the answer, which may free it. */
         broker_conn_respond_none(req->conn, req->slot);
-        broker_conn_close(req->conn, rc);
     }
     proto_writer_destroy(&w);
     return 0;
@@ -1693,8 +1693,8 @@ static void admin_forward_done(void *arg, int status, const void *response) {
     if (rc < 0) {
         io_log(broker->io, IO_LOG_ERROR, "cannot encode the controller's answer: %d", rc);
         proto_writer_destroy(&w);
+        broker_conn_close(req->conn, rc); /* Before the answer, which may free it. */
         broker_conn_respond_none(req->conn, req->slot);
-        broker_conn_close(req->conn, rc);
         request_free(req);
         return;
     }
@@ -2433,8 +2433,8 @@ static int fetch_respond(struct broker_request *req) {
         broker_conn_respond(req->conn, req->slot, w.buf, w.len, fe.splices, fe.splice_count);
     } else {
         io_log(broker->io, IO_LOG_ERROR, "cannot encode fetch response: %d", rc);
+        broker_conn_close(req->conn, rc); /* Before the answer, which may free it. */
         broker_conn_respond_none(req->conn, req->slot);
-        broker_conn_close(req->conn, rc);
     }
     io_free(broker->io, fe.splices, fe.splice_cap * sizeof(*fe.splices));
     proto_writer_destroy(&w);

@@ -236,8 +236,8 @@ static void respond_body(struct ctl_request *req, int16_t api_key, int16_t versi
     } else {
         io_log(req->ctl->io, IO_LOG_ERROR, "controller: cannot encode api %d v%d: %d", api_key,
                version, rc);
+        broker_conn_close(req->conn, rc); /* Before the answer, which may free it. */
         broker_conn_respond_none(req->conn, req->slot);
-        broker_conn_close(req->conn, rc);
     }
     proto_writer_destroy(&w);
 }
@@ -258,8 +258,10 @@ static void drop_parked(struct controller *ctl) {
     while (ctl->parked_head != NULL) {
         struct ctl_request *req = ctl->parked_head;
         ctl->parked_head = req->next;
-        broker_conn_respond_none(req->conn, req->slot);
+        /* Close first: the connection lives while this slot is unanswered, and answering
+         * the last slot of a closed connection frees it. */
         broker_conn_close(req->conn, -ECONNABORTED);
+        broker_conn_respond_none(req->conn, req->slot);
         request_free(req);
     }
     ctl->parked_tail = NULL;

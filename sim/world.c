@@ -120,13 +120,20 @@ static inline uint64_t hash_mix(uint64_t h, uint64_t v) {
     return h ^ (h >> 29);
 }
 
-/* n <= 8 bytes as a little-endian word (missing bytes are zero). */
+/* n <= 8 bytes as a little-endian word (missing bytes are zero). A whole word is one
+ * memcpy the compiler inlines; a tail is assembled byte by byte (a variable-length memcpy
+ * would be a libc call per string). */
 static inline uint64_t load_le64(const uint8_t *p, size_t n) {
     uint64_t v = 0;
-    memcpy(&v, p, n);
+    if (n == 8) {
+        memcpy(&v, p, 8);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
+        v = __builtin_bswap64(v);
 #endif
+        return v;
+    }
+    for (size_t k = 0; k < n; k++)
+        v |= (uint64_t)p[k] << (8 * k);
     return v;
 }
 

@@ -96,6 +96,58 @@ static void time_push(struct log *log, struct log_segment *s, int64_t ts, int64_
     s->time_index[s->time_count++] = (struct log_time_entry){ts, offset};
 }
 
+/* --- Tail of the active segment (read path) ------------------------------------------ */
+
+/* Notes the batch just appended at pos of s. A batch at pos 0 starts a new segment (or
+ * rewrites one), and a batch that does not follow the remembered ones restarts the memory,
+ * so the entries are always consecutive batches of one segment ending at tail_end. */
+static void tail_push(struct log *log, struct log_segment *s, uint64_t pos, int64_t last,
+                      uint64_t total) {
+    if (pos == 0 || log->tail_base != s->base_offset || log->tail_end != pos) {
+        log->tail_count = 0;
+        log->tail_base = s->base_offset;
+    }
+    if (log->tail_count == LOG_TAIL_BATCHES) {
+        /* Keep the newer half: one move per LOG_TAIL_BATCHES / 2 appends. */
+        uint32_t keep = LOG_TAIL_BATCHES / 2;
+        memmove(log->tail, log->tail + (LOG_TAIL_BATCHES - keep), keep * sizeof(log->tail[0]));
+        log->tail_count = keep;
+    }
+    log->tail[log->tail_count++] = (struct log_tail_entry){.last_offset = last, .position = pos};
+    log->tail_end = pos + total;
+}
+
+/* s is about to be cut at batch boundary pos (s->size_bytes is still the old size):
+ * batches from pos on are gone from the memory too. */
+static void tail_cut(struct log *log, const struct log_segment *s, uint64_t pos) {
+    if (log->tail_base != s->base_offset || log->tail_end != s->size_bytes) {
+        log->tail_count = 0;
+        return;
+    }
+    while (log->tail_count > 0 && log->tail[log->tail_count - 1].position >= pos) {
+        log->tail_count--;
+    }
+    log->tail_end = log->tail_count > 0 ? pos : 0;
+    if (log->tail_count == 0) log->tail_base = INT64_MIN;
+}
+
+/* Where the memory says the first batch of s with last offset >= offset starts, or
+ * UINT64_MAX when it cannot say (another segment, an older batch, stale). */
+static uint64_t tail_find(const struct log *log, const struct log_segment *s, int64_t offset) {
+    if (log->tail_count == 0 || log->tail_base != s->base_offset ||
+        log->tail_end != s->size_bytes || log->tail[0].last_offset >= offset) {
+        return UINT64_MAX;
+    }
+    /* tail[0] ends below offset, so the first batch at or past it is a later entry. */
+    uint32_t lo = 1, hi = log->tail_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (log->tail[mid].last_offset < offset) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < log->tail_count ? log->tail[lo].position : UINT64_MAX;
+}
+
 /* The one indexing rule, shared by append and recovery (so rebuilt indexes are equal). */
 static void segment_note_batch(struct log *log, struct log_segment *s, uint64_t pos,
                                const struct batch_header *h) {
@@ -114,6 +166,7 @@ static void segment_note_batch(struct log *log, struct log_segment *s, uint64_t 
         s->bytes_since_index = 0;
     }
     if (pos == 0) s->rolling_timestamp_ms = h->max_timestamp; /* The first batch's time. */
+    tail_push(log, s, pos, last, batch_total_bytes(h));
     s->bytes_since_index += batch_total_bytes(h);
     s->size_bytes = pos + batch_total_bytes(h);
     s->next_offset = last + 1;
@@ -933,7 +986,24 @@ static int read_header(struct log *log, const struct log_segment *s, uint64_t po
 /* Finds in s the first batch whose last offset >= offset; *pos = size_bytes if none. */
 static int find_batch(struct log *log, const struct log_segment *s, int64_t offset,
                       uint64_t *pos, struct batch_header *h) {
-    uint64_t p = index_lookup(s, offset);
+    /* Every batch of s ends below offset (a reader at the log end, the common case for a
+     * parked fetch): the walk below would read each header after the index entry to learn
+     * that. */
+    if (offset >= s->next_offset) {
+        *pos = s->size_bytes;
+        return 0;
+    }
+    uint64_t p = tail_find(log, s, offset);
+    if (p != UINT64_MAX) {
+        int rc = read_header(log, s, p, h);
+        if (rc < 0) return rc;
+        if (batch_last_offset(h) >= offset) {
+            *pos = p;
+            return 0;
+        }
+        /* Cannot happen while the memory is kept right; the scan below is always right. */
+    }
+    p = index_lookup(s, offset);
     while (p < s->size_bytes) {
         int rc = read_header(log, s, p, h);
         if (rc < 0) return rc;
@@ -976,6 +1046,10 @@ int log_read(struct log *log, int64_t offset, size_t max_bytes, bool min_one_bat
     memset(out, 0, sizeof *out);
     out->first_offset = -1;
     if (offset < log->log_start_offset || offset > log_end_offset(log)) return -ERANGE;
+    /* The batch holding offset ends at or after it, so at or after max_offset: the walk
+     * would stop before taking it. Answer without reading (a fetch parked at the HW or the
+     * log end asks this on every produce). */
+    if (offset >= max_offset) return 0;
     size_t si = segment_for(log, offset);
     /* Bounded by the segment count and the range array. */
     for (; si < log->segment_count && out->range_count < LOG_READ_RANGES_MAX; si++) {
@@ -1115,6 +1189,7 @@ int log_offset_for_timestamp(struct log *log, int64_t timestamp, int64_t *offset
  */
 static int segment_truncate_at(struct log *log, struct log_segment *s, uint64_t pos) {
     ASSERT(pos <= s->size_bytes);
+    tail_cut(log, s, pos);
     int rc = io_file_truncate(log->io, s->log_file, pos);
     if (rc < 0) return rc;
     while (s->index_count && s->index[s->index_count - 1].position >= pos) s->index_count--;
@@ -1676,6 +1751,7 @@ static int compact_segment(struct compact_ctx *c, size_t si, int64_t now_ms,
     }
     /* Adopt the new state; the files are reopened under their final names. */
     int64_t next = s->next_offset;
+    if (log->tail_base == s->base_offset) tail_cut(log, s, 0); /* Rewritten: forget it. */
     segment_free(log, s);
     *s = tmp;
     s->next_offset = MAX(next, tmp.next_offset); /* Offsets never move; keep the end. */

@@ -103,6 +103,13 @@ struct log_segment {
     bool dirty; /* Written since the last sync. */
 };
 
+/* The read path's memory of one recent batch of the active segment (see log.c, find_batch). */
+#define LOG_TAIL_BATCHES 64
+struct log_tail_entry {
+    int64_t last_offset;
+    uint64_t position;
+};
+
 struct log {
     struct io *io;
     char dir[LOG_PATH_MAX];
@@ -118,6 +125,13 @@ struct log {
     size_t scratch_cap;
     bool recovered_unclean; /* This open ran recovery (no clean-shutdown marker). */
     uint64_t recovery_bytes_scanned;
+    /* The newest batches appended to one segment, consecutive and oldest first, ending at
+     * tail_end bytes of the segment based at tail_base: a fetch near the log end finds its
+     * batch here instead of reading every header after an index entry. */
+    struct log_tail_entry tail[LOG_TAIL_BATCHES];
+    uint32_t tail_count;
+    int64_t tail_base;
+    uint64_t tail_end;
 };
 
 /*

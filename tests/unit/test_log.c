@@ -8,6 +8,7 @@
  *  - offset and timestamp lookups agree with a full scan of what was appended (I-LOG-6),
  *    also after DeleteRecords and after reopen;
  *  - truncation: cuts whole batches, trims the epoch cache, survives reopen and crash;
+ *    reads near the end stay right while the end is cut and rewritten again and again;
  *  - retention (I-LOG-3, I-LOG-4): only whole non-active segments that meet a policy go;
  *    the log start offset never decreases; reads below it are out of range;
  *  - compaction (I-LOG-5): exactly the expected records survive (latest per key,
@@ -368,6 +369,55 @@ static void test_truncation(void **state) {
         tl_model_free(&model);
         memio_destroy(m);
     }
+}
+
+/* Reads near the log end (found from the log's memory of its newest batches) stay right
+ * while the end is cut and rewritten, segments roll, and reads are capped below a batch. */
+static void test_reads_near_end_after_cuts(void **state) {
+    (void)state;
+    uint8_t *buf = malloc(1 << 20);
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        struct memio *m = memio_create(seed);
+        assert_int_equal(io_mkdir(&m->io, DIR), 0);
+        struct log_config c = small_config();
+        c.index_interval_bytes = 4096; /* Many batches between entries: the memory matters. */
+        struct log *log = open_log(m, &c, 0, 0);
+        struct tl_model model = {0};
+        struct tl_rng r = {seed * 31};
+        int32_t epoch = 0;
+        fill(log, &model, &r, 100, 1000, 10, &epoch);
+        for (int round = 0; round < 25; round++) {
+            size_t back = 1 + (size_t)tl_below(&r, MIN(model.count, 90));
+            size_t keep = model.count - back;
+            int64_t target = model.b[keep].base + (int64_t)tl_below(
+                                 &r, (uint64_t)(model.b[keep].last - model.b[keep].base + 1));
+            assert_int_equal(log_truncate_to(log, target), 0);
+            tl_model_cut(&model, keep);
+            fill(log, &model, &r, 1 + (int)tl_below(&r, 80), 5000 + round * 1000, 10, &epoch);
+            size_t from = model.count > 120 ? model.count - 120 : 0;
+            assert_reads_match(log, &model, from);
+            for (size_t i = from; i < model.count; i++) {
+                const struct tl_batch *b = &model.b[i];
+                size_t len;
+                int64_t first;
+                /* Capped at the batch's last offset: nothing; one past it: just it. */
+                assert_int_equal(log_read_copy(log, b->base, 1, true, b->last, buf, 1 << 20, &len,
+                                               &first),
+                                 0);
+                assert_int_equal(len, 0);
+                assert_int_equal(log_read_copy(log, b->last, 1 << 20, true, b->last + 1, buf,
+                                               1 << 20, &len, &first),
+                                 0);
+                assert_int_equal(len, b->len);
+                assert_int_equal(first, b->base);
+                assert_memory_equal(buf, b->bytes, b->len);
+            }
+        }
+        assert_int_equal(log_close(log), 0);
+        tl_model_free(&model);
+        memio_destroy(m);
+    }
+    free(buf);
 }
 
 struct old_seg {
@@ -816,6 +866,7 @@ int main(void) {
         cmocka_unit_test(test_append_read_layout_reopen),
         cmocka_unit_test(test_lookups_agree_with_full_scan),
         cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_reads_near_end_after_cuts),
         cmocka_unit_test(test_retention_property),
         cmocka_unit_test(test_compaction_property),
         cmocka_unit_test(test_follower_append),

@@ -624,10 +624,6 @@ static int read_small_file(struct io *io, const char *path, char *buf, size_t ca
     return 0;
 }
 
-static int write_file_durably(struct io *io, const char *path, const char *text, size_t len) {
-    return log_checkpoint_write_text(io, path, text, len);
-}
-
 static int broker_prepare_dir(struct broker *broker) {
     struct io *io = broker->io;
     bool is_dir = false;
@@ -687,7 +683,7 @@ static int broker_prepare_dir(struct broker *broker) {
         broker_meta_cluster_id(random, broker->meta.cluster_id);
         int n = broker_meta_format(&broker->meta, text, sizeof(text));
         ASSERT(n > 0);
-        rc = write_file_durably(io, path, text, (size_t)n);
+        rc = log_checkpoint_write_text(io, path, text, (size_t)n);
         if (rc < 0) {
             io_log(io, IO_LOG_ERROR, "cannot write %s: %d", path, rc);
             return rc;

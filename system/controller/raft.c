@@ -53,6 +53,7 @@
 #include "base/base.h"
 #include "client/client.h"
 #include "log/batch.h"
+#include "log/checkpoint.h"
 #include "log/log.h"
 #include "proto/proto.h"
 
@@ -132,7 +133,6 @@ struct raft {
     struct raft_callbacks cb;
     char dir[RAFT_PATH_MAX];        /* <dir>/__cluster_metadata-0 */
     char state_path[RAFT_PATH_MAX];
-    char state_tmp_path[RAFT_PATH_MAX + 8];
     struct log *log;
 
     int32_t node_id;
@@ -231,19 +231,8 @@ static int state_write(struct raft *raft) {
     int n = snprintf(text, sizeof(text), "epoch=%d\nvoted_for=%d\nleader=%d\n", raft->epoch,
                      raft->voted_for, raft->leader_id);
     ASSERT(n > 0 && (size_t)n < sizeof(text));
-    struct io_file *f = NULL;
-    int rc = io_file_open(raft->io, raft->state_tmp_path,
-                          IO_OPEN_CREATE | IO_OPEN_TRUNC | IO_OPEN_WRITE, &f);
-    if (rc < 0) goto fail;
-    int64_t w = io_file_pwrite(raft->io, f, text, (size_t)n, 0);
-    rc = w < 0 ? (int)w : io_file_sync(raft->io, f);
-    io_file_close(raft->io, f);
-    if (rc < 0) goto fail;
-    rc = io_rename(raft->io, raft->state_tmp_path, raft->state_path);
-    if (rc < 0) goto fail;
-    return 0;
-fail:
-    io_log(raft->io, IO_LOG_ERROR, "raft: writing %s failed: %d", raft->state_path, rc);
+    int rc = log_checkpoint_write_text(raft->io, raft->state_path, text, (size_t)n);
+    if (rc < 0) io_log(raft->io, IO_LOG_ERROR, "raft: writing %s failed: %d", raft->state_path, rc);
     return rc;
 }
 
@@ -1382,7 +1371,6 @@ int raft_start(struct io *io, const struct broker_config *config, const char *di
         rc = -ENAMETOOLONG;
         goto fail;
     }
-    snprintf(raft->state_tmp_path, sizeof(raft->state_tmp_path), "%s.tmp", raft->state_path);
 
     if (config->voter_count == 0) {
         raft->voter_count = 1;

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "base/base.h"
@@ -1113,8 +1112,8 @@ enum harness_exit harness_run(const struct scenario *scn_in, const struct harnes
                              .log_count = log_count,
                              .recoveries = h->recoveries,
                              .recovery_count = h->recovery_count};
-    const char *unclean = scn_broker_config(&h->scn, "n1", "unclean.leader.election.enable");
-    in.unclean_allowed = unclean != NULL && strcasecmp(unclean, "true") == 0; /* As config.c. */
+    /* n1's configuration as the broker parsed it (so the value means what it meant there). */
+    in.unclean_allowed = h->brokers[0].config.unclean_leader_election_enable;
     struct check_result *results = calloc(HARNESS_RESULTS_MAX, sizeof(*results));
     ASSERT(results != NULL);
     size_t rn = 0;

@@ -808,14 +808,17 @@ static int broker_save_offsets(struct broker *broker, bool hw) {
         }
     }
     char path[BROKER_PATH_MAX];
-    int rc = path_join(path, sizeof(path), broker->dir, hw ? BROKER_HW_FILE : BROKER_LOG_START_FILE);
+    int rc =
+        path_join(path, sizeof(path), broker->dir, hw ? BROKER_HW_FILE : BROKER_LOG_START_FILE);
     if (rc == 0) rc = log_checkpoint_write_offsets(broker->io, path, e, n);
     io_free(broker->io, e, (count + 1) * sizeof(*e));
     if (rc < 0) note_storage_error(broker, hw ? "HW checkpoint" : "log start checkpoint", rc);
     return rc;
 }
 
-static int broker_save_log_starts(struct broker *broker) { return broker_save_offsets(broker, false); }
+static int broker_save_log_starts(struct broker *broker) {
+    return broker_save_offsets(broker, false);
+}
 
 /* --- The group coordinator and __consumer_offsets ------------------------------------ */
 
@@ -2449,10 +2452,12 @@ static int fetch_respond(struct broker_request *req) {
     }
     /* Topics as requested; a topic named twice in a row is one entry, as sent. */
     int32_t topic_entries = 0;
-    for (int32_t i = 0; i < fr->topics.count; i++) topic_entries += fr->topics.items[i].partitions.count > 0;
+    for (int32_t i = 0; i < fr->topics.count; i++)
+        topic_entries += fr->topics.items[i].partitions.count > 0;
     proto_write_i32(&w, topic_entries);
     fetch_walk(req, fetch_encode_visit, &fe);
-    if (fe.current_topic != NULL) proto_writer_patch_i32(&w, fe.partition_count_pos, fe.partition_count);
+    if (fe.current_topic != NULL)
+        proto_writer_patch_i32(&w, fe.partition_count_pos, fe.partition_count);
     int rc = w.error;
     size_t total = w.len - 4 + fe.spliced_bytes;
     if (rc == 0 && total > INT32_MAX) rc = -EMSGSIZE;
@@ -2523,7 +2528,8 @@ static int handle_fetch(struct broker_request *req) {
     if (fr->replica_id >= 0) fetch_note_follower(req);
     if (fr->max_wait_ms <= 0 || fr->min_bytes <= 0 || fetch_ready(req)) return fetch_respond(req);
     uint32_t n = 0;
-    for (int32_t i = 0; i < fr->topics.count; i++) n += (uint32_t)fr->topics.items[i].partitions.count;
+    for (int32_t i = 0; i < fr->topics.count; i++)
+        n += (uint32_t)fr->topics.items[i].partitions.count;
     if (n > PURGATORY_KEYS_PER_OP_MAX) return fetch_respond(req);
     req->keys = io_alloc(broker->io, (n == 0 ? 1 : n) * sizeof(uint64_t));
     req->key_count = n == 0 ? 1 : n;
@@ -2872,7 +2878,8 @@ static int handle_delete_records(struct broker_request *req) {
             }
             int rc = log_delete_records(part->log, target);
             if (rc < 0) {
-                op->error_code = rc == -ERANGE ? KERR_OFFSET_OUT_OF_RANGE : KERR_KAFKA_STORAGE_ERROR;
+                op->error_code =
+                    rc == -ERANGE ? KERR_OFFSET_OUT_OF_RANGE : KERR_KAFKA_STORAGE_ERROR;
                 continue;
             }
             changed = true;
@@ -2905,7 +2912,8 @@ static int handle_offset_for_leader_epoch(struct broker_request *req) {
                                             sizeof(*out->partitions.items));
         if (out->partitions.items == NULL) return -ENOMEM;
         for (int32_t j = 0; j < rt->partitions.count; j++) {
-            const struct proto_offset_for_leader_epoch_request_partition *rp = &rt->partitions.items[j];
+            const struct proto_offset_for_leader_epoch_request_partition *rp =
+                &rt->partitions.items[j];
             struct proto_offset_for_leader_epoch_response_partition *op = &out->partitions.items[j];
             op->partition = rp->partition;
             op->leader_epoch = -1;
@@ -3097,7 +3105,10 @@ static void broker_on_close(void *arg, struct broker_conn *conn, int reason) {
     struct broker *broker = arg;
     struct broker_client *client = broker_conn_user(conn);
     if (client == NULL) return;
-    if (client->prev != NULL) client->prev->next = client->next; else broker->clients = client->next;
+    if (client->prev != NULL)
+        client->prev->next = client->next;
+    else
+        broker->clients = client->next;
     if (client->next != NULL) client->next->prev = client->prev;
     broker_conn_set_user(conn, NULL);
     io_free(broker->io, client, sizeof(*client));
@@ -3225,9 +3236,9 @@ static void broker_housekeeping(void *arg) {
         }
         admin_waits_check(broker, false);
     }
-    broker->housekeeping = io_timer_start(broker->io,
-                                          io_now_ns(broker->io) + BROKER_HOUSEKEEPING_MS * NS_PER_MS,
-                                          broker_housekeeping, broker);
+    broker->housekeeping =
+        io_timer_start(broker->io, io_now_ns(broker->io) + BROKER_HOUSEKEEPING_MS * NS_PER_MS,
+                       broker_housekeeping, broker);
 }
 
 /*
@@ -3375,7 +3386,8 @@ int broker_start(struct io *io, const struct broker_config *config, struct broke
     if (rc == 0) {
         const char *host = listener->host[0] != '\0' ? listener->host : "0.0.0.0";
         rc = io_listen(io, host, listener->port, broker_on_accept, broker, &broker->listener);
-        if (rc < 0) io_log(io, IO_LOG_ERROR, "cannot listen on %s:%u: %d", host, listener->port, rc);
+        if (rc < 0)
+            io_log(io, IO_LOG_ERROR, "cannot listen on %s:%u: %d", host, listener->port, rc);
     }
     if (rc < 0) {
         broker_stop(broker);
@@ -3484,7 +3496,8 @@ int broker_stop(struct broker *broker) {
         if (rc == 0) rc = hw_rc;
     }
     for (uint32_t i = 0; i < broker->topic_count; i++) topic_free(broker, broker->topics[i], false);
-    if (broker->topics != NULL) io_free(io, broker->topics, broker->topic_cap * sizeof(*broker->topics));
+    if (broker->topics != NULL)
+        io_free(io, broker->topics, broker->topic_cap * sizeof(*broker->topics));
     if (rc == 0) rc = broker->storage_error;
     io_free(io, broker, sizeof(*broker));
     return rc;
